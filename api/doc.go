@@ -1,0 +1,27 @@
+// Package api is multimail's HTTP surface (CONTRACT.md §4): the JSON endpoints agents and apps
+// call (send_email, messages, emails, tags, approvals), the admin endpoints the CLI calls, the
+// OpenAPI 3.1 document describing all of them (openapi.json, checked against the route table by
+// a test), /mcp, and the middleware they share.
+//
+// Every /v1 route goes through one wrapper (routes.go): bearer API key (looked up by its
+// SHA-256 in mailbox.Store; 401), per-key token-bucket rate limit (429 with Retry-After),
+// scope check (403), body size limit (413), metrics, and the one place errors are written as
+// {"error":{"code","message","field"}}. Handlers return errors; toError maps the domain
+// packages' sentinels and *submission.FieldError to statuses.
+//
+// Scopes: send -> POST /v1/send_email, GET /v1/messages/{id}; read -> GET /v1/messages/{id},
+// the email list and read, GET /v1/approvals; tag -> POST /v1/emails/{id}/tags; admin -> every
+// route, including approve/reject and /v1/admin/*. A key acts only for its mailboxes ("*" =
+// all): another mailbox's message, email or approval is 403.
+//
+// AdminHandler serves the same routes without bearer auth as the "cli" principal, for the
+// unix socket in the data directory whose file permissions are the authentication.
+//
+// Sub-packages: api/wire holds the JSON wire types (shared with the MCP server and clients),
+// api/webhook dispatches the queue's outbox as Standard Webhooks, api/mcp is the MCP server
+// whose tools call this API over HTTP (stdio) or in process (/mcp).
+//
+// The package stores nothing itself: keys, mailboxes and emails live in mailbox.Store;
+// messages, events, approvals and idempotency keys in *queue.Queue; every send goes through
+// submission.Submitter, which enqueues durably before the 202.
+package api

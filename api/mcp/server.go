@@ -1,0 +1,157 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"multimail.dev/multimail/api/wire"
+)
+
+// Version is reported to MCP clients as the server implementation's version.
+const Version = "1.0.0"
+
+// instructions tell an agent how the tools fit together.
+const instructions = "multimail: email for agents. send_email returns a message_id at once; delivery is " +
+	"asynchronous, so poll get_message (or rely on webhooks) for delivered/bounced/failed. Mail from a " +
+	"mailbox in gated_send or gated_all mode waits as pending_approval until a human approves it. " +
+	"list_emails and read_email read a mailbox; tag_email labels emails. Errors name the offending field."
+
+// ToolNames lists the tools every server offers (clients list them sorted by name).
+func ToolNames() []string {
+	names := make([]string, len(tools))
+	for i, t := range tools {
+		names[i] = t.name
+	}
+	return names
+}
+
+// NewServer returns an MCP server whose tools call the JSON API through c. A tool call that
+// arrives over HTTP with its own Authorization header uses that key instead of c.APIKey.
+func NewServer(c *Client) *sdk.Server {
+	s := sdk.NewServer(&sdk.Implementation{Name: "multimail", Title: "multimail", Version: Version},
+		&sdk.ServerOptions{Instructions: instructions})
+	for _, t := range tools {
+		s.AddTool(&sdk.Tool{
+			Name:        t.name,
+			Description: t.description,
+			InputSchema: json.RawMessage(t.schema),
+		}, t.handler(c))
+	}
+	return s
+}
+
+// RunStdio serves MCP over in/out (newline-delimited JSON-RPC) until ctx ends or in closes,
+// calling the API at baseURL with apiKey: `multimail mcp`.
+func RunStdio(ctx context.Context, baseURL, apiKey string, in io.ReadCloser, out io.WriteCloser) error {
+	s := NewServer(&Client{BaseURL: baseURL, APIKey: apiKey})
+	err := s.Run(ctx, &sdk.IOTransport{Reader: in, Writer: out})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// HTTPHandler serves streamable HTTP MCP (stateless, JSON responses) whose tool calls go to
+// api in process with the key of each HTTP request. Authenticate requests before this
+// handler: it trusts that the Authorization header was checked.
+func HTTPHandler(api http.Handler, maxBody int64) http.Handler {
+	s := NewServer(&Client{BaseURL: "http://in-process", HTTP: InProcess(api)})
+	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s },
+		&sdk.StreamableHTTPOptions{Stateless: true, JSONResponse: true, MaxRequestBodyBytes: maxBody})
+}
+
+// handler turns the tool's arguments into one API call.
+func (t tool) handler(c *Client) sdk.ToolHandler {
+	return func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		args, ferr := t.args(req.Params.Arguments)
+		if ferr != nil {
+			return errorResult(*ferr), nil
+		}
+		path := t.path(args)
+		for _, a := range t.pathArgs {
+			delete(args, a)
+		}
+		var query url.Values
+		var body []byte
+		if t.query {
+			query = toQuery(args)
+		} else {
+			body, _ = json.Marshal(args) // re-encoding decoded JSON cannot fail
+		}
+		resp, err := c.Do(ctx, t.method, path, query, body, keyFor(req))
+		if err != nil {
+			return nil, err
+		}
+		return result(resp), nil
+	}
+}
+
+// args decodes the arguments object and checks the path arguments are non-empty strings.
+func (t tool) args(raw json.RawMessage) (map[string]any, *wire.Error) {
+	args := map[string]any{}
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &args); err != nil {
+			return nil, &wire.Error{Code: "invalid_request", Field: "arguments", Message: "arguments: must be a JSON object"}
+		}
+	}
+	for _, a := range t.pathArgs {
+		if s, ok := args[a].(string); !ok || strings.TrimSpace(s) == "" {
+			return nil, &wire.Error{Code: "invalid_request", Field: a, Message: a + ": required (a non-empty string)"}
+		}
+	}
+	return args, nil
+}
+
+// toQuery encodes GET arguments; scalars only (the schemas have no others).
+func toQuery(args map[string]any) url.Values {
+	q := url.Values{}
+	for k, v := range args {
+		switch v := v.(type) {
+		case nil:
+		case string:
+			q.Set(k, v)
+		case float64:
+			q.Set(k, fmt.Sprint(int64(v)))
+		default:
+			q.Set(k, fmt.Sprint(v))
+		}
+	}
+	return q
+}
+
+// keyFor returns the bearer key of the HTTP request that carried the tool call, if any.
+func keyFor(req *sdk.CallToolRequest) string {
+	if req.Extra == nil || req.Extra.Header == nil {
+		return ""
+	}
+	key, _ := strings.CutPrefix(req.Extra.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(key)
+}
+
+// result carries the API's JSON as structuredContent and text; non-2xx is a tool error.
+func result(resp Response) *sdk.CallToolResult {
+	var structured any = json.RawMessage(resp.Body)
+	if !json.Valid(resp.Body) {
+		structured = wire.ErrorBody{Error: wire.Error{Code: "bad_gateway", Message: fmt.Sprintf("API answered %d with a non-JSON body", resp.Status)}}
+	}
+	text, _ := json.Marshal(structured)
+	r := &sdk.CallToolResult{
+		Content:           []sdk.Content{&sdk.TextContent{Text: string(text)}},
+		StructuredContent: structured,
+		IsError:           !resp.OK(),
+	}
+	return r
+}
+
+// errorResult is a tool error found before calling the API.
+func errorResult(e wire.Error) *sdk.CallToolResult {
+	b, _ := json.Marshal(wire.ErrorBody{Error: e})
+	return result(Response{Status: http.StatusBadRequest, Body: b})
+}

@@ -1,0 +1,167 @@
+package mcp
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+)
+
+// tool is one MCP tool: its schema and how its arguments become an API request.
+type tool struct {
+	name, description string
+	schema            string // JSON Schema (2020-12) of the arguments: the HTTP API's fields
+	method            string
+	// path builds the request path from the arguments; pathArgs are consumed by it and
+	// removed from the body or query.
+	path     func(args map[string]any) string
+	pathArgs []string
+	query    bool // the remaining arguments go in the query string (GET), else in the JSON body
+}
+
+// tools are the MCP tools, in the order clients list them.
+var tools = []tool{
+	{
+		name: "send_email",
+		description: "Send an email from one of your mailboxes (POST /v1/send_email). Returns message_id, status " +
+			"(\"queued\", or \"pending_approval\" when the mailbox's oversight mode holds it for a human) and queued_at. " +
+			"Delivery is asynchronous: call get_message with the message_id to see per-recipient status and events. " +
+			"Give text and/or html. Reuse the same idempotency_key to retry safely without sending twice.",
+		schema: sendSchema, method: http.MethodPost,
+		path: func(map[string]any) string { return "/v1/send_email" },
+	},
+	{
+		name: "list_emails",
+		description: "List emails received in a mailbox, newest first (GET /v1/mailboxes/{mailbox_id}/emails). " +
+			"Filter by folder, tag or unread; page with limit and the next_cursor of the previous page.",
+		schema: listSchema, method: http.MethodGet, query: true, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/emails" },
+	},
+	{
+		name:        "read_email",
+		description: "Read one email (GET /v1/emails/{email_id}): headers, from/to, subject, text, html, attachment metadata, tags, flags and authentication results.",
+		schema:      idSchema("email_id", "The email's id (em_…), from list_emails."),
+		method:      http.MethodGet, query: true, pathArgs: []string{"email_id"},
+		path: func(a map[string]any) string { return "/v1/emails/" + esc(a["email_id"]) },
+	},
+	{
+		name: "tag_email",
+		description: "Add and/or remove tags on an email (POST /v1/emails/{email_id}/tags); returns the new tag list. " +
+			"Tags are IMAP keywords: letters, digits and -_.; e.g. mark a login email \"consumed\".",
+		schema: tagSchema, method: http.MethodPost, pathArgs: []string{"email_id"},
+		path: func(a map[string]any) string { return "/v1/emails/" + esc(a["email_id"]) + "/tags" },
+	},
+	{
+		name: "get_message",
+		description: "Get the delivery status of a sent message (GET /v1/messages/{message_id}): overall status, " +
+			"per-recipient status (queued, deferred, delivered, bounced, failed, expired, ...) and the ordered event trail.",
+		schema: idSchema("message_id", "The message_id (msg_…) returned by send_email."),
+		method: http.MethodGet, query: true, pathArgs: []string{"message_id"},
+		path: func(a map[string]any) string { return "/v1/messages/" + esc(a["message_id"]) },
+	},
+	{
+		name:        "list_approvals",
+		description: "List sends held for human approval (GET /v1/approvals), oldest first. Filter by state (default pending) or mailbox_id.",
+		schema:      approvalsSchema, method: http.MethodGet, query: true,
+		path: func(map[string]any) string { return "/v1/approvals" },
+	},
+	{
+		name:        "approve",
+		description: "Approve a held send (POST /v1/approvals/{approval_id}/approve): it is queued for delivery at once. Needs an admin-scoped key.",
+		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
+		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/approve" },
+	},
+	{
+		name:        "reject",
+		description: "Reject a held send (POST /v1/approvals/{approval_id}/reject): it is never sent. Needs an admin-scoped key.",
+		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
+		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/reject" },
+	},
+}
+
+// esc path-escapes a string argument; anything else becomes "" (and the caller has already
+// refused a missing or non-string path argument).
+func esc(v any) string {
+	s, _ := v.(string)
+	return url.PathEscape(s)
+}
+
+func idSchema(name, desc string) string {
+	b, _ := json.Marshal(map[string]any{
+		"type":                 "object",
+		"required":             []string{name},
+		"additionalProperties": false,
+		"properties":           map[string]any{name: map[string]any{"type": "string", "description": desc}},
+	})
+	return string(b)
+}
+
+const sendSchema = `{
+  "type": "object",
+  "required": ["mailbox_id", "to"],
+  "additionalProperties": false,
+  "properties": {
+    "mailbox_id": {"type": "string", "description": "The sending mailbox's address, e.g. auth@example.com. Your API key must be scoped to it."},
+    "to": {"description": "Recipient address, or a list of them.", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+    "cc": {"description": "Cc address or list.", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "bcc": {"description": "Bcc address or list (not shown to other recipients).", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "reply_to": {"type": "string", "description": "Reply-To address."},
+    "subject": {"type": "string", "description": "Subject line (no line breaks)."},
+    "text": {"type": "string", "description": "Plain-text body. Give text, html or both."},
+    "html": {"type": "string", "description": "HTML body."},
+    "priority": {"type": "string", "enum": ["high", "normal", "low"], "description": "Queue lane; use high for login links and one-time codes. Default normal."},
+    "tags": {"type": "array", "items": {"type": "string"}, "description": "Labels carried into events and webhooks, e.g. [\"auth\",\"magic-link\"]; approval rules may match them."},
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Extra header fields, name to value (no line breaks)."},
+    "attachments": {"type": "array", "description": "Files to attach.", "items": {"type": "object", "required": ["filename", "content"], "properties": {
+      "filename": {"type": "string"},
+      "content_type": {"type": "string", "description": "MIME type; default application/octet-stream."},
+      "content": {"type": "string", "description": "The file's bytes, base64."}}}},
+    "expires_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time after which undelivered recipients are reported expired instead of retried."},
+    "idempotency_key": {"type": "string", "description": "Any unique string; repeating a send with the same key and body returns the first result instead of sending again (24 h)."}
+  }
+}`
+
+const listSchema = `{
+  "type": "object",
+  "required": ["mailbox_id"],
+  "additionalProperties": false,
+  "properties": {
+    "mailbox_id": {"type": "string", "description": "The mailbox's address."},
+    "folder": {"type": "string", "description": "INBOX, Sent, Drafts, Archive, Trash, Junk or a user folder; default all folders."},
+    "tag": {"type": "string", "description": "Only emails with this tag."},
+    "unread": {"type": "boolean", "description": "true: only unread; false: only read; absent: both."},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Page size, default 50."},
+    "cursor": {"type": "string", "description": "next_cursor from the previous page."}
+  }
+}`
+
+const tagSchema = `{
+  "type": "object",
+  "required": ["email_id"],
+  "additionalProperties": false,
+  "properties": {
+    "email_id": {"type": "string", "description": "The email's id (em_…)."},
+    "add": {"type": "array", "items": {"type": "string"}, "description": "Tags to add."},
+    "remove": {"type": "array", "items": {"type": "string"}, "description": "Tags to remove."}
+  }
+}`
+
+const approvalsSchema = `{
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "state": {"type": "string", "enum": ["pending", "approved", "rejected", "all"], "description": "Default pending."},
+    "mailbox_id": {"type": "string", "description": "Only approvals of this sending mailbox."},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Page size, default 50."},
+    "cursor": {"type": "string", "description": "next_cursor from the previous page."}
+  }
+}`
+
+const decisionSchema = `{
+  "type": "object",
+  "required": ["approval_id"],
+  "additionalProperties": false,
+  "properties": {
+    "approval_id": {"type": "string", "description": "The approval's id (apr_…), from list_approvals or get_message."},
+    "reason": {"type": "string", "description": "Why; recorded in the message's event trail."}
+  }
+}`

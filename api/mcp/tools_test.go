@@ -1,0 +1,92 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"multimail.dev/multimail/api/wire"
+)
+
+// jsonFields lists the JSON names of a struct's fields.
+func jsonFields(v any) []string {
+	var out []string
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestToolSchemasUseAPIFields(t *testing.T) {
+	t.Parallel()
+	want := map[string][]string{
+		"send_email":     jsonFields(wire.SendRequest{}),
+		"tag_email":      append(jsonFields(wire.TagRequest{}), "email_id"),
+		"approve":        append(jsonFields(wire.DecisionRequest{}), "approval_id"),
+		"reject":         append(jsonFields(wire.DecisionRequest{}), "approval_id"),
+		"read_email":     {"email_id"},
+		"get_message":    {"message_id"},
+		"list_emails":    {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
+		"list_approvals": {"cursor", "limit", "mailbox_id", "state"},
+	}
+	for _, tl := range tools {
+		t.Run(tl.name, func(t *testing.T) {
+			var schema struct {
+				Type       string
+				Required   []string
+				Properties map[string]struct{ Description string }
+			}
+			if err := json.Unmarshal([]byte(tl.schema), &schema); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for name := range schema.Properties {
+				got = append(got, name)
+			}
+			slices.Sort(got)
+			w := slices.Clone(want[tl.name])
+			slices.Sort(w)
+			if schema.Type != "object" || !slices.Equal(got, w) {
+				t.Errorf("properties %v, want %v", got, w)
+			}
+			for _, p := range tl.pathArgs {
+				if !slices.Contains(schema.Required, p) {
+					t.Errorf("path argument %s not required", p)
+				}
+			}
+			if tl.description == "" {
+				t.Error("no description")
+			}
+		})
+	}
+}
+
+func TestInProcessClient(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer k1" || r.Header.Get(SourceHeader) != "mcp" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"path":"` + r.URL.Path + `","q":"` + r.URL.Query().Get("tag") + `"}`))
+	})
+	c := &Client{BaseURL: "http://in-process", APIKey: "k1", HTTP: InProcess(h)}
+	resp, err := c.Do(context.Background(), "GET", "/v1/x", map[string][]string{"tag": {"auth"}}, nil, "")
+	if err != nil || resp.Status != 200 || string(resp.Body) != `{"path":"/v1/x","q":"auth"}` {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	resp, err = c.Do(context.Background(), "GET", "/v1/x", nil, nil, "other")
+	if err != nil || resp.Status != 401 || resp.OK() {
+		t.Fatalf("%+v %v", resp, err)
+	}
+}

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// handlerFunc is an endpoint: it writes a success response itself and returns errors, which
+// wrap writes in the one error format.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+// route is one registered endpoint. The OpenAPI test checks every route against openapi.json.
+type route struct {
+	method  string
+	pattern string   // Go 1.22 ServeMux pattern, which is also the OpenAPI path template
+	scopes  []string // the key needs one of these scopes
+	h       handlerFunc
+}
+
+// routes is the endpoint table of CONTRACT.md §4 plus the admin endpoints the CLI calls.
+func (s *Server) routes() []route {
+	return []route{
+		{"POST", "/v1/send_email", []string{scopeSend}, s.sendEmail},
+		{"GET", "/v1/messages/{message_id}", []string{scopeSend, scopeRead}, s.getMessage},
+		{"GET", "/v1/mailboxes/{mailbox_id}/emails", []string{scopeRead}, s.listEmails},
+		{"GET", "/v1/emails/{email_id}", []string{scopeRead}, s.readEmail},
+		{"POST", "/v1/emails/{email_id}/tags", []string{scopeTag}, s.tagEmail},
+		{"GET", "/v1/approvals", []string{scopeRead}, s.listApprovals},
+		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeAdmin}, s.approve},
+		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeAdmin}, s.reject},
+
+		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
+		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},
+		{"GET", "/v1/admin/domains/{name}/dns", []string{scopeAdmin}, s.domainDNS},
+		{"POST", "/v1/admin/mailboxes", []string{scopeAdmin}, s.addMailbox},
+		{"GET", "/v1/admin/mailboxes", []string{scopeAdmin}, s.listMailboxes},
+		{"POST", "/v1/admin/keys", []string{scopeAdmin}, s.createKey},
+		{"GET", "/v1/admin/keys", []string{scopeAdmin}, s.listKeys},
+		{"DELETE", "/v1/admin/keys/{key_id}", []string{scopeAdmin}, s.deleteKey},
+		{"GET", "/v1/admin/queue", []string{scopeAdmin}, s.listQueue},
+		{"GET", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.showQueue},
+		{"POST", "/v1/admin/queue/{message_id}/retry", []string{scopeAdmin}, s.retryQueue},
+		{"DELETE", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.deleteQueue},
+	}
+}
+
+// authFunc finds the principal of a request or returns a 401/429 *Error.
+type authFunc func(r *http.Request) (*principal, error)
+
+// wrap is the middleware every /v1 route runs through: authentication, rate limit, scope,
+// body size limit, metrics, and the one place errors are written.
+func (s *Server) wrap(rt route, auth authFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		err := s.serve(rt, auth, sw, r)
+		if err != nil {
+			s.writeError(sw, r, err)
+		}
+		s.m.observe(rt.method+" "+rt.pattern, sw.status(), time.Since(start))
+	})
+}
+
+func (s *Server) serve(rt route, auth authFunc, w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Store == nil || s.opts.Queue == nil || s.opts.Submitter == nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "the API is not wired to a store, queue and submitter"}
+	}
+	p, err := auth(r)
+	if err != nil {
+		return err
+	}
+	if !p.hasAny(rt.scopes) {
+		return errForbidden("this API key lacks the %q scope", rt.scopes[0])
+	}
+	if r.ContentLength > s.opts.MaxBodyBytes {
+		return errTooLarge(s.opts.MaxBodyBytes)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	return rt.h(w, r, p)
+}
+
+// statusWriter remembers the status code for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) status() string {
+	if w.code == 0 {
+		return "200"
+	}
+	return strconv.Itoa(w.code)
+}
+
+// jsonFallback answers requests no route matches (404, or 405 with Allow) in the JSON error
+// format instead of ServeMux's plain text.
+func jsonFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // (not h: ServeHTTP is what sets the path values)
+			return
+		}
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		switch probe.code {
+		case http.StatusMethodNotAllowed:
+			writeErrorBody(w, &Error{Status: probe.code, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path})
+		default:
+			writeErrorBody(w, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint: " + r.URL.Path})
+		}
+	})
+}
+
+// headerProbe captures what ServeMux's own 404/405 handlers would write.
+type headerProbe struct {
+	header http.Header
+	code   int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.code = code }
+
+// detached returns a context for store writes that must finish even if the client goes away
+// after the request was accepted (the commit decides the answer, not the connection).
+func detached(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -1,0 +1,59 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+
+	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/submission"
+)
+
+// idempotencyHeader carries the idempotency key as an alternative to the body field.
+const idempotencyHeader = "Idempotency-Key"
+
+// sendEmail is POST /v1/send_email: validate, check the key may send as mailbox_id, and hand
+// the request to submission, which enqueues it durably before we answer 202.
+func (s *Server) sendEmail(w http.ResponseWriter, r *http.Request, p *principal) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	req, err := submission.DecodeSendRequest(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if err := mergeIdempotencyKey(req, r.Header.Get(idempotencyHeader)); err != nil {
+		return err
+	}
+	if req.MailboxID == "" {
+		return errField("mailbox_id", "required")
+	}
+	if !p.may(req.MailboxID) {
+		return errForbidden("this API key may not send as %s", req.MailboxID)
+	}
+	rc, err := s.opts.Submitter.Send(detached(r.Context()), req, p.forSend(req.MailboxID))
+	if err != nil {
+		return err
+	}
+	if rc.Duplicate {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusAccepted, wire.SendResponse{MessageID: rc.ID, Status: rc.Status, QueuedAt: wireTime(rc.QueuedAt)})
+	return nil
+}
+
+// mergeIdempotencyKey applies the Idempotency-Key header; it must agree with the body field
+// when both are given.
+func mergeIdempotencyKey(req *submission.SendRequest, header string) error {
+	if header == "" {
+		return nil
+	}
+	if hasCRLF(header) {
+		return errField("Idempotency-Key", "must be one line")
+	}
+	if req.IdempotencyKey != "" && req.IdempotencyKey != header {
+		return errField("idempotency_key", "differs from the Idempotency-Key header")
+	}
+	req.IdempotencyKey = header
+	return nil
+}

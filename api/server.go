@@ -1,0 +1,142 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"multimail.dev/multimail/api/mcp"
+	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/queue"
+	"multimail.dev/multimail/submission"
+)
+
+// Clock tells the time; tests inject a fake one. nil means the real clock.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// RateLimit is the per-API-key request budget: a token bucket refilled at PerSecond up to
+// Burst. Zero values take the defaults (50/s, burst 100); PerSecond < 0 disables limiting.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Options configures a Server. Store, Queue and Submitter are required for the /v1 endpoints;
+// without them only /healthz, /metrics and /openapi.json are useful. Zero values take the
+// documented defaults.
+type Options struct {
+	Store        mailbox.Store
+	Queue        *queue.Queue
+	Submitter    *submission.Submitter
+	Gatherer     prometheus.Gatherer   // served at /metrics; nil -> prometheus.DefaultGatherer
+	Registerer   prometheus.Registerer // the API's own metrics; nil -> none registered
+	Logger       *slog.Logger          // nil -> discard
+	Clock        Clock                 // nil -> the real clock
+	Hostname     string                // MX target in generated DNS records; default "localhost"
+	MaxBodyBytes int64                 // request body limit; default 25 MiB (413 beyond)
+	RateLimit    RateLimit             // per API key
+}
+
+// DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 25 << 20
+
+// Server is the HTTP API. It is safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	clock   Clock
+	m       *metrics
+	limiter *limiter
+	public  http.Handler // Handler()
+	admin   http.Handler // AdminHandler()
+}
+
+// New builds a Server from opts.
+func New(opts Options) (*Server, error) {
+	opts, err := withDefaults(opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Logger, clock: opts.Clock, m: m}
+	s.limiter = newLimiter(opts.RateLimit, opts.Clock)
+	s.public = s.buildPublic()
+	s.admin = s.buildAdmin()
+	return s, nil
+}
+
+func withDefaults(o Options) (Options, error) {
+	if o.MaxBodyBytes < 0 {
+		return o, errors.New("api: negative MaxBodyBytes")
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Gatherer == nil {
+		o.Gatherer = prometheus.DefaultGatherer
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+	if o.RateLimit.PerSecond == 0 {
+		o.RateLimit.PerSecond = 50
+	}
+	if o.RateLimit.Burst <= 0 {
+		o.RateLimit.Burst = max(100, int(o.RateLimit.PerSecond))
+	}
+	return o, nil
+}
+
+// Handler returns the public HTTP handler: the JSON API (bearer API keys), /mcp, /healthz,
+// /metrics and /openapi.json.
+func (s *Server) Handler() http.Handler { return s.public }
+
+// AdminHandler returns the same /v1 endpoints (admin, approvals and the rest) without bearer
+// authentication, acting as the all-powerful "cli" principal. Serve it only on a unix socket
+// whose file permissions are the authentication.
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// buildPublic registers every route behind bearer auth, plus the unauthenticated ones.
+func (s *Server) buildPublic() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /openapi.json", s.openAPI)
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt, s.bearer))
+	}
+	mcpAPI := mcp.HTTPHandler(mux, s.opts.MaxBodyBytes)
+	mux.Handle("/mcp", s.mcpAuth(mcpAPI))
+	return jsonFallback(mux)
+}
+
+// buildAdmin registers every /v1 route with the CLI principal and no rate limit.
+func (s *Server) buildAdmin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt, s.socketPrincipal))
+	}
+	return jsonFallback(mux)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,227 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// StringList is a JSON value that may be a single string or a list of strings ("to" accepts
+// both, as in the seed examples). It always encodes as a list.
+type StringList []string
+
+// UnmarshalJSON accepts "a", ["a","b"] or null.
+func (l *StringList) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*l = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = StringList{s}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return errors.New("must be a string or a list of strings")
+	}
+	*l = list
+	return nil
+}
+
+// Attachment is one attachment of a send_email request; Content is base64 (standard encoding).
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type,omitempty"`
+	Content     string `json:"content"`
+}
+
+// SendRequest is the body of POST /v1/send_email.
+type SendRequest struct {
+	MailboxID      string            `json:"mailbox_id"`
+	To             StringList        `json:"to"`
+	Cc             StringList        `json:"cc,omitempty"`
+	Bcc            StringList        `json:"bcc,omitempty"`
+	ReplyTo        string            `json:"reply_to,omitempty"`
+	Subject        string            `json:"subject,omitempty"`
+	Text           string            `json:"text,omitempty"`
+	HTML           string            `json:"html,omitempty"`
+	Priority       string            `json:"priority,omitempty"`
+	Tags           []string          `json:"tags,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Attachments    []Attachment      `json:"attachments,omitempty"`
+	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+}
+
+// SendResponse is the 202 body of POST /v1/send_email.
+type SendResponse struct {
+	MessageID string    `json:"message_id"`
+	Status    string    `json:"status"` // "queued" | "pending_approval"
+	QueuedAt  time.Time `json:"queued_at"`
+}
+
+// ErrorBody is the envelope of every error response: {"error":{"code","message"}}.
+type ErrorBody struct {
+	Error Error `json:"error"`
+}
+
+// Error describes one failure. Field names the offending request field when there is one.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// Recipient is the delivery state of one recipient of a message.
+type Recipient struct {
+	Address      string     `json:"address"`
+	Status       string     `json:"status"`
+	Attempts     int        `json:"attempts"`
+	NextAttempt  *time.Time `json:"next_attempt,omitempty"`
+	SMTPCode     int        `json:"smtp_code,omitempty"`
+	EnhancedCode string     `json:"enhanced_code,omitempty"`
+	ErrorDetail  string     `json:"error_detail,omitempty"`
+	UpdatedAt    *time.Time `json:"updated_at,omitempty"`
+}
+
+// Approval is the oversight record of a message (and an entry of GET /v1/approvals).
+type Approval struct {
+	ApprovalID string     `json:"approval_id"`
+	State      string     `json:"state"` // pending | approved | rejected
+	MessageID  string     `json:"message_id,omitempty"`
+	MailboxID  string     `json:"mailbox_id,omitempty"`
+	Subject    string     `json:"subject,omitempty"`
+	To         []string   `json:"to,omitempty"`
+	Tags       []string   `json:"tags,omitempty"`
+	By         string     `json:"by,omitempty"`
+	Rule       string     `json:"rule,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	CreatedAt  *time.Time `json:"created_at,omitempty"`
+	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+}
+
+// ApprovalList is the body of GET /v1/approvals.
+type ApprovalList struct {
+	Approvals  []Approval `json:"approvals"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// DecisionRequest is the optional body of POST /v1/approvals/{id}/approve and /reject.
+type DecisionRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// TrailEvent is one entry of a message's ordered event trail.
+type TrailEvent struct {
+	Seq          uint64    `json:"seq"`
+	Event        string    `json:"event"`
+	Time         time.Time `json:"time"`
+	Recipient    string    `json:"recipient,omitempty"`
+	MXHost       string    `json:"mx_host,omitempty"`
+	SMTPCode     int       `json:"smtp_code,omitempty"`
+	EnhancedCode string    `json:"enhanced_code,omitempty"`
+	ErrorDetail  string    `json:"error_detail,omitempty"`
+	Attempt      int       `json:"attempt,omitempty"`
+	TLS          bool      `json:"tls,omitempty"`
+	Tags         []string  `json:"tags,omitempty"`
+	By           string    `json:"by,omitempty"`
+	Rule         string    `json:"rule,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	MailboxID    string    `json:"mailbox_id,omitempty"`
+	EmailID      string    `json:"email_id,omitempty"`
+}
+
+// Message is the body of GET /v1/messages/{message_id} (and of admin queue show).
+type Message struct {
+	MessageID  string       `json:"message_id"`
+	MailboxID  string       `json:"mailbox_id,omitempty"`
+	From       string       `json:"from,omitempty"`
+	Subject    string       `json:"subject,omitempty"`
+	Status     string       `json:"status"`
+	Priority   string       `json:"priority"`
+	Tags       []string     `json:"tags,omitempty"`
+	QueuedAt   time.Time    `json:"queued_at"`
+	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
+	Size       int          `json:"size"`
+	Recipients []Recipient  `json:"recipients"`
+	Approval   *Approval    `json:"approval,omitempty"`
+	Events     []TrailEvent `json:"events,omitempty"`
+}
+
+// MessageList is the body of GET /v1/admin/queue.
+type MessageList struct {
+	Messages   []Message `json:"messages"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// EmailSummary is one entry of GET /v1/mailboxes/{mailbox_id}/emails.
+type EmailSummary struct {
+	EmailID    string    `json:"email_id"`
+	MailboxID  string    `json:"mailbox_id"`
+	Folder     string    `json:"folder"`
+	From       []string  `json:"from"`
+	To         []string  `json:"to"`
+	Cc         []string  `json:"cc,omitempty"`
+	Subject    string    `json:"subject"`
+	Date       time.Time `json:"date"`
+	ReceivedAt time.Time `json:"received_at"`
+	Size       int64     `json:"size"`
+	Unread     bool      `json:"unread"`
+	Tags       []string  `json:"tags"`
+	Flags      []string  `json:"flags"`
+}
+
+// EmailList is the body of GET /v1/mailboxes/{mailbox_id}/emails: newest first.
+type EmailList struct {
+	Emails     []EmailSummary `json:"emails"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// Header is one header field of an email, in message order.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// AttachmentInfo describes an attachment of a stored email (metadata only).
+type AttachmentInfo struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int    `json:"size"`
+	ContentID   string `json:"content_id,omitempty"`
+	Inline      bool   `json:"inline,omitempty"`
+}
+
+// Email is the body of GET /v1/emails/{email_id}.
+type Email struct {
+	EmailSummary
+	ReplyTo               []string         `json:"reply_to,omitempty"`
+	MessageIDHeader       string           `json:"message_id_header,omitempty"`
+	Headers               []Header         `json:"headers"`
+	Text                  string           `json:"text"`
+	HTML                  string           `json:"html"`
+	Attachments           []AttachmentInfo `json:"attachments"`
+	AuthenticationResults string           `json:"authentication_results,omitempty"`
+}
+
+// TagRequest is the body of POST /v1/emails/{email_id}/tags.
+type TagRequest struct {
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// TagResponse is the result of POST /v1/emails/{email_id}/tags: the new tag list.
+type TagResponse struct {
+	EmailID string   `json:"email_id"`
+	Tags    []string `json:"tags"`
+	Flags   []string `json:"flags"`
+}
+
+// Health is the body of GET /healthz.
+type Health struct {
+	Status string `json:"status"`
+}

@@ -1,0 +1,74 @@
+package wire
+
+import "time"
+
+// WebhookVersion is the "version" field of every webhook event this server sends.
+const WebhookVersion = "1"
+
+// WebhookEvent is the JSON body POSTed to webhook endpoints (CONTRACT.md §5). Exactly one of
+// the <event>_at fields is set: the one named after Event. Receivers must ignore fields they do
+// not know; new ones may appear.
+type WebhookEvent struct {
+	Event     string    `json:"event"`
+	MessageID string    `json:"message_id"`
+	Timestamp time.Time `json:"timestamp"` // when the event happened (same instant as <event>_at)
+	Version   string    `json:"version"`
+
+	Recipient    string   `json:"recipient,omitempty"`
+	MXHost       string   `json:"mx_host,omitempty"`
+	SMTPCode     int      `json:"smtp_code,omitempty"`
+	EnhancedCode string   `json:"enhanced_code,omitempty"`
+	ErrorDetail  string   `json:"error_detail,omitempty"`
+	Tags         []string `json:"tags,omitempty"`
+	Attempt      int      `json:"attempt,omitempty"`
+	TLS          *bool    `json:"tls,omitempty"` // delivery events: whether the hop used TLS
+	By           string   `json:"by,omitempty"`  // approval decisions: who or which rule
+	Rule         string   `json:"rule,omitempty"`
+	Reason       string   `json:"reason,omitempty"`
+	MailboxID    string   `json:"mailbox_id,omitempty"` // received
+	EmailID      string   `json:"email_id,omitempty"`   // received
+	Seq          uint64   `json:"seq,omitempty"`        // position in the message's event trail
+
+	QueuedAt          *time.Time `json:"queued_at,omitempty"`
+	PendingApprovalAt *time.Time `json:"pending_approval_at,omitempty"`
+	ApprovedAt        *time.Time `json:"approved_at,omitempty"`
+	RejectedAt        *time.Time `json:"rejected_at,omitempty"`
+	MonitoredAt       *time.Time `json:"monitored_at,omitempty"`
+	DeliveredAt       *time.Time `json:"delivered_at,omitempty"`
+	DeferredAt        *time.Time `json:"deferred_at,omitempty"`
+	BouncedAt         *time.Time `json:"bounced_at,omitempty"`
+	FailedAt          *time.Time `json:"failed_at,omitempty"`
+	ExpiredAt         *time.Time `json:"expired_at,omitempty"`
+	ReceivedAt        *time.Time `json:"received_at,omitempty"`
+}
+
+// SetAt sets the <event>_at field named after e.Event to t (UTC, whole seconds kept as given).
+// Unknown events set nothing beyond Timestamp.
+func (e *WebhookEvent) SetAt(t time.Time) {
+	e.Timestamp = t
+	tp := &t
+	switch e.Event {
+	case "queued":
+		e.QueuedAt = tp
+	case "pending_approval":
+		e.PendingApprovalAt = tp
+	case "approved":
+		e.ApprovedAt = tp
+	case "rejected":
+		e.RejectedAt = tp
+	case "monitored":
+		e.MonitoredAt = tp
+	case "delivered":
+		e.DeliveredAt = tp
+	case "deferred":
+		e.DeferredAt = tp
+	case "bounced":
+		e.BouncedAt = tp
+	case "failed":
+		e.FailedAt = tp
+	case "expired":
+		e.ExpiredAt = tp
+	case "received":
+		e.ReceivedAt = tp
+	}
+}

@@ -1,0 +1,466 @@
+// config.go: the TOML configuration file, its defaults and its validation, in one place
+// (CONTRACT.md §2). Each package gets its own small Options built from this struct; none sees
+// the whole file.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Hostname     string               `toml:"hostname"`
+	DataDir      string               `toml:"data_dir"`
+	Listen       ListenConfig         `toml:"listen"`
+	TLS          TLSConfig            `toml:"tls"`
+	DNS          DNSConfig            `toml:"dns"`
+	Delivery     DeliveryConfig       `toml:"delivery"`
+	Submission   SubmissionConfig     `toml:"submission"`
+	Transport    []TransportConfig    `toml:"transport"`
+	Domain       []DomainConfig       `toml:"domain"`
+	Mailbox      []MailboxConfig      `toml:"mailbox"`
+	Webhook      []WebhookConfig      `toml:"webhook"`
+	ApprovalRule []ApprovalRuleConfig `toml:"approval_rule"`
+
+	// path is the file the config came from ("" for the embedded dev default); not in TOML.
+	path string
+}
+
+// ListenConfig holds the listener addresses; an empty one disables that listener.
+type ListenConfig struct {
+	SMTP        string `toml:"smtp"`
+	Submission  string `toml:"submission"`
+	Submissions string `toml:"submissions"`
+	IMAP        string `toml:"imap"`
+	IMAPS       string `toml:"imaps"`
+	HTTP        string `toml:"http"`
+}
+
+// TLSConfig names a certificate and key; both empty means a self-signed pair in data_dir.
+type TLSConfig struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// DNSConfig chooses the resolver used for MX, SPF, DKIM and DMARC lookups.
+type DNSConfig struct {
+	Resolver string `toml:"resolver"` // "ip:port"; empty: the system resolver
+}
+
+// DeliveryConfig tunes outbound delivery.
+type DeliveryConfig struct {
+	MaxLifetime          Duration `toml:"max_lifetime"`
+	PerDomainConcurrency int      `toml:"per_domain_concurrency"`
+}
+
+// SubmissionConfig tunes the submission listeners.
+type SubmissionConfig struct {
+	TrustedNetworks []string `toml:"trusted_networks"`
+}
+
+// TransportConfig routes a domain ("*" for all) to a fixed next hop.
+type TransportConfig struct {
+	Domain  string `toml:"domain"`
+	NextHop string `toml:"next_hop"`
+	TLS     string `toml:"tls"`
+}
+
+// DomainConfig declares a local sender domain and its DKIM key.
+type DomainConfig struct {
+	Name         string `toml:"name"`
+	DKIMSelector string `toml:"dkim_selector"`
+	DKIMKey      string `toml:"dkim_key"`
+}
+
+// MailboxConfig declares a local mailbox.
+type MailboxConfig struct {
+	Address          string   `toml:"address"`
+	Oversight        string   `toml:"oversight"`
+	OversightAddress string   `toml:"oversight_address"`
+	Password         string   `toml:"password"`
+	PasswordHash     string   `toml:"password_hash"`
+	APIKeys          []string `toml:"api_keys"`
+	APIKeyHashes     []string `toml:"api_key_hashes"`
+}
+
+// WebhookConfig is one Standard Webhooks endpoint.
+type WebhookConfig struct {
+	URL    string   `toml:"url"`
+	Secret string   `toml:"secret"`
+	Events []string `toml:"events"`
+}
+
+// ApprovalRuleConfig is one [[approval_rule]], evaluated in file order.
+type ApprovalRuleConfig struct {
+	Mailbox    string   `toml:"mailbox"`
+	Tags       []string `toml:"tags"`
+	Recipients []string `toml:"recipients"`
+	Action     string   `toml:"action"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("120h", "30s").
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q (want e.g. \"30s\", \"120h\")", b)
+	}
+	if v <= 0 {
+		return fmt.Errorf("duration %q must be positive", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ConfigError is a refused configuration: the file, the line (0 when unknown), the key and why.
+type ConfigError struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": %s", e.Key)
+	}
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	return b.String()
+}
+
+// Event names a webhook may subscribe to (CONTRACT.md §5).
+var webhookEvents = map[string]bool{
+	"queued": true, "pending_approval": true, "approved": true, "rejected": true,
+	"monitored": true, "delivered": true, "deferred": true, "bounced": true, "failed": true,
+	"expired": true, "received": true,
+}
+
+// defaultConfig returns the values every config starts from before the file is applied.
+func defaultConfig() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return Config{
+		Hostname: host,
+		DataDir:  "./multimail-data",
+		Delivery: DeliveryConfig{
+			MaxLifetime:          Duration(120 * time.Hour),
+			PerDomainConcurrency: 10,
+		},
+	}
+}
+
+// devConfig is the embedded dev default of CONTRACT.md §1: loopback listeners on high ports,
+// data in ./multimail-data, the domain localhost with the mailbox agent@localhost.
+func devConfig() Config {
+	c := defaultConfig()
+	c.Hostname = "localhost"
+	c.Listen = ListenConfig{
+		SMTP:        "127.0.0.1:2525",
+		Submission:  "127.0.0.1:2587",
+		Submissions: "127.0.0.1:2465",
+		IMAP:        "127.0.0.1:2143",
+		IMAPS:       "127.0.0.1:2993",
+		HTTP:        "127.0.0.1:8025",
+	}
+	c.Domain = []DomainConfig{{Name: "localhost", DKIMSelector: "mm1"}}
+	c.Mailbox = []MailboxConfig{{Address: "agent@localhost", Oversight: "autonomous"}}
+	c.path = "(embedded dev default)"
+	return c
+}
+
+// LoadConfig reads, decodes and validates a config file. Unknown keys are errors.
+func LoadConfig(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	return parseConfig(path, src)
+}
+
+func parseConfig(path string, src []byte) (*Config, error) {
+	c := defaultConfig()
+	c.path = path
+	md, err := toml.Decode(string(src), &c)
+	if err != nil {
+		return nil, tomlError(path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return nil, &ConfigError{File: path, Line: lineOfKey(src, k), Key: k.String(), Msg: "unknown key"}
+	}
+	if err := c.validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+			ce.Line = lineOfKey(src, keyPath(ce.Key))
+		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+func tomlError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &ConfigError{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+	}
+	// Type mismatches come as plain errors: toml: line N (last key "k"): message.
+	if m := tomlTypeError.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &ConfigError{File: path, Line: line, Key: m[2], Msg: m[3]}
+	}
+	return &ConfigError{File: path, Msg: err.Error()}
+}
+
+var tomlTypeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// keyPath turns "mailbox[1].oversight" into the TOML key mailbox.oversight, with the table
+// index kept in a form lineOfKey understands.
+func keyPath(s string) toml.Key { return toml.Key(strings.Split(s, ".")) }
+
+var tableIndex = regexp.MustCompile(`^(.*)\[(\d+)\]$`)
+
+// lineOfKey finds the line that sets key k (or opens its table), counting [[array]] tables
+// so that "mailbox[1].oversight" lands in the second [[mailbox]]. 0 when not found.
+func lineOfKey(src []byte, k toml.Key) int {
+	if len(k) == 0 {
+		return 0
+	}
+	table, want := "", 0
+	leaf := k[len(k)-1]
+	if m := tableIndex.FindStringSubmatch(leaf); m != nil && len(k) > 1 {
+		leaf = m[1] // an array value: the line of its key
+	}
+	if len(k) > 1 {
+		table = k[0]
+		if m := tableIndex.FindStringSubmatch(table); m != nil {
+			table = m[1]
+			fmt.Sscan(m[2], &want)
+		}
+	}
+	cur, seen, line := "", -1, 0
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	for sc.Scan() {
+		line++
+		t := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(t, "[["):
+			cur = strings.TrimSpace(strings.Trim(strings.SplitN(t, "#", 2)[0], "[] \t"))
+			if cur == table {
+				seen++
+			}
+		case strings.HasPrefix(t, "["):
+			cur = strings.TrimSpace(strings.Trim(strings.SplitN(t, "#", 2)[0], "[] \t"))
+			seen = 0
+			if len(k) > 1 && cur == k[0] && leaf == k[0] {
+				return line
+			}
+		default:
+			name := strings.TrimSpace(strings.SplitN(t, "=", 2)[0])
+			if name == leaf && cur == table && (seen == want || table == "") {
+				return line
+			}
+		}
+	}
+	return 0
+}
+
+func (c *Config) validate() error {
+	checks := []func() error{c.validateBasics, c.validateListen, c.validateDelivery,
+		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
+		c.validateRules}
+	for _, f := range checks {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func bad(key, format string, args ...any) error {
+	return &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validateBasics() error {
+	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " \t\r\n/") {
+		return bad("hostname", "must be a host name")
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "must not be empty")
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return bad("tls.cert", "tls.cert and tls.key go together")
+	}
+	if c.DNS.Resolver != "" {
+		if _, err := netip.ParseAddrPort(c.DNS.Resolver); err != nil {
+			return bad("dns.resolver", "want ip:port, got %q", c.DNS.Resolver)
+		}
+	}
+	for i, n := range c.Submission.TrustedNetworks {
+		if _, err := parsePrefix(n); err != nil {
+			return bad(fmt.Sprintf("submission.trusted_networks[%d]", i), "%v", err)
+		}
+	}
+	return nil
+}
+
+// parsePrefix accepts a CIDR or a bare address (a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("bad network %q (want CIDR like 127.0.0.1/32)", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (c *Config) validateListen() error {
+	l := c.Listen
+	for _, kv := range [][2]string{{"smtp", l.SMTP}, {"submission", l.Submission},
+		{"submissions", l.Submissions}, {"imap", l.IMAP}, {"imaps", l.IMAPS}, {"http", l.HTTP}} {
+		if kv[1] == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(kv[1]); err != nil {
+			return bad("listen."+kv[0], "want host:port, got %q", kv[1])
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateDelivery() error {
+	if c.Delivery.PerDomainConcurrency < 1 || c.Delivery.PerDomainConcurrency > 1000 {
+		return bad("delivery.per_domain_concurrency", "must be between 1 and 1000")
+	}
+	return nil
+}
+
+func (c *Config) validateTransports() error {
+	for i, t := range c.Transport {
+		k := fmt.Sprintf("transport[%d]", i)
+		if t.Domain == "" {
+			return bad(k+".domain", "required (a domain or \"*\")")
+		}
+		if _, _, err := net.SplitHostPort(t.NextHop); err != nil {
+			return bad(k+".next_hop", "want host:port, got %q", t.NextHop)
+		}
+		switch t.TLS {
+		case "", "none", "opportunistic", "required":
+		default:
+			return bad(k+".tls", "want none, opportunistic or required, got %q", t.TLS)
+		}
+	}
+	return nil
+}
+
+var domainName = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+func (c *Config) validateDomains() error {
+	seen := map[string]bool{}
+	for i, d := range c.Domain {
+		k := fmt.Sprintf("domain[%d]", i)
+		name := strings.ToLower(d.Name)
+		if !domainName.MatchString(name) {
+			return bad(k+".name", "not a domain name: %q", d.Name)
+		}
+		if seen[name] {
+			return bad(k+".name", "domain %q declared twice", d.Name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+var oversightModes = map[string]bool{"": true, "autonomous": true, "monitored": true,
+	"gated_send": true, "gated_all": true, "read_only": true}
+
+func (c *Config) validateMailboxes() error {
+	for i, m := range c.Mailbox {
+		k := fmt.Sprintf("mailbox[%d]", i)
+		at := strings.LastIndexByte(m.Address, '@')
+		if at < 1 || !c.isLocalDomain(m.Address[at+1:]) {
+			return bad(k+".address", "%q must be local@domain with the domain declared in a [[domain]]", m.Address)
+		}
+		if !oversightModes[m.Oversight] {
+			return bad(k+".oversight", "want autonomous, monitored, gated_send, gated_all or read_only, got %q", m.Oversight)
+		}
+		if m.Password != "" && m.PasswordHash != "" {
+			return bad(k+".password", "set password or password_hash, not both")
+		}
+		for j, key := range m.APIKeys {
+			if len(key) < 16 {
+				return bad(fmt.Sprintf("%s.api_keys[%d]", k, j), "an API key needs at least 16 characters")
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) isLocalDomain(d string) bool {
+	for _, x := range c.Domain {
+		if strings.EqualFold(x.Name, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) validateWebhooks() error {
+	for i, w := range c.Webhook {
+		k := fmt.Sprintf("webhook[%d]", i)
+		u, err := url.Parse(w.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad(k+".url", "want an http(s) URL, got %q", w.URL)
+		}
+		raw, ok := strings.CutPrefix(w.Secret, "whsec_")
+		if b, err := base64.StdEncoding.DecodeString(raw); !ok || err != nil || len(b) < 16 {
+			return bad(k+".secret", "want a Standard Webhooks secret \"whsec_<base64 of 16 to 64 bytes>\"")
+		}
+		for _, e := range w.Events {
+			if !webhookEvents[e] {
+				return bad(k+".events", "unknown event %q", e)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateRules() error {
+	for i, r := range c.ApprovalRule {
+		k := fmt.Sprintf("approval_rule[%d]", i)
+		switch r.Action {
+		case "auto_approve", "require_approval", "reject":
+		default:
+			return bad(k+".action", "want auto_approve, require_approval or reject, got %q", r.Action)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigParses(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig("../../testdata/multimail.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "mx.example.com" || c.Listen.Submission != "0.0.0.0:587" {
+		t.Errorf("hostname/listen not decoded: %+v", c)
+	}
+	if c.Delivery.MaxLifetime.D() != 120*time.Hour || c.Delivery.PerDomainConcurrency != 10 {
+		t.Errorf("delivery = %+v", c.Delivery)
+	}
+	if len(c.Mailbox) != 2 || c.Mailbox[0].Oversight != "gated_send" || len(c.Transport) != 1 ||
+		len(c.Webhook) != 1 || len(c.ApprovalRule) != 1 || c.ApprovalRule[0].Action != "auto_approve" {
+		t.Errorf("arrays not decoded: %+v", c)
+	}
+}
+
+func TestDevConfigIsValid(t *testing.T) {
+	t.Parallel()
+	c := devConfig()
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := ListenConfig{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025"}
+	if c.Listen != want || c.DataDir != "./multimail-data" {
+		t.Errorf("dev default = %+v", c)
+	}
+}
+
+func TestBadConfigNamesFileLineKey(t *testing.T) {
+	t.Parallel()
+	base := "hostname = \"mx.test\"\n[[domain]]\nname = \"example.com\"\n"
+	cases := []struct {
+		name, src, key string
+		line           int
+		msg            string
+	}{
+		{"unknown top key", "hostnme = \"x\"\n", "hostnme", 1, "unknown key"},
+		{"unknown table key", "[listen]\nsmtp = \"127.0.0.1:25\"\nimapp = \"x\"\n", "listen.imapp", 3, "unknown key"},
+		{"bad duration", "[delivery]\nmax_lifetime = \"5 days\"\n", "delivery.max_lifetime", 2, "bad duration"},
+		{"negative duration", "[delivery]\nmax_lifetime = \"-1h\"\n", "delivery.max_lifetime", 2, "positive"},
+		{"wrong type", "[delivery]\nper_domain_concurrency = \"ten\"\n", "delivery.per_domain_concurrency", 2, "incompatible"},
+		{"syntax", "hostname = \n", "", 1, ""},
+		{"bad listen", "[listen]\nhttp = \"8025\"\n", "listen.http", 2, "host:port"},
+		{"bad oversight", base + "[[mailbox]]\naddress = \"a@example.com\"\n[[mailbox]]\naddress = \"b@example.com\"\noversight = \"yolo\"\n", "mailbox[1].oversight", 8, "gated_send"},
+		{"foreign mailbox", base + "[[mailbox]]\naddress = \"a@other.com\"\n", "mailbox[0].address", 5, "[[domain]]"},
+		{"bad tls policy", "[[transport]]\ndomain = \"*\"\nnext_hop = \"127.0.0.1:25\"\ntls = \"maybe\"\n", "transport[0].tls", 4, "required"},
+		{"bad webhook secret", "[[webhook]]\nurl = \"http://127.0.0.1:9/\"\nsecret = \"hunter2\"\n", "webhook[0].secret", 3, "whsec_"},
+		{"bad event", "[[webhook]]\nurl = \"http://127.0.0.1:9/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"sent\"]\n", "webhook[0].events", 4, "unknown event"},
+		{"bad rule", "[[approval_rule]]\naction = \"maybe\"\n", "approval_rule[0].action", 2, "auto_approve"},
+		{"bad network", "[submission]\ntrusted_networks = [\"localhost\"]\n", "submission.trusted_networks[0]", 2, "CIDR"},
+		{"bad resolver", "[dns]\nresolver = \"dns.example\"\n", "dns.resolver", 2, "ip:port"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := parseConfig("multimail.toml", []byte(tc.src))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *ConfigError", err)
+			}
+			if ce.File != "multimail.toml" || ce.Line != tc.line || (tc.key != "" && ce.Key != tc.key) {
+				t.Errorf("got file %q line %d key %q, want line %d key %q (%v)", ce.File, ce.Line, ce.Key, tc.line, tc.key, err)
+			}
+			if !strings.Contains(ce.Msg, tc.msg) {
+				t.Errorf("message %q does not contain %q", ce.Msg, tc.msg)
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "nope.toml")
+	_, err := LoadConfig(p)
+	if err == nil || !strings.Contains(err.Error(), p) || !errors.Is(err, os.ErrNotExist) && !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// TestServeHealthAndMetrics starts the binary on a config file, checks the no-auth endpoints
+// and that SIGTERM stops it with exit status 0 (Stop fails the test otherwise).
+func TestServeHealthAndMetrics(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Options{})
+	if code, body := n.Do("GET", "/healthz", "", nil); code != 200 || !strings.Contains(string(body), "ok") {
+		t.Fatalf("/healthz = %d %s", code, body)
+	}
+	code, body := n.Do("GET", "/metrics", "", nil)
+	if code != 200 || !strings.Contains(string(body), "go_goroutines") {
+		t.Fatalf("/metrics = %d %.200s", code, body)
+	}
+	n.Stop()
+}
+
+// TestDevDefault runs `multimail serve` with no flags in an empty directory, as the README
+// says, and checks the printed key is the same after a restart.
+func TestDevDefault(t *testing.T) {
+	// Not parallel: the dev default's ports are fixed (CONTRACT.md §1).
+	dir := t.TempDir()
+	if l, err := net.Listen("tcp", "127.0.0.1:8025"); err != nil {
+		t.Skipf("dev default port 8025 is busy: %v", err)
+	} else {
+		l.Close()
+	}
+	first := runDevDefault(t, dir)
+	second := runDevDefault(t, dir)
+	if first != second {
+		t.Fatalf("dev API key changed across restarts: %q then %q", first, second)
+	}
+	for _, f := range []string{"db", "tls/cert.pem", "tls/key.pem", "dev-api-key"} {
+		if _, err := os.Stat(filepath.Join(dir, "multimail-data", f)); err != nil {
+			t.Errorf("dev default did not create %s: %v", f, err)
+		}
+	}
+}
+
+var devKeyLine = regexp.MustCompile(`(?m)^\s+(mm_live_\S+)\s*$`)
+
+func runDevDefault(t *testing.T, dir string) string {
+	t.Helper()
+	n := &Node{t: t, Dir: dir, Ports: Ports{HTTP: 8025}}
+	n.cmd = exec.Command(Binary(t), "serve")
+	n.out = &syncBuffer{}
+	n.cmd.Stdout, n.cmd.Stderr, n.cmd.Dir = n.out, n.out, dir
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.exited = make(chan struct{})
+	go func() { n.exitErr = n.cmd.Wait(); close(n.exited) }()
+	n.waitHealthy()
+	out := n.Output()
+	for _, want := range []string{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025", "agent@localhost", "curl"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	m := devKeyLine.FindStringSubmatch(out)
+	n.Stop()
+	if m == nil {
+		t.Fatalf("no API key in the banner:\n%s", out)
+	}
+	return m[1]
+}
+
+// TestBadConfigRefused checks that a bad config stops the start with the file, line and key
+// named, a non-zero exit, and no listener opened.
+func TestBadConfigRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().String()
+	l.Close()
+	cases := []struct{ name, src, want string }{
+		{"unknown key", "[listen]\nhttp = \"" + port + "\"\nsmtpp = \"127.0.0.1:1\"\n", "bad.toml:3: listen.smtpp: unknown key"},
+		{"bad duration", "[listen]\nhttp = \"" + port + "\"\n[delivery]\nmax_lifetime = \"forever\"\n", "bad.toml:4: delivery.max_lifetime: bad duration"},
+		{"missing file", "", "nope.toml"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "bad.toml")
+			if tc.src == "" {
+				path = filepath.Join(dir, "nope.toml")
+			} else if err := os.WriteFile(path, []byte(tc.src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(Binary(t), "serve", "--config", path)
+			cmd.Dir = dir
+			done := make(chan struct{})
+			go func() {
+				// While the process runs, nothing may listen on the configured port.
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					if c, err := net.DialTimeout("tcp", port, 50*time.Millisecond); err == nil {
+						c.Close()
+						t.Errorf("a listener opened on %s with a bad config", port)
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			out, err := cmd.CombinedOutput()
+			close(done)
+			if err == nil {
+				t.Fatalf("serve with a bad config exited 0:\n%s", out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("output does not name %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}

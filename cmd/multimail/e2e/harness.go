@@ -1,0 +1,351 @@
+// Package e2e is the end-to-end harness: it builds the real multimail binary once per test
+// run, writes a config with free 127.0.0.1 ports, starts the binary beside two real peers — a
+// recipient MX (mta/mtatest) and a webhook receiver that checks Standard Webhooks signatures —
+// and gives tests real clients' entry points. Each test owns its process, ports and data
+// directory, so tests run in parallel.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"multimail.dev/multimail/mta/mtatest"
+)
+
+// Ports are the listener ports of one started binary.
+type Ports struct {
+	SMTP, Submission, Submissions, IMAP, IMAPS, HTTP int
+}
+
+// Options shape one started binary. The zero value starts a node with the domain example.com,
+// the mailboxes of DefaultMailboxes, every domain routed to the harness MX, and one webhook.
+type Options struct {
+	// Config is appended to the generated config (more [[mailbox]], [[approval_rule]], …).
+	Config string
+	// NoTransport leaves out the `[[transport]] domain = "*"` route to the harness MX (for
+	// tests that route through a loopback DNS server instead).
+	NoTransport bool
+	// MX configures the harness's recipient MX.
+	MX mtatest.MXOptions
+	// Webhook configures the harness's webhook receiver.
+	Webhook WebhookOptions
+	// Args are extra `serve` arguments.
+	Args []string
+}
+
+// Test credentials every node gets from the generated config.
+const (
+	Domain       = "example.com"
+	Sender       = "auth@example.com" // oversight autonomous
+	Password     = "sender-password-1"
+	APIKey       = "mm_live_e2e_sender_key_0000000001"
+	WebhookToken = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+)
+
+// testKeyPath is the absolute path of testdata/dkim/example.com.rsa.pem.
+func testKeyPath(t testing.TB) string {
+	p, err := filepath.Abs("../../../testdata/dkim/example.com.rsa.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Node is one running multimail binary and its peers.
+type Node struct {
+	t       testing.TB
+	Dir     string // the data directory
+	Config  string // path of the config file
+	Ports   Ports
+	MX      *mtatest.MX
+	Hooks   *WebhookReceiver
+	opts    Options
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	exited  chan struct{}
+	exitErr error
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/multimail once per test process and returns its path. The binary lives in
+// a temporary directory removed by Cleanup (call it from TestMain).
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "multimail-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "multimail")
+		cmd := exec.Command("go", "build", "-o", binPath, "multimail.dev/multimail/cmd/multimail")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Cleanup removes the built binary; TestMain calls it after m.Run.
+func Cleanup() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
+// Start writes a config and starts the binary with its peers; the node is stopped (and must
+// exit cleanly) when the test ends.
+func Start(t testing.TB, opts Options) *Node {
+	t.Helper()
+	n := &Node{t: t, Dir: t.TempDir(), opts: opts}
+	n.MX = mtatest.NewMX(t, opts.MX)
+	n.Hooks = NewWebhookReceiver(t, opts.Webhook)
+	n.Ports = freePorts(t)
+	n.Config = filepath.Join(n.Dir, "multimail.toml")
+	if err := os.WriteFile(n.Config, []byte(n.configText()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	t.Cleanup(func() {
+		if n.running() {
+			n.Stop()
+		}
+	})
+	return n
+}
+
+// configText renders the node's TOML config.
+func (n *Node) configText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "hostname = \"mx.e2e.test\"\ndata_dir = %q\n\n[listen]\n", filepath.Join(n.Dir, "data"))
+	p := n.Ports
+	fmt.Fprintf(&b, "smtp = \"127.0.0.1:%d\"\nsubmission = \"127.0.0.1:%d\"\nsubmissions = \"127.0.0.1:%d\"\n", p.SMTP, p.Submission, p.Submissions)
+	fmt.Fprintf(&b, "imap = \"127.0.0.1:%d\"\nimaps = \"127.0.0.1:%d\"\nhttp = \"127.0.0.1:%d\"\n\n", p.IMAP, p.IMAPS, p.HTTP)
+	if !n.opts.NoTransport {
+		tlsMode := "none"
+		if n.opts.MX.TLS {
+			tlsMode = "opportunistic"
+		}
+		fmt.Fprintf(&b, "[[transport]]\ndomain = \"*\"\nnext_hop = %q\ntls = %q\n\n", n.MX.Addr(), tlsMode)
+	}
+	// A checked-in test key: generating RSA-2048 at every start would dominate test time.
+	fmt.Fprintf(&b, "[[domain]]\nname = %q\ndkim_selector = \"mm1\"\ndkim_key = %q\n\n", Domain, testKeyPath(n.t))
+	fmt.Fprintf(&b, "[[mailbox]]\naddress = %q\noversight = \"autonomous\"\npassword = %q\napi_keys = [%q]\n\n", Sender, Password, APIKey)
+	fmt.Fprintf(&b, "[[webhook]]\nurl = %q\nsecret = %q\n\n", n.Hooks.URL(), WebhookToken)
+	b.WriteString(n.opts.Config)
+	return b.String()
+}
+
+func (n *Node) start() {
+	n.t.Helper()
+	args := append([]string{"serve", "--config", n.Config, "--log-level", "debug", "--grace", "5s"}, n.opts.Args...)
+	n.cmd = exec.Command(Binary(n.t), args...)
+	n.out = &syncBuffer{}
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	n.cmd.Dir = n.Dir
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.exited = make(chan struct{})
+	go func() { n.exitErr = n.cmd.Wait(); close(n.exited) }()
+	n.waitHealthy()
+}
+
+// waitHealthy polls /healthz until it answers 200, the process exits, or 60 s pass.
+func (n *Node) waitHealthy() {
+	n.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	url := n.URL("/healthz")
+	for time.Now().Before(deadline) {
+		select {
+		case <-n.exited:
+			n.t.Fatalf("multimail exited during start: %v\n%s", n.exitErr, n.out.String())
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n.t.Fatalf("multimail did not become healthy in 60 s\n%s", n.out.String())
+}
+
+func (n *Node) running() bool {
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Stop sends SIGTERM and fails the test unless the process exits 0 within 30 s (a process
+// that does not stop cleanly has a deadlock or a leaked owner).
+func (n *Node) Stop() {
+	n.t.Helper()
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(30 * time.Second):
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+		n.t.Fatalf("multimail did not stop within 30 s of SIGTERM\n%s", n.out.String())
+	}
+	if n.exitErr != nil {
+		n.t.Errorf("multimail exited with %v after SIGTERM\n%s", n.exitErr, n.out.String())
+	}
+}
+
+// Kill stops the process with SIGKILL, as a crash would.
+func (n *Node) Kill() {
+	_ = n.cmd.Process.Kill()
+	<-n.exited
+}
+
+// Restart starts the binary again on the same config and data directory.
+func (n *Node) Restart() {
+	n.t.Helper()
+	if n.running() {
+		n.t.Fatal("Restart of a running node")
+	}
+	n.start()
+}
+
+// Output is everything the process printed so far.
+func (n *Node) Output() string { return n.out.String() }
+
+// URL is the node's HTTP address joined with path.
+func (n *Node) URL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", n.Ports.HTTP, path)
+}
+
+// Addr is "127.0.0.1:port".
+func Addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+
+// Do sends an HTTP request with key as bearer ("" for none) and returns status and body; a
+// transport error fails the test.
+func (n *Node) Do(method, path, key string, body []byte) (int, []byte) {
+	n.t.Helper()
+	code, b, err := n.try(method, path, key, body)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return code, b
+}
+
+// try is Do that returns transport errors (for requests racing a crash).
+func (n *Node) try(method, path, key string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, n.URL(path), rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// httpClient bounds every harness request, so a hung server fails a test instead of hanging it.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+// Context returns a context that ends after d or with the test.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// freePorts reserves six distinct loopback ports. They are released before the binary binds
+// them; a port taken in between fails the start loudly, never silently.
+func freePorts(t testing.TB) Ports {
+	t.Helper()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	port := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	return Ports{port(), port(), port(), port(), port(), port()}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writers and the test's readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ErrInteropMissing is returned by Tool when MULTIMAIL_INTEROP=1 and a tool is missing.
+var ErrInteropMissing = errors.New("interop tool missing")
+
+// Tool returns the path of an interop client (swaks, python3, curl, mbsync). Without
+// MULTIMAIL_INTEROP=1 a missing tool skips the test; with it, the test fails.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("MULTIMAIL_INTEROP") == "1" {
+		t.Fatalf("%v: %s (MULTIMAIL_INTEROP=1 requires it)", ErrInteropMissing, name)
+	}
+	t.Skipf("%s not installed (set MULTIMAIL_INTEROP=1 to require it)", name)
+	return ""
+}

@@ -1,0 +1,122 @@
+// Command multimail is a complete mail system for apps and AI agents in one binary: SMTP
+// submission and an HTTP API in, a durable priority queue, delivery to MX hosts, inbound mail
+// into IMAP-visible mailboxes, webhooks and MCP tools. See CONTRACT.md §1 for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// command is one subcommand of the CLI.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+// cliEnv carries what a command may touch: its output streams, so tests can run commands
+// in-process without global state.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// errUsage marks a usage error: the message is printed with the command's help and exit 2.
+var errUsage = errors.New("usage")
+
+func commands() []command {
+	return []command{
+		{"serve", "run every listener (no flags: the embedded dev default)", cmdServe},
+		{"domain", "domain add NAME | domain dns NAME | domain list", cmdDomain},
+		{"mailbox", "mailbox add ADDRESS [--oversight MODE] | mailbox list", cmdMailbox},
+		{"key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list", cmdKey},
+		{"queue", "queue list | show ID | retry ID | delete ID", cmdQueue},
+		{"approvals", "approvals list | approve ID | reject ID", cmdApprovals},
+		{"send", "send --from A --to B --subject S (--text T | --html H)", cmdSend},
+		{"mcp", "an MCP server on stdin/stdout, a client of the running server", cmdMCP},
+		{"version", "print the version", cmdVersion},
+	}
+}
+
+func main() {
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	os.Exit(run(context.Background(), env, os.Args[1:]))
+}
+
+// run dispatches to a subcommand and turns its error into an exit status.
+func run(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, env, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(env.stderr, "multimail %s: %v\n", c.name, err)
+			return 2
+		default:
+			fmt.Fprintf(env.stderr, "multimail %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(env.stderr, "multimail: unknown command %q\n\n", args[0])
+	usage(env.stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: multimail COMMAND [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'multimail COMMAND --help' for a command's flags.")
+}
+
+// newFlags makes a FlagSet whose help text names the command and its synopsis.
+func newFlags(env *cliEnv, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("multimail "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "usage: multimail %s\n", synopsis)
+		if strings.Contains(synopsis, "[flags]") || hasFlags(fs) {
+			fmt.Fprintln(env.stderr, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
+	fs := newFlags(env, "version", "version")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, "multimail", version)
+	return nil
+}

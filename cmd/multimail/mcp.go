@@ -1,0 +1,37 @@
+// mcp.go: `multimail mcp`, an MCP server on stdin/stdout that is a client of the running
+// server's HTTP API (CONTRACT.md §6).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"multimail.dev/multimail/api/mcp"
+)
+
+func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags(env, "mcp", "mcp [--api-url URL] [--api-key KEY]")
+	apiURL := fs.String("api-url", "", "the server's HTTP API (default $MULTIMAIL_API_URL or http://127.0.0.1:8025)")
+	apiKey := fs.String("api-key", "", "API key (default $MULTIMAIL_API_KEY)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *apiURL == "" {
+		*apiURL = env.getenv("MULTIMAIL_API_URL")
+	}
+	if *apiURL == "" {
+		*apiURL = "http://127.0.0.1:8025"
+	}
+	if *apiKey == "" {
+		*apiKey = env.getenv("MULTIMAIL_API_KEY")
+	}
+	if *apiKey == "" {
+		return fmt.Errorf("%w: an API key is required (--api-key or MULTIMAIL_API_KEY)", errUsage)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return mcp.RunStdio(ctx, *apiURL, *apiKey, os.Stdin, os.Stdout)
+}

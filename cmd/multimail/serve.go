@@ -1,0 +1,116 @@
+// serve.go: `multimail serve`: load the config, open the store, bring the directory in line
+// with the config, bind every listener, run until a signal, then shut down in two phases.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// serveFlags are the flags of `multimail serve`.
+type serveFlags struct {
+	config    string
+	logFormat string
+	logLevel  string
+	grace     time.Duration
+}
+
+func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
+	var f serveFlags
+	fs := newFlags(env, "serve", "serve [--config FILE] [flags]")
+	fs.StringVar(&f.config, "config", "", "TOML config file (default: the embedded dev default)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long shutdown waits for sessions and deliveries")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	log, err := newLogger(env.stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg := devConfig()
+	if f.config != "" {
+		c, err := LoadConfig(f.config)
+		if err != nil {
+			return err
+		}
+		cfg = *c
+	}
+	return serve(ctx, env, &cfg, log, f.grace)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bad --log-format %q (want text or json)", format)
+}
+
+// serve runs a node until ctx ends or SIGINT/SIGTERM arrives. A second signal exits at once.
+func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grace time.Duration) error {
+	start := time.Now()
+	n, err := newNode(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	if err := n.bootstrap(ctx); err != nil {
+		return err
+	}
+	if err := n.build(); err != nil {
+		return err
+	}
+	if err := n.sup.bind(); err != nil {
+		return err
+	}
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	n.sup.start(workCtx)
+	n.printBanner(env.stdout, time.Since(start))
+	log.Info("multimail started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir,
+		"config", cfg.path, "startup_ms", time.Since(start).Milliseconds())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case s := <-sigc:
+		log.Info("shutting down: draining", "signal", s.String(), "grace", grace)
+	case runErr = <-n.sup.errc:
+		log.Error("a service failed; shutting down", "err", runErr)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sigc:
+			log.Warn("second signal: exiting now", "signal", s.String())
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	n.shutdown(grace, stopWork)
+	log.Info("multimail stopped")
+	return runErr
+}

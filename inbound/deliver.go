@@ -1,0 +1,154 @@
+package inbound
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/queue"
+)
+
+// deliver verifies the message and stores one copy per local recipient, each with our
+// Authentication-Results and Received fields on top and forged Authentication-Results
+// removed, then records a "received" event per copy. It returns the email ids.
+func (s *session) deliver(raw []byte) ([]string, error) {
+	fields, _ := splitHeader(raw)
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.CheckTimeout)
+	v := s.srv.checkAuth(ctx, s.env, raw, fields)
+	cancel()
+	s.srv.metrics.observe(v)
+	s.log.Info("authentication", "spf", v.spf, "dkim", len(v.dkim), "dmarc", v.dmarc.result,
+		"from_domain", v.dmarc.fromDomain, "action", v.dmarc.action)
+	if v.dmarc.action == actionReject {
+		s.srv.metrics.messages.WithLabelValues("rejected").Inc()
+		return nil, fmt.Errorf("%w: %s", ErrDMARCReject, v.dmarc.fromDomain)
+	}
+	stripped, forged := stripForgedAuthResults(raw, s.srv.opts.Hostname)
+	if forged > 0 {
+		s.log.Info("removed forged Authentication-Results", "count", forged)
+	}
+	ar := authResultsField(s.srv.opts.Hostname, s.env, v)
+	var ids []string
+	for _, mb := range s.rcpts {
+		msg := s.compose(ar, mb.Address, stripped)
+		id, err := s.store(mb, msg, v.dmarc.action == actionQuarantine)
+		if err != nil {
+			s.srv.metrics.messages.WithLabelValues("error").Inc()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// compose puts our trace and authentication fields on top of the message (RFC 8601 §5 asks
+// for Authentication-Results above the Received: fields of the receiving hop).
+func (s *session) compose(ar, rcpt string, raw []byte) []byte {
+	_, tls := s.conn.TLSConnectionState()
+	rcv := receivedField(receivedInfo{
+		helo: s.env.helo, ip: s.env.ip.String(), by: s.srv.opts.Hostname,
+		id: fmt.Sprintf("%s.%d", s.id, s.seq), rcpt: rcpt, tls: tls, utf8: s.utf8, at: s.srv.now(),
+	})
+	var b bytes.Buffer
+	b.Grow(len(ar) + len(rcv) + len(raw))
+	b.WriteString(ar)
+	b.WriteString(rcv)
+	b.Write(raw)
+	return b.Bytes()
+}
+
+// store delivers one copy into INBOX (Junk when DMARC asks for quarantine), held for
+// approval in a gated_all mailbox, and records the "received" event. The store commits with
+// sync before it returns. A failure to record the event is logged, not returned: the mail is
+// stored, and a retry by the client would store it twice.
+func (s *session) store(mb mailbox.Mailbox, msg []byte, junk bool) (string, error) {
+	folder := mailbox.InboxName
+	if junk {
+		folder = "Junk"
+	}
+	o := mailbox.DeliverOptions{Pending: mb.Oversight == mailbox.GatedAll}
+	em, err := s.srv.opts.Store.Deliver(s.ctx, mb.Address, folder, msg, o)
+	if junk && errors.Is(err, mailbox.ErrNoSuchFolder) {
+		em, err = s.srv.opts.Store.Deliver(s.ctx, mb.Address, mailbox.InboxName, msg, o)
+	}
+	if err != nil {
+		return "", fmt.Errorf("deliver to %s: %w", mb.Address, err)
+	}
+	outcome := "delivered"
+	if junk {
+		outcome = "quarantined"
+	}
+	s.srv.metrics.messages.WithLabelValues(outcome).Inc()
+	s.log.Info("stored", "mailbox", mb.Address, "email_id", em.ID, "folder", em.Folder,
+		"pending", em.Pending, "size", len(msg))
+	s.recordReceived(mb.Address, em.ID)
+	return em.ID, nil
+}
+
+// recordReceived appends the "received" event that webhooks fan out.
+func (s *session) recordReceived(mailboxID, emailID string) {
+	if s.srv.opts.Queue == nil {
+		return
+	}
+	ev := queue.Event{Type: queue.EventReceived, MsgID: emailID, Time: s.srv.now(),
+		MailboxID: mailboxID, EmailID: emailID}
+	if err := s.srv.opts.Queue.Record(s.ctx, ev); err != nil {
+		s.log.Error("recording received event", "email_id", emailID, "err", err)
+	}
+}
+
+// handleBounces turns a DSN sent to bounce addresses into "bounced" events on the original
+// messages. A message that is not a DSN is dropped with a log line (accepting it avoids
+// backscatter; there is nothing to store). An unknown message id is logged and ignored; any
+// other failure is returned so that the reporting MTA retries.
+func (s *session) handleBounces(raw []byte) error {
+	if len(s.bounces) == 0 {
+		return nil
+	}
+	dsn, err := ParseDSN(bytes.NewReader(raw))
+	if err != nil {
+		s.log.Info("message to a bounce address is not a DSN, dropped", "err", err)
+		s.srv.metrics.messages.WithLabelValues("dropped").Inc()
+		return nil
+	}
+	for _, b := range s.bounces {
+		if err := s.recordBounces(b, dsn); err != nil {
+			return err
+		}
+	}
+	s.srv.metrics.messages.WithLabelValues("dsn").Inc()
+	return nil
+}
+
+// recordBounces records one "bounced" event per failed recipient of dsn on message b.msgID.
+func (s *session) recordBounces(b bounceRcpt, dsn *DSN) error {
+	for _, r := range dsn.Recipients {
+		if r.Action != "failed" {
+			s.log.Info("dsn", "msg_id", b.msgID, "recipient", r.Recipient(), "action", r.Action)
+			continue
+		}
+		ev := queue.Event{Type: queue.EventBounced, MsgID: b.msgID, Time: s.srv.now(),
+			Recipient: r.Recipient(), SMTPCode: r.SMTPCode(), EnhancedCode: r.Status,
+			Detail: bounceDetail(r, dsn)}
+		err := s.srv.opts.Queue.Record(s.ctx, ev)
+		if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrInvalid) {
+			s.log.Info("dsn for an unknown message, ignored", "msg_id", b.msgID, "err", err)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("record bounce of %s: %w", b.msgID, err)
+		}
+		s.log.Info("bounce recorded", "msg_id", b.msgID, "recipient", ev.Recipient, "status", r.Status)
+	}
+	return nil
+}
+
+// bounceDetail is the one-line detail of a bounced event: the remote diagnostic when given.
+func bounceDetail(r DSNRecipient, dsn *DSN) string {
+	if r.DiagnosticCode != "" {
+		return clean(r.DiagnosticCode)
+	}
+	return clean(fmt.Sprintf("DSN from %s: status %s", typedValue(dsn.ReportingMTA), r.Status))
+}

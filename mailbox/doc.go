@@ -1,0 +1,97 @@
+// Package mailbox owns the directory and the mailbox contents.
+//
+// The directory: domains and their DKIM keys, mailboxes (address, oversight
+// mode, oversight address, bcrypt password hash) and API keys (SHA-256 hash of
+// the secret, the mailboxes it may act for, scopes). The contents: per
+// mailbox, folders (IMAP mailboxes) with UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
+// and subscription; emails with UID, ModSeq, system flags and keywords; and
+// the raw messages. Tags of the HTTP API are IMAP keywords: one store, two
+// views. It does not own outbound mail (package queue) nor any listener; the
+// IMAP server is built on Store in mailbox/imapserver.
+//
+// Store is the interface; PebbleStore is the production implementation and
+// MemoryStore the one for tests. storetest.Run is the conformance suite both
+// pass, and that any future backend (SQL) must pass.
+//
+// # Semantics shared by both stores
+//
+//   - Addresses and domain names are lower-cased. Folder names are
+//     case-sensitive except INBOX; "/" is the hierarchy separator.
+//   - UIDVALIDITY is the creation time in Unix seconds, forced above every
+//     value handed out before, so a recreated folder never reuses one.
+//   - Each folder has its own ModSeq counter (HIGHESTMODSEQ starts at 1);
+//     every change to an email (arrival, flags, move out, expunge) takes the
+//     next value. A SetFlags that changes nothing does not bump it.
+//   - Keywords are RFC 9051 atoms (see ValidateKeyword), case-preserving and
+//     compared case-insensitively; the first spelling stored wins.
+//   - Pending emails (gated_all) have UID 0, are invisible to List and to the
+//     folder counters, and get a UID (the folder's next) on Release, so an
+//     IMAP client never sees a UID lower than one it already saw appear.
+//   - Copy shares the raw message: bodies are reference-counted (by reference
+//     keys in Pebble) and deleted with their last email.
+//   - Watch: a watcher's channel holds Options.WatchBuffer changes; a watcher
+//     that falls behind is dropped and its channel closed (never a blocked
+//     writer, never a silently lost change). Changes are published after the
+//     commit, in commit order per mailbox.
+//
+// # Pebble key schema
+//
+// Every key starts with the package prefix 'm' (0x6d) and a one-byte family.
+// Integers are big-endian and fixed-width, so byte order is numeric order.
+// <address>, <domain> and folder names are UTF-8 without 0x00; inside a key a
+// variable-length string is ended by 0x00 when something follows it. Email and
+// body IDs are 16-byte ULIDs (48-bit Unix ms, 80 random bits; shown as "em_"
+// + 26 Crockford base32 characters), so they sort by creation time.
+// <sort> is 24 bytes: InternalDate in Unix ns as uint64 with the sign bit
+// flipped, then the email ID; a Query cursor is the URL-safe base64 of it.
+//
+//	key                                                    value
+//	m 00 "version"                                         schema version, 1 byte (1)
+//	m 01 <domain>                                          v1 Domain
+//	m 02 <address>                                         v1 Mailbox
+//	m 03 <key id>                                          v1 APIKey
+//	m 04 <hex sha-256 of secret>                           key id (raw)     index of 03
+//	m 05 <address> 00 <folder name>                        folder id:8      name index of 06
+//	m 06 <folder id:8>                                     v1 folderRecord
+//	m 07 <email id:16>                                     v1 emailRecord
+//	m 08 <folder id:8> <uid:4>                             email id:16      the IMAP view, by UID
+//	m 09 <folder id:8> <email id:16>                       ∅                pending emails of a folder
+//	m 0a <address> 00 <sort:24>                            folder id:8      Query: newest first
+//	m 0b <address> 00 <lower keyword> 00 <sort:24>         folder id:8      Query by tag
+//	m 0c <body id:16>                                      0x01 + raw message bytes
+//	m 0d <body id:16> <email id:16>                        ∅                references to a body
+//
+// Record values ("v1 T") are the version byte 0x01 followed by the JSON of T.
+// folderRecord holds the folder's mailbox, name, special use, UIDVALIDITY,
+// UIDNEXT, HIGHESTMODSEQ, message and unseen counts (pending emails
+// excluded) and subscription. emailRecord is the Email (its Folder left
+// empty: names live in 06, so a rename rewrites only 05 and 06) plus the
+// folder id and the hex body id. Folder ids come from a counter restored at
+// open from the last 06 key. A body's id is the id of the email delivered
+// with it.
+//
+// # Batches
+//
+// Every mutation is one batch committed with pebble.Sync:
+//
+//   - AddDomain: 01. AddMailbox: 02 and, per default folder, 05 + 06.
+//     UpdateMailbox: 02. AddAPIKey/DeleteAPIKey: 03 + 04.
+//   - CreateFolder: 05 + 06. RenameFolder: 05 (delete + set) and 06 for the
+//     folder and each sub-folder. DeleteFolder: every email of the folder as
+//     in Expunge, then 05 + 06. SetSubscribed: 06.
+//   - Deliver: 0c + 0d, 07, 08 (or 09 if pending), 0a, one 0b per keyword,
+//     06 (UIDNEXT, HIGHESTMODSEQ, counters).
+//   - SetFlags: 07, 0b for added/removed keywords, 06.
+//   - Copy: 0d (a new reference to the same body), then as Deliver without 0c.
+//   - Move, Release: remove 08/09, 0a, 0b and set them again in the target
+//     (a new UID), 07, both 06.
+//   - Expunge: per email 07, 08, 0a, 0b, 0d deleted; 0c deleted when no 0d of
+//     that body is left; 06.
+//
+// Writers of one mailbox's contents are serialised by a per-mailbox mutex;
+// directory writers by one mutex. Readers use snapshots and take no lock.
+//
+// A record that does not decode is logged and skipped by scans (List, Query,
+// Folders, Domains, Mailboxes, APIKeys) and returned as ErrCorrupt by point
+// reads; it is never fatal to the store.
+package mailbox

@@ -1,0 +1,314 @@
+package mailbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+)
+
+// view returns a deep copy of the email with its folder's current name.
+func (me *memEmail) view() Email {
+	e := me.e
+	e.Folder = me.folder.Name
+	return cloneEmail(e)
+}
+
+func cloneEmail(e Email) Email {
+	e.Flags, e.Keywords = slices.Clone(e.Flags), slices.Clone(e.Keywords)
+	e.From, e.To, e.Cc = slices.Clone(e.From), slices.Clone(e.To), slices.Clone(e.Cc)
+	return e
+}
+
+// place puts me into f: a new ModSeq and, unless pending, the next UID.
+func place(f *memFolder, me *memEmail) Change {
+	f.HighestModSeq++
+	me.e.ModSeq = f.HighestModSeq
+	me.e.UID = 0
+	me.folder = f
+	f.emails[me.id] = me
+	if me.e.Pending {
+		return Change{Folder: f.Name, Kind: ChangePending, EmailID: me.e.ID}
+	}
+	me.e.UID = f.UIDNext
+	f.UIDNext++
+	return Change{Folder: f.Name, Kind: ChangeNew, EmailID: me.e.ID, UID: me.e.UID}
+}
+
+// unplace takes me out of its folder, bumping the folder's ModSeq.
+func unplace(me *memEmail) Change {
+	f := me.folder
+	delete(f.emails, me.id)
+	f.HighestModSeq++
+	return Change{Folder: f.Name, Kind: ChangeExpunge, EmailID: me.e.ID, UID: me.e.UID}
+}
+
+// removeEmail deletes me and drops its body reference.
+func (s *MemoryStore) removeEmail(mb *memMailbox, me *memEmail) Change {
+	c := unplace(me)
+	delete(mb.emails, me.id)
+	delete(s.emails, me.id)
+	if b := s.bodies[me.body]; b != nil {
+		if b.refs--; b.refs <= 0 {
+			delete(s.bodies, me.body)
+		}
+	}
+	return c
+}
+
+// Deliver implements Store.
+func (s *MemoryStore) Deliver(ctx context.Context, mailbox, folder string, raw []byte, o DeliverOptions) (Email, error) {
+	e, id, err := s.newEmail(ctx, mailbox, raw, o)
+	if err != nil {
+		return Email{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb, f, err := s.folder(e.Mailbox, folder)
+	if err != nil {
+		return Email{}, err
+	}
+	me := &memEmail{e: e, id: id, body: id}
+	s.bodies[id] = &memBody{raw: bytes.Clone(raw), refs: 1}
+	s.emails[id], mb.emails[id] = me, me
+	s.hub.publish(mb.m.Address, place(f, me))
+	return me.view(), nil
+}
+
+// email finds an email and its mailbox; the caller holds s.mu.
+func (s *MemoryStore) email(id string) (*memMailbox, *memEmail, error) {
+	u, err := parseEmailID(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	me, ok := s.emails[u]
+	if !ok {
+		return nil, nil, fmt.Errorf("email %s: %w", id, ErrNotFound)
+	}
+	return s.mailboxes[me.e.Mailbox], me, nil
+}
+
+// Email implements Store.
+func (s *MemoryStore) Email(ctx context.Context, id string) (Email, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, me, err := s.email(id)
+	if err != nil {
+		return Email{}, err
+	}
+	return me.view(), nil
+}
+
+// Raw implements Store.
+func (s *MemoryStore) Raw(ctx context.Context, id string) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, me, err := s.email(id)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := s.bodies[me.body]
+	if !ok {
+		return nil, fmt.Errorf("body of %s: %w", id, ErrNotFound)
+	}
+	return bytes.Clone(b.raw), nil
+}
+
+// List implements Store.
+func (s *MemoryStore) List(ctx context.Context, mailbox, folder string) ([]Email, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, f, err := s.folder(mailbox, folder)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Email, 0, len(f.emails))
+	for _, me := range f.emails {
+		if !me.e.Pending {
+			out = append(out, me.view())
+		}
+	}
+	slices.SortFunc(out, func(a, b Email) int { return int(a.UID) - int(b.UID) })
+	return out, nil
+}
+
+// Query implements Store.
+func (s *MemoryStore) Query(ctx context.Context, q Query) ([]Email, string, error) {
+	var after *sortKey
+	if q.Cursor != "" {
+		k, err := parseCursor(q.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = &k
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	mb, err := s.mailbox(q.Mailbox)
+	if err != nil {
+		return nil, "", err
+	}
+	var folder *memFolder
+	if q.Folder != "" {
+		if _, folder, err = s.folder(q.Mailbox, q.Folder); err != nil {
+			return nil, "", err
+		}
+	}
+	var hits []*memEmail
+	for _, me := range mb.emails {
+		k := sortKeyOf(me.e.InternalDate, me.id)
+		if (after != nil && !k.less(*after)) || (folder != nil && me.folder != folder) ||
+			(q.Tag != "" && !containsFold(me.e.Keywords, q.Tag)) || !q.matchFlags(me.e) {
+			continue
+		}
+		hits = append(hits, me)
+	}
+	slices.SortFunc(hits, func(a, b *memEmail) int {
+		ka, kb := sortKeyOf(a.e.InternalDate, a.id), sortKeyOf(b.e.InternalDate, b.id)
+		if kb.less(ka) {
+			return -1
+		}
+		return 1
+	})
+	return pageOf(hits, queryLimit(q.Limit))
+}
+
+func pageOf(hits []*memEmail, limit int) ([]Email, string, error) {
+	next := ""
+	if len(hits) > limit {
+		hits = hits[:limit]
+		last := hits[limit-1]
+		next = sortKeyOf(last.e.InternalDate, last.id).cursor()
+	}
+	out := make([]Email, len(hits))
+	for i, me := range hits {
+		out[i] = me.view()
+	}
+	return out, next, nil
+}
+
+// SetFlags implements Store.
+func (s *MemoryStore) SetFlags(ctx context.Context, id string, add, remove []string) (Email, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb, me, err := s.email(id)
+	if err != nil {
+		return Email{}, err
+	}
+	changed, err := applyFlags(&me.e, add, remove)
+	if err != nil || !changed {
+		return me.view(), err
+	}
+	f := me.folder
+	f.HighestModSeq++
+	me.e.ModSeq = f.HighestModSeq
+	if !me.e.Pending {
+		s.hub.publish(mb.m.Address, Change{Folder: f.Name, Kind: ChangeFlags, EmailID: me.e.ID, UID: me.e.UID})
+	}
+	return me.view(), nil
+}
+
+// Copy implements Store.
+func (s *MemoryStore) Copy(ctx context.Context, id, toFolder string) (Email, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb, me, err := s.email(id)
+	if err != nil {
+		return Email{}, err
+	}
+	_, to, err := s.folder(mb.m.Address, toFolder)
+	if err != nil {
+		return Email{}, err
+	}
+	nid := s.ids.next()
+	cp := &memEmail{e: cloneEmail(me.e), id: nid, body: me.body}
+	cp.e.ID = nid.String()
+	if b := s.bodies[me.body]; b != nil {
+		b.refs++
+	}
+	s.emails[nid], mb.emails[nid] = cp, cp
+	s.hub.publish(mb.m.Address, place(to, cp))
+	return cp.view(), nil
+}
+
+// Move implements Store.
+func (s *MemoryStore) Move(ctx context.Context, id, toFolder string) (Email, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb, me, err := s.email(id)
+	if err != nil {
+		return Email{}, err
+	}
+	_, to, err := s.folder(mb.m.Address, toFolder)
+	if err != nil {
+		return Email{}, err
+	}
+	gone := unplace(me)
+	if me.e.Pending {
+		gone.Kind = "" // nothing visible left
+	}
+	c := place(to, me)
+	if gone.Kind != "" {
+		s.hub.publish(mb.m.Address, gone, c)
+	} else {
+		s.hub.publish(mb.m.Address, c)
+	}
+	return me.view(), nil
+}
+
+// Expunge implements Store.
+func (s *MemoryStore) Expunge(ctx context.Context, mailbox, folder string, uids []uint32) ([]uint32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb, f, err := s.folder(mailbox, folder)
+	if err != nil {
+		return nil, err
+	}
+	var doomed []*memEmail
+	for _, me := range f.emails {
+		if expungeable(me.e, uids) {
+			doomed = append(doomed, me)
+		}
+	}
+	slices.SortFunc(doomed, func(a, b *memEmail) int { return int(a.e.UID) - int(b.e.UID) })
+	removed := make([]uint32, 0, len(doomed))
+	changes := make([]Change, 0, len(doomed))
+	for _, me := range doomed {
+		changes = append(changes, s.removeEmail(mb, me))
+		removed = append(removed, me.e.UID)
+	}
+	s.hub.publish(mb.m.Address, changes...)
+	return removed, nil
+}
+
+// expungeable reports whether Expunge(uids) removes e.
+func expungeable(e Email, uids []uint32) bool {
+	if e.Pending || !containsFold(e.Flags, FlagDeleted) {
+		return false
+	}
+	return uids == nil || slices.Contains(uids, e.UID)
+}
+
+// Release implements Store.
+func (s *MemoryStore) Release(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb, me, err := s.email(id)
+	if err != nil || !me.e.Pending {
+		return err
+	}
+	f := me.folder
+	delete(f.emails, me.id)
+	me.e.Pending = false
+	s.hub.publish(mb.m.Address, place(f, me))
+	return nil
+}
+
+// Watch implements Store.
+func (s *MemoryStore) Watch(ctx context.Context, mailbox string) <-chan Change {
+	a, err := normalizeAddress(mailbox)
+	if err != nil {
+		a = mailbox
+	}
+	return s.hub.watch(ctx, a)
+}

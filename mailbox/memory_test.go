@@ -1,0 +1,13 @@
+package mailbox_test
+
+import (
+	"testing"
+
+	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/mailbox/storetest"
+)
+
+func TestMemoryConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) mailbox.Store { return mailbox.NewMemory() })
+}

@@ -1,0 +1,175 @@
+package mailbox
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Oversight is a mailbox's oversight mode (CONTRACT.md §7).
+type Oversight string
+
+// The oversight modes.
+const (
+	Autonomous Oversight = "autonomous" // reads allowed, sends go out at once
+	Monitored  Oversight = "monitored"  // sends go out at once and are recorded for review
+	GatedSend  Oversight = "gated_send" // sends wait for approval (the default)
+	GatedAll   Oversight = "gated_all"  // sends and inbound mail wait for approval
+	ReadOnly   Oversight = "read_only"  // sends are refused
+)
+
+// DefaultOversight is the mode of a mailbox created without one.
+const DefaultOversight = GatedSend
+
+// ParseOversight parses a mode name; "" means DefaultOversight. An unknown name
+// returns an error wrapping ErrInvalidOversight.
+func ParseOversight(s string) (Oversight, error) {
+	switch o := Oversight(strings.ToLower(strings.TrimSpace(s))); o {
+	case "":
+		return DefaultOversight, nil
+	case Autonomous, Monitored, GatedSend, GatedAll, ReadOnly:
+		return o, nil
+	}
+	return "", fmt.Errorf("%w: %q", ErrInvalidOversight, s)
+}
+
+// Domain is a sender/recipient domain with its DKIM signing key.
+type Domain struct {
+	Name         string // lower-case
+	DKIMSelector string // default "mm1"
+	DKIMKeyPEM   []byte // PKCS#8 PEM private key, RSA or Ed25519
+	Created      time.Time
+}
+
+// DefaultDKIMSelector is the selector of a domain added without one.
+const DefaultDKIMSelector = "mm1"
+
+// Mailbox is one account: an address with its oversight mode and password.
+type Mailbox struct {
+	Address          string // lower-case local@domain; the "mailbox_id" of the API
+	Oversight        Oversight
+	OversightAddress string
+	PasswordHash     string // bcrypt; "" = no password login (API keys only)
+	Created          time.Time
+}
+
+// APIKey is a stored API key. Only the hash of the secret is kept.
+type APIKey struct {
+	ID        string   // "key_" + short id, shown in lists, never the secret
+	Hash      string   // hex SHA-256 of the plaintext key
+	Mailboxes []string // addresses the key may act for; ["*"] = all (admin)
+	Scopes    []string // "send","read","tag","admin"
+	Created   time.Time
+}
+
+// AllowsMailbox reports whether the key may act for address ("*" allows all).
+func (k APIKey) AllowsMailbox(address string) bool {
+	for _, m := range k.Mailboxes {
+		if m == "*" || strings.EqualFold(m, address) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasScope reports whether the key carries scope (or "admin", which implies all).
+func (k APIKey) HasScope(scope string) bool {
+	for _, s := range k.Scopes {
+		if s == scope || s == "admin" {
+			return true
+		}
+	}
+	return false
+}
+
+// Folder is one IMAP mailbox ("folder" here, to keep "mailbox" for the account).
+// Counters exclude pending emails.
+type Folder struct {
+	Name          string // "INBOX", "Sent", "Drafts", "Archive", "Trash", "Junk", user folders ("a/b")
+	SpecialUse    string // "\\Sent", "\\Drafts", "\\Archive", "\\Trash", "\\Junk", ""
+	UIDValidity   uint32
+	UIDNext       uint32
+	Messages      uint32
+	Unseen        uint32
+	HighestModSeq uint64
+	Subscribed    bool
+}
+
+// FolderSeparator is the hierarchy delimiter of folder names.
+const FolderSeparator = '/'
+
+// Email is one message in one folder. Pending emails (gated_all) have UID 0
+// until Release gives them one.
+type Email struct {
+	ID           string // "em_" + ULID; stable across MOVE between folders
+	Mailbox      string
+	Folder       string
+	UID          uint32
+	ModSeq       uint64
+	Flags        []string // system flags "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
+	Keywords     []string // = API tags; case-preserving, compared case-insensitively
+	InternalDate time.Time
+	Size         int64
+	// parsed summary, filled at delivery with go-message (best effort):
+	From, To, Cc []string // "Name <addr>" or "addr"
+	Subject      string
+	MessageID    string // without angle brackets
+	Date         time.Time
+	AuthResults  string // the first Authentication-Results header value, if any
+	Pending      bool   // gated_all: held from the agent until approved
+}
+
+// HasFlag reports whether e carries the system flag or keyword f (case-insensitive).
+func (e Email) HasFlag(f string) bool {
+	return containsFold(e.Flags, f) || containsFold(e.Keywords, f)
+}
+
+// DeliverOptions are the optional parts of a delivery.
+type DeliverOptions struct {
+	Flags, Keywords []string  // system flags and keywords to set at once
+	InternalDate    time.Time // zero = the store's clock
+	Pending         bool      // hold from the agent until Release
+}
+
+// Query selects emails of one mailbox, newest first.
+type Query struct {
+	Mailbox        string
+	Folder         string // "" = all folders
+	Tag            string // keyword, case-insensitive; "" = any
+	Unread         *bool  // true: without \Seen; false: with \Seen; nil: both
+	Limit          int    // default DefaultQueryLimit, at most MaxQueryLimit
+	Cursor         string // opaque, from a previous Query; "" = from the newest
+	IncludePending bool
+}
+
+// Query page sizes.
+const (
+	DefaultQueryLimit = 50
+	MaxQueryLimit     = 200
+)
+
+// Change kinds.
+const (
+	ChangeNew     = "new"     // an email appeared in Folder with UID
+	ChangeFlags   = "flags"   // an email's flags or keywords changed
+	ChangeExpunge = "expunge" // UID was removed from Folder
+	ChangeFolder  = "folder"  // Folder was created, deleted, renamed or (un)subscribed
+	ChangePending = "pending" // a held email (UID 0) arrived; it is "new" on Release
+)
+
+// Change is one notification sent to watchers of a mailbox.
+type Change struct {
+	Folder  string
+	Kind    string // one of the Change* constants
+	EmailID string
+	UID     uint32
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}

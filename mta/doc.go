@@ -1,0 +1,20 @@
+// Package mta delivers queued mail: it leases work from package queue, routes each lease
+// (a [[transport]] next hop, else the recipient domain's MX hosts, RFC 5321 §5.1), sends it
+// with the go-smtp client (STARTTLS per policy, connections reused per next hop), reports one
+// queue.Result per recipient through queue.Complete, and renders a DSN (package mta/dsn) for
+// recipients that bounced or failed, handing it to Options.DSN.
+//
+// What it owns: routing, the MX lookup and its small answer cache, TLS policy, the SMTP client
+// and its connection pool, error classification (temporary or permanent is a property of the
+// error: see Error), and the worker pools: HighWorkers serve only the high lane so that bulk
+// mail can never starve it; BulkWorkers serve high, then normal, then low.
+//
+// What it does not own: the schedule, backoff, per-domain concurrency caps, expiry and the
+// event journal (package queue); DKIM signing (done before Enqueue); where a DSN goes (the
+// caller's Options.DSN, which may enqueue it or store it in a local INBOX).
+//
+// Outcomes per recipient: a 2xx reply after DATA is delivered; a 4xx reply, a connection or
+// DNS failure, or anything unknown is deferred; a 5xx reply, a null MX (RFC 7505) or a recipient
+// domain that does not exist is bounced. A lease interrupted by shutdown before any recipient
+// reached an outcome is not completed: its lease expires and the queue hands it out again.
+package mta

@@ -1,0 +1,36 @@
+package dsn
+
+import (
+	"bytes"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzBuild checks that any original message and any reply text give a DSN that parses, keeps
+// every field on one line, and never carries the original body.
+func FuzzBuild(f *testing.F) {
+	f.Add([]byte("Subject: x\r\nMessage-ID: <a@b>\r\n\r\nbody"), "550 5.1.1 no such user", "a@b.test")
+	f.Add([]byte("no header end"), "line1\r\nline2", "ü@b.test")
+	f.Add([]byte("\r\n\r\n"), "", "")
+	f.Fuzz(func(t *testing.T, original []byte, diag, rcpt string) {
+		out, err := Build(Report{ReportingMTA: "mx.test", From: "MAILER-DAEMON@mx.test", To: "s@x.test",
+			Date: time.Unix(0, 0).UTC(), MessageID: "id@mx.test", Boundary: "b0undary",
+			Original: original, Recipients: []Recipient{{Address: rcpt, Status: "5.0.0", Diagnostic: diag}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mail.ReadMessage(bytes.NewReader(out))
+		if err != nil {
+			t.Fatalf("DSN does not parse: %v", err)
+		}
+		if !strings.HasPrefix(m.Header.Get("Content-Type"), "multipart/report") {
+			t.Fatalf("content type %q", m.Header.Get("Content-Type"))
+		}
+		if i := bytes.Index(original, []byte("\r\n\r\n")); i >= 0 && len(original[i+4:]) > 8 &&
+			bytes.Contains(out, original[i+4:]) && !bytes.Contains(original[:i], original[i+4:]) {
+			t.Fatal("the original body leaked into the DSN")
+		}
+	})
+}

@@ -1,0 +1,20 @@
+// Package mtatest provides loopback peers for mail delivery tests and benchmarks: MX, a real
+// go-smtp server that records every message and answers by recipient local part, and DNS, a
+// miekg/dns server that answers MX, A, AAAA and TXT queries from a map.
+//
+// Both bind 127.0.0.1 only. NewMX and NewDNS are for tests (they register t.Cleanup);
+// StartMX and StartDNS are for command-line tools and benchmarks that manage the lifetime
+// themselves.
+//
+// The MX reply rules, by the local part of each RCPT TO address:
+//
+//	tempfail-*  451 4.3.0 at RCPT
+//	reject-*    550 5.1.1 at RCPT
+//	datafail-*  554 5.6.0 at the end of DATA (for the whole message)
+//	datatemp-*  452 4.3.1 at the end of DATA (for the whole message)
+//	slow-*      250, after MXOptions.SlowDelay (default 2s) at the end of DATA
+//	anything    250
+//
+// MXOptions.Delay adds a delay before every end-of-DATA reply, which is how benchmarks model a
+// remote MX that takes a fixed time per message.
+package mtatest

@@ -1,0 +1,127 @@
+package mta
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"multimail.dev/multimail/queue"
+)
+
+// TLSPolicy says how a connection uses STARTTLS (RFC 3207).
+type TLSPolicy string
+
+// TLS policies. Certificates are not verified under any of them (RFC 7435 opportunistic
+// security, Postfix's "may" and "encrypt" levels) unless Options.TLSConfig asks for it.
+const (
+	// TLSNone never sends STARTTLS.
+	TLSNone TLSPolicy = "none"
+	// TLSOpportunistic uses STARTTLS when offered and falls back to plain text when it is not
+	// offered or the handshake fails.
+	TLSOpportunistic TLSPolicy = "opportunistic"
+	// TLSRequired defers the delivery when STARTTLS is not offered or the handshake fails.
+	TLSRequired TLSPolicy = "required"
+)
+
+// ParseTLSPolicy parses "none", "opportunistic" or "required"; "" means opportunistic.
+func ParseTLSPolicy(s string) (TLSPolicy, error) {
+	switch p := TLSPolicy(s); p {
+	case "":
+		return TLSOpportunistic, nil
+	case TLSNone, TLSOpportunistic, TLSRequired:
+		return p, nil
+	}
+	return "", fmt.Errorf("mta: unknown TLS policy %q (want none, opportunistic or required)", s)
+}
+
+// DSNFunc receives a rendered delivery status notification: a message with the null sender,
+// addressed to the original sender. The caller decides where it goes (queue.Enqueue, or
+// straight into a local mailbox's INBOX).
+type DSNFunc func(ctx context.Context, dsn *queue.Message) error
+
+// Options configures a Deliverer. Zero values take the documented defaults.
+type Options struct {
+	// Hostname is the EHLO name and the DSN's Reporting-MTA; default os.Hostname().
+	Hostname string
+	// Transports route domains to fixed next hops, like Postfix transport(5): an exact domain
+	// match wins over "*".
+	Transports []Transport
+	// Resolver answers MX and address lookups; default net.DefaultResolver. Use
+	// NewDNSResolver for a configured "[dns] resolver".
+	Resolver Resolver
+	// DNSCacheTTL keeps MX and address answers this long; default 30s; negative disables.
+	DNSCacheTTL time.Duration
+	// MXPort is the port dialled on MX hosts; default 25 (tests point it at a loopback MX).
+	MXPort int
+	// TLSPolicy applies to MX routes and to transports that set none; default opportunistic.
+	TLSPolicy TLSPolicy
+	// TLSConfig is the base client TLS configuration; nil means TLS 1.2+ without certificate
+	// verification (opportunistic security). ServerName is set per host.
+	TLSConfig *tls.Config
+
+	ConnectTimeout time.Duration // TCP connect; default 30s
+	CommandTimeout time.Duration // greeting and each command's reply; default 5m (RFC 5321 §4.5.3.2)
+	DataTimeout    time.Duration // sending the body and the final reply; default 10m
+
+	HighWorkers int // workers serving only the high lane; default 8
+	BulkWorkers int // workers serving high, normal and low; default 32
+
+	MaxIdlePerHost int           // idle connections kept per next hop; default HighWorkers+BulkWorkers
+	IdleTimeout    time.Duration // an idle connection is closed after this; default 10s
+	MaxConnUses    int           // messages per connection before it is closed; default 100
+
+	// DSN receives the DSNs for bounced and failed recipients; nil drops them (logged).
+	DSN DSNFunc
+
+	Clock      queue.Clock           // nil: the real clock
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: no metrics registered
+}
+
+func (o Options) withDefaults() Options {
+	if o.Hostname == "" {
+		o.Hostname, _ = os.Hostname()
+		if o.Hostname == "" {
+			o.Hostname = "localhost"
+		}
+	}
+	if o.Resolver == nil {
+		o.Resolver = defaultResolver()
+	}
+	setDefault(&o.DNSCacheTTL, 30*time.Second)
+	setDefault(&o.MXPort, 25)
+	if o.TLSPolicy == "" {
+		o.TLSPolicy = TLSOpportunistic
+	}
+	setDefault(&o.ConnectTimeout, 30*time.Second)
+	setDefault(&o.CommandTimeout, 5*time.Minute)
+	setDefault(&o.DataTimeout, 10*time.Minute)
+	setDefault(&o.HighWorkers, 8)
+	setDefault(&o.BulkWorkers, 32)
+	setDefault(&o.MaxIdlePerHost, o.HighWorkers+o.BulkWorkers)
+	setDefault(&o.IdleTimeout, 10*time.Second)
+	setDefault(&o.MaxConnUses, 100)
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }

@@ -1,0 +1,157 @@
+package queue
+
+// approval.go is the hold state: messages waiting for a human (or rule) decision.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Approvals lists approval records in creation order; state "" lists all.
+func (q *Queue) Approvals(ctx context.Context, state ApprovalState) ([]ApprovalRecord, error) {
+	if state == ApprovalPending {
+		return q.pendingApprovals(ctx)
+	}
+	var out []ApprovalRecord
+	err := q.scan(familyPrefix(famApproval), func(k, v []byte) error {
+		var ar ApprovalRecord
+		if err := decodeValue(v, &ar); err != nil {
+			q.log.Error("queue: skipping corrupt approval", "key", FormatKey(k), "err", err)
+			return nil
+		}
+		if state == "" || ar.State == state {
+			out = append(out, ar)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("approvals: %w", err)
+	}
+	return out, nil
+}
+
+// pendingApprovals reads the hold index, which holds only pending approvals.
+func (q *Queue) pendingApprovals(ctx context.Context) ([]ApprovalRecord, error) {
+	var out []ApprovalRecord
+	err := q.scan(familyPrefix(famHold), func(k, _ []byte) error {
+		if len(k) != headerLen+ulidLen {
+			return nil
+		}
+		ar, err := q.approvalByID(formatID(prefixApproval, ulid(k[headerLen:])))
+		if err != nil {
+			q.log.Error("queue: skipping unreadable held approval", "key", FormatKey(k), "err", err)
+			return nil
+		}
+		out = append(out, *ar)
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("approvals: %w", err)
+	}
+	return out, nil
+}
+
+// Approval returns one approval record.
+func (q *Queue) Approval(ctx context.Context, id string) (*ApprovalRecord, error) {
+	ar, err := q.approvalByID(id)
+	if err != nil {
+		return nil, fmt.Errorf("approval %s: %w", id, err)
+	}
+	return ar, nil
+}
+
+func (q *Queue) approvalByID(id string) (*ApprovalRecord, error) {
+	aid, err := parseID(prefixApproval, id)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	var ar ApprovalRecord
+	if err := q.get(approvalKey(aid), &ar); err != nil {
+		return nil, err
+	}
+	return &ar, nil
+}
+
+// Approve releases a held message: its recipients become ready at once and the events
+// "approved" and "queued" are journaled. ErrNotPending when not pending.
+func (q *Queue) Approve(ctx context.Context, id, by, reason string) error {
+	return q.decide(id, ApprovalApproved, by, reason)
+}
+
+// Reject decides a held message will never be sent: recipients become "rejected", the body
+// is deleted and the event "rejected" is journaled. ErrNotPending when not pending.
+func (q *Queue) Reject(ctx context.Context, id, by, reason string) error {
+	return q.decide(id, ApprovalRejected, by, reason)
+}
+
+func (q *Queue) decide(id string, state ApprovalState, by, reason string) error {
+	ar, err := q.approvalByID(id)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", state, id, err)
+	}
+	mid, err := parseID(prefixMsg, ar.MsgID)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", state, id, ErrCorrupt)
+	}
+	mu := q.msgLock(mid)
+	mu.Lock()
+	defer mu.Unlock()
+	if ar, err = q.approvalByID(id); err != nil { // re-read under the lock
+		return fmt.Errorf("%s %s: %w", state, id, err)
+	}
+	if ar.State != ApprovalPending {
+		return fmt.Errorf("%s %s: %w (%s)", state, id, ErrNotPending, ar.State)
+	}
+	return q.decideLocked(ar, mid, state, by, reason)
+}
+
+func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, by, reason string) error {
+	m, rcpts, err := q.loadMsgAndRcpts(mid)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", state, ar.ID, err)
+	}
+	now := q.now()
+	ar.State, ar.By, ar.Reason, ar.DecidedAt = state, by, reason, now
+	aid, _ := parseID(prefixApproval, ar.ID)
+	b := q.db.NewBatch()
+	set(b, approvalKey(aid), encodeValue(ar))
+	del(b, holdKey(aid))
+	j := q.newJournal(b, m.ID)
+	j.add(Event{Type: EventType(state), By: by, Reason: reason, Tags: m.Tags})
+	units := q.releaseHeld(j, m, rcpts, state, now)
+	if state == ApprovalRejected {
+		del(b, bodyKey(mid))
+	}
+	if err := j.flush(); err != nil {
+		b.Close()
+		return err
+	}
+	if err := commit(b, pebble.Sync); err != nil {
+		return fmt.Errorf("%s %s: %w", state, ar.ID, err)
+	}
+	q.publishUnits(m.Lane, mid, units)
+	q.afterJournal(j)
+	return nil
+}
+
+// releaseHeld moves held recipients to queued (approved, with schedule entries) or rejected.
+func (q *Queue) releaseHeld(j *journal, m *msgRecord, rcpts []*rcptRecord, state ApprovalState, t time.Time) []unitRef {
+	for _, r := range rcpts {
+		if r.Status != RcptPendingApproval {
+			continue
+		}
+		r.Status, r.Updated = RcptRejected, t
+		if state == ApprovalApproved {
+			r.Status, r.Next = RcptQueued, t
+		}
+		j.putRcpt(r)
+	}
+	if state != ApprovalApproved {
+		return nil
+	}
+	j.add(Event{Type: EventQueued, Tags: m.Tags})
+	return q.scheduleDomains(j, m.Lane, rcpts, t)
+}

@@ -1,0 +1,97 @@
+// Package queue is multimail's durable outbound queue: messages waiting for delivery, their
+// lanes (high / normal / low), the hold state for approvals, per-domain schedules and
+// backoff, delivery leases, the per-message event journal and the webhook outbox. It stores
+// everything in a Pebble database it is handed (it never opens or closes one) and owns the
+// key prefix 'q' alone; it reads no other prefix and imports no project package.
+//
+// # Guarantees
+//
+// Nothing acknowledged is lost: Enqueue, Complete, Approve/Reject, Retry, Delete and Record
+// write one batch committed with pebble.Sync and return only after it. Concurrent commits
+// share fsyncs (Pebble's commit pipeline groups them). Every write that changes a message
+// also appends its events to the journal and their webhook outbox entries in the same batch.
+// Leases are written without fsync: a lease lost in a crash leaves its schedule entry in
+// place, which is what Open does with surviving leases anyway (it returns every persisted
+// lease to ready, because the process that held it is gone). Outbox acks and retries are
+// also written without fsync: a lost ack means one more webhook delivery (at-least-once).
+//
+// # Scheduling
+//
+// The unit of delivery is one message to one recipient domain: a Lease carries all pending
+// recipients of that domain. Per recipient the queue keeps attempts and the next attempt
+// time (exponential backoff with ±20% jitter derived from a hash, BackoffInitial doubling to
+// BackoffMax); the unit is due at the earliest next attempt of its pending recipients. A
+// connection-level failure (Complete with domainBackoff) also blocks the whole domain,
+// doubling per consecutive failure and reset by any other completion. A recipient still
+// deferred when its next attempt would fall past MaxLifetime fails (returned as a Final for
+// a DSN); one past the message's ExpiresAt expires.
+//
+// An in-memory index, rebuilt from the schedule family on Open, makes Next O(log n) without
+// scanning Pebble: per domain and lane a min-heap of (due, message id) units of 32 bytes;
+// per lane a heap of the domains that may be served now (under PerDomainConcurrency and not
+// backing off), so a blocked domain never holds up the others; a heap of backoff ends; a
+// heap of lease expiries. One goroutine sleeps on one timer set to the earliest of those
+// times and is re-armed through a channel; Next waits on a broadcast channel that is closed
+// whenever work may have become available. The persisted schedule is the source of truth:
+// before leasing, the unit's schedule key is checked in Pebble.
+//
+// Next(ctx, LaneHigh) serves only high. With several lanes they are tried in order, except
+// that every LowEvery-th bulk pick tries low before normal (never before high) when low has
+// due work, so bulk mail cannot starve low and nothing delays high.
+//
+// # Key schema
+//
+// Every key is 'q' (0x71), a family byte, then the fields below. Integers are big-endian
+// and fixed-width so that byte order is numeric order. Message, approval and lease ids are
+// stored as their 16-byte binary ULID (48-bit Unix milliseconds + 80 random bits; the text
+// form is a prefix "msg_"/"apr_"/"lse_" + 26 Crockford base32 characters), so keys sort by
+// creation time. s8 is a string preceded by its 1-byte length, s16 by a 2-byte length.
+//
+//	family       key after 'q'                                      value
+//	0x01 msg     01 <msg:16>                                        v1 msgRecord: mailbox, from, subject, lane, tags,
+//	                                                                expires_at, queued_at, size, approval id, source, ...
+//	0x02 body    02 <msg:16>                                        v1 + raw RFC 5322 bytes; stored once, deleted
+//	                                                                when every recipient is final
+//	0x03 rcpt    03 <msg:16> <idx:2>                                v1 rcptRecord: address, domain, status, attempts,
+//	                                                                next attempt, last code/enhanced/detail, updated
+//	0x04 sched   04 <lane:1> <due:8 unix ns> <msg:16> <domain>      1 flag byte (bit 0: retry = deferred/returned)
+//	0x05 lease   05 <lease:16>                                      v1 leaseRecord: msg, domain, lane, expires, attempt
+//	0x06 domain  06 <domain>                                        v1 domainRecord: consecutive failures, backoff until
+//	0x07 approval 07 <apr:16>                                       v1 ApprovalRecord (state, by, rule, reason, decided,
+//	                                                                msg id, mailbox, subject, to, tags, created)
+//	0x08 hold    08 <apr:16>                                        <msg:16>; present exactly while the approval is
+//	                                                                pending (the hold index)
+//	0x09 idem    09 <s16 mailbox> <key>                             v1 idemRecord: request hash, msg id, status,
+//	                                                                queued_at, created; ignored after 24h, deleted on Open
+//	0x0a event   0a <s8 subject> <seq:8>                            v1 Event; subject = message id (or the email id of
+//	                                                                "received"); seq from 1, append-only
+//	0x0b outbox  0b <s8 subscriber> <s8 subject> <seq:8>            v1 outboxRecord: event copy, attempts, next, first,
+//	                                                                last error; deleted when acknowledged
+//
+// "v1" is the version byte 0x01 followed by JSON; a reader rejects other versions as
+// corrupt. Corrupt records are logged and skipped, never fatal.
+//
+// The sched family is both the ready lanes and the schedule: within a lane, entries sort by
+// next-attempt time, and the ready ones are those due now or earlier, so a deferral moves
+// nothing when it falls due. Invariant: for every (message, domain) with a pending
+// recipient that is neither held nor leased there is exactly one sched key, whose due is the
+// earliest next attempt of those recipients; a leased unit has a lease key instead. The
+// per-domain in-flight count is not stored: it is the number of live leases, and all leases
+// return to ready on Open.
+//
+// # Which batch writes what
+//
+//	Enqueue        msg, body, rcpt*, sched (one per domain, unless held or rejected),
+//	               approval (+ hold when pending), idem, event*, outbox*          Sync
+//	Next           -sched, +lease (or rcpt*/event*/outbox* when all recipients of
+//	               the unit expired or failed)                                    NoSync / Sync
+//	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
+//	               event*, outbox*                                                Sync
+//	Approve/Reject approval, -hold, rcpt*, sched* / -body, event*, outbox*        Sync
+//	Retry          -sched, +sched (now), rcpt*, -domain                           Sync
+//	Delete         -sched*, rcpt*, approval, -hold, -body, event*, outbox*        Sync
+//	Record         event, outbox*, (late bounce: rcpt, sched)                     Sync
+//	lease expiry   -lease, +sched                                                 NoSync
+//	Open           -lease*, +sched*                                               Sync
+//	OutboxAck/Retry -outbox / outbox                                              NoSync
+package queue

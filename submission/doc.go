@@ -1,0 +1,33 @@
+// Package submission is the one way outbound mail enters multimail, whichever door it came in
+// by: the SMTP submission listeners (this package's Server), the HTTP API and MCP (package api,
+// which calls Submitter.Send).
+//
+// It owns:
+//   - validation of addresses and header-bound fields (CR or LF in a header-bound field is
+//     refused with a *FieldError, never injected; relay tricks with '%', '!', quoted local parts
+//     and address literals are refused);
+//   - the sender check: the sender is the authenticated mailbox, on a configured domain;
+//   - the oversight decision (CONTRACT.md §7) and the [[approval_rule]]s (first match wins);
+//   - building the MIME message for API sends with go-message;
+//   - adding Date and Message-ID when missing, DKIM signing on the sender's domain
+//     (relaxed/relaxed, From oversigned), the VERP return path bounce+<msg_id>@<domain>;
+//   - the single queue.Enqueue call that makes the message durable (one Pebble batch, synced);
+//   - the approval flow on top of the queue (Approvals, Approve, Reject);
+//   - the SMTP submission listeners (STARTTLS and implicit TLS) with go-smtp.
+//
+// Two commits, not one: the message is acknowledged (250 / 202) once queue.Enqueue has committed.
+// The copy in the sender's "Sent" folder is a second, later commit in the mailbox store; if it
+// fails the send still stands and the failure is logged. A held (gated) message is copied to
+// Sent when it is approved through Submitter.Approve.
+//
+// SMTP notes. go-smtp v0.25.1's DATA reader ends data only at CRLF.CRLF and passes bare CR and
+// bare LF through (so "\n.\n" never ends DATA); the session refuses any message containing a
+// bare CR or LF with 550 5.5.2, which refuses a smuggling attempt whole. go-smtp enforces
+// SIZE (552 5.3.4), RCPTMAX (452 4.5.3), the line length (500) and the idle timeout (421 4.4.2);
+// this package adds the command budget, the session lifetime and the AUTH failure limit
+// (421 4.7.0), AUTH only after TLS (AllowInsecureAuth=false: 523 5.7.10) and every
+// sender/oversight reply, all mapped from errors in reply.go.
+//
+// It does not own storage: the queue and the mailbox store each own their Pebble prefix, and
+// this package writes nothing of its own.
+package submission

@@ -1,0 +1,132 @@
+package submission
+
+import (
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/queue"
+)
+
+// Clock tells the time; tests inject a fake one. nil means the real clock.
+type Clock interface{ Now() time.Time }
+
+// realClock is the wall clock.
+type realClock struct{}
+
+// Now implements Clock.
+func (realClock) Now() time.Time { return time.Now() }
+
+// Options configures a Submitter. Queue and Store are required.
+type Options struct {
+	Queue    *queue.Queue
+	Store    mailbox.Store
+	Hostname string // Message-ID domain; default "localhost"
+	// Rules are the [[approval_rule]]s in config order; the first match wins (CONTRACT.md §2).
+	Rules []Rule
+	// MaxRecipients bounds to+cc+bcc of one API send (default 100, as SMTP).
+	MaxRecipients int
+	// MaxMessageBytes bounds a built or submitted message (default 25 MiB).
+	MaxMessageBytes int64
+	Logger          *slog.Logger
+	Registerer      prometheus.Registerer // nil: no metrics registered
+	Clock           Clock
+}
+
+// Defaults of Options and ServerOptions.
+const (
+	DefaultMaxRecipients   = 100
+	DefaultMaxMessageBytes = 25 << 20
+)
+
+// Rule actions (CONTRACT.md §2 [[approval_rule]] action).
+const (
+	ActionAutoApprove     = "auto_approve"
+	ActionRequireApproval = "require_approval"
+	ActionReject          = "reject"
+)
+
+// Rule is one [[approval_rule]]. A rule matches a send when every set condition holds:
+// Mailbox equals the sending mailbox ("" or "*": any), every tag in Tags is on the message
+// (case-insensitive), and every recipient (to, cc and bcc) matches one of Recipients, shell
+// globs on the lower-case address ("*@partner.example"). Rules are consulted only for mailboxes
+// in gated_send or gated_all mode.
+type Rule struct {
+	Mailbox    string
+	Tags       []string
+	Recipients []string
+	Action     string // auto_approve | require_approval | reject
+}
+
+// validate checks the action and the glob syntax, so a bad rule is refused at start.
+func (r Rule) validate() error {
+	switch r.Action {
+	case ActionAutoApprove, ActionRequireApproval, ActionReject:
+	default:
+		return fmt.Errorf("unknown action %q", r.Action)
+	}
+	for _, p := range r.Recipients {
+		if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+			return fmt.Errorf("recipient pattern %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// String describes the rule for the approval record and the event trail.
+func (r Rule) String() string {
+	var parts []string
+	if r.Mailbox != "" {
+		parts = append(parts, "mailbox="+r.Mailbox)
+	}
+	if len(r.Tags) > 0 {
+		parts = append(parts, "tags="+strings.Join(r.Tags, ","))
+	}
+	if len(r.Recipients) > 0 {
+		parts = append(parts, "recipients="+strings.Join(r.Recipients, ","))
+	}
+	return strings.Join(append(parts, "action="+r.Action), " ")
+}
+
+// Principal is who is acting: an API key, an SMTP login, a trusted network client, the CLI.
+type Principal struct {
+	// Mailbox is the mailbox the principal may act for; "*" means any mailbox (an admin key,
+	// the CLI, a trusted_networks SMTP client whose envelope sender must still be local).
+	Mailbox string
+	KeyID   string   // the API key id, "" for passwords, the CLI and trusted networks
+	Scopes  []string // "send", "read", "tag", "admin"; "admin" implies every scope
+	// Source names the door: "api", "mcp", "smtp", "cli". It goes into Message.Source and,
+	// with KeyID, into the "by" of approval decisions.
+	Source string
+}
+
+// may reports whether the principal may act for mailbox.
+func (p Principal) may(mailbox string) bool {
+	return p.Mailbox == "*" || strings.EqualFold(p.Mailbox, mailbox)
+}
+
+// hasScope reports whether the principal holds scope (or admin).
+func (p Principal) hasScope(scope string) bool {
+	return slices.Contains(p.Scopes, scope) || slices.Contains(p.Scopes, "admin")
+}
+
+// by is the principal as written in an approval decision: "api:key_x", "cli", "smtp:a@b".
+func (p Principal) by() string {
+	src := p.Source
+	if src == "" {
+		src = "api"
+	}
+	switch {
+	case p.KeyID != "":
+		return src + ":" + p.KeyID
+	case p.Mailbox != "" && p.Mailbox != "*":
+		return src + ":" + p.Mailbox
+	}
+	return src
+}

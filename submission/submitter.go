@@ -1,0 +1,187 @@
+package submission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"multimail.dev/multimail/queue"
+)
+
+// Submitter is the acceptance path every outbound message takes. It is safe for concurrent use.
+type Submitter struct {
+	opts    Options
+	log     *slog.Logger
+	clock   Clock
+	keys    keyCache
+	metrics *metrics
+}
+
+// New checks opts and returns a Submitter. A bad approval rule is an error naming the rule.
+func New(opts Options) (*Submitter, error) {
+	if opts.Queue == nil || opts.Store == nil {
+		return nil, errors.New("submission: Queue and Store are required")
+	}
+	for i, r := range opts.Rules {
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("submission: approval_rule %d: %w", i+1, err)
+		}
+	}
+	opts = withDefaults(opts)
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Submitter{opts: opts, log: opts.Logger, clock: opts.Clock, metrics: m}, nil
+}
+
+// withDefaults fills the zero values of opts.
+func withDefaults(o Options) Options {
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = DefaultMaxRecipients
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	return o
+}
+
+// Send accepts an API or MCP send_email request for auth. It validates every field (a
+// *FieldError names the bad one), checks that auth may send as req.MailboxID (ErrForbidden) and
+// that the mailbox exists on a configured domain (ErrUnknownMailbox, ErrSenderNotAllowed),
+// applies oversight, builds, signs and enqueues the message. It returns after the queue's
+// commit. An idempotency hit returns the first receipt with Duplicate set; the same key with
+// another request is queue.ErrIdempotencyConflict. A message an approval rule rejects is
+// recorded and never sent: the receipt's Status is "rejected" and the error nil.
+func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) (queue.Receipt, error) {
+	now := s.clock.Now()
+	d, err := s.validate(req, now)
+	if err != nil {
+		return queue.Receipt{}, s.refused("invalid", err)
+	}
+	if !auth.may(d.mailbox) || !auth.hasScope("send") {
+		return queue.Receipt{}, s.refused("forbidden", fmt.Errorf("%w: not allowed to send as %s", ErrForbidden, d.mailbox))
+	}
+	snd, err := s.sender(ctx, d.mailbox)
+	if err != nil {
+		return queue.Receipt{}, s.refused("sender", err)
+	}
+	hash := req.RequestHash
+	if req.IdempotencyKey != "" && hash == "" {
+		hash = requestHash(req)
+	}
+	if r, dup, err := s.idempotent(ctx, d.mailbox, req.IdempotencyKey, hash); err != nil || dup {
+		return r, err
+	}
+	env := &envelope{
+		sender: snd, rcpts: d.rcpts, subject: req.Subject, lane: d.lane, tags: d.tags,
+		expiresAt: req.ExpiresAt, idemKey: req.IdempotencyKey, reqHash: hash,
+		source: sourceOf(auth, "api"), now: now, msgID: newMessageID(now),
+	}
+	raw, err := compose(req, d, now, s.messageIDHeader(env.msgID))
+	if err != nil {
+		return queue.Receipt{}, fmt.Errorf("submission: compose: %w", err)
+	}
+	if int64(len(raw)) > s.opts.MaxMessageBytes {
+		return queue.Receipt{}, s.refused("too_large", fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw)))
+	}
+	return s.accept(ctx, env, raw)
+}
+
+// SubmitRaw accepts a complete RFC 5322 message from SMTP: from is the envelope sender, rcpts
+// the envelope recipients (already syntax-checked by the session or checked here). From: must be
+// the sender and the sender must be auth's mailbox (ErrSenderNotAllowed); Date and Message-ID
+// are added when missing and Bcc is removed; then oversight, signing and the enqueue as Send.
+func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, raw []byte, auth Principal) (queue.Receipt, error) {
+	now := s.clock.Now()
+	snd, err := s.rawSender(ctx, from, auth)
+	if err != nil {
+		return queue.Receipt{}, s.refused("sender", err)
+	}
+	rcpts, err = checkRcpts(rcpts, s.opts.MaxRecipients)
+	if err != nil {
+		return queue.Receipt{}, s.refused("invalid", err)
+	}
+	if int64(len(raw)) > s.opts.MaxMessageBytes {
+		return queue.Receipt{}, s.refused("too_large", fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw)))
+	}
+	m, err := parseRaw(raw)
+	if err != nil {
+		return queue.Receipt{}, s.refused("invalid", err)
+	}
+	if err := m.checkFrom(snd.mbox.Address); err != nil {
+		return queue.Receipt{}, s.refused("sender", err)
+	}
+	env := &envelope{
+		sender: snd, rcpts: rcpts, subject: m.subject(), lane: queue.LaneNormal,
+		source: sourceOf(auth, "smtp"), now: now, msgID: newMessageID(now),
+	}
+	m.complete(now, s.messageIDHeader(env.msgID))
+	body, err := m.bytes()
+	if err != nil {
+		return queue.Receipt{}, s.refused("invalid", fmt.Errorf("%w: %v", ErrMalformedMessage, err))
+	}
+	return s.accept(ctx, env, body)
+}
+
+// checkRcpts validates the envelope recipients of a raw submission and returns them with
+// lower-case domains.
+func checkRcpts(rcpts []string, max int) ([]string, error) {
+	if len(rcpts) == 0 {
+		return nil, fieldErr("to", "at least one recipient is required")
+	}
+	if len(rcpts) > max {
+		return nil, tooMany(len(rcpts), max)
+	}
+	out := make([]string, len(rcpts))
+	for i, r := range rcpts {
+		addr, msg := checkAddress(r)
+		if msg != "" {
+			return nil, fieldErr(fmt.Sprintf("to[%d]", i), msg)
+		}
+		out[i] = addr
+	}
+	return out, nil
+}
+
+// sourceOf is the Message.Source of a send: the principal's door, or def.
+func sourceOf(p Principal, def string) string {
+	if p.Source != "" {
+		return p.Source
+	}
+	return def
+}
+
+// messageIDHeader is the Message-ID we give a message: its queue id at our hostname, so that a
+// reply or a bounce quoting it leads back to the queue entry.
+func (s *Submitter) messageIDHeader(msgID string) string {
+	return msgID + "@" + s.opts.Hostname
+}
+
+// idempotent looks the key up before any work; no key is no hit.
+func (s *Submitter) idempotent(ctx context.Context, mbox, key, hash string) (queue.Receipt, bool, error) {
+	if key == "" {
+		return queue.Receipt{}, false, nil
+	}
+	r, dup, err := s.opts.Queue.Idempotent(ctx, mbox, key, hash)
+	if err != nil {
+		return queue.Receipt{}, false, s.refused("idempotency", fmt.Errorf("submission: idempotency: %w", err))
+	}
+	return r, dup, nil
+}
+
+// refused counts a refusal by reason and returns err unchanged.
+func (s *Submitter) refused(reason string, err error) error {
+	s.metrics.refused.WithLabelValues(reason).Inc()
+	return err
+}
