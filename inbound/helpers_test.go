@@ -315,3 +315,8 @@ func (d *dialog) cmd(line, prefix string) string {
 	d.send(line + "\r\n")
 	return d.expect(prefix)
 }
+
+// queryAll selects every email of a mailbox, pending ones included.
+func queryAll(mb string) mailbox.Query {
+	return mailbox.Query{Mailbox: mb, IncludePending: true, Limit: mailbox.MaxQueryLimit}
+}

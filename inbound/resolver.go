@@ -167,14 +167,14 @@ func (r *DNSResolver) query(ctx context.Context, name string, qtype uint16) (*dn
 	m.RecursionDesired = true
 	m.SetEdns0(1232, false)
 	resp, _, err := r.udp.ExchangeContext(ctx, m, r.server)
-	if err == nil && resp.Truncated {
+	if (err == nil && resp.Truncated) || (err != nil && !isTimeout(err) && ctx.Err() == nil) {
+		// Truncated, or an answer too big for the UDP buffer that the server did not mark
+		// truncated: ask again over TCP (RFC 7766).
 		resp, _, err = r.tcp.ExchangeContext(ctx, m, r.server)
 	}
 	if err != nil {
-		var ne net.Error
-		timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 		return nil, &net.DNSError{Err: err.Error(), Name: name, Server: r.server,
-			IsTimeout: timeout, IsTemporary: true}
+			IsTimeout: isTimeout(err), IsTemporary: true}
 	}
 	switch resp.Rcode {
 	case dns.RcodeSuccess:
@@ -189,4 +189,10 @@ func (r *DNSResolver) query(ctx context.Context, name string, qtype uint16) (*dn
 // notFound is the NODATA answer: the name exists without records of the asked type.
 func (r *DNSResolver) notFound(name string) error {
 	return &net.DNSError{Err: "no such record", Name: name, Server: r.server, IsNotFound: true}
+}
+
+// isTimeout reports a deadline or timeout error.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

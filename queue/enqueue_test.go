@@ -164,3 +164,27 @@ func TestMonitoredEvent(t *testing.T) {
 		t.Fatalf("events %v", ev)
 	}
 }
+
+func TestIdempotencyConcurrent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Options{})
+	ids := make(chan string, 16)
+	for range 16 {
+		go func() {
+			r, err := h.q.Enqueue(context.Background(), &Message{Mailbox: "m", To: []string{"a@b"}, IdempotencyKey: "k", RequestHash: "h"})
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- r.ID
+		}()
+	}
+	first := <-ids
+	for range 15 {
+		if id := <-ids; id != first {
+			t.Fatalf("two messages for one idempotency key: %s %s", first, id)
+		}
+	}
+	if d := h.q.Depth(LaneHigh); d != 1 {
+		t.Fatalf("depth %d", d)
+	}
+}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/mta/mtatest"
 )
 
 func TestMain(m *testing.M) {
@@ -134,5 +138,47 @@ func TestBadConfigRefused(t *testing.T) {
 				t.Fatalf("output does not name %q:\n%s", tc.want, out)
 			}
 		})
+	}
+}
+
+// TestSIGTERMDuringActivity stops the server with SIGTERM while sends are in flight (it must
+// exit 0 within the deadline), restarts it on the same data directory, and finds every
+// acknowledged message and the API key intact.
+func TestSIGTERMDuringActivity(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Options{MX: mtatest.MXOptions{Delay: 10 * time.Millisecond}})
+	acked := make(chan string, 10000)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			body := fmt.Sprintf(`{"mailbox_id":%q,"to":"t%d@customer.test","subject":"term","text":"x"}`, Sender, i)
+			code, out, err := n.try("POST", "/v1/send_email", APIKey, []byte(body))
+			if err != nil {
+				return
+			}
+			var r sendResp
+			if code == 202 && json.Unmarshal(out, &r) == nil {
+				acked <- r.MessageID
+			}
+		}
+	}()
+	waitUntil(t, 30*time.Second, func() bool { return len(acked) >= 20 })
+	n.Stop()
+	close(stop)
+	<-done
+	close(acked)
+	n.Restart()
+	for id := range acked {
+		code, body := n.Do("GET", "/v1/messages/"+id, APIKey, nil)
+		if code != 200 {
+			t.Fatalf("after restart, %s = %d %s", id, code, body)
+		}
 	}
 }
