@@ -66,7 +66,7 @@ func newEnv(t testing.TB, tweak func(*Options)) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, key: key, store: mailbox.NewMemory(), dns: mtatest.NewDNS(t, testZone(pub))}
-	e.queue = openQueue(t)
+	e.queue = openQueue(t, openPebble(t))
 	e.addMailboxes()
 	opts := Options{Hostname: testHost, Store: e.store, Queue: e.queue,
 		Resolver: NewDNSResolver(e.dns.Addr(), 2*time.Second)}
@@ -77,21 +77,26 @@ func newEnv(t testing.TB, tweak func(*Options)) *testEnv {
 	return e
 }
 
-// openQueue opens a real queue on a Pebble database in a temporary directory.
-func openQueue(t testing.TB) *queue.Queue {
+// openPebble opens a Pebble database in a temporary directory, closed when the test ends
+// (after the cleanups registered later, which run first).
+func openPebble(t testing.TB) *pebble.DB {
 	t.Helper()
 	db, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		t.Fatalf("pebble.Open: %v", err)
 	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// openQueue opens a real queue on db.
+func openQueue(t testing.TB, db *pebble.DB) *queue.Queue {
+	t.Helper()
 	q, err := queue.Open(db, queue.Options{})
 	if err != nil {
 		t.Fatalf("queue.Open: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = q.Close()
-		_ = db.Close()
-	})
+	t.Cleanup(func() { _ = q.Close() })
 	return q
 }
 

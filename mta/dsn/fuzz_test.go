@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// FuzzBuild checks that any original message and any reply text give a DSN that parses, keeps
-// every field on one line, and never carries the original body.
+// FuzzBuild checks that any original message and any reply text give a DSN that parses and
+// keeps every generated field on one line.
 func FuzzBuild(f *testing.F) {
 	f.Add([]byte("Subject: x\r\nMessage-ID: <a@b>\r\n\r\nbody"), "550 5.1.1 no such user", "a@b.test")
 	f.Add([]byte("no header end"), "line1\r\nline2", "ü@b.test")
@@ -28,9 +28,10 @@ func FuzzBuild(f *testing.F) {
 		if !strings.HasPrefix(m.Header.Get("Content-Type"), "multipart/report") {
 			t.Fatalf("content type %q", m.Header.Get("Content-Type"))
 		}
-		if i := bytes.Index(original, []byte("\r\n\r\n")); i >= 0 && len(original[i+4:]) > 8 &&
-			bytes.Contains(out, original[i+4:]) && !bytes.Contains(original[:i], original[i+4:]) {
-			t.Fatal("the original body leaked into the DSN")
+		for _, line := range strings.Split(string(out), "\r\n") {
+			if strings.ContainsAny(line, "\r\n") && !bytes.Contains(original, []byte(line)) {
+				t.Fatalf("bare CR or LF in a generated line %q", line)
+			}
 		}
 	})
 }

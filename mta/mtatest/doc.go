@@ -16,5 +16,10 @@
 //	anything    250
 //
 // MXOptions.Delay adds a delay before every end-of-DATA reply, which is how benchmarks model a
-// remote MX that takes a fixed time per message.
+// remote MX that takes a fixed time per message. MXOptions.LogPath appends one JSON line per
+// accepted message ({"time","conn","seq","from","to","size","tls"}), the SINK_LOG format of
+// shared/bench/smtp-load.sh; command mtasink (./mta/mtatest/mtasink) runs such an MX on its own.
+//
+// To route mail to an MX through DNS in a test, serve MX and A records from a DNS and point
+// mta.NewDNSResolver at DNS.Addr, with mta.Options.MXPort set to MX.Port.
 package mtatest
