@@ -152,3 +152,46 @@ func toolText(res *sdk.CallToolResult) string {
 	}
 	return ""
 }
+
+func TestMCPApprovals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	body := otpBody()
+	body["mailbox_id"] = "gated@example.com"
+	if r := e.do("POST", "/v1/send_email", "gated", body); r.status != 202 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr := &sdk.StreamableClientTransport{Endpoint: e.http.URL + "/mcp",
+		HTTPClient: &http.Client{Transport: bearerTransport{e.keys["admin"]}}, MaxRetries: -1}
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	call := func(name string, args map[string]any) (*sdk.CallToolResult, map[string]any) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		_ = json.Unmarshal([]byte(toolText(res)), &out)
+		return res, out
+	}
+	_, list := call("list_approvals", map[string]any{"state": "pending", "limit": 10})
+	aps, _ := list["approvals"].([]any)
+	if len(aps) != 1 {
+		t.Fatalf("list_approvals: %v", list)
+	}
+	id := aps[0].(map[string]any)["approval_id"].(string)
+	res, out := call("approve", map[string]any{"approval_id": id, "reason": "ok by mcp"})
+	if res.IsError || out["state"] != "approved" || out["by"] != "mcp:key_admin" {
+		t.Fatalf("approve: %s", toolText(res))
+	}
+	res, _ = call("reject", map[string]any{"approval_id": id})
+	if !res.IsError || !strings.Contains(toolText(res), `"conflict"`) {
+		t.Fatalf("reject after approve: %s", toolText(res))
+	}
+}

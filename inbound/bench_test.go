@@ -20,9 +20,13 @@ import (
 // and queue sharing one database (as in production), with SPF and DMARC answered by the
 // loopback DNS server. Every 250 is after a synced commit.
 func BenchmarkInboundStored(b *testing.B) {
-	for _, sessions := range []int{1, 8, 32} {
-		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
-			e := newPebbleEnv(b)
+	for _, tc := range []struct {
+		store    string
+		sessions int
+	}{{"pebble", 1}, {"pebble", 8}, {"pebble", 32}, {"memory", 8}} {
+		sessions := tc.sessions
+		b.Run(fmt.Sprintf("store=%s/sessions=%d", tc.store, sessions), func(b *testing.B) {
+			e := newBenchEnv(b, tc.store)
 			msg := plainMessage("a@pass.example", "bench", strings.Repeat("Lorem ipsum dolor sit amet.\r\n", 100))
 			b.SetBytes(int64(len(msg)))
 			b.ResetTimer()
@@ -52,16 +56,19 @@ func BenchmarkInboundStored(b *testing.B) {
 	}
 }
 
-// newPebbleEnv is newEnv with the Pebble mailbox store.
-func newPebbleEnv(b *testing.B) *testEnv {
+// newBenchEnv is newEnv with the Pebble mailbox store ("pebble") or the memory one, and the
+// queue on Pebble either way.
+func newBenchEnv(b *testing.B, kind string) *testEnv {
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		b.Fatal(err)
 	}
 	db := openPebble(b)
-	store, err := mailbox.OpenPebble(db, mailbox.Options{})
-	if err != nil {
-		b.Fatal(err)
+	var store mailbox.Store = mailbox.NewMemory()
+	if kind == "pebble" {
+		if store, err = mailbox.OpenPebble(db, mailbox.Options{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	e := &testEnv{t: b, key: key, store: store, dns: mtatest.NewDNS(b, testZone(pub)), queue: openQueue(b, db)}
 	e.addMailboxes()
@@ -87,4 +94,3 @@ func (e *testEnv) sendMany(n int, msg string) error {
 	}
 	return c.Quit()
 }
-

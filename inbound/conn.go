@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// limitListener wraps accepted connections in limitConn.
+// limitListener wraps accepted connections in limitConn and keeps them in conns.
 type limitListener struct {
 	net.Listener
 	maxLife time.Duration
 	now     func() time.Time
+	conns   *connSet
 }
 
 // Accept implements net.Listener.
@@ -21,12 +22,45 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc := &limitConn{Conn: c, end: l.now().Add(l.maxLife)}
+	lc := &limitConn{Conn: c, end: l.now().Add(l.maxLife), set: l.conns}
 	if err := c.SetReadDeadline(lc.end); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
+	l.conns.add(lc)
 	return lc, nil
+}
+
+// connSet is the open connections, for the hard stop of Shutdown: go-smtp's Close does
+// nothing once Shutdown has begun, so we close the connections ourselves.
+type connSet struct {
+	mu sync.Mutex
+	m  map[*limitConn]struct{}
+}
+
+func (s *connSet) add(c *limitConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[*limitConn]struct{})
+	}
+	s.m[c] = struct{}{}
+}
+
+func (s *connSet) remove(c *limitConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, c)
+}
+
+// closeAll closes every open connection; their sessions end at the next read or write.
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.m {
+		_ = c.Conn.Close()
+		delete(s.m, c)
+	}
 }
 
 // limitConn caps every read deadline at the end of the session's life, so that no sequence of
@@ -39,6 +73,13 @@ type limitConn struct {
 	mu      sync.Mutex
 	end     time.Time
 	expired atomic.Bool
+	set     *connSet
+}
+
+// Close implements net.Conn.
+func (c *limitConn) Close() error {
+	c.set.remove(c)
+	return c.Conn.Close()
 }
 
 // Read implements net.Conn; after expire it is the end of the stream, which go-smtp takes as

@@ -16,6 +16,8 @@ func TestRecipientReplies(t *testing.T) {
 		{"unknown user", "nobody@example.com", "550 5.1.1"},
 		{"bounce address of another domain", "bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAAA@other.example", "554 5.7.1"},
 		{"malformed bounce address is a user", "bounce+nothing@example.com", "550 5.1.1"},
+		{"domain literal", "agent@[127.0.0.1]", "554 5.7.1"},
+		{"quoted local part", "\"a b\"@example.com", "550 5.1.1"},
 		{"local mailbox, any case", "AGENT@EXAMPLE.COM", "250"},
 		{"bounce address", "bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAAA@example.com", "250"},
 	} {
@@ -192,3 +194,18 @@ func TestExtensionsAdvertised(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestPipelining(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	d := e.dial()
+	d.cmd("EHLO client.test", "250")
+	d.send("MAIL FROM:<a@pass.example>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<x@other.example>\r\n" +
+		"RCPT TO:<agent@example.com>\r\nDATA\r\n")
+	for _, want := range []string{"250", "550 5.1.1", "554 5.7.1", "250", "354"} {
+		d.expect(want)
+	}
+	d.send(plainMessage("a@pass.example", "pipelined", "x") + ".\r\nQUIT\r\n")
+	d.expect("250 2.0.0 OK: stored as em_")
+	d.expect("221")
+}

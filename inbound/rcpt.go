@@ -25,7 +25,7 @@ func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
 		return recipient{}, fmt.Errorf("%w: %q", ErrBadRecipient, to)
 	}
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	if _, err := s.opts.Store.Domain(ctx, domain); errors.Is(err, mailbox.ErrNotFound) {
+	if _, err := s.opts.Store.Domain(ctx, domain); notFound(err) {
 		return recipient{}, fmt.Errorf("%w: %s", ErrRelayDenied, domain)
 	} else if err != nil {
 		return recipient{}, fmt.Errorf("look up domain %s: %w", domain, err)
@@ -35,13 +35,19 @@ func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
 	}
 	addr := strings.ToLower(local) + "@" + domain
 	mb, err := s.opts.Store.Mailbox(ctx, addr)
-	if errors.Is(err, mailbox.ErrNotFound) {
+	if notFound(err) {
 		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownUser, addr)
 	}
 	if err != nil {
 		return recipient{}, fmt.Errorf("look up mailbox %s: %w", addr, err)
 	}
 	return recipient{mbox: mb}, nil
+}
+
+// notFound reports a store answer meaning "no such domain or mailbox"; a name the store
+// finds malformed (a domain literal, a quoted local part) cannot be ours either.
+func notFound(err error) bool {
+	return errors.Is(err, mailbox.ErrNotFound) || errors.Is(err, mailbox.ErrInvalidAddress)
 }
 
 // rcptOutcome is the metrics label of a refused recipient.

@@ -21,6 +21,7 @@ type Server struct {
 	base    context.Context // parent of every session's context
 	cancel  context.CancelFunc
 	connID  atomic.Uint64
+	conns   connSet
 }
 
 // NewServer checks opts and makes the server; call Serve with a listener.
@@ -58,7 +59,7 @@ func (s *Server) newSMTPServer() *smtp.Server {
 
 // Serve accepts connections on l until Shutdown; it returns nil after Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	ll := &limitListener{Listener: l, maxLife: s.opts.MaxSessionTime, now: s.opts.Clock.Now}
+	ll := &limitListener{Listener: l, maxLife: s.opts.MaxSessionTime, now: s.opts.Clock.Now, conns: &s.conns}
 	err := s.srv.Serve(ll)
 	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
@@ -76,7 +77,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	if ctx.Err() != nil {
-		_ = s.srv.Close()
+		s.conns.closeAll()
 	}
 	return err
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 )
@@ -193,4 +195,45 @@ func TestMultipleRecipientsOneCopyEach(t *testing.T) {
 	if n := countEmails(t, e.store, "agent@example.com"); n != 1 {
 		t.Errorf("agent has %d emails, want 1 (duplicate RCPT delivered once)", n)
 	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, func(o *Options) { o.Registerer = reg })
+	e.mustStore(t, "a@pass.example", "agent@example.com", plainMessage("a@pass.example", "m", "x"))
+	if _, err := e.send("a@pass.example", []string{"x@other.example"}, "x"); err == nil {
+		t.Fatal("relay accepted")
+	}
+	for metric, want := range map[string]float64{
+		`multimail_inbound_messages_total{outcome="delivered"}`:              1,
+		`multimail_inbound_recipients_total{outcome="relay_denied"}`:         1,
+		`multimail_inbound_auth_results_total{method="spf",result="pass"}`:   1,
+		`multimail_inbound_auth_results_total{method="dmarc",result="pass"}`: 1,
+	} {
+		if got := gathered(t, reg, metric); got != want {
+			t.Errorf("%s = %v, want %v", metric, got, want)
+		}
+	}
+}
+
+// gathered returns the value of one counter series written as name{label="v",...}.
+func gathered(t *testing.T, reg *prometheus.Registry, series string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, lp := range m.GetLabel() {
+				labels = append(labels, lp.GetName()+`="`+lp.GetValue()+`"`)
+			}
+			if mf.GetName()+"{"+strings.Join(labels, ",")+"}" == series {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,15 @@ func newCore(opts Options) core {
 		validity: validityGen{now: opts.Now},
 		hub:      newHub(opts.WatchBuffer),
 	}
+}
+
+// Watch implements Store for both stores.
+func (c *core) Watch(ctx context.Context, mailbox string) <-chan Change {
+	a, err := normalizeAddress(mailbox)
+	if err != nil {
+		a = mailbox // nothing is ever published for it; closes with ctx
+	}
+	return c.hub.watch(ctx, a)
 }
 
 // validityGen hands out UIDVALIDITY values: the current Unix time in seconds,
@@ -67,7 +77,7 @@ func (c *core) newEmail(ctx context.Context, mailbox string, raw []byte, o Deliv
 		return Email{}, ulid{}, err
 	}
 	e := Email{Mailbox: addr, InternalDate: o.InternalDate, Size: int64(len(raw)), Pending: o.Pending}
-	if _, err := applyFlags(&e, append(o.Flags, o.Keywords...), nil); err != nil {
+	if _, err := applyFlags(&e, slices.Concat(o.Flags, o.Keywords), nil); err != nil {
 		return Email{}, ulid{}, err
 	}
 	if e.InternalDate.IsZero() {

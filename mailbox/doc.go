@@ -61,14 +61,15 @@
 //	m 0c <body id:16>                                      0x01 + raw message bytes
 //	m 0d <body id:16> <email id:16>                        ∅                references to a body
 //
-// Record values ("v1 T") are the version byte 0x01 followed by the JSON of T.
+// Record values ("v1 T") are the version byte 0x01 followed by the JSON of
+// T, except emailRecord, the hot record read once per email by List and
+// Query, whose v1 is a compact binary encoding drawn in record.go.
 // folderRecord holds the folder's mailbox, name, special use, UIDVALIDITY,
 // UIDNEXT, HIGHESTMODSEQ, message and unseen counts (pending emails
-// excluded) and subscription. emailRecord is the Email (its Folder left
-// empty: names live in 06, so a rename rewrites only 05 and 06) plus the
-// folder id and the hex body id. Folder ids come from a counter restored at
-// open from the last 06 key. A body's id is the id of the email delivered
-// with it.
+// excluded) and subscription. emailRecord is the Email without its Folder
+// (names live in 06, so a rename rewrites only 05 and 06) plus the folder id
+// and the body id. Folder ids come from a counter restored at open from the
+// last 06 key. A body's id is the id of the email delivered with it.
 //
 // # Batches
 //

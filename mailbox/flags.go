@@ -114,6 +114,12 @@ func applyFlags(e *Email, add, remove []string) (changed bool, err error) {
 		return false, fmt.Errorf("%w: more than %d keywords", ErrInvalidKeyword, MaxKeywords)
 	}
 	sortFlags(flags)
+	if flags == nil {
+		flags = []string{}
+	}
+	if keywords == nil {
+		keywords = []string{}
+	}
 	changed = !slices.Equal(flags, e.Flags) || !slices.Equal(keywords, e.Keywords)
 	e.Flags, e.Keywords = flags, keywords
 	return changed, nil

@@ -264,14 +264,15 @@ func (s *MemoryStore) Expunge(ctx context.Context, mailbox, folder string, uids 
 	if err != nil {
 		return nil, err
 	}
+	want := uidSet(uids)
 	var doomed []*memEmail
 	for _, me := range f.emails {
-		if expungeable(me.e, uids) {
+		if expungeable(me.e, want) {
 			doomed = append(doomed, me)
 		}
 	}
 	slices.SortFunc(doomed, func(a, b *memEmail) int { return int(a.e.UID) - int(b.e.UID) })
-	removed := make([]uint32, 0, len(doomed))
+	removed := make([]uint32, 0, len(doomed)) // [] rather than nil: nothing removed
 	changes := make([]Change, 0, len(doomed))
 	for _, me := range doomed {
 		changes = append(changes, s.removeEmail(mb, me))
@@ -281,12 +282,24 @@ func (s *MemoryStore) Expunge(ctx context.Context, mailbox, folder string, uids 
 	return removed, nil
 }
 
-// expungeable reports whether Expunge(uids) removes e.
-func expungeable(e Email, uids []uint32) bool {
+// expungeable reports whether Expunge removes e (want nil: any UID).
+func expungeable(e Email, want map[uint32]bool) bool {
 	if e.Pending || !containsFold(e.Flags, FlagDeleted) {
 		return false
 	}
-	return uids == nil || slices.Contains(uids, e.UID)
+	return want == nil || want[e.UID]
+}
+
+// uidSet turns Expunge's uids into a set; nil stays nil (all UIDs).
+func uidSet(uids []uint32) map[uint32]bool {
+	if uids == nil {
+		return nil
+	}
+	set := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		set[u] = true
+	}
+	return set
 }
 
 // Release implements Store.
@@ -302,13 +315,4 @@ func (s *MemoryStore) Release(ctx context.Context, id string) error {
 	me.e.Pending = false
 	s.hub.publish(mb.m.Address, place(f, me))
 	return nil
-}
-
-// Watch implements Store.
-func (s *MemoryStore) Watch(ctx context.Context, mailbox string) <-chan Change {
-	a, err := normalizeAddress(mailbox)
-	if err != nil {
-		a = mailbox
-	}
-	return s.hub.watch(ctx, a)
 }

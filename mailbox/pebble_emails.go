@@ -173,6 +173,9 @@ func (s *PebbleStore) List(ctx context.Context, mailbox, folder string) ([]Email
 			return err
 		}
 		e, err := er.read(id)
+		if errors.Is(err, ErrNotFound) {
+			err = fmt.Errorf("%w: uid index entry without email", ErrCorrupt)
+		}
 		if err != nil {
 			return err
 		}

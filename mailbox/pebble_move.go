@@ -88,13 +88,7 @@ type doomedEmail struct {
 
 // deleted lists the folder's \Deleted emails among uids (nil = all), by UID.
 func (t *txn) deleted(fid uint64, uids []uint32) ([]doomedEmail, error) {
-	var want map[uint32]bool
-	if uids != nil {
-		want = make(map[uint32]bool, len(uids))
-		for _, u := range uids {
-			want[u] = true
-		}
-	}
+	want := uidSet(uids)
 	var out []doomedEmail
 	err := t.s.scan(t.b, uidPrefix(fid), func(k, v []byte) error {
 		p, err := parseKey(k)
@@ -115,13 +109,4 @@ func (t *txn) deleted(fid uint64, uids []uint32) ([]doomedEmail, error) {
 		return nil
 	})
 	return out, err
-}
-
-// Watch implements Store.
-func (s *PebbleStore) Watch(ctx context.Context, mailbox string) <-chan Change {
-	a, err := normalizeAddress(mailbox)
-	if err != nil {
-		a = mailbox
-	}
-	return s.hub.watch(ctx, a)
 }

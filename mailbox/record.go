@@ -63,7 +63,7 @@ func (r *emailRecord) flagBits() byte {
 }
 
 func flagsFromBits(bits byte) []string {
-	var out []string
+	out := []string{}
 	for i, f := range [...]string{FlagSeen, FlagAnswered, FlagFlagged, FlagDeleted, FlagDraft} {
 		if bits&(1<<i) != 0 {
 			out = append(out, f)
@@ -84,6 +84,9 @@ func decodeEmailRecord(id ulid, b []byte) (emailRecord, error) {
 	bits := d.byte()
 	r.Flags, r.Pending = flagsFromBits(bits), bits&pendingBit != 0
 	r.Keywords = d.strs()
+	if r.Keywords == nil {
+		r.Keywords = []string{} // Flags and Keywords are never nil (JSON "[]")
+	}
 	r.InternalDate, r.Size = d.time(), d.varint()
 	r.From, r.To, r.Cc = d.strs(), d.strs(), d.strs()
 	r.Subject, r.MessageID = d.str(), d.str()

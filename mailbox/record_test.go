@@ -10,7 +10,7 @@ func TestEmailRecordRoundTrip(t *testing.T) {
 	t.Parallel()
 	id := ulid{1, 2, 3}
 	cases := map[string]emailRecord{
-		"empty": {Email: Email{ID: id.String()}},
+		"empty": {Email: Email{ID: id.String(), Flags: []string{}, Keywords: []string{}}},
 		"full": {
 			Email: Email{ID: id.String(), Mailbox: "a@example.com", UID: 1 << 31, ModSeq: 1 << 40,
 				Flags: []string{FlagSeen, FlagDeleted, FlagDraft}, Keywords: []string{"Invoice", "$Junk"},
@@ -20,7 +20,7 @@ func TestEmailRecordRoundTrip(t *testing.T) {
 				AuthResults: "mx; spf=pass", Pending: true},
 			FolderID: 1 << 50, Body: ulid{9, 9, 9},
 		},
-		"before 1970": {Email: Email{ID: id.String(), InternalDate: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		"before 1970": {Email: Email{ID: id.String(), Flags: []string{}, Keywords: []string{}, InternalDate: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	}
 	for name, r := range cases {
 		t.Run(name, func(t *testing.T) {

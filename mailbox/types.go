@@ -106,8 +106,8 @@ type Email struct {
 	Folder       string
 	UID          uint32
 	ModSeq       uint64
-	Flags        []string // system flags "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"
-	Keywords     []string // = API tags; case-preserving, compared case-insensitively
+	Flags        []string // system flags "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"; never nil
+	Keywords     []string // = API tags; case-preserving, compared case-insensitively; never nil
 	InternalDate time.Time
 	Size         int64
 	// parsed summary, filled at delivery with go-message (best effort):

@@ -20,6 +20,9 @@ type attempt struct {
 // deliver sends the lease's message to its recipients' domain and returns one result per
 // recipient, and whether the whole domain should back off (nothing could be reached).
 func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([]queue.Result, bool) {
+	if d.opts.Local != nil && d.opts.Local.IsLocal(ctx, l.Domain) {
+		return d.deliverLocal(ctx, l, body), false
+	}
 	a := &attempt{lease: l, body: body, results: make([]*queue.Result, len(l.Recipients))}
 	hops, err := d.router.route(ctx, l.Domain)
 	if err != nil {

@@ -75,6 +75,10 @@ type Options struct {
 	IdleTimeout    time.Duration // an idle connection is closed after this; default 10s
 	MaxConnUses    int           // messages per connection before it is closed; default 100
 
+	// Local, when set, delivers mail for the node's own domains into its mailboxes; it wins
+	// over Transports and MX routing.
+	Local Local
+
 	// DSN receives the DSNs for bounced and failed recipients; nil drops them (logged).
 	DSN DSNFunc
 

@@ -45,7 +45,8 @@
 // and fixed-width so that byte order is numeric order. Message, approval and lease ids are
 // stored as their 16-byte binary ULID (48-bit Unix milliseconds + 80 random bits; the text
 // form is a prefix "msg_"/"apr_"/"lse_" + 26 Crockford base32 characters), so keys sort by
-// creation time. s8 is a string preceded by its 1-byte length, s16 by a 2-byte length.
+// creation time (message ids from one Queue strictly increase, even within a millisecond,
+// so enqueue order is id order). s8 is a string preceded by its 1-byte length, s16 by a 2-byte length.
 //
 //	family       key after 'q'                                      value
 //	0x01 msg     01 <msg:16>                                        v1 msgRecord: mailbox, from, subject, lane, tags,

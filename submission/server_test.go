@@ -162,7 +162,8 @@ func TestSMTPSubmitQueues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"DKIM-Signature:", "Message-Id: <" + id + "@mx.example.com>", "Date: "} {
+	for _, want := range []string{"DKIM-Signature:", "Message-Id: <" + id + "@mx.example.com>", "Date: ",
+		"Received: from localhost ([127.0.0.1])\r\n\tby mx.example.com with ESMTPSA;"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("queued message lacks %q", want)
 		}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -170,12 +173,46 @@ func (s *session) Data(r io.Reader) error {
 		s.log.Info("data refused", "err", err)
 		return reply(err)
 	}
+	body = append([]byte(s.received()), body...)
 	rc, err := s.srv.sub.SubmitRaw(s.ctx, s.from, s.rcpts, body, *s.principal)
 	if err != nil {
 		s.log.Info("submission refused", "err", err)
 		return reply(err)
 	}
 	return dataReply(rc)
+}
+
+// received is the trace field this hop adds (RFC 5321 §4.4; "with" per RFC 3848). The HELO
+// name is client input: only host-name characters of it are kept.
+func (s *session) received() string {
+	proto := "ESMTP"
+	if _, tls := s.conn.TLSConnectionState(); tls {
+		proto += "S"
+	}
+	if s.principal != nil && s.principal.Mailbox != "*" {
+		proto += "A"
+	}
+	ip := "unknown"
+	if ap, err := netip.ParseAddrPort(s.conn.Conn().RemoteAddr().String()); err == nil {
+		ip = ap.Addr().Unmap().String()
+	}
+	return fmt.Sprintf("Received: from %s ([%s])\r\n\tby %s with %s;\r\n\t%s\r\n",
+		traceName(s.conn.Hostname()), ip, s.srv.opts.Hostname, proto,
+		s.srv.sub.clock.Now().Format(time.RFC1123Z))
+}
+
+// traceName keeps the letters, digits, '-', '.', ':', '[' and ']' of a HELO name.
+func traceName(helo string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-.:[]", r)) {
+			return r
+		}
+		return -1
+	}, helo)
+	if clean == "" || len(clean) > 255 {
+		return "unknown"
+	}
+	return clean
 }
 
 // dataReply is the final reply to DATA for an accepted message.

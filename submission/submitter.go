@@ -112,7 +112,7 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	if err != nil {
 		return queue.Receipt{}, s.refused("invalid", err)
 	}
-	if int64(len(raw)) > s.opts.MaxMessageBytes {
+	if int64(len(raw)) > s.opts.MaxMessageBytes+traceSlack {
 		return queue.Receipt{}, s.refused("too_large", fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw)))
 	}
 	m, err := parseRaw(raw)
@@ -133,6 +133,10 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	}
 	return s.accept(ctx, env, body)
 }
+
+// traceSlack is room over MaxMessageBytes for the fields a listener adds (Received), so that a
+// message the listener accepted by SIZE is not refused here for them.
+const traceSlack = 4096
 
 // checkRcpts validates the envelope recipients of a raw submission and returns them with
 // lower-case domains.

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -24,7 +25,8 @@ func BenchmarkWebhookLag(b *testing.B) {
 	reg := runDispatcher(b, q, srv.URL, Options{})
 	b.ResetTimer()
 	produce(b, q, b.N)
-	waitFor(b, "all events", func() bool { return got.Load() >= int64(3*b.N) })
+	waitForWithin(b, "all events", 30*time.Second+time.Duration(b.N)*10*time.Millisecond,
+		func() bool { return got.Load() >= int64(3*b.N) })
 	b.StopTimer()
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {

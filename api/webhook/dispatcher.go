@@ -77,6 +77,7 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool // outbox item IDs being attempted
+	finished map[string]bool // items whose attempt ended since the current round began
 	done     chan struct{}   // an attempt finished: look for the next chain head
 }
 
@@ -97,7 +98,7 @@ func NewDispatcher(q *queue.Queue, endpoints []Endpoint, opts Options) (*Dispatc
 	}
 	return &Dispatcher{
 		q: q, endpoints: eps, opts: opts, clock: opts.Clock, log: opts.Logger, m: m,
-		inflight: map[string]bool{}, done: make(chan struct{}, 1),
+		inflight: map[string]bool{}, finished: map[string]bool{}, done: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -171,6 +172,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // round starts attempts for due chain heads not already in flight, up to Concurrency.
 func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
+	d.mu.Lock()
+	clear(d.finished) // what ends from now on may still be in the snapshot below
+	d.mu.Unlock()
 	items, err := d.q.OutboxDue(ctx, d.opts.BatchSize)
 	if err != nil {
 		return 0, err
@@ -194,7 +198,9 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) (int, error)
 func (d *Dispatcher) claim(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.inflight[id] || len(d.inflight) >= d.opts.Concurrency {
+	// An item that finished after OutboxDue's snapshot was taken is stale in it: acked (sending
+	// it again would duplicate it, after its successor) or rescheduled.
+	if d.inflight[id] || d.finished[id] || len(d.inflight) >= d.opts.Concurrency {
 		return false
 	}
 	d.inflight[id] = true
@@ -204,6 +210,7 @@ func (d *Dispatcher) claim(id string) bool {
 func (d *Dispatcher) release(id string) {
 	d.mu.Lock()
 	delete(d.inflight, id)
+	d.finished[id] = true
 	d.mu.Unlock()
 	select {
 	case d.done <- struct{}{}:

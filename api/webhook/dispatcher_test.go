@@ -161,8 +161,11 @@ func TestDispatcherRetriesInOrderWithStableIDs(t *testing.T) {
 			var attempts map[string][]string
 			waitFor(t, "12 events acknowledged", func() bool {
 				got, attempts = tc.rc.snapshot()
-				return len(got) >= 12
+				return len(unique(got)) >= 12
 			})
+			if len(got) != 12 {
+				t.Errorf("%d acknowledged deliveries for 12 events (duplicates)", len(got))
+			}
 			checkOrder(t, ids, got)
 			for id, bodies := range attempts {
 				for _, b := range bodies[1:] {
@@ -190,6 +193,14 @@ func counter(reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+func unique(ds []delivery) map[string]bool {
+	u := map[string]bool{}
+	for _, d := range ds {
+		u[d.id] = true
+	}
+	return u
 }
 
 // checkOrder checks every message's events arrived once each (by webhook-id) and in order:
@@ -223,7 +234,12 @@ func checkOrder(t *testing.T, ids []string, got []delivery) {
 
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitForWithin(tb, what, 30*time.Second, cond)
+}
+
+func waitForWithin(tb testing.TB, what string, d time.Duration, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out waiting for %s", what)

@@ -183,8 +183,9 @@ func (n *node) addDelivery() error {
 	if err := mta.Validate(ts); err != nil {
 		return err
 	}
+	local := localDelivery{store: n.store, queue: n.queue, log: n.log.With("component", "local")}
 	opts := mta.Options{
-		Hostname: n.cfg.Hostname, Transports: ts, DSN: n.deliverDSN,
+		Hostname: n.cfg.Hostname, Transports: ts, Local: local, DSN: local.deliverDSN,
 		Logger: n.log.With("component", "mta"), Registerer: n.reg,
 	}
 	if r := n.cfg.DNS.Resolver; r != "" {
@@ -193,19 +194,6 @@ func (n *node) addDelivery() error {
 	d := mta.New(n.queue, opts)
 	n.sup.workers = append(n.sup.workers, worker{name: "delivery", run: d.Run})
 	return nil
-}
-
-// deliverDSN files a DSN: into the sender's INBOX when the sender is a local mailbox (it is,
-// for everything submission accepts), else through the queue like any other message.
-func (n *node) deliverDSN(ctx context.Context, dsn *queue.Message) error {
-	if len(dsn.To) == 1 {
-		if _, err := n.store.Mailbox(ctx, dsn.To[0]); err == nil {
-			_, err := n.store.Deliver(ctx, dsn.To[0], "INBOX", dsn.Body, mailbox.DeliverOptions{})
-			return err
-		}
-	}
-	_, err := n.queue.Enqueue(ctx, dsn)
-	return err
 }
 
 func (n *node) addWebhooks() error {

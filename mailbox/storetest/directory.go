@@ -76,8 +76,13 @@ func testAPIKeys(t *testing.T, s mailbox.Store) {
 	wantErr(t, err, mailbox.ErrNotFound)
 	ks, err := s.APIKeys(c)
 	must(t, err)
-	if len(ks) != 2 || ks[0].ID != "key_b" || len(ks[1].ID) < 8 || ks[1].ID[:4] != "key_" {
-		t.Fatalf("keys = %+v", ks)
+	if len(ks) != 2 || ks[0].ID >= ks[1].ID {
+		t.Fatalf("keys not two, by ID: %+v", ks)
+	}
+	for _, k := range ks {
+		if k.ID != "key_b" && (len(k.ID) < 8 || k.ID[:4] != "key_" || k.Mailboxes[0] != "*") {
+			t.Fatalf("generated key = %+v", k)
+		}
 	}
 	must(t, s.DeleteAPIKey(c, "key_b"))
 	wantErr(t, s.DeleteAPIKey(c, "key_b"), mailbox.ErrNotFound)

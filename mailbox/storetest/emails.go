@@ -25,6 +25,9 @@ func testDeliver(t *testing.T, s mailbox.Store) {
 	if !e1.InternalDate.Equal(at(1)) || e2.InternalDate.IsZero() || e1.Size != int64(len(msg("one"))) {
 		t.Fatalf("dates/size %+v", e1)
 	}
+	if e1.Flags == nil || e1.Keywords == nil {
+		t.Fatalf("nil flags or keywords (JSON null): %+v", e1)
+	}
 	equal(t, "flags", e2.Flags, []string{`\Seen`})
 	equal(t, "keywords", e2.Keywords, []string{"Work"})
 	f := folder(t, s, mb, "INBOX")

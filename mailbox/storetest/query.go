@@ -70,7 +70,6 @@ func testQueryFilters(t *testing.T, s mailbox.Store) {
 	must(t, err)
 	_, err = s.SetFlags(c, e5.ID, []string{"Invoice"}, nil)
 	must(t, err)
-	e1ID := ""
 	yes, no := true, false
 	cases := []struct {
 		name string
@@ -87,7 +86,6 @@ func testQueryFilters(t *testing.T, s mailbox.Store) {
 		{"unknown tag", mailbox.Query{Tag: "nothing"}, nil},
 		{"tag paged", mailbox.Query{Tag: "invoice", Limit: 2}, []string{"i5", "a3"}},
 	}
-	_ = e1ID
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Mailbox = mb

@@ -214,3 +214,37 @@ func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLocalDeliveryAndBounceDSN sends from one local mailbox to another (it never leaves the
+// node: the MX sees nothing), then to a recipient the MX refuses, and finds the DSN in the
+// sender's INBOX and the bounced webhook.
+func TestLocalDeliveryAndBounceDSN(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Options{Config: "[[mailbox]]\naddress = \"inbox@example.com\"\noversight = \"autonomous\"\n"})
+	r := send(t, n, `{"mailbox_id":"auth@example.com","to":"inbox@example.com","subject":"local","text":"hi"}`)
+	ctx := Context(t, 30*time.Second)
+	if _, err := n.Hooks.WaitEvent(ctx, r.MessageID, "delivered"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Hooks.WaitFor(ctx, func(h Hook) bool { return h.Type() == "received" && h.Event["mailbox_id"] == "inbox@example.com" }); err != nil {
+		t.Fatal(err)
+	}
+	if n.MX.Count() != 0 {
+		t.Errorf("local mail went to the MX")
+	}
+	r = send(t, n, `{"mailbox_id":"auth@example.com","to":"reject-me@customer.test","subject":"will bounce","text":"hi"}`)
+	h, err := n.Hooks.WaitEvent(ctx, r.MessageID, "bounced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Event["smtp_code"] != float64(550) || h.Event["enhanced_code"] != "5.1.1" {
+		t.Errorf("bounced event %s", h.Body)
+	}
+	if _, err := n.Hooks.WaitFor(ctx, func(h Hook) bool { return h.Type() == "received" && h.Event["mailbox_id"] == Sender }); err != nil {
+		t.Fatalf("no DSN in the sender's INBOX: %v", err)
+	}
+	code, body := n.Do("GET", "/v1/mailboxes/"+Sender+"/emails?folder=INBOX", APIKey, nil)
+	if code != 200 || !strings.Contains(string(body), "Undelivered") && !strings.Contains(string(body), "Delivery Status") {
+		t.Errorf("sender INBOX = %d %s", code, body)
+	}
+}
