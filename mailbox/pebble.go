@@ -159,8 +159,11 @@ func (s *PebbleStore) skipCorrupt(key []byte, err error) bool {
 }
 
 // commit commits b durably and closes it.
-func commit(b *pebble.Batch) error {
-	err := b.Commit(pebble.Sync)
+func commit(b *pebble.Batch) error { return commitWith(b, pebble.Sync) }
+
+// commitWith commits b with the given durability and closes it.
+func commitWith(b *pebble.Batch, opts *pebble.WriteOptions) error {
+	err := b.Commit(opts)
 	if cerr := b.Close(); err == nil {
 		err = cerr
 	}

@@ -18,6 +18,7 @@ func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 	}
 	var out Email
 	err = s.mutate(ctx, e.Mailbox, func(t *txn) error {
+		t.noSync = o.NoSync
 		fid, f, err := t.folderByName(folder)
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ type txn struct {
 	b       *pebble.Batch
 	folders map[uint64]*folderRecord
 	changes []Change
+	noSync  bool // commit without waiting for an fsync (DeliverOptions.NoSync)
 }
 
 func (s *PebbleStore) begin(addr string) *txn {
@@ -26,13 +27,17 @@ func (s *PebbleStore) begin(addr string) *txn {
 // abort drops the batch.
 func (t *txn) abort() { t.b.Close() }
 
-// commit writes the touched folders, commits with pebble.Sync, then notifies
+// commit writes the touched folders, commits with pebble.Sync (or NoSync when asked), then notifies
 // watchers (still under the mailbox lock, so in commit order).
 func (t *txn) commit() error {
 	for fid, r := range t.folders {
 		t.b.Set(folderKey(fid), encodeValue(r), nil)
 	}
-	if err := commit(t.b); err != nil {
+	opts := pebble.Sync
+	if t.noSync {
+		opts = pebble.NoSync
+	}
+	if err := commitWith(t.b, opts); err != nil {
 		return err
 	}
 	t.s.hub.publish(t.addr, t.changes...)

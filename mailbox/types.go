@@ -129,6 +129,11 @@ type DeliverOptions struct {
 	Flags, Keywords []string  // system flags and keywords to set at once
 	InternalDate    time.Time // zero = the store's clock
 	Pending         bool      // hold from the agent until Release
+	// NoSync commits without waiting for an fsync: the email is durable with the store's
+	// next synced write (Pebble's WAL is one log). For copies whose loss in a crash costs
+	// nothing, like the Sent copy of a message the queue already holds durably; it keeps the
+	// mailbox's lock from spanning an fsync.
+	NoSync bool
 }
 
 // Query selects emails of one mailbox, newest first.

@@ -125,7 +125,7 @@ func (s *Submitter) sign(raw []byte, d mailbox.Domain) ([]byte, error) {
 // copyToSent stores the sent message in the sender's Sent folder, marked \Seen. It is a second
 // commit after the enqueue (see doc.go): a failure is logged, the send stands.
 func (s *Submitter) copyToSent(ctx context.Context, addr, msgID string, body []byte) {
-	_, err := s.opts.Store.Deliver(ctx, addr, "Sent", body, mailbox.DeliverOptions{Flags: []string{mailbox.FlagSeen}})
+	_, err := s.opts.Store.Deliver(ctx, addr, "Sent", body, mailbox.DeliverOptions{Flags: []string{mailbox.FlagSeen}, NoSync: true})
 	if err != nil {
 		s.metrics.sentCopyErrors.Inc()
 		s.log.ErrorContext(ctx, "copy to Sent failed", "msg_id", msgID, "mailbox", addr, "err", err)

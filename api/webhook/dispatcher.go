@@ -170,12 +170,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// round starts attempts for due chain heads not already in flight, up to Concurrency.
+// round starts attempts for due chain heads, as many as there are free slots. OutboxDue
+// leases what it returns (the queue will not hand those chains out again until acked,
+// retried or the lease expires), so every item fetched is attempted now.
 func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) (int, error) {
-	d.mu.Lock()
-	clear(d.finished) // what ends from now on may still be in the snapshot below
-	d.mu.Unlock()
-	items, err := d.q.OutboxDue(ctx, d.opts.BatchSize)
+	free := d.freeSlots()
+	if free == 0 {
+		return 0, nil
+	}
+	items, err := d.q.OutboxDue(ctx, min(free, d.opts.BatchSize))
 	if err != nil {
 		return 0, err
 	}
@@ -195,12 +198,19 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) (int, error)
 	return started, nil
 }
 
+func (d *Dispatcher) freeSlots() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.finished) // what ends from now on may still be in the next OutboxDue's answer
+	return d.opts.Concurrency - len(d.inflight)
+}
+
+// claim marks id in flight. It refuses an item already in flight, or one that finished
+// since freeSlots: such an answer of OutboxDue is stale (acked or rescheduled meanwhile).
 func (d *Dispatcher) claim(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	// An item that finished after OutboxDue's snapshot was taken is stale in it: acked (sending
-	// it again would duplicate it, after its successor) or rescheduled.
-	if d.inflight[id] || d.finished[id] || len(d.inflight) >= d.opts.Concurrency {
+	if d.inflight[id] || d.finished[id] {
 		return false
 	}
 	d.inflight[id] = true

@@ -274,3 +274,22 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
+
+// TestDispatcherMoreChainsThanSlots: with more due messages than attempts in flight, every
+// event still arrives promptly (OutboxDue leases what it returns; fetching more than the
+// dispatcher can start would strand those chains until the lease expires).
+func TestDispatcherMoreChainsThanSlots(t *testing.T) {
+	t.Parallel()
+	rc := &receiver{t: t, attempts: map[string][]string{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	q := openQueue(t)
+	ids := produce(t, q, 30)
+	runDispatcher(t, q, srv.URL, Options{Concurrency: 2, BatchSize: 64})
+	var got []delivery
+	waitFor(t, "90 events", func() bool {
+		got, _ = rc.snapshot()
+		return len(unique(got)) >= 90
+	})
+	checkOrder(t, ids, got)
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"path/filepath"
 	"time"
@@ -122,8 +123,19 @@ func (n *node) build() error {
 	if addr := n.cfg.Listen.HTTP; addr != "" {
 		n.addHTTP("http", "tcp", addr, a.Handler())
 	}
-	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), a.AdminHandler())
+	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()))
 	return nil
+}
+
+// adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
+// running node can be profiled (`curl --unix-socket data/ctl.sock http://x/debug/pprof/profile`).
+func adminMux(admin http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", admin)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func approvalRules(rs []ApprovalRuleConfig) []submission.Rule {
