@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/submission"
 	"multimail.dev/multimail/queue"
 )
 
@@ -76,17 +77,18 @@ func pageAfter[T any](items []T, cursor string, limit int, key func(T) string) (
 
 // approve is POST /v1/approvals/{approval_id}/approve.
 func (s *Server) approve(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.decide(w, r, p, s.opts.Queue.Approve)
+	return s.decide(w, r, p, s.opts.Submitter.Approve)
 }
 
 // reject is POST /v1/approvals/{approval_id}/reject.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.decide(w, r, p, s.opts.Queue.Reject)
+	return s.decide(w, r, p, s.opts.Submitter.Reject)
 }
 
-// decide applies an approval decision and answers with the updated record (409 if it was
+// decide applies an approval decision through the Submitter (which checks who may decide and
+// copies an approved message to Sent) and answers with the updated record (409 if it was
 // already decided).
-func (s *Server) decide(w http.ResponseWriter, r *http.Request, p *principal, act func(ctx context.Context, id, by, reason string) error) error {
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, p *principal, act func(ctx context.Context, id, reason string, auth submission.Principal) error) error {
 	id, err := pathValue(r, "approval_id")
 	if err != nil {
 		return err
@@ -105,7 +107,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, p *principal, ac
 	if !p.may(rec.Mailbox) {
 		return errForbidden("this API key is not scoped to %s", rec.Mailbox)
 	}
-	if err := act(detached(r.Context()), id, p.by(), body.Reason); err != nil {
+	if err := act(detached(r.Context()), id, body.Reason, p.forSend(rec.Mailbox)); err != nil {
 		return err
 	}
 	if rec, err = s.opts.Queue.Approval(r.Context(), id); err != nil {

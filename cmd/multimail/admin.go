@@ -261,10 +261,7 @@ func cmdApprovals(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if verb == "list" {
 		var out wire.ApprovalList
-		q := "/v1/approvals"
-		if *state != "all" {
-			q += "?state=" + url.QueryEscape(*state)
-		}
+		q := "/v1/approvals?state=" + url.QueryEscape(*state)
 		return a.call(ctx, "GET", q, nil, &out, func(w io.Writer) {
 			fmt.Fprintln(w, "APPROVAL\tSTATE\tMESSAGE\tMAILBOX\tTO\tSUBJECT")
 			for _, ap := range out.Approvals {
