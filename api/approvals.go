@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"multimail.dev/multimail/api/wire"
-	"multimail.dev/multimail/submission"
 	"multimail.dev/multimail/queue"
+	"multimail.dev/multimail/submission"
 )
 
 // listApprovals is GET /v1/approvals?state=&mailbox_id=&limit=&cursor=: oldest first, only

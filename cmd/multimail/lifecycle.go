@@ -23,7 +23,7 @@ type listenerService struct {
 	name     string // "http", "smtp", "submission", ...
 	network  string // "tcp" (default) or "unix"
 	addr     string
-	serve    func(l net.Listener) error    // blocks until shut down
+	serve    func(l net.Listener) error      // blocks until shut down
 	shutdown func(ctx context.Context) error // stops accepting and waits for sessions
 	ln       net.Listener
 }
