@@ -8,6 +8,15 @@ import (
 	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// Pebble sizing for one node: a block cache that holds the hot index and filter blocks and the
+// recent bodies the deliverers read back, and memtables large enough that a burst of 5 KB
+// messages does not stall on flushes.
+const (
+	cacheBytes    = 128 << 20
+	memTableBytes = 64 << 20
 )
 
 // openDB opens (creating it if needed) the node's Pebble database in dataDir/db. Pebble's own
@@ -17,11 +26,21 @@ func openDB(dataDir string, log *slog.Logger) (*pebble.DB, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	dir := filepath.Join(dataDir, "db")
-	db, err := pebble.Open(dir, &pebble.Options{
-		Logger: pebbleLogger{log.With("component", "pebble")},
+	cache := pebble.NewCache(cacheBytes)
+	defer cache.Unref() // the DB holds its own reference
+	opts := &pebble.Options{
+		Logger:       pebbleLogger{log.With("component", "pebble")},
+		Cache:        cache,
+		MemTableSize: memTableBytes,
 		// The WAL is the durability point of every acknowledgement: keep pebble's default
 		// group commit and sync on each committed batch that asks for it (pebble.Sync).
-	})
+	}
+	// Bloom filters: the stores look up many keys that do not exist (a fresh message id, an
+	// idempotency key); without filters each such Get reads index blocks from disk.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
