@@ -30,6 +30,7 @@ type Config struct {
 	DNS          DNSConfig            `toml:"dns"`
 	Delivery     DeliveryConfig       `toml:"delivery"`
 	Submission   SubmissionConfig     `toml:"submission"`
+	API          APIConfig            `toml:"api"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -70,6 +71,12 @@ type DeliveryConfig struct {
 // SubmissionConfig tunes the submission listeners.
 type SubmissionConfig struct {
 	TrustedNetworks []string `toml:"trusted_networks"`
+}
+
+// APIConfig tunes the HTTP API.
+type APIConfig struct {
+	RateLimit float64 `toml:"rate_limit"` // requests per second per API key; negative: no limit
+	RateBurst int     `toml:"rate_burst"` // requests a key may make at once above the rate
 }
 
 // TransportConfig routes a domain ("*" for all) to a fixed next hop.
@@ -172,6 +179,7 @@ func defaultConfig() Config {
 			MaxLifetime:          Duration(120 * time.Hour),
 			PerDomainConcurrency: 10,
 		},
+		API: APIConfig{RateLimit: 50, RateBurst: 100},
 	}
 }
 
@@ -292,7 +300,7 @@ func lineOfKey(src []byte, k toml.Key) int {
 }
 
 func (c *Config) validate() error {
-	checks := []func() error{c.validateBasics, c.validateListen, c.validateDelivery,
+	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
 		c.validateRules}
 	for _, f := range checks {
@@ -352,6 +360,13 @@ func (c *Config) validateListen() error {
 		if _, _, err := net.SplitHostPort(kv[1]); err != nil {
 			return bad("listen."+kv[0], "want host:port, got %q", kv[1])
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateAPI() error {
+	if c.API.RateLimit > 0 && c.API.RateBurst < 1 {
+		return bad("api.rate_burst", "must be at least 1 when api.rate_limit is set")
 	}
 	return nil
 }

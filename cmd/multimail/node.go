@@ -113,8 +113,9 @@ func (n *node) build() error {
 	a, err := api.New(api.Options{
 		Store: n.store, Queue: n.queue, Submitter: sub,
 		Gatherer: n.reg, Registerer: n.reg,
-		Logger:   n.log.With("component", "api"),
-		Hostname: n.cfg.Hostname,
+		Logger:    n.log.With("component", "api"),
+		Hostname:  n.cfg.Hostname,
+		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
 	})
 	if err != nil {
 		return err
