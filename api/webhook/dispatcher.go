@@ -76,7 +76,7 @@ type Dispatcher struct {
 	m         *metrics
 
 	mu       sync.Mutex
-	inflight map[string]bool // outbox item IDs being attempted
+	inflight map[string]bool // "subscriber/webhook-id" of the outbox items being attempted
 	finished map[string]bool // items whose attempt ended since the current round began
 	done     chan struct{}   // an attempt finished: look for the next chain head
 }
@@ -184,7 +184,8 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) (int, error)
 	}
 	started := 0
 	for _, it := range items {
-		if !d.claim(it.ID) {
+		key := it.Subscriber + "/" + it.ID // every endpoint gets its own copy of an event
+		if !d.claim(key) {
 			continue
 		}
 		started++
@@ -192,7 +193,7 @@ func (d *Dispatcher) round(ctx context.Context, wg *sync.WaitGroup) (int, error)
 		go func() {
 			defer wg.Done()
 			d.attempt(ctx, it)
-			d.release(it.ID)
+			d.release(key)
 		}()
 	}
 	return started, nil
@@ -205,7 +206,7 @@ func (d *Dispatcher) freeSlots() int {
 	return d.opts.Concurrency - len(d.inflight)
 }
 
-// claim marks id in flight. It refuses an item already in flight, or one that finished
+// claim marks an item (subscriber/id) in flight. It refuses an item already in flight, or one that finished
 // since freeSlots: such an answer of OutboxDue is stale (acked or rescheduled meanwhile).
 func (d *Dispatcher) claim(id string) bool {
 	d.mu.Lock()

@@ -293,3 +293,44 @@ func TestDispatcherMoreChainsThanSlots(t *testing.T) {
 	})
 	checkOrder(t, ids, got)
 }
+
+// TestDispatcherEveryEndpointGetsEveryEvent: two endpoints share webhook-ids (an event's id
+// is the same for everyone), yet each must receive its own copy of every event.
+func TestDispatcherEveryEndpointGetsEveryEvent(t *testing.T) {
+	t.Parallel()
+	db, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := []Endpoint{{ID: "wh0", Secret: testSecret}, {ID: "wh1", Secret: testSecret}}
+	q, err := queue.Open(db, queue.Options{Subscribers: Subscribers(eps)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close(); _ = db.Close() })
+	var rcs []*receiver
+	for i := range eps {
+		rc := &receiver{t: t, attempts: map[string][]string{}}
+		srv := httptest.NewServer(rc)
+		t.Cleanup(srv.Close)
+		eps[i].URL = srv.URL
+		rcs = append(rcs, rc)
+	}
+	d, err := NewDispatcher(q, eps, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	ids := produce(t, q, 5)
+	for i, rc := range rcs {
+		waitFor(t, fmt.Sprintf("endpoint %d gets 15 events", i), func() bool {
+			got, _ := rc.snapshot()
+			return len(unique(got)) == 15
+		})
+		got, _ := rc.snapshot()
+		checkOrder(t, ids, got)
+	}
+}

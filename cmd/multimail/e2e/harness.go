@@ -42,6 +42,9 @@ type Options struct {
 	MX mtatest.MXOptions
 	// Webhook configures the harness's webhook receiver.
 	Webhook WebhookOptions
+	// NoWebhook leaves the harness's receiver out of the config (a test that brings its own
+	// endpoint in Config); Node.Hooks still exists but receives nothing.
+	NoWebhook bool
 	// Args are extra `serve` arguments.
 	Args []string
 }
@@ -152,7 +155,9 @@ func (n *Node) configText() string {
 	// A checked-in test key: generating RSA-2048 at every start would dominate test time.
 	fmt.Fprintf(&b, "[[domain]]\nname = %q\ndkim_selector = \"mm1\"\ndkim_key = %q\n\n", Domain, testKeyPath(n.t))
 	fmt.Fprintf(&b, "[[mailbox]]\naddress = %q\noversight = \"autonomous\"\npassword = %q\napi_keys = [%q]\n\n", Sender, Password, APIKey)
-	fmt.Fprintf(&b, "[[webhook]]\nurl = %q\nsecret = %q\n\n", n.Hooks.URL(), WebhookToken)
+	if !n.opts.NoWebhook {
+		fmt.Fprintf(&b, "[[webhook]]\nurl = %q\nsecret = %q\n\n", n.Hooks.URL(), WebhookToken)
+	}
 	b.WriteString(n.opts.Config)
 	return b.String()
 }

@@ -1,0 +1,260 @@
+"""MultimailClient: one method per endpoint of the multimail HTTP API."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from urllib.parse import quote, urlencode
+
+from . import __version__
+from ._http import IDEMPOTENT, NOT_IDEMPOTENT, Transport
+from .errors import MultimailError
+from .models import (
+    Approval,
+    ApprovalList,
+    Email,
+    EmailList,
+    Message,
+    SendResult,
+    TagResult,
+    format_time,
+)
+
+__all__ = ["MultimailClient", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8025"
+"""Where `multimail serve` listens by default."""
+
+_ENV_REF = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
+
+Addresses = Union[str, Sequence[str]]
+
+
+def _resolve_key(api_key: Optional[str]) -> str:
+    """The key from the argument, else MULTIMAIL_API_KEY. An argument that is exactly an
+    environment reference such as ``"$MULTIMAIL_API_KEY"`` (as in the documentation's
+    examples) is read from that variable."""
+    if api_key is None:
+        api_key = os.environ.get("MULTIMAIL_API_KEY", "")
+        if not api_key:
+            raise MultimailError("no API key: pass api_key= or set MULTIMAIL_API_KEY")
+        return api_key
+    m = _ENV_REF.match(api_key)
+    if m:
+        name = m.group(1) or m.group(2)
+        value = os.environ.get(name, "")
+        if not value:
+            raise MultimailError("api_key refers to $%s, which is not set" % name)
+        return value
+    return api_key
+
+
+def _addresses(value: Optional[Addresses]) -> Optional[List[str]]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _attachment(a: Mapping[str, Any]) -> Dict[str, Any]:
+    out = dict(a)
+    content = out.get("content")
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        out["content"] = base64.b64encode(bytes(content)).decode("ascii")
+    return out
+
+
+def _path(*parts: str) -> str:
+    return "/" + "/".join(quote(p, safe="@") for p in parts)
+
+
+class MultimailClient:
+    """A client of one multimail server.
+
+    Args:
+        api_key: the API key (``mm_live_…``); default ``MULTIMAIL_API_KEY``. A value that is
+            exactly ``"$NAME"`` or ``"${NAME}"`` is read from that environment variable.
+        base_url: the server; default ``MULTIMAIL_API_URL``, else ``http://127.0.0.1:8025``.
+        timeout: seconds for each HTTP attempt (connect and each read).
+        max_retries: how many times a failed request is sent again: on 429 (after
+            ``Retry-After``), on 5xx and on a dropped connection, with exponential backoff.
+            send_email always carries an idempotency key, so a retried send is sent once;
+            approve and reject are retried only where the server cannot have acted (429, or
+            a connection that was refused).
+
+    Every method raises a :class:`multimail.MultimailError` subclass on failure.
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: float = 10.0,
+        *,
+        max_retries: int = 3,
+    ) -> None:
+        self.api_key = _resolve_key(api_key)
+        self.base_url = (base_url or os.environ.get("MULTIMAIL_API_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self._t = Transport(
+            self.base_url,
+            self.api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            user_agent="multimail-python/" + __version__,
+        )
+
+    def __repr__(self) -> str:
+        return "MultimailClient(base_url=%r)" % self.base_url
+
+    # --- sending -----------------------------------------------------------------------
+
+    def send_email(
+        self,
+        mailbox_id: str,
+        to: Addresses,
+        subject: Optional[str] = None,
+        html: Optional[str] = None,
+        text: Optional[str] = None,
+        priority: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
+        cc: Optional[Addresses] = None,
+        bcc: Optional[Addresses] = None,
+        reply_to: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        attachments: Optional[Sequence[Mapping[str, Any]]] = None,
+        expires_at: Optional[Union[datetime, str]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> SendResult:
+        """POST /v1/send_email: queue a message from mailbox_id (the sender address).
+
+        Args:
+            mailbox_id: the sending mailbox's address.
+            to: one address or a list.
+            subject, html, text: the content (text and/or html).
+            priority: ``"high"``, ``"normal"`` (the server's default) or ``"low"``.
+            tags: tags for the message, used by approval rules and carried in webhooks.
+            cc, bcc: one address or a list.
+            reply_to: the Reply-To address.
+            headers: extra header fields (CR or LF in them is refused with 400).
+            attachments: ``[{"filename", "content_type", "content"}]``; ``content`` is base64
+                text, or bytes that the SDK base64-encodes.
+            expires_at: an aware datetime or an RFC 3339 string: the server stops trying after
+                it and reports ``expired``.
+            idempotency_key: sent as the ``Idempotency-Key`` header. When omitted, the SDK
+                generates one per call, so the call's own retries never send twice; pass your
+                own to make separate calls (e.g. after a crash) idempotent too.
+
+        Returns:
+            SendResult with message_id, status (``queued`` or ``pending_approval``) and
+            queued_at; ``replayed`` is True if the server answered from an earlier request.
+        """
+        body: Dict[str, Any] = {"mailbox_id": mailbox_id, "to": _addresses(to)}
+        optional = {
+            "cc": _addresses(cc),
+            "bcc": _addresses(bcc),
+            "reply_to": reply_to,
+            "subject": subject,
+            "text": text,
+            "html": html,
+            "priority": priority,
+            "tags": None if tags is None else list(tags),
+            "headers": None if headers is None else dict(headers),
+            "attachments": None if attachments is None else [_attachment(a) for a in attachments],
+            "expires_at": None if expires_at is None else format_time(expires_at),
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        key = idempotency_key or "mmpy_" + uuid.uuid4().hex
+        resp = self._t.request("POST", "/v1/send_email", body, {"Idempotency-Key": key}, IDEMPOTENT)
+        result = SendResult.from_dict(resp.data)
+        object.__setattr__(result, "replayed", resp.headers.get("idempotent-replayed") == "true")
+        object.__setattr__(result, "idempotency_key", key)
+        return result
+
+    def get_message(self, message_id: str) -> Message:
+        """GET /v1/messages/{message_id}: status, per-recipient status and the event trail."""
+        return Message.from_dict(self._get(_path("v1", "messages", message_id)))
+
+    # --- reading -----------------------------------------------------------------------
+
+    def list_emails(
+        self,
+        mailbox_id: str,
+        folder: Optional[str] = None,
+        tag: Optional[str] = None,
+        unread: Optional[bool] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+    ) -> EmailList:
+        """GET /v1/mailboxes/{mailbox_id}/emails: one page, newest first. Pass the result's
+        next_cursor as cursor= for the next page (None when there is none)."""
+        q: Dict[str, Any] = {"folder": folder, "tag": tag, "limit": limit, "cursor": cursor}
+        if unread is not None:
+            q["unread"] = "true" if unread else "false"
+        path = _path("v1", "mailboxes", mailbox_id, "emails") + _query(q)
+        return EmailList.from_dict(self._get(path))
+
+    def read_email(self, email_id: str) -> Email:
+        """GET /v1/emails/{email_id}: headers, addresses, subject, text, html, attachment
+        metadata, tags, flags and authentication results. Reading does not mark it read;
+        ``tag_email(id, add=["\\\\Seen"])`` does."""
+        return Email.from_dict(self._get(_path("v1", "emails", email_id)))
+
+    def tag_email(
+        self,
+        email_id: str,
+        add: Optional[Sequence[str]] = None,
+        remove: Optional[Sequence[str]] = None,
+    ) -> TagResult:
+        """POST /v1/emails/{email_id}/tags: add and remove tags (IMAP keywords, or the system
+        flags ``\\Seen``, ``\\Flagged``, …); returns the new tag and flag lists."""
+        body: Dict[str, Any] = {}
+        if add:
+            body["add"] = list(add)
+        if remove:
+            body["remove"] = list(remove)
+        path = _path("v1", "emails", email_id, "tags")
+        return TagResult.from_dict(self._t.request("POST", path, body, policy=IDEMPOTENT).data)
+
+    # --- approvals ---------------------------------------------------------------------
+
+    def list_approvals(
+        self,
+        state: Optional[str] = None,
+        mailbox_id: Optional[str] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+    ) -> ApprovalList:
+        """GET /v1/approvals: the gated queue, oldest first. state is ``pending`` (the
+        server's default), ``approved``, ``rejected`` or ``all``."""
+        q = {"state": state, "mailbox_id": mailbox_id, "limit": limit, "cursor": cursor}
+        return ApprovalList.from_dict(self._get("/v1/approvals" + _query(q)))
+
+    def approve(self, approval_id: str, reason: Optional[str] = None) -> Approval:
+        """POST /v1/approvals/{approval_id}/approve (needs an admin-scoped key). Raises
+        Conflict if the approval was already decided."""
+        return self._decide(approval_id, "approve", reason)
+
+    def reject(self, approval_id: str, reason: Optional[str] = None) -> Approval:
+        """POST /v1/approvals/{approval_id}/reject (needs an admin-scoped key). Raises
+        Conflict if the approval was already decided."""
+        return self._decide(approval_id, "reject", reason)
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _decide(self, approval_id: str, action: str, reason: Optional[str]) -> Approval:
+        body = {"reason": reason} if reason else {}
+        path = _path("v1", "approvals", approval_id, action)
+        return Approval.from_dict(self._t.request("POST", path, body, policy=NOT_IDEMPOTENT).data)
+
+    def _get(self, path: str) -> Any:
+        return self._t.request("GET", path, policy=IDEMPOTENT).data
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    q = {k: v for k, v in params.items() if v is not None and v != ""}
+    return "?" + urlencode(q) if q else ""
