@@ -23,6 +23,7 @@ import (
 	"multimail.dev/multimail/api/webhook"
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/mailbox/imapserver"
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -101,6 +102,7 @@ func (n *node) build() error {
 		return err
 	}
 	n.addSubmission(sub, tlsConf)
+	n.addIMAP(tlsConf)
 	if err := n.addInbound(tlsConf); err != nil {
 		return err
 	}
@@ -166,6 +168,21 @@ func (n *node) addSubmission(sub *submission.Submitter, tlsConf *tls.Config) {
 	}
 	if l.Submissions != "" {
 		n.addListener("submissions", l.Submissions, srv.ServeSubmissions, srv.Shutdown)
+	}
+}
+
+func (n *node) addIMAP(tlsConf *tls.Config) {
+	l := n.cfg.Listen
+	if l.IMAP == "" && l.IMAPS == "" {
+		return
+	}
+	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf,
+		Logger: n.log.With("component", "imap"), Registerer: n.reg})
+	if l.IMAP != "" {
+		n.addListener("imap", l.IMAP, srv.ServeIMAP, srv.Shutdown)
+	}
+	if l.IMAPS != "" {
+		n.addListener("imaps", l.IMAPS, srv.ServeIMAPS, srv.Shutdown)
 	}
 }
 

@@ -1,0 +1,142 @@
+package imapserver
+
+import (
+	"errors"
+	"io"
+
+	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2/imapserver"
+
+	"multimail.dev/multimail/mailbox"
+)
+
+// Append implements goimap.Session; go-imap has already refused a literal
+// over AppendLimit (TOOBIG). The answer carries APPENDUID (RFC 4315).
+func (sess *session) Append(name string, r imap.LiteralReader, o *imap.AppendOptions) (*imap.AppendData, error) {
+	sess.count("APPEND")
+	f, err := sess.store.Folder(sess.ctx, sess.user, name)
+	if err != nil {
+		return nil, toIMAPDest(err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, sess.srv.opts.MaxLiteralBytes))
+	if err != nil {
+		return nil, err
+	}
+	opts := mailbox.DeliverOptions{Flags: storeFlags(o.Flags), InternalDate: o.Time}
+	e, err := sess.store.Deliver(sess.ctx, sess.user, f.Name, raw, opts)
+	if err != nil {
+		return nil, toIMAPDest(err)
+	}
+	if v := sess.view; v != nil && v.folder == f.Name {
+		v.awaitNew(sess.ctx, imap.UID(e.UID))
+	}
+	return &imap.AppendData{UIDValidity: f.UIDValidity, UID: imap.UID(e.UID)}, nil
+}
+
+// Copy implements goimap.Session; the answer carries COPYUID (RFC 4315).
+func (sess *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	sess.count("COPY")
+	return sess.transfer(numSet, dest, false)
+}
+
+// Move implements goimap.SessionMove (RFC 6851): COPYUID first, then the
+// EXPUNGE of each moved message.
+func (sess *session) Move(w *goimap.MoveWriter, numSet imap.NumSet, dest string) error {
+	sess.count("MOVE")
+	v := sess.view
+	if v.readOnly {
+		return toIMAP(errReadOnly)
+	}
+	data, err := sess.transfer(numSet, dest, true)
+	if data == nil {
+		return err
+	}
+	if werr := w.WriteCopyData(data); werr != nil {
+		return werr
+	}
+	moved, _ := data.SourceUIDs.Nums()
+	for _, seq := range v.removeUIDs(moved) {
+		if werr := w.WriteExpunge(seq); werr != nil {
+			return werr
+		}
+	}
+	return err
+}
+
+// transfer copies or moves the addressed messages to dest. On a failure
+// midway it returns what was done so far with the error. The UID sets are
+// built from ascending UIDs on both sides, so their ranges correspond.
+func (sess *session) transfer(numSet imap.NumSet, dest string, move bool) (*imap.CopyData, error) {
+	v := sess.view
+	f, err := sess.store.Folder(sess.ctx, sess.user, dest)
+	if err != nil {
+		return nil, toIMAPDest(err)
+	}
+	if move && f.Name == v.folder {
+		return nil, toIMAP(errSameFolder)
+	}
+	op := sess.store.Copy
+	if move {
+		op = sess.store.Move
+	}
+	var src, dst []imap.UID
+	for _, t := range v.resolve(numSet) {
+		e, err := op(sess.ctx, t.id, f.Name)
+		if errors.Is(err, mailbox.ErrNotFound) {
+			continue // expunged meanwhile
+		}
+		if err != nil {
+			return copyData(f, src, dst), toIMAPDest(err)
+		}
+		src, dst = append(src, t.uid), append(dst, imap.UID(e.UID))
+	}
+	if f.Name == v.folder && len(dst) > 0 { // COPY into the selected folder
+		v.awaitNew(sess.ctx, dst[len(dst)-1])
+	}
+	return copyData(f, src, dst), nil
+}
+
+func copyData(f mailbox.Folder, src, dst []imap.UID) *imap.CopyData {
+	if len(src) == 0 {
+		return nil
+	}
+	return &imap.CopyData{UIDValidity: f.UIDValidity, SourceUIDs: uidSet(src), DestUIDs: uidSet(dst)}
+}
+
+// Expunge implements goimap.Session for EXPUNGE, UID EXPUNGE (RFC 4315)
+// and CLOSE. Only messages the client knows are expunged: the store is
+// given the snapshot's UIDs, never "all \Deleted", which could remove a
+// message not yet announced.
+func (sess *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
+	sess.count("EXPUNGE")
+	v := sess.view
+	if v.readOnly {
+		if *w == (goimap.ExpungeWriter{}) {
+			return nil // CLOSE of a folder selected with EXAMINE expunges nothing
+		}
+		return toIMAP(errReadOnly)
+	}
+	var known []uint32
+	for _, en := range v.entries {
+		if uids == nil || uids.Contains(en.uid) {
+			known = append(known, uint32(en.uid))
+		}
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	removed, err := sess.store.Expunge(sess.ctx, sess.user, v.folder, known)
+	if err != nil {
+		return toIMAP(err)
+	}
+	gone := make([]imap.UID, len(removed))
+	for i, u := range removed {
+		gone[i] = imap.UID(u)
+	}
+	for _, seq := range v.removeUIDs(gone) {
+		if err := w.WriteExpunge(seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+// Package imapserver is multimail's IMAP4rev1/IMAP4rev2 server, built on
+// go-imap v2's imapserver and backed by a mailbox.Store.
+//
+// It owns the IMAP listeners (STARTTLS on "imap", implicit TLS on "imaps"),
+// authentication (LOGIN and AUTHENTICATE PLAIN, after TLS only, through
+// mailbox.Store.Authenticate: the mailbox password or one of its API keys),
+// the per-user connection cap, and the translation between IMAP and the
+// store: folders are IMAP mailboxes (with SPECIAL-USE), system flags are IMAP
+// system flags, and keywords are the API's tags, so a tag set through the API
+// is an IMAP keyword and the reverse. Pending emails (gated_all) are
+// invisible: the store never lists them.
+//
+// Each selected session keeps a snapshot of the folder's UIDs (its sequence
+// numbers) and a watcher on mailbox.Store.Watch. Changes made by anyone,
+// this session included, queue up and reach the client as EXISTS, EXPUNGE
+// and FETCH FLAGS at the points IMAP allows: after a command (go-imap's Poll,
+// expunges held back after FETCH, STORE and SEARCH) and during IDLE. A
+// watcher that falls behind is closed by the store; the session then
+// resynchronises from a fresh List.
+//
+// Store errors become IMAP responses in one place, errors.go.
+//
+// Files: server.go (listeners, limits, shutdown), session.go (login,
+// namespace), folders.go (LIST, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE),
+// view.go (the selected folder's snapshot and its updates), selectcmd.go
+// (SELECT, EXAMINE, UNSELECT, IDLE, polling), fetch.go, store.go (STORE and
+// flags), search.go, copy.go (APPEND, COPY, MOVE, EXPUNGE), metrics.go.
+package imapserver

@@ -1,0 +1,70 @@
+package imapserver
+
+import (
+	"errors"
+
+	"github.com/emersion/go-imap/v2"
+
+	"multimail.dev/multimail/mailbox"
+)
+
+// Errors of this package that become IMAP responses through toIMAP.
+var (
+	errTooManyConns = errors.New("imapserver: too many connections for this mailbox")
+	errReadOnly     = errors.New("imapserver: mailbox selected read-only")
+	errSameFolder   = errors.New("imapserver: source and destination are the same folder")
+	errSpecialUse   = errors.New("imapserver: CREATE with USE is not supported")
+)
+
+// errorMapping is one row of the table turning errors into IMAP responses.
+type errorMapping struct {
+	err  error
+	dest bool // row applies only to the destination of APPEND, COPY, MOVE
+	resp imap.Error
+}
+
+// errorTable is the one place where errors become IMAP status responses;
+// the first matching row wins. Texts stay generic: details go to the log.
+func errorTable() []errorMapping {
+	return []errorMapping{
+		// RFC 9051 §6.3.12, §6.4.7: a missing destination gets TRYCREATE.
+		{mailbox.ErrNoSuchFolder, true, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}},
+		{mailbox.ErrNoSuchFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}},
+		{mailbox.ErrFolderExists, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}},
+		{mailbox.ErrInvalidFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name or operation"}},
+		{mailbox.ErrBadCredentials, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Authentication failed"}},
+		{mailbox.ErrInvalidKeyword, false, imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "Invalid flag or keyword"}},
+		{mailbox.ErrNotFound, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such message or mailbox"}},
+		{mailbox.ErrCorrupt, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCorruption, Text: "Stored data is damaged"}},
+		{errTooManyConns, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this mailbox"}},
+		{errReadOnly, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is selected read-only"}},
+		{errSameFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}},
+		{errSpecialUse, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR", Text: "Special-use attributes cannot be set"}},
+	}
+}
+
+// toIMAP maps err to the IMAP response go-imap will send: an *imap.Error
+// passes through, a known error becomes its row of errorTable, anything
+// else is returned as is (go-imap logs it and answers NO [SERVERBUG]).
+func toIMAP(err error) error { return mapError(err, false) }
+
+// toIMAPDest is toIMAP for errors about the destination of APPEND, COPY
+// and MOVE.
+func toIMAPDest(err error) error { return mapError(err, true) }
+
+func mapError(err error, dest bool) error {
+	if err == nil {
+		return nil
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return ie
+	}
+	for _, m := range errorTable() {
+		if (!m.dest || dest) && errors.Is(err, m.err) {
+			resp := m.resp
+			return &resp
+		}
+	}
+	return err
+}

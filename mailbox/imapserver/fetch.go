@@ -1,0 +1,185 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+
+	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"multimail.dev/multimail/mailbox"
+)
+
+// listThreshold is the number of addressed messages above which a command
+// reads the whole folder with one List instead of one Email lookup each.
+const listThreshold = 32
+
+// Fetch implements goimap.Session. Messages expunged by someone else but not
+// yet reported are skipped.
+func (sess *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, o *imap.FetchOptions) error {
+	sess.count("FETCH")
+	v := sess.view
+	targets := v.resolve(numSet)
+	emails, err := sess.load(targets)
+	if err != nil {
+		return err
+	}
+	markSeen := !v.readOnly && wantsSeen(o)
+	for i, t := range targets {
+		e, ok := emails[i]
+		if !ok {
+			continue
+		}
+		if err := sess.fetchOne(w, t, e, o, markSeen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wantsSeen reports whether the fetch sets \Seen (RFC 9051 §6.4.5: BODY[]
+// without .PEEK, BINARY[] likewise).
+func wantsSeen(o *imap.FetchOptions) bool {
+	for _, bs := range o.BodySection {
+		if !bs.Peek {
+			return true
+		}
+	}
+	for _, bs := range o.BinarySection {
+		if !bs.Peek {
+			return true
+		}
+	}
+	return false
+}
+
+func (sess *session) fetchOne(w *goimap.FetchWriter, t target, e mailbox.Email, o *imap.FetchOptions, markSeen bool) error {
+	var raw []byte
+	if needsRaw(o) {
+		r, err := sess.store.Raw(sess.ctx, e.ID)
+		if errors.Is(err, mailbox.ErrNotFound) {
+			return nil // expunged meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		raw = r
+	}
+	flags := o.Flags
+	if markSeen && !e.HasFlag(mailbox.FlagSeen) {
+		updated, err := sess.setFlags(e, []string{mailbox.FlagSeen}, nil)
+		if err != nil {
+			return toIMAP(err)
+		}
+		e, flags = updated, true
+	}
+	rw := w.CreateMessage(t.seq)
+	rw.WriteUID(t.uid)
+	if flags {
+		rw.WriteFlags(imapFlags(e))
+	}
+	if o.InternalDate {
+		rw.WriteInternalDate(e.InternalDate)
+	}
+	if o.RFC822Size {
+		rw.WriteRFC822Size(e.Size)
+	}
+	writeParsed(rw, raw, o)
+	if err := writeSections(rw, raw, o); err != nil {
+		rw.Close()
+		return err
+	}
+	return rw.Close()
+}
+
+func needsRaw(o *imap.FetchOptions) bool {
+	return o.Envelope || o.BodyStructure != nil || len(o.BodySection) > 0 ||
+		len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
+}
+
+// writeParsed writes ENVELOPE and BODYSTRUCTURE, parsed from the raw message.
+func writeParsed(rw *goimap.FetchResponseWriter, raw []byte, o *imap.FetchOptions) {
+	if o.Envelope {
+		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+		rw.WriteEnvelope(goimap.ExtractEnvelope(h))
+	}
+	if o.BodyStructure != nil {
+		rw.WriteBodyStructure(goimap.ExtractBodyStructure(bytes.NewReader(raw)))
+	}
+}
+
+// writeSections writes the BODY[...] and BINARY[...] items.
+func writeSections(rw *goimap.FetchResponseWriter, raw []byte, o *imap.FetchOptions) error {
+	for _, bs := range o.BodySection {
+		b := bodySection(raw, bs)
+		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(b))), b); err != nil {
+			return err
+		}
+	}
+	for _, bs := range o.BinarySection {
+		b := goimap.ExtractBinarySection(bytes.NewReader(raw), bs)
+		if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(b))), b); err != nil {
+			return err
+		}
+	}
+	for _, bs := range o.BinarySectionSize {
+		rw.WriteBinarySectionSize(bs, goimap.ExtractBinarySectionSize(bytes.NewReader(raw), bs))
+	}
+	return nil
+}
+
+func writeLiteral(wc interface {
+	Write([]byte) (int, error)
+	Close() error
+}, b []byte) error {
+	_, err := wc.Write(b)
+	return errors.Join(err, wc.Close())
+}
+
+// bodySection returns a BODY[...] item. The whole message, its header and
+// its text are cut from the stored bytes, so BODY[] is the message byte for
+// byte; other sections go through go-imap's MIME walker.
+func bodySection(raw []byte, bs *imap.FetchItemBodySection) []byte {
+	if len(bs.Part) > 0 || len(bs.HeaderFields) > 0 || len(bs.HeaderFieldsNot) > 0 {
+		return goimap.ExtractBodySection(bytes.NewReader(raw), bs)
+	}
+	header, text := splitMessage(raw)
+	switch bs.Specifier {
+	case imap.PartSpecifierNone:
+		return partial(raw, bs.Partial)
+	case imap.PartSpecifierHeader:
+		return partial(header, bs.Partial)
+	case imap.PartSpecifierText:
+		return partial(text, bs.Partial)
+	}
+	return goimap.ExtractBodySection(bytes.NewReader(raw), bs)
+}
+
+// splitMessage splits raw after the blank line that ends the header; the
+// header keeps it (RFC 9051 §6.4.5 HEADER). Without a blank line it is all
+// header.
+func splitMessage(raw []byte) (header, text []byte) {
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		return raw[:2], raw[2:]
+	}
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		return raw[:i+4], raw[i+4:]
+	}
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		return raw[:i+2], raw[i+2:]
+	}
+	return raw, nil
+}
+
+func partial(b []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return b
+	}
+	if p.Offset >= int64(len(b)) {
+		return nil
+	}
+	end := min(p.Offset+p.Size, int64(len(b)))
+	return b[p.Offset:end]
+}

@@ -1,0 +1,351 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2/imapserver"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+
+	"multimail.dev/multimail/mailbox"
+)
+
+// Search implements goimap.Session: SEARCH and UID SEARCH, answered as
+// ESEARCH by go-imap when asked (RFC 4731) or under IMAP4rev2. Criteria are
+// evaluated over the folder's summaries from one List; only header fields
+// the summary lacks, BODY and TEXT read the raw message.
+func (sess *session) Search(kind goimap.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (*imap.SearchData, error) {
+	sess.count("SEARCH")
+	v := sess.view
+	sess.staticCriteria(c)
+	var emails []mailbox.Email
+	if needsSummary(c) {
+		var err error
+		if emails, err = sess.store.List(sess.ctx, sess.user, v.folder); err != nil {
+			return nil, toIMAP(err)
+		}
+	}
+	var uids []imap.UID
+	var nums []uint32
+	j := 0
+	for i, en := range v.entries {
+		m := &candidate{seq: uint32(i) + 1, uid: en.uid, sess: sess}
+		if emails != nil {
+			for j < len(emails) && imap.UID(emails[j].UID) < en.uid {
+				j++
+			}
+			if j >= len(emails) || imap.UID(emails[j].UID) != en.uid {
+				continue // expunged, not yet reported
+			}
+			m.e = &emails[j]
+		}
+		if !m.match(c) {
+			continue
+		}
+		uids = append(uids, en.uid)
+		nums = append(nums, m.seq)
+	}
+	if o.ReturnSave {
+		v.searchRes = uidSet(uids)
+	}
+	return searchData(kind, uids, nums), nil
+}
+
+func searchData(kind goimap.NumKind, uids []imap.UID, seqs []uint32) *imap.SearchData {
+	d := &imap.SearchData{Count: uint32(len(uids))}
+	nums := seqs
+	if kind == goimap.NumKindUID {
+		d.All = uidSet(uids)
+		nums = make([]uint32, len(uids))
+		for i, u := range uids {
+			nums[i] = uint32(u)
+		}
+	} else {
+		d.All = seqSet(seqs)
+	}
+	if len(nums) > 0 {
+		d.Min, d.Max = nums[0], nums[len(nums)-1]
+	}
+	return d
+}
+
+// staticCriteria resolves "*" and "$" in the criteria's sets against the
+// snapshot, so that matching needs no view.
+func (sess *session) staticCriteria(c *imap.SearchCriteria) {
+	v := sess.view
+	for i, set := range c.SeqNum {
+		n := uint32(len(v.entries))
+		for k := range set {
+			set[k].Start, set[k].Stop = staticRange(set[k].Start, set[k].Stop, n)
+		}
+		c.SeqNum[i] = set
+	}
+	for i, set := range c.UID {
+		if imap.IsSearchRes(set) {
+			c.UID[i] = v.searchRes
+			continue
+		}
+		last := uint32(v.lastUID())
+		for k := range set {
+			lo, hi := staticRange(uint32(set[k].Start), uint32(set[k].Stop), last)
+			set[k].Start, set[k].Stop = imap.UID(lo), imap.UID(hi)
+		}
+	}
+	for i := range c.Not {
+		sess.staticCriteria(&c.Not[i])
+	}
+	for i := range c.Or {
+		sess.staticCriteria(&c.Or[i][0])
+		sess.staticCriteria(&c.Or[i][1])
+	}
+}
+
+// needsSummary reports whether matching reads more than sequence numbers
+// and UIDs.
+func needsSummary(c *imap.SearchCriteria) bool {
+	if !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() || !c.SentBefore.IsZero() ||
+		len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 || len(c.Flag) > 0 ||
+		len(c.NotFlag) > 0 || c.Larger > 0 || c.Smaller > 0 {
+		return true
+	}
+	for i := range c.Not {
+		if needsSummary(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if needsSummary(&c.Or[i][0]) || needsSummary(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// candidate is one message being matched; raw is loaded at most once.
+type candidate struct {
+	seq  uint32
+	uid  imap.UID
+	e    *mailbox.Email // nil when the criteria need no summary
+	sess *session
+	raw  []byte
+	read bool
+}
+
+func (m *candidate) match(c *imap.SearchCriteria) bool {
+	return m.matchNums(c) && m.matchSummary(c) && m.matchText(c) && m.matchLogic(c)
+}
+
+func (m *candidate) matchNums(c *imap.SearchCriteria) bool {
+	for _, set := range c.SeqNum {
+		if !set.Contains(m.seq) {
+			return false
+		}
+	}
+	for _, set := range c.UID {
+		if !set.Contains(m.uid) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *candidate) matchSummary(c *imap.SearchCriteria) bool {
+	if m.e == nil {
+		return true
+	}
+	e := m.e
+	switch {
+	case !matchDate(e.InternalDate, c.Since, c.Before):
+		return false
+	case (!c.SentSince.IsZero() || !c.SentBefore.IsZero()) && (e.Date.IsZero() || !matchDate(e.Date, c.SentSince, c.SentBefore)):
+		return false
+	case c.Larger > 0 && e.Size <= c.Larger, c.Smaller > 0 && e.Size >= c.Smaller:
+		return false
+	}
+	for _, f := range c.Flag {
+		if !hasFlag(e, f) {
+			return false
+		}
+	}
+	for _, f := range c.NotFlag {
+		if hasFlag(e, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasFlag: \Recent is never set (IMAP4rev2 dropped it; RFC 9051 §7.3.2
+// NEW and OLD then mean "unseen and none" and "all").
+func hasFlag(e *mailbox.Email, f imap.Flag) bool {
+	if strings.EqualFold(string(f), `\Recent`) {
+		return false
+	}
+	return e.HasFlag(string(f))
+}
+
+// matchDate compares dates only, ignoring time and zone (RFC 9051 §6.4.4).
+func matchDate(t, since, before time.Time) bool {
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	if !since.IsZero() && d.Before(since) {
+		return false
+	}
+	return before.IsZero() || d.Before(before)
+}
+
+func (m *candidate) matchText(c *imap.SearchCriteria) bool {
+	for _, h := range c.Header {
+		if !m.matchHeader(h.Key, h.Value) {
+			return false
+		}
+	}
+	for _, s := range c.Body {
+		if !matchEntity(m.entity(), s, false) {
+			return false
+		}
+	}
+	for _, s := range c.Text {
+		if !matchEntity(m.entity(), s, true) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *candidate) matchLogic(c *imap.SearchCriteria) bool {
+	for i := range c.Not {
+		if m.match(&c.Not[i]) {
+			return false
+		}
+	}
+	for i := range c.Or {
+		if !m.match(&c.Or[i][0]) && !m.match(&c.Or[i][1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchHeader matches a header field containing value (case-insensitive;
+// "" = the field is present). From, To, Cc and Subject use the summary.
+func (m *candidate) matchHeader(key, value string) bool {
+	var fields []string
+	switch strings.ToLower(key) {
+	case "from":
+		fields = m.e.From
+	case "to":
+		fields = m.e.To
+	case "cc":
+		fields = m.e.Cc
+	case "subject":
+		if m.e.Subject != "" {
+			fields = []string{m.e.Subject}
+		}
+	default:
+		h, ok := m.header()
+		if !ok {
+			return false
+		}
+		for f := h.FieldsByKey(key); f.Next(); {
+			v, err := f.Text()
+			if err != nil {
+				v = f.Value()
+			}
+			fields = append(fields, v)
+		}
+	}
+	return containsAny(fields, value)
+}
+
+func containsAny(fields []string, value string) bool {
+	if value == "" {
+		return len(fields) > 0
+	}
+	value = strings.ToLower(value)
+	for _, f := range fields {
+		if strings.Contains(strings.ToLower(f), value) {
+			return true
+		}
+	}
+	return false
+}
+
+// header parses only the raw message's header.
+func (m *candidate) header() (gomessage.Header, bool) {
+	raw := m.loadRaw()
+	if raw == nil {
+		return gomessage.Header{}, false
+	}
+	head, _ := splitMessage(raw)
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(head)))
+	return gomessage.Header{Header: h}, err == nil
+}
+
+func (m *candidate) loadRaw() []byte {
+	if !m.read {
+		m.read = true
+		raw, err := m.sess.store.Raw(m.sess.ctx, m.sess.view.entries[m.seq-1].id)
+		if err == nil {
+			m.raw = raw
+		}
+	}
+	return m.raw
+}
+
+// entity parses the raw message afresh (a parsed body is read once).
+func (m *candidate) entity() *gomessage.Entity {
+	if m.loadRaw() == nil {
+		return nil
+	}
+	ent, err := gomessage.Read(bytes.NewReader(m.raw))
+	if ent == nil || (err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err)) {
+		return nil
+	}
+	return ent
+}
+
+// matchEntity looks for s in the text parts of e (and in its header fields
+// if header), decoded from their transfer encoding.
+func matchEntity(e *gomessage.Entity, s string, header bool) bool {
+	if e == nil {
+		return false
+	}
+	if s == "" {
+		return true
+	}
+	if header {
+		fields := []string{}
+		for f := e.Header.Fields(); f.Next(); {
+			v, err := f.Text()
+			if err != nil {
+				v = f.Value()
+			}
+			fields = append(fields, v)
+		}
+		if containsAny(fields, s) {
+			return true
+		}
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return false
+			}
+			if matchEntity(p, s, header) {
+				return true
+			}
+		}
+	}
+	t, _, _ := e.Header.ContentType()
+	if t != "" && !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
+		return false
+	}
+	b, _ := io.ReadAll(io.LimitReader(e.Body, 32<<20))
+	return bytes.Contains(bytes.ToLower(b), []byte(strings.ToLower(s)))
+}
