@@ -12,7 +12,7 @@
 //
 //   - RCPT: the domain must be one of the store's domains, else 554 5.7.1 (no relaying, ever);
 //     the address must be an existing mailbox, else 550 5.1.1; a VERP bounce address
-//     bounce+<msg_id>@<local domain> (the format submission writes; see ParseBounceAddress) is
+//     bounce+<msg_id>@<local domain> (the format of queue.BounceAddress) is
 //     accepted without a mailbox. After Options.MaxBadRecipients refusals the session ends
 //     with 421 4.7.0 (address harvesting). go-smtp enforces MaxRecipients (452 4.5.3).
 //   - DATA and BDAT: bounded by MaxMessageBytes (552 5.3.4) and MaxLineLength (500 5.5.2); a
@@ -48,7 +48,7 @@
 // server.go (Server, Serve, Shutdown), options.go, session.go (the smtp.Session), rcpt.go
 // (recipient classification), deliver.go (delivery, events, bounces), auth.go (SPF, DKIM,
 // Authentication-Results), dmarc.go, header.go (header scanning, Received:, forged field
-// removal), dsn.go (ParseDSN), bounce.go (ParseBounceAddress), resolver.go (Resolver,
+// removal), dsn.go (ParseDSN), resolver.go (Resolver,
 // DNSResolver), conn.go (session and idle limits), reply.go, errors.go, metrics.go.
 //
 // Metrics (when Options.Registerer is set): multimail_inbound_sessions,

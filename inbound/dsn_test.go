@@ -75,29 +75,6 @@ func TestDSNRecipientSMTPCode(t *testing.T) {
 	}
 }
 
-func TestParseBounceAddress(t *testing.T) {
-	t.Parallel()
-	const id = "msg_01KAAAAAAAAAAAAAAAAAAAAAAA"
-	for _, tc := range []struct {
-		addr, want string
-		ok         bool
-	}{
-		{"bounce+" + id + "@example.com", id, true},
-		{"BOUNCE+MSG_01kaaaaaaaaaaaaaaaaaaaaaaa@example.com", id, true},
-		{"bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAA@example.com", "", false},  // 25 chars
-		{"bounce+msg_81KAAAAAAAAAAAAAAAAAAAAAAA@example.com", "", false}, // over 128 bits
-		{"bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAAU@example.com", "", false}, // U is not Crockford
-		{"bounce+em_01KAAAAAAAAAAAAAAAAAAAAAAA@example.com", "", false},  // not a message id
-		{"agent@example.com", "", false},
-		{"bounce+" + id, "", false},
-	} {
-		got, ok := ParseBounceAddress(tc.addr)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParseBounceAddress(%q) = %q, %v; want %q, %v", tc.addr, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func FuzzParseDSN(f *testing.F) {
 	f.Add([]byte(dsnMessage("bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAAA@example.com", "u@r.example")))
 	f.Add([]byte("Content-Type: multipart/report; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n" +

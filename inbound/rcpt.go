@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/queue"
 )
 
 // recipient is an accepted RCPT: a local mailbox, or a bounce address naming a queued message.
@@ -30,7 +31,7 @@ func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
 	} else if err != nil {
 		return recipient{}, fmt.Errorf("look up domain %s: %w", domain, err)
 	}
-	if id, ok := ParseBounceAddress(to); ok && s.opts.Queue != nil {
+	if id, ok := queue.ParseBounceAddress(to); ok && s.opts.Queue != nil {
 		return recipient{bounceID: id}, nil
 	}
 	addr := strings.ToLower(local) + "@" + domain

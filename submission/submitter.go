@@ -86,7 +86,7 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	env := &envelope{
 		sender: snd, rcpts: d.rcpts, subject: req.Subject, lane: d.lane, tags: d.tags,
 		expiresAt: req.ExpiresAt, idemKey: req.IdempotencyKey, reqHash: hash,
-		source: sourceOf(auth, "api"), now: now, msgID: newMessageID(now),
+		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now),
 	}
 	raw, err := compose(req, d, now, s.messageIDHeader(env.msgID))
 	if err != nil {
@@ -124,7 +124,7 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	}
 	env := &envelope{
 		sender: snd, rcpts: rcpts, subject: m.subject(), lane: queue.LaneNormal,
-		source: sourceOf(auth, "smtp"), now: now, msgID: newMessageID(now),
+		source: sourceOf(auth, "smtp"), now: now, msgID: queue.NewMessageID(now),
 	}
 	m.complete(now, s.messageIDHeader(env.msgID))
 	body, err := m.bytes()

@@ -12,7 +12,6 @@ import (
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
-	"multimail.dev/multimail/submission"
 )
 
 // localDelivery implements mta.Local on the mailbox store, recording a "received" event for
@@ -61,7 +60,7 @@ func (l localDelivery) storeInbox(ctx context.Context, mb mailbox.Mailbox, raw [
 // for anyone else goes out through the queue like any message.
 func (l localDelivery) deliverDSN(ctx context.Context, dsn *queue.Message) error {
 	if len(dsn.To) == 1 {
-		if id, ok := submission.ParseBounceAddress(dsn.To[0]); ok {
+		if id, ok := queue.ParseBounceAddress(dsn.To[0]); ok {
 			st, err := l.queue.Status(ctx, id)
 			if err != nil {
 				return fmt.Errorf("DSN for %s: %w", id, err)

@@ -79,6 +79,7 @@ func (sess *session) fetchOne(w *goimap.FetchWriter, t target, e mailbox.Email, 
 	rw.WriteUID(t.uid)
 	if flags {
 		rw.WriteFlags(imapFlags(e))
+		sess.view.noteKeywords(e) // FLAGS follows at the poll ending the command
 	}
 	if o.InternalDate {
 		rw.WriteInternalDate(e.InternalDate)

@@ -265,6 +265,10 @@ func TestKeywordsAreTags(t *testing.T) {
 	if !slices.Contains(got.Keywords, "urgent") || !got.HasFlag(mailbox.FlagFlagged) {
 		t.Fatalf("store after STORE +FLAGS = flags %v keywords %v", got.Flags, got.Keywords)
 	}
+	// The new keyword is announced in FLAGS.
+	if f := c.Mailbox().Flags; !slices.Contains(f, "urgent") {
+		t.Errorf("FLAGS after STORE = %v, want urgent in it", f)
+	}
 	// Store keyword (API tag) -> IMAP keyword.
 	_, err = e.store.SetFlags(ctx, em.ID, []string{"invoice"}, []string{"urgent"})
 	must(t, err)
@@ -562,6 +566,7 @@ func TestShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	must(t, e.srv.Shutdown(ctx))
+	must(t, e.srv.Shutdown(ctx)) // idempotent: one Server may back both listeners
 	select {
 	case <-c.Closed():
 	case <-ctx.Done():

@@ -38,32 +38,26 @@ func (sess *session) Select(name string, o *imap.SelectOptions) (*imap.SelectDat
 		return nil, toIMAP(err)
 	}
 	v.entries = make([]entry, len(emails))
-	for i, e := range emails {
-		v.entries[i] = entry{imap.UID(e.UID), e.ID}
-	}
-	sess.view = v
-	return selectData(f, emails, v.readOnly), nil
-}
-
-func selectData(f mailbox.Folder, emails []mailbox.Email, readOnly bool) *imap.SelectData {
-	flags := systemFlags()
 	var firstUnseen uint32
 	for i, e := range emails {
-		for _, k := range e.Keywords {
-			if !slices.Contains(flags, imap.Flag(k)) {
-				flags = append(flags, imap.Flag(k))
-			}
-		}
+		v.entries[i] = entry{imap.UID(e.UID), e.ID}
+		v.noteKeywords(e)
 		if firstUnseen == 0 && !e.HasFlag(mailbox.FlagSeen) {
 			firstUnseen = uint32(i) + 1
 		}
 	}
+	v.flagsDirty = false
+	sess.view = v
+	return selectData(f, v, firstUnseen), nil
+}
+
+func selectData(f mailbox.Folder, v *view, firstUnseen uint32) *imap.SelectData {
 	perm := []imap.Flag{}
-	if !readOnly {
+	if !v.readOnly {
 		perm = append(systemFlags(), imap.FlagWildcard)
 	}
 	return &imap.SelectData{
-		Flags: flags, PermanentFlags: perm, NumMessages: uint32(len(emails)),
+		Flags: v.mailboxFlags(), PermanentFlags: perm, NumMessages: uint32(len(v.entries)),
 		FirstUnseenSeqNum: firstUnseen, UIDNext: imap.UID(f.UIDNext), UIDValidity: f.UIDValidity,
 	}
 }
@@ -119,6 +113,9 @@ func (sess *session) Idle(w *goimap.UpdateWriter, stop <-chan struct{}) error {
 // as EXPUNGE, flag changes as FETCH (UID FLAGS) with the current flags.
 func (sess *session) flush(w *goimap.UpdateWriter, allowExpunge bool) error {
 	v := sess.view
+	if err := sess.announceFlags(w); err != nil {
+		return err
+	}
 	changes, resync := v.take(allowExpunge)
 	if resync {
 		return sess.resync(w)
@@ -159,6 +156,15 @@ func (sess *session) flush(w *goimap.UpdateWriter, allowExpunge bool) error {
 	return sess.writeFlagUpdates(w, flagged)
 }
 
+// announceFlags writes FLAGS if keywords came into use since the last one.
+func (sess *session) announceFlags(w *goimap.UpdateWriter) error {
+	if !sess.view.flagsDirty {
+		return nil
+	}
+	sess.view.flagsDirty = false
+	return w.WriteMailboxFlags(sess.view.mailboxFlags())
+}
+
 // announce writes EXISTS if entries grew since *announced.
 func (sess *session) announce(w *goimap.UpdateWriter, announced *int) error {
 	if n := len(sess.view.entries); n != *announced {
@@ -193,10 +199,15 @@ func (sess *session) writeFlagUpdates(w *goimap.UpdateWriter, uids []imap.UID) e
 		if err != nil {
 			return err
 		}
-		if ok {
-			if err := w.WriteMessageFlags(uint32(i)+1, uid, imapFlags(e)); err != nil {
-				return err
-			}
+		if !ok {
+			continue
+		}
+		sess.view.noteKeywords(e)
+		if err := sess.announceFlags(w); err != nil {
+			return err
+		}
+		if err := w.WriteMessageFlags(uint32(i)+1, uid, imapFlags(e)); err != nil {
+			return err
 		}
 	}
 	return nil

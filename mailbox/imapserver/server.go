@@ -164,7 +164,8 @@ func (s *Server) serve(l net.Listener) error {
 
 // Shutdown closes the listeners, says BYE to every connection, and waits
 // for the sessions to end until ctx is done; then it closes whatever is
-// left and returns ctx's error.
+// left and returns ctx's error. It may be called more than once (one
+// Server usually backs both the imap and the imaps listener).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true

@@ -63,6 +63,7 @@ func (sess *session) setFlags(e mailbox.Email, add, remove []string) (mailbox.Em
 	}
 	if updated.ModSeq != e.ModSeq && sess.view != nil {
 		sess.view.self[e.ID]++
+		sess.view.noteKeywords(updated)
 	}
 	return updated, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type view struct {
 	searchRes   imap.UIDSet
 	self        map[string]int // flag changes made by this session, not to echo
 	modMark     uint64         // HIGHESTMODSEQ before the last full List
+	keywords    []imap.Flag    // keywords announced in FLAGS
+	flagsDirty  bool           // keywords grew: send FLAGS at the next poll
 
 	stop context.CancelFunc
 	done chan struct{} // closed when the watcher returns
@@ -126,6 +129,22 @@ func (v *view) awaitNew(ctx context.Context, uid imap.UID) {
 			return
 		}
 	}
+}
+
+// noteKeywords records keywords of e not yet announced in FLAGS
+// (RFC 9051 §7.3.5: FLAGS lists the flags in use).
+func (v *view) noteKeywords(e mailbox.Email) {
+	for _, k := range e.Keywords {
+		if !slices.ContainsFunc(v.keywords, func(f imap.Flag) bool { return strings.EqualFold(string(f), k) }) {
+			v.keywords = append(v.keywords, imap.Flag(k))
+			v.flagsDirty = true
+		}
+	}
+}
+
+// mailboxFlags is the FLAGS response: system flags then keywords in use.
+func (v *view) mailboxFlags() []imap.Flag {
+	return append(systemFlags(), v.keywords...)
 }
 
 // close stops the watcher and waits for it.
