@@ -66,6 +66,8 @@ type DNSConfig struct {
 type DeliveryConfig struct {
 	MaxLifetime          Duration `toml:"max_lifetime"`
 	PerDomainConcurrency int      `toml:"per_domain_concurrency"`
+	MinBackoff           Duration `toml:"min_backoff"` // first retry of a deferred recipient
+	MaxBackoff           Duration `toml:"max_backoff"` // retries double up to this
 }
 
 // SubmissionConfig tunes the submission listeners.
@@ -178,6 +180,8 @@ func defaultConfig() Config {
 		Delivery: DeliveryConfig{
 			MaxLifetime:          Duration(120 * time.Hour),
 			PerDomainConcurrency: 10,
+			MinBackoff:           Duration(30 * time.Second),
+			MaxBackoff:           Duration(time.Hour),
 		},
 		API: APIConfig{RateLimit: 50, RateBurst: 100},
 	}
@@ -374,6 +378,9 @@ func (c *Config) validateAPI() error {
 func (c *Config) validateDelivery() error {
 	if c.Delivery.PerDomainConcurrency < 1 || c.Delivery.PerDomainConcurrency > 1000 {
 		return bad("delivery.per_domain_concurrency", "must be between 1 and 1000")
+	}
+	if c.Delivery.MaxBackoff < c.Delivery.MinBackoff {
+		return bad("delivery.max_backoff", "must not be below delivery.min_backoff")
 	}
 	return nil
 }

@@ -72,6 +72,8 @@ func (n *node) queueOptions() queue.Options {
 	return queue.Options{
 		MaxLifetime:          n.cfg.Delivery.MaxLifetime.D(),
 		PerDomainConcurrency: n.cfg.Delivery.PerDomainConcurrency,
+		BackoffInitial:       n.cfg.Delivery.MinBackoff.D(),
+		BackoffMax:           n.cfg.Delivery.MaxBackoff.D(),
 		Subscribers:          webhook.Subscribers(webhookEndpoints(n.cfg.Webhook)),
 		Logger:               n.log.With("component", "queue"),
 		Registerer:           n.reg,

@@ -9,6 +9,7 @@
 // The MX reply rules, by the local part of each RCPT TO address:
 //
 //	tempfail-*  451 4.3.0 at RCPT
+//	tempfail1-* 451 4.3.0 at the first RCPT for that address, 250 after (greylisting)
 //	reject-*    550 5.1.1 at RCPT
 //	datafail-*  554 5.6.0 at the end of DATA (for the whole message)
 //	datatemp-*  452 4.3.1 at the end of DATA (for the whole message)

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,6 +76,7 @@ type MX struct {
 	conns atomic.Uint64
 
 	mu      sync.Mutex
+	tried   map[string]bool // tempfail1- recipients already refused once
 	msgs    []Message
 	changed chan struct{} // closed and replaced on every arrival
 }
@@ -175,6 +177,19 @@ func (m *MX) Count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.msgs)
+}
+
+// firstTry reports whether this is the first RCPT for addr (and remembers it): tempfail1-
+// recipients are greylisted once, then accepted.
+func (m *MX) firstTry(addr string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tried == nil {
+		m.tried = map[string]bool{}
+	}
+	first := !m.tried[strings.ToLower(addr)]
+	m.tried[strings.ToLower(addr)] = true
+	return first
 }
 
 // Messages returns a copy of the accepted messages, in arrival order.

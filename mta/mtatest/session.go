@@ -37,6 +37,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	case strings.HasPrefix(local, "tempfail-"):
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 			Message: "Temporary failure, try again later"}
+	case strings.HasPrefix(local, "tempfail1-") && s.mx.firstTry(to):
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+			Message: "Greylisted, try again later"}
 	case strings.HasPrefix(local, "reject-"):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 			Message: "No such user here"}

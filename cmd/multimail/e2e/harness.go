@@ -38,6 +38,9 @@ type Options struct {
 	// NoTransport leaves out the `[[transport]] domain = "*"` route to the harness MX (for
 	// tests that route through a loopback DNS server instead).
 	NoTransport bool
+	// TransportTLS is the TLS policy of the route to the harness MX; default "none", or
+	// "opportunistic" when the MX offers STARTTLS.
+	TransportTLS string
 	// MX configures the harness's recipient MX.
 	MX mtatest.MXOptions
 	// Webhook configures the harness's webhook receiver.
@@ -146,9 +149,11 @@ func (n *Node) configText() string {
 	fmt.Fprintf(&b, "smtp = \"127.0.0.1:%d\"\nsubmission = \"127.0.0.1:%d\"\nsubmissions = \"127.0.0.1:%d\"\n", p.SMTP, p.Submission, p.Submissions)
 	fmt.Fprintf(&b, "imap = \"127.0.0.1:%d\"\nimaps = \"127.0.0.1:%d\"\nhttp = \"127.0.0.1:%d\"\n\n", p.IMAP, p.IMAPS, p.HTTP)
 	if !n.opts.NoTransport {
-		tlsMode := "none"
-		if n.opts.MX.TLS {
+		tlsMode := n.opts.TransportTLS
+		if tlsMode == "" && n.opts.MX.TLS {
 			tlsMode = "opportunistic"
+		} else if tlsMode == "" {
+			tlsMode = "none"
 		}
 		fmt.Fprintf(&b, "[[transport]]\ndomain = \"*\"\nnext_hop = %q\ntls = %q\n\n", n.MX.Addr(), tlsMode)
 	}
