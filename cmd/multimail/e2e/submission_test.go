@@ -125,3 +125,66 @@ sys.exit(0 if ok else 1)`
 		}
 	}
 }
+
+// TestApprovalRules: in gated_send, a rule auto-approves auth mail (sent at once, with the
+// approval record naming the rule), a rule rejects mail to a blocked domain (never sent), and
+// anything else waits.
+func TestApprovalRules(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Options{Config: `[[mailbox]]
+address = "gated@example.com"
+oversight = "gated_send"
+api_keys = ["mm_live_e2e_gated_key_00000000001"]
+
+[[approval_rule]]
+mailbox = "gated@example.com"
+tags = ["auth"]
+action = "auto_approve"
+
+[[approval_rule]]
+mailbox = "gated@example.com"
+recipients = ["*@blocked.test"]
+action = "reject"
+`})
+	const key = "mm_live_e2e_gated_key_00000000001"
+	sendAs := func(body string) sendResp {
+		code, out := n.Do("POST", "/v1/send_email", key, []byte(body))
+		var r sendResp
+		if code != 202 || json.Unmarshal(out, &r) != nil {
+			t.Fatalf("send = %d %s", code, out)
+		}
+		return r
+	}
+	auto := sendAs(`{"mailbox_id":"gated@example.com","to":"user@customer.test","subject":"code","text":"123456","tags":["auth"],"priority":"high"}`)
+	rej := sendAs(`{"mailbox_id":"gated@example.com","to":"x@blocked.test","subject":"no","text":"x"}`)
+	held := sendAs(`{"mailbox_id":"gated@example.com","to":"user2@customer.test","subject":"hold","text":"x"}`)
+	if auto.Status != "queued" || rej.Status != "rejected" || held.Status != "pending_approval" {
+		t.Fatalf("statuses %q %q %q", auto.Status, rej.Status, held.Status)
+	}
+	ctx := Context(t, 30*time.Second)
+	if _, err := n.Hooks.WaitEvent(ctx, auto.MessageID, "delivered"); err != nil {
+		t.Fatal(err)
+	}
+	code, body := n.Do("GET", "/v1/messages/"+auto.MessageID, key, nil)
+	if code != 200 || !strings.Contains(string(body), `"state":"approved"`) || !strings.Contains(string(body), `rule:1`) {
+		t.Errorf("auto-approved message has no approval record naming the rule: %s", body)
+	}
+	if _, err := n.Hooks.WaitEvent(ctx, rej.MessageID, "rejected"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Hooks.WaitEvent(ctx, held.MessageID, "pending_approval"); err != nil {
+		t.Fatal(err)
+	}
+	// The agent's own key sees its held send but cannot approve it.
+	code, body = n.Do("GET", "/v1/approvals", key, nil)
+	id := regexp.MustCompile(`apr_[0-9A-Z]+`).FindString(string(body))
+	if code != 200 || id == "" {
+		t.Fatalf("approvals = %d %s", code, body)
+	}
+	if code, body := n.Do("POST", "/v1/approvals/"+id+"/approve", key, nil); code != 403 {
+		t.Errorf("self-approval = %d %s, want 403", code, body)
+	}
+	if ms := n.MX.Messages(); len(ms) != 1 {
+		t.Errorf("MX got %d messages, want only the auto-approved one", len(ms))
+	}
+}
