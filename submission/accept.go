@@ -74,7 +74,8 @@ func (s *Submitter) rawSender(ctx context.Context, from string, auth Principal) 
 	return snd, err
 }
 
-// accept is the common tail of Send and SubmitRaw: oversight, DKIM, one enqueue, the Sent copy.
+// accept is the common tail of Send and SubmitRaw: oversight, DKIM, one enqueue, the oversight
+// message (notify.go), the Sent copy.
 func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queue.Receipt, error) {
 	addr := env.sender.mbox.Address
 	dec, err := decide(env.sender.mbox.Oversight, s.opts.Rules, addr, env.tags, env.rcpts, env.now)
@@ -97,6 +98,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 	s.metrics.accepted.WithLabelValues(env.source, r.Status).Inc()
 	s.log.InfoContext(ctx, "accepted", "msg_id", r.ID, "mailbox", addr, "status", r.Status,
 		"rcpts", len(env.rcpts), "size", len(signed), "source", env.source, "duplicate", r.Duplicate)
+	s.notifyOversight(ctx, env, dec, r, signed)
 	if r.Status == queue.StatusQueued && !r.Duplicate {
 		s.copyToSent(ctx, addr, r.ID, signed)
 	}

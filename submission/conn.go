@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// limitListener wraps accepted connections in limitConn.
+// limitListener wraps accepted connections in limitConn and tracks them in conns.
 type limitListener struct {
 	net.Listener
 	maxLife time.Duration
+	conns   *connSet
 }
 
 // Accept implements net.Listener.
@@ -20,12 +21,72 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc := &limitConn{Conn: c, end: time.Now().Add(l.maxLife)}
+	lc := &limitConn{Conn: c, end: time.Now().Add(l.maxLife), set: l.conns}
 	if err := c.SetReadDeadline(lc.end); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
+	if !l.conns.add(lc) { // accepted as Shutdown closed the set
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
 	return lc, nil
+}
+
+// connSet tracks the open session connections of a Server, so that Shutdown can close them
+// itself: go-smtp v0.25.1's Close does nothing once its Shutdown has started.
+type connSet struct {
+	mu      sync.Mutex
+	conns   map[*limitConn]struct{}
+	closing bool
+	empty   chan struct{} // closed once closing and no connection is left
+}
+
+// newConnSet returns an empty, open set.
+func newConnSet() *connSet {
+	return &connSet{conns: make(map[*limitConn]struct{}), empty: make(chan struct{})}
+}
+
+// add tracks c; false once closeAll has run (the caller closes c).
+func (s *connSet) add(c *limitConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// remove forgets c, which its owner (go-smtp's connection goroutine) has closed.
+func (s *connSet) remove(c *limitConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if s.closing && len(s.conns) == 0 {
+		close(s.empty)
+	}
+}
+
+// closeAll refuses new connections and closes the socket of every tracked one; each stays
+// tracked until its goroutine, woken by the error, closes it in turn. It returns how many it
+// closed and a channel closed once none is left.
+func (s *connSet) closeAll() (int, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closing {
+		s.closing = true
+		if len(s.conns) == 0 {
+			close(s.empty)
+		}
+	}
+	for c := range s.conns {
+		_ = c.Conn.Close()
+	}
+	return len(s.conns), s.empty
 }
 
 // limitConn caps every read deadline at the end of the session's life, so that no sequence of
@@ -38,6 +99,14 @@ type limitConn struct {
 	mu      sync.Mutex
 	end     time.Time
 	expired atomic.Bool
+	set     *connSet
+}
+
+// Close implements net.Conn and stops tracking the connection.
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.set.remove(c)
+	return err
 }
 
 // Read implements net.Conn; after expire it is the end of the stream, which go-smtp takes as

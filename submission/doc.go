@@ -13,6 +13,12 @@
 //     (relaxed/relaxed, From oversigned), the VERP return path bounce+<msg_id>@<domain>;
 //   - the single queue.Enqueue call that makes the message durable (one Pebble batch, synced);
 //   - the approval flow on top of the queue (Approvals, Approve, Reject);
+//   - the oversight messages for a mailbox's oversight_address (notify.go): a copy of each send
+//     of a monitored mailbox (LaneNormal) and an approval request for each held send (LaneHigh),
+//     each its own queued message from multimail-oversight@<domain>, DKIM-signed, Source
+//     "oversight", Auto-Submitted: auto-generated, the user's message attached as
+//     message/rfc822; enqueued directly, so never gated or copied itself, and a failure to
+//     enqueue one is logged and counted, never a failure of the send;
 //   - the SMTP submission listeners (STARTTLS and implicit TLS) with go-smtp.
 //
 // Two commits, not one: the message is acknowledged (250 / 202) once queue.Enqueue has committed.
@@ -26,7 +32,9 @@
 // SIZE (552 5.3.4), RCPTMAX (452 4.5.3), the line length (500) and the idle timeout (421 4.4.2);
 // this package adds the command budget, the session lifetime and the AUTH failure limit
 // (421 4.7.0), AUTH only after TLS (AllowInsecureAuth=false: 523 5.7.10) and every
-// sender/oversight reply, all mapped from errors in reply.go.
+// sender/oversight reply, all mapped from errors in reply.go. go-smtp's Close does nothing once
+// its Shutdown has started, so the Server tracks its connections itself (conn.go connSet) and
+// Shutdown closes those still open when its context ends: it never returns with one left.
 //
 // It does not own storage: the queue and the mailbox store each own their Pebble prefix, and
 // this package writes nothing of its own.

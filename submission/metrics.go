@@ -12,6 +12,8 @@ type metrics struct {
 	refused        *prometheus.CounterVec // by reason
 	signSeconds    prometheus.Histogram
 	sentCopyErrors prometheus.Counter
+	// oversight messages (copies, approval requests) queued and failed, by kind
+	oversightSent, oversightErrors *prometheus.CounterVec
 }
 
 // newMetrics makes the collectors and registers them with reg when it is not nil.
@@ -34,11 +36,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "multimail_submission_sent_copy_errors_total",
 			Help: "Accepted messages whose copy to the Sent folder failed.",
 		}),
+		oversightSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "multimail_submission_oversight_messages_total",
+			Help: "Oversight messages queued for an oversight_address, by kind (copy, approval_request).",
+		}, []string{"kind"}),
+		oversightErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "multimail_submission_oversight_errors_total",
+			Help: "Oversight messages that could not be built or queued, by kind; the send stood.",
+		}, []string{"kind"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.accepted, m.refused, m.signSeconds, m.sentCopyErrors} {
+	cs := []prometheus.Collector{m.accepted, m.refused, m.signSeconds, m.sentCopyErrors, m.oversightSent, m.oversightErrors}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("submission: register metrics"), err)
 		}

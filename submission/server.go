@@ -46,12 +46,13 @@ type Server struct {
 	base               context.Context // parent of every session's context
 	cancel             context.CancelFunc
 	connID             atomic.Uint64
+	conns              *connSet // every session connection of both listeners
 }
 
 // NewServer makes the submission listeners' server; call ServeSubmission and ServeSubmissions.
 func NewServer(sub *Submitter, opts ServerOptions) *Server {
 	opts = serverDefaults(opts)
-	s := &Server{sub: sub, opts: opts, log: opts.Logger}
+	s := &Server{sub: sub, opts: opts, log: opts.Logger, conns: newConnSet()}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.starttls = s.newSMTPServer()
 	s.implicit = s.newSMTPServer()
@@ -112,7 +113,7 @@ func (s *Server) newSMTPServer() *smtp.Server {
 // ServeSubmission serves the submission port (587) with STARTTLS until Shutdown. It returns nil
 // after Shutdown.
 func (s *Server) ServeSubmission(l net.Listener) error {
-	return s.serve(s.starttls, &limitListener{Listener: l, maxLife: s.opts.MaxSessionTime})
+	return s.serve(s.starttls, s.limit(l))
 }
 
 // ServeSubmissions serves the submissions port (465) with implicit TLS (RFC 8314 §3.3).
@@ -120,8 +121,12 @@ func (s *Server) ServeSubmissions(l net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("submission: submissions needs a TLS config")
 	}
-	ll := &limitListener{Listener: l, maxLife: s.opts.MaxSessionTime}
-	return s.serve(s.implicit, tls.NewListener(ll, s.opts.TLSConfig))
+	return s.serve(s.implicit, tls.NewListener(s.limit(l), s.opts.TLSConfig))
+}
+
+// limit wraps l so that its connections have a lifetime and are tracked for Shutdown.
+func (s *Server) limit(l net.Listener) net.Listener {
+	return &limitListener{Listener: l, maxLife: s.opts.MaxSessionTime, conns: s.conns}
 }
 
 // serve runs one go-smtp server; ErrServerClosed after Shutdown is a clean end.
@@ -133,23 +138,42 @@ func (s *Server) serve(srv *smtp.Server, l net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting, waits for sessions to end until ctx is done, then closes what is
-// left and cancels every session's context.
+// Shutdown stops accepting and waits for the sessions to end until ctx is done. Then it cancels
+// every session's context and closes every connection left (idle ones included), and waits up
+// to shutdownGrace for their goroutines to finish, so that the queue may be closed after it.
+// It returns ctx's error when sessions were still open at its end.
 func (s *Server) Shutdown(ctx context.Context) error {
-	defer s.cancel()
-	errA := shutdownOne(ctx, s.starttls)
-	errB := shutdownOne(ctx, s.implicit)
-	return errors.Join(errA, errB)
-}
-
-// shutdownOne drains one go-smtp server, closing it hard when ctx ends first.
-func shutdownOne(ctx context.Context, srv *smtp.Server) error {
-	err := srv.Shutdown(ctx)
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
+	errs := make(chan error, 2)
+	for _, srv := range []*smtp.Server{s.starttls, s.implicit} {
+		go func() { errs <- drain(ctx, srv) }()
+	}
+	err := errors.Join(<-errs, <-errs)
+	s.cancel()
+	n, empty := s.conns.closeAll()
+	if n > 0 {
+		s.log.Info("shutdown: closing open sessions", "sessions", n)
+	}
+	select {
+	case <-empty:
+	case <-time.After(shutdownGrace):
+		s.log.Warn("shutdown: sessions still running after their connections were closed")
 	}
 	if ctx.Err() != nil {
-		_ = srv.Close()
+		return ctx.Err()
+	}
+	return err
+}
+
+// shutdownGrace bounds the wait for session goroutines once their connections are closed (one
+// may be finishing an enqueue).
+const shutdownGrace = 5 * time.Second
+
+// drain closes one go-smtp server's listeners and waits for its sessions until ctx ends; the
+// sessions still open then are closed by Shutdown.
+func drain(ctx context.Context, srv *smtp.Server) error {
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, smtp.ErrServerClosed) || ctx.Err() != nil {
+		return nil // already shut down; or ctx's error, which Shutdown returns once
 	}
 	return err
 }

@@ -263,3 +263,44 @@ func TestShutdown(t *testing.T) {
 		t.Fatal("Serve did not return")
 	}
 }
+
+// TestShutdownClosesIdleSessions: authenticated clients idle on both ports are disconnected
+// when Shutdown's context ends, and Shutdown returns (go-smtp's own Close would not close them
+// once its Shutdown has started).
+func TestShutdownClosesIdleSessions(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, false, nil)
+	starttls := smtpClient(t, ts)
+	implicit, err := smtp.DialTLS(ts.submissions, clientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = implicit.Close() })
+	for _, c := range []*smtp.Client{starttls, implicit} {
+		if err := c.Auth(sasl.NewPlainClient("", "auto@example.com", testPassword)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown = %v, want deadline exceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+	for name, c := range map[string]*smtp.Client{"submission": starttls, "submissions": implicit} {
+		if err := c.Noop(); err == nil {
+			t.Errorf("%s: connection still open after Shutdown", name)
+		} else if _, ok := err.(*smtp.SMTPError); ok {
+			t.Errorf("%s: got an SMTP reply %v, want the connection closed", name, err)
+		}
+	}
+	if n, _ := ts.srv.conns.closeAll(); n != 0 {
+		t.Errorf("%d connections still tracked after Shutdown", n)
+	}
+}
