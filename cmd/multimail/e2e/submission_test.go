@@ -188,3 +188,44 @@ action = "reject"
 		t.Errorf("MX got %d messages, want only the auto-approved one", len(ms))
 	}
 }
+
+// TestOversightAddress: a monitored mailbox's sends are copied to its oversight address, and
+// a gated mailbox's held sends produce an approval request there (here a local mailbox, so
+// both land in its INBOX).
+func TestOversightAddress(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Options{Config: `[[mailbox]]
+address = "human@example.com"
+oversight = "autonomous"
+password = "human-password-1"
+api_keys = ["mm_live_e2e_human_key_00000000001"]
+
+[[mailbox]]
+address = "watched@example.com"
+oversight = "monitored"
+oversight_address = "human@example.com"
+api_keys = ["mm_live_e2e_watch_key_00000000001"]
+
+[[mailbox]]
+address = "held@example.com"
+oversight = "gated_send"
+oversight_address = "human@example.com"
+api_keys = ["mm_live_e2e_held_key_000000000001"]
+`})
+	for _, c := range []struct{ key, from string }{
+		{"mm_live_e2e_watch_key_00000000001", "watched@example.com"},
+		{"mm_live_e2e_held_key_000000000001", "held@example.com"},
+	} {
+		code, body := n.Do("POST", "/v1/send_email", c.key, []byte(fmt.Sprintf(
+			`{"mailbox_id":%q,"to":"someone@customer.test","subject":"from %s","text":"x"}`, c.from, c.from)))
+		if code != 202 {
+			t.Fatalf("send = %d %s", code, body)
+		}
+	}
+	const human = "mm_live_e2e_human_key_00000000001"
+	waitUntil(t, 30*time.Second, func() bool {
+		_, body := n.Do("GET", "/v1/mailboxes/human@example.com/emails", human, nil)
+		return strings.Contains(string(body), "Monitored send: from watched@example.com") &&
+			strings.Contains(string(body), "Approval needed: from held@example.com")
+	})
+}
