@@ -89,6 +89,22 @@ func BenchmarkDeliver(b *testing.B) {
 		})
 		reportRate(b)
 	})
+	b.Run("pebble/parallel8-onemailbox", func(b *testing.B) {
+		s := benchPebble(b, b.TempDir(), vfs.Default)
+		mb := addBenchMailboxes(b, s, 1)[0]
+		b.SetBytes(int64(len(raw)))
+		b.SetParallelism(4)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Deliver(context.Background(), mb, "INBOX", raw, mailbox.DeliverOptions{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		reportRate(b)
+	})
 	b.Run("memory", func(b *testing.B) {
 		s := mailbox.NewMemory()
 		mb := addBenchMailboxes(b, s, 1)[0]

@@ -83,13 +83,18 @@ func (s *PebbleStore) mutate(ctx context.Context, mailbox string, fn func(t *txn
 		return fmt.Errorf("mailbox %q: %w", mailbox, ErrNotFound)
 	}
 	unlock := s.lock(addr)
-	defer unlock()
 	t := s.begin(addr)
 	if err := fn(t); err != nil {
 		t.abort()
+		unlock()
 		return err
 	}
-	return t.commit()
+	err = t.commit()
+	unlock()
+	if err != nil || t.noSync {
+		return err
+	}
+	return s.syncWAL()
 }
 
 // CreateFolder implements Store.

@@ -27,20 +27,28 @@ func (s *PebbleStore) begin(addr string) *txn {
 // abort drops the batch.
 func (t *txn) abort() { t.b.Close() }
 
-// commit writes the touched folders, commits with pebble.Sync (or NoSync when asked), then notifies
-// watchers (still under the mailbox lock, so in commit order).
+// commit writes the touched folders and applies the batch without waiting for an fsync,
+// then notifies watchers, all still under the mailbox lock, so commits and notifications are
+// in UID order. The caller (mutate) makes it durable after releasing the lock: see syncWAL.
 func (t *txn) commit() error {
 	for fid, r := range t.folders {
 		t.b.Set(folderKey(fid), encodeValue(r), nil)
 	}
-	opts := pebble.Sync
-	if t.noSync {
-		opts = pebble.NoSync
-	}
-	if err := commitWith(t.b, opts); err != nil {
+	if err := commitWith(t.b, pebble.NoSync); err != nil {
 		return err
 	}
 	t.s.hub.publish(t.addr, t.changes...)
+	return nil
+}
+
+// syncWAL makes every batch applied so far durable. Pebble's WAL is one log, so one fsync
+// covers them all, and concurrent callers share fsyncs through Pebble's group commit: this is
+// what lets deliveries to one mailbox, serialised by its lock for UID order, still share
+// fsyncs instead of holding the lock across one each.
+func (s *PebbleStore) syncWAL() error {
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("mailbox: sync: %w", err)
+	}
 	return nil
 }
 
