@@ -73,7 +73,12 @@
 //
 // # Batches
 //
-// Every mutation is one batch committed with pebble.Sync:
+// Every mutation is one batch, durable before the call returns. Directory batches commit
+// with pebble.Sync. Content batches are applied with NoSync under the mailbox's mutex (so
+// UIDs, commits and watcher notifications are in one order) and made durable after the mutex
+// is released by a synced, empty WAL record that Pebble group-commits with other writers'
+// (DeliverOptions.NoSync skips that last step, for the Sent copy). A watcher may see a change
+// a moment before its fsync; a crash in that moment loses only an unacknowledged write.
 //
 //   - AddDomain: 01. AddMailbox: 02 and, per default folder, 05 + 06.
 //     UpdateMailbox: 02. AddAPIKey/DeleteAPIKey: 03 + 04.
