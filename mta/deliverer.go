@@ -27,8 +27,10 @@ type Deliverer struct {
 	err     error // a configuration error, reported by Run
 }
 
-// New returns a Deliverer for q. A bad option (a transport's next hop, a metrics
-// registration clash) is reported by Run; Validate checks transports beforehand.
+// New returns a Deliverer for q and registers its OnFinal with q (q.SetOnFinal), so that
+// recipients the queue fails by itself get a DSN too; the last Deliverer made for a queue
+// owns that hook. A bad option (a transport's next hop, a metrics registration clash) is
+// reported by Run; Validate checks transports beforehand.
 func New(q *queue.Queue, opts Options) *Deliverer {
 	opts = opts.withDefaults()
 	d := &Deliverer{q: q, opts: opts, dialer: newDialer(opts), pool: newPool(opts), log: opts.Logger}
@@ -40,6 +42,9 @@ func New(q *queue.Queue, opts Options) *Deliverer {
 		d.metrics, _ = newMetrics(nil)
 	}
 	d.err = errors.Join(errR, errM)
+	if q != nil {
+		q.SetOnFinal(d.OnFinal)
+	}
 	return d
 }
 

@@ -2,7 +2,10 @@
 // (a [[transport]] next hop, else the recipient domain's MX hosts, RFC 5321 §5.1), sends it
 // with the go-smtp client (STARTTLS per policy, connections reused per next hop), reports one
 // queue.Result per recipient through queue.Complete, and renders a DSN (package mta/dsn) for
-// recipients that bounced or failed, handing it to Options.DSN.
+// recipients that bounced or failed, handing it to Options.DSN. Recipients that the queue
+// fails by itself inside queue.Next (past MaxLifetime, typically after downtime) reach the
+// Deliverer through its OnFinal method, which New registers with the queue
+// (queue.SetOnFinal), and get the same DSN.
 //
 // What it owns: routing, the MX lookup and its small answer cache, TLS policy, the SMTP client
 // and its connection pool, error classification (temporary or permanent is a property of the

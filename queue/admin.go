@@ -98,6 +98,7 @@ func (q *Queue) retryDomain(b *pebble.Batch, id ulid, lane Lane, d string, rcpts
 		if r.Domain == d && r.pending() {
 			r.Next, r.Updated = now, now
 			set(b, rcptKey(id, r.idx), encodeValue(r))
+			q.seqs.touch(id)
 		}
 	}
 	set(b, schedKey(lane, now.UnixNano(), id, d), []byte{schedFlagRetry})
@@ -147,7 +148,9 @@ func (q *Queue) Delete(ctx context.Context, msgID string) error {
 		}
 	}
 	del(b, bodyKey(id))
-	return q.commitDelete(b, j, gone)
+	err = q.commitDelete(b, j, gone)
+	q.seqs.forget(id)
+	return err
 }
 
 func (q *Queue) unscheduleAll(b *pebble.Batch, lane Lane, id ulid, rcpts []*rcptRecord) ([]*unscheduled, error) {
@@ -271,7 +274,9 @@ func (q *Queue) lateBounce(j *journal, ev Event) (*unscheduled, *unitRef, error)
 	r.Status, r.Next, r.Updated = RcptBounced, time.Time{}, j.now
 	r.LastCode, r.LastEnhanced, r.LastDetail = ev.SMTPCode, ev.EnhancedCode, ev.Detail
 	j.putRcpt(r)
-	q.deleteBodyIfDone(j.b, m, rcpts)
+	if q.deleteBodyIfDone(j.b, m, rcpts) {
+		q.seqs.forget(j.id) // a miss only costs a seek
+	}
 	if gone == nil {
 		return nil, nil, nil
 	}

@@ -132,6 +132,9 @@ func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, 
 	if err := commit(b, pebble.Sync); err != nil {
 		return fmt.Errorf("%s %s: %w", state, ar.ID, err)
 	}
+	if state == ApprovalRejected {
+		q.seqs.forget(mid)
+	}
 	q.publishUnits(m.Lane, mid, units)
 	q.afterJournal(j)
 	return nil

@@ -48,7 +48,7 @@ func (q *Queue) complete(ls *leaseState, l *Lease, results []Result, domainBacko
 	mu := q.msgLock(ls.p.u.id)
 	mu.Lock()
 	defer mu.Unlock()
-	m, rcpts, err := q.loadMsgAndRcpts(ls.p.u.id)
+	m, rcpts, err := q.leasedMsg(ls)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) { // nothing left to record
 		q.log.Error("queue: completing a lease of an unreadable message", "msg_id", l.MsgID, "err", err)
 		b := q.db.NewBatch()
@@ -68,7 +68,7 @@ func (q *Queue) complete(ls *leaseState, l *Lease, results []Result, domainBacko
 	finals := q.applyResults(j, m, rcpts, ls.p.d.name, l.Recipients, results, now)
 	c := q.domainOutcome(b, ls.p.d, domainBackoff, now)
 	c.next = q.reschedule(b, ls.p, rcpts, now)
-	q.deleteBodyIfDone(b, m, rcpts)
+	done := q.deleteBodyIfDone(b, m, rcpts)
 	if err := j.flush(); err != nil {
 		b.Close()
 		return nil, err
@@ -76,8 +76,27 @@ func (q *Queue) complete(ls *leaseState, l *Lease, results []Result, domainBacko
 	if err := commit(b, pebble.Sync); err != nil {
 		return nil, err
 	}
+	if done {
+		q.seqs.forget(ls.p.u.id)
+	}
 	q.afterJournal(j)
 	return finals, q.finishLease(ls, c)
+}
+
+// leasedMsg returns a lease's message and recipients. The message record is immutable after
+// Enqueue, so Next's copy serves; so do Next's recipients unless one was written since (the
+// seqCache generation moved). Needs the message lock.
+func (q *Queue) leasedMsg(ls *leaseState) (*msgRecord, []*rcptRecord, error) {
+	if ls.m == nil {
+		return q.loadMsgAndRcpts(ls.p.u.id)
+	}
+	if gen, ok := q.seqs.generation(ls.p.u.id); ok && ls.genOK && gen == ls.gen {
+		rcpts := ls.rcpts
+		ls.rcpts = nil // Complete changes them in place: use them once
+		return ls.m, rcpts, nil
+	}
+	rcpts, err := q.loadRcpts(ls.p.u.id)
+	return ls.m, rcpts, err
 }
 
 // applyResults applies each result to its recipient and journals it.
@@ -215,15 +234,24 @@ func (q *Queue) finishLease(ls *leaseState, c completion) error {
 	return nil
 }
 
-// deleteBodyIfDone deletes the body once every recipient is final.
-func (q *Queue) deleteBodyIfDone(b *pebble.Batch, m *msgRecord, rcpts []*rcptRecord) {
-	for _, r := range rcpts {
-		if !r.final() {
-			return
-		}
+// deleteBodyIfDone deletes the body once every recipient is final and reports whether it did.
+func (q *Queue) deleteBodyIfDone(b *pebble.Batch, m *msgRecord, rcpts []*rcptRecord) bool {
+	if !allFinal(rcpts) {
+		return false
 	}
 	id, _ := parseID(prefixMsg, m.ID)
 	del(b, bodyKey(id))
+	return true
+}
+
+// allFinal reports whether every recipient reached a terminal state.
+func allFinal(rcpts []*rcptRecord) bool {
+	for _, r := range rcpts {
+		if !r.final() {
+			return false
+		}
+	}
+	return true
 }
 
 // loadDomains restores connection-level backoff from famDomain (Open).

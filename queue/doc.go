@@ -26,6 +26,13 @@
 // deferred when its next attempt would fall past MaxLifetime fails (returned as a Final for
 // a DSN); one past the message's ExpiresAt expires.
 //
+// Recipients can also be finalised inside Next: a unit that falls due past ExpiresAt or
+// MaxLifetime (typically after downtime) is not leased; its recipients expire or fail there.
+// Next cannot return those Finals, so it hands them to the Options.OnFinal hook (or one set
+// later with SetOnFinal; mta.New registers the Deliverer's), after the synced commit and
+// outside every lock. When that leaves every recipient final, the body is deleted only after
+// the hook returned, in a batch of its own, so the hook can still read it for the DSN.
+//
 // An in-memory index, rebuilt from the schedule family on Open, makes Next O(log n) without
 // scanning Pebble: per domain and lane a min-heap of (due, message id) units of 32 bytes;
 // per lane a heap of the domains that may be served now (under PerDomainConcurrency and not
@@ -38,6 +45,15 @@
 // Next(ctx, LaneHigh) serves only high. With several lanes they are tried in order, except
 // that every LowEvery-th bulk pick tries low before normal (never before high) when low has
 // due work, so bulk mail cannot starve low and nothing delays high.
+//
+// # Caches
+//
+// Besides the schedule index the queue keeps, per message with a pending recipient, its last
+// journal sequence number and a count of writes to its recipient records (entries made at
+// Enqueue, dropped when the body is deleted; nothing after a restart, when a miss reads
+// Pebble). Complete thus needs no seek for the journal's last key, and it reuses the message
+// record and the recipients that Next read for the lease unless a recipient was written
+// since. Every writer of a message's journal or recipients holds that message's lock.
 //
 // # Key schema
 //
@@ -84,8 +100,9 @@
 //
 //	Enqueue        msg, body, rcpt*, sched (one per domain, unless held or rejected),
 //	               approval (+ hold when pending), idem, event*, outbox*          Sync
-//	Next           -sched, +lease (or rcpt*/event*/outbox* when all recipients of
-//	               the unit expired or failed)                                    NoSync / Sync
+//	Next           -sched, +lease (or rcpt*/event*/outbox*, -body when done, when
+//	               all recipients of the unit expired or failed)                  NoSync / Sync
+//	  with OnFinal  ... and -body in a batch of its own after the hook             Sync
 //	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
 //	               event*, outbox*                                                Sync
 //	Approve/Reject approval, -hold, rcpt*, sched* / -body, event*, outbox*        Sync

@@ -135,7 +135,7 @@ func (q *Queue) tryNext(lanes ...Lane) (*Lease, error) {
 		if err != nil || !ok {
 			return nil, err
 		}
-		if l, err := q.lease(p); err != nil || l != nil {
+		if l, err := q.lease(context.Background(), p); err != nil || l != nil {
 			return l, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -20,6 +21,7 @@ type journal struct {
 	b       *pebble.Batch
 	subject string
 	id      ulid // the message, when subject is a message id
+	isMsg   bool // subject is a message id
 	now     time.Time
 	next    uint64 // next sequence number; 0 = not read yet
 	events  []Event
@@ -34,7 +36,8 @@ type outboxEntry struct {
 
 func (q *Queue) newJournal(b *pebble.Batch, subject string) *journal {
 	j := &journal{q: q, b: b, subject: subject, now: q.now()}
-	j.id, _ = parseID(prefixMsg, subject)
+	id, err := parseID(prefixMsg, subject)
+	j.id, j.isMsg = id, err == nil
 	return j
 }
 
@@ -42,15 +45,19 @@ func (q *Queue) newJournal(b *pebble.Batch, subject string) *journal {
 func (j *journal) add(ev Event) { j.events = append(j.events, ev) }
 
 // putRcpt writes a recipient record of the journal's message.
-func (j *journal) putRcpt(r *rcptRecord) { set(j.b, rcptKey(j.id, r.idx), encodeValue(r)) }
+func (j *journal) putRcpt(r *rcptRecord) {
+	set(j.b, rcptKey(j.id, r.idx), encodeValue(r))
+	j.q.seqs.touch(j.id)
+}
 
 // flush writes the queued events and their outbox entries into the batch.
 func (j *journal) flush() error {
 	if len(j.events) == 0 {
 		return nil
 	}
+	fresh := j.next == 1 // a new message: start its cached sequence
 	if j.next == 0 {
-		last, err := j.q.lastSeq(j.subject)
+		last, err := j.q.journalSeq(j)
 		if err != nil {
 			return err
 		}
@@ -66,7 +73,99 @@ func (j *journal) flush() error {
 		set(j.b, eventKey(j.subject, ev.Seq), encodeValue(ev))
 		j.fanOut(*ev)
 	}
+	if j.isMsg {
+		j.q.seqs.advance(j.id, j.next-1, fresh)
+	}
 	return nil
+}
+
+// journalSeq is the last sequence number of j's subject: from the cache for a message with a
+// pending recipient, else from Pebble.
+func (q *Queue) journalSeq(j *journal) (uint64, error) {
+	if j.isMsg {
+		if seq, ok := q.seqs.get(j.id); ok {
+			return seq, nil
+		}
+	}
+	return q.lastSeq(j.subject)
+}
+
+// seqShards is the number of independently locked parts of a seqCache.
+const seqShards = 64
+
+// seqCache remembers, for every message that still has a pending recipient, the last
+// journal sequence number (so that Complete need not seek the journal's last key in Pebble)
+// and a generation counted up by every write of one of its recipient records (so that
+// Complete can reuse the recipients Next read when nothing wrote them since). Entries start
+// at Enqueue and end when the body is deleted (every recipient final); a miss falls back to
+// Pebble. Every writer of a message's journal or recipients holds its message lock (Enqueue
+// before the message is published), so entries are exact; advance keeps the maximum anyway,
+// and a batch that fails after flush only leaves a gap in the numbering.
+type seqCache struct {
+	shards [seqShards]struct {
+		mu sync.Mutex
+		m  map[ulid]seqEntry
+	}
+}
+
+type seqEntry struct {
+	seq uint64 // last journal sequence number
+	gen uint64 // recipient writes so far
+}
+
+func (c *seqCache) init() {
+	for i := range c.shards {
+		c.shards[i].m = map[ulid]seqEntry{}
+	}
+}
+
+func (c *seqCache) shard(id ulid) int { return int(id[15]) % seqShards }
+
+func (c *seqCache) get(id ulid) (uint64, bool) {
+	s := &c.shards[c.shard(id)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[id]
+	return e.seq, ok
+}
+
+// generation returns id's recipient write count; ok is false when id is not cached.
+func (c *seqCache) generation(id ulid) (uint64, bool) {
+	s := &c.shards[c.shard(id)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[id]
+	return e.gen, ok
+}
+
+// touch counts a write of one of id's recipient records.
+func (c *seqCache) touch(id ulid) {
+	s := &c.shards[c.shard(id)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[id]; ok {
+		e.gen++
+		s.m[id] = e
+	}
+}
+
+// advance records seq as id's last sequence number when id is cached, or when add is set.
+func (c *seqCache) advance(id ulid, seq uint64, add bool) {
+	s := &c.shards[c.shard(id)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[id]; (ok || add) && seq > e.seq {
+		e.seq = seq
+		s.m[id] = e
+	}
+}
+
+// forget drops id (its message is done).
+func (c *seqCache) forget(id ulid) {
+	s := &c.shards[c.shard(id)]
+	s.mu.Lock()
+	delete(s.m, id)
+	s.mu.Unlock()
 }
 
 // fanOut writes one outbox entry per subscriber whose filter matches.

@@ -17,6 +17,10 @@ import (
 type leaseState struct {
 	id      ulid
 	p       picked
+	m       *msgRecord    // the message as leased (immutable after Enqueue); nil after restart
+	rcpts   []*rcptRecord // its recipients as leased, valid while its generation is gen
+	gen     uint64
+	genOK   bool // the message was in the seqCache at lease time
 	expires int64
 	hpos    int // index in Queue.lexp, -1 when absent
 }
@@ -64,7 +68,7 @@ func (q *Queue) Next(ctx context.Context, lanes ...Lane) (*Lease, error) {
 			return nil, err
 		}
 		if ok {
-			l, err := q.lease(p)
+			l, err := q.lease(ctx, p)
 			if err != nil || l != nil {
 				return l, err
 			}
@@ -91,12 +95,21 @@ func (q *Queue) pickOrWait(lanes []Lane) (picked, bool, <-chan struct{}, error) 
 }
 
 // lease turns a picked unit into a persisted lease. It returns (nil, nil) when the unit
-// turned out stale or all its recipients were finalised.
-func (q *Queue) lease(p picked) (*Lease, error) {
+// turned out stale or all its recipients were finalised; those go to the OnFinal hook.
+func (q *Queue) lease(ctx context.Context, p picked) (*Lease, error) {
+	l, fin, err := q.leaseUnit(p)
+	if fin != nil {
+		q.reportFinals(ctx, fin)
+	}
+	return l, err
+}
+
+// leaseUnit is lease under the message lock.
+func (q *Queue) leaseUnit(p picked) (*Lease, *selfFinals, error) {
 	mu := q.msgLock(p.u.id)
 	mu.Lock()
 	defer mu.Unlock()
-	l, err := q.leaseLocked(p)
+	l, fin, err := q.leaseLocked(p)
 	if l == nil {
 		q.mu.Lock()
 		q.s.release(p.d, p.lane)
@@ -106,47 +119,49 @@ func (q *Queue) lease(p picked) (*Lease, error) {
 		q.notifyLocked()
 		q.mu.Unlock()
 	}
-	return l, err
+	return l, fin, err
 }
 
-func (q *Queue) leaseLocked(p picked) (*Lease, error) {
+func (q *Queue) leaseLocked(p picked) (*Lease, *selfFinals, error) {
 	skey := schedKey(p.lane, p.u.due, p.u.id, p.d.name)
 	ok, err := q.exists(skey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok {
 		q.dropStale(p)
-		return nil, nil
+		return nil, nil, nil
 	}
 	m, rcpts, err := q.loadMsgAndRcpts(p.u.id)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 		q.log.Error("queue: dropping schedule entry of unreadable message", "msg_id", formatID(prefixMsg, p.u.id), "err", err)
-		return nil, q.dropEntry(skey, p)
+		return nil, nil, q.dropEntry(skey, p)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := q.now()
 	b := q.db.NewBatch()
 	del(b, skey)
 	j := q.newJournal(b, m.ID)
-	live := q.finaliseDue(j, m, rcpts, p.d.name, now)
+	live, finals := q.finaliseDue(j, m, rcpts, p.d.name, now)
 	if len(live) == 0 {
-		return nil, q.commitFinalised(b, j, m, rcpts, p)
+		fin, err := q.commitFinalised(b, j, m, rcpts, finals, p)
+		return nil, fin, err
 	}
-	ls, l := q.newLease(p, m, live, now)
+	ls, l := q.newLease(p, m, rcpts, live, now)
 	set(b, leaseKey(ls.id), encodeValue(leaseRecord{
 		Msg: m.ID, Domain: p.d.name, Lane: p.lane, Expires: l.Expires, Attempt: l.Attempt,
 	}))
+	// The journal is empty unless some recipients were finalised: then sync, as they have
+	// events. NoSync otherwise: a lease lost in a crash leaves the schedule entry in place,
+	// which is what restart would do with the lease anyway.
 	if err := j.flush(); err != nil {
 		b.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	// NoSync: a lease lost in a crash leaves the schedule entry in place, which is what
-	// restart would do with the lease anyway. Complete's synced batch persists both.
-	if err := commit(b, pebble.NoSync); err != nil {
-		return nil, err
+	if err := commit(b, syncIf(len(finals) > 0)); err != nil {
+		return nil, nil, err
 	}
 	q.afterJournal(j)
 	q.mu.Lock()
@@ -154,56 +169,124 @@ func (q *Queue) leaseLocked(p picked) (*Lease, error) {
 	heap.Push(&q.lexp, ls)
 	q.mu.Unlock()
 	q.signalResched()
-	return l, nil
+	return l, q.newSelfFinals(p.u.id, m, finals, false), nil
+}
+
+func syncIf(sync bool) *pebble.WriteOptions {
+	if sync {
+		return pebble.Sync
+	}
+	return pebble.NoSync
 }
 
 // finaliseDue marks recipients of domain past ExpiresAt or MaxLifetime as expired/failed and
-// returns those still to be attempted.
-func (q *Queue) finaliseDue(j *journal, m *msgRecord, rcpts []*rcptRecord, domain string, now time.Time) []*rcptRecord {
+// returns those still to be attempted and the finalised ones.
+func (q *Queue) finaliseDue(j *journal, m *msgRecord, rcpts []*rcptRecord, domain string, now time.Time) ([]*rcptRecord, []Final) {
 	var live []*rcptRecord
+	var finals []Final
 	for _, r := range rcpts {
 		if r.Domain != domain || !r.pending() {
 			continue
 		}
 		switch {
 		case !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt):
-			q.finalise(j, m, r, EventExpired, "expired before delivery", now)
+			finals = append(finals, q.finalise(j, m, r, EventExpired, "expired before delivery", now))
 		case !now.Before(m.QueuedAt.Add(q.opts.MaxLifetime)):
-			q.finalise(j, m, r, EventFailed, "maximum queue lifetime reached", now)
+			detail := "maximum queue lifetime reached"
+			if r.LastDetail != "" {
+				detail += "; last error: " + r.LastDetail
+			}
+			finals = append(finals, q.finalise(j, m, r, EventFailed, detail, now))
 		default:
 			live = append(live, r)
 		}
 	}
-	return live
+	return live, finals
 }
 
-// finalise sets a recipient's terminal state and journals it (no result from a remote).
-func (q *Queue) finalise(j *journal, m *msgRecord, r *rcptRecord, ev EventType, detail string, now time.Time) {
+// finalise sets a recipient's terminal state and journals it (no result from a remote). The
+// Final keeps the last remote reply, if any, for a DSN.
+func (q *Queue) finalise(j *journal, m *msgRecord, r *rcptRecord, ev EventType, detail string, now time.Time) Final {
+	f := Final{Recipient: r.Addr, Event: ev, Detail: detail, SMTPCode: r.LastCode, EnhancedCode: r.LastEnhanced}
 	r.Status, r.LastDetail, r.Updated = string(ev), detail, now
 	r.Next = time.Time{}
 	j.putRcpt(r)
 	j.add(Event{Type: ev, Recipient: r.Addr, Detail: detail, Attempt: r.Attempts, Tags: m.Tags})
+	return f
 }
 
-// commitFinalised commits a unit whose recipients were all finalised in lease.
-func (q *Queue) commitFinalised(b *pebble.Batch, j *journal, m *msgRecord, rcpts []*rcptRecord, p picked) error {
-	q.deleteBodyIfDone(b, m, rcpts)
+// commitFinalised commits a unit whose recipients were all finalised in lease. With an
+// OnFinal hook the body outlives the commit: reportFinals deletes it after the hook.
+func (q *Queue) commitFinalised(b *pebble.Batch, j *journal, m *msgRecord, rcpts []*rcptRecord,
+	finals []Final, p picked) (*selfFinals, error) {
+	done := allFinal(rcpts)
+	hook := q.onFinal.Load() != nil
+	if done && !hook {
+		del(b, bodyKey(p.u.id))
+	}
 	if err := j.flush(); err != nil {
 		b.Close()
-		return err
+		return nil, err
 	}
 	if err := commit(b, pebble.Sync); err != nil {
-		return err
+		return nil, err
+	}
+	if done && !hook {
+		q.seqs.forget(p.u.id)
 	}
 	q.mu.Lock()
 	q.s.ages.remove(idSecond(p.u.id))
 	q.mu.Unlock()
 	q.afterJournal(j)
-	return nil
+	return q.newSelfFinals(p.u.id, m, finals, done && hook), nil
 }
 
-func (q *Queue) newLease(p picked, m *msgRecord, live []*rcptRecord, now time.Time) (*leaseState, *Lease) {
-	ls := &leaseState{id: newULID(now), p: p, hpos: -1}
+// selfFinals are recipients the queue finalised itself, for the OnFinal hook.
+type selfFinals struct {
+	id         ulid
+	msgID      string
+	finals     []Final
+	deleteBody bool // every recipient is final: delete the body after the hook
+}
+
+func (q *Queue) newSelfFinals(id ulid, m *msgRecord, finals []Final, deleteBody bool) *selfFinals {
+	if len(finals) == 0 && !deleteBody {
+		return nil
+	}
+	return &selfFinals{id: id, msgID: m.ID, finals: finals, deleteBody: deleteBody}
+}
+
+// reportFinals calls the OnFinal hook (no lock held), then deletes the body if it is due.
+func (q *Queue) reportFinals(ctx context.Context, f *selfFinals) {
+	if fn := q.onFinal.Load(); fn != nil && len(f.finals) > 0 {
+		(*fn)(ctx, f.msgID, f.finals)
+	}
+	if f.deleteBody {
+		q.deleteBodyLater(f.id)
+	}
+}
+
+// deleteBodyLater deletes the body of a message whose recipients are all final, in a batch
+// of its own (after the OnFinal hook read it).
+func (q *Queue) deleteBodyLater(id ulid) {
+	mu := q.msgLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	rcpts, err := q.loadRcpts(id)
+	if err == nil && !allFinal(rcpts) {
+		return
+	}
+	b := q.db.NewBatch()
+	del(b, bodyKey(id))
+	if err := commit(b, pebble.Sync); err != nil {
+		q.log.Error("queue: deleting body", "msg_id", formatID(prefixMsg, id), "err", err)
+	}
+	q.seqs.forget(id)
+}
+
+func (q *Queue) newLease(p picked, m *msgRecord, rcpts, live []*rcptRecord, now time.Time) (*leaseState, *Lease) {
+	ls := &leaseState{id: newULID(now), p: p, m: m, rcpts: rcpts, hpos: -1}
+	ls.gen, ls.genOK = q.seqs.generation(p.u.id)
 	expires := now.Add(q.opts.LeaseTTL)
 	ls.expires = expires.UnixNano()
 	l := &Lease{

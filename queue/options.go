@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -18,10 +19,22 @@ type Options struct {
 	LowEvery             int           // starvation guard: 1 in LowEvery bulk picks prefer low (default 8)
 	Subscribers          []Subscriber  // webhook outbox fan-out
 	OutboxMaxAge         time.Duration // default 72h (must be >= 24h): give up on an outbox entry after this
-	Clock                Clock
-	Logger               *slog.Logger
-	Registerer           prometheus.Registerer // nil -> no metrics registered
+	// OnFinal, when set, is told about recipients the queue finalised by itself inside Next
+	// (expired past ExpiresAt, failed past MaxLifetime); see FinalFunc. Complete returns its
+	// Finals instead and does not call it. SetOnFinal sets it after Open.
+	OnFinal    FinalFunc
+	Clock      Clock
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil -> no metrics registered
 }
+
+// FinalFunc receives recipients of message msgID that the queue finalised by itself (not
+// through Complete), so that the caller can send a DSN. It is called after the synced commit,
+// outside every lock of the queue, before the message's body is deleted (so Body and Status
+// still answer), from the goroutine that called Next; ctx is that Next's context. It may call
+// any Queue method (Enqueue a DSN, read the Body). A body left behind by a crash between the
+// commit and the deletion that follows the hook is the only cost of that ordering.
+type FinalFunc func(ctx context.Context, msgID string, finals []Final)
 
 // Defaults of Options.
 const (

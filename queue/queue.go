@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -35,6 +36,9 @@ type Queue struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
+	onFinal atomic.Pointer[FinalFunc] // nil: nobody listens
+	seqs    seqCache
+
 	ids     idGen
 	ob      outbox
 	metrics *metrics
@@ -53,6 +57,8 @@ func Open(db *pebble.DB, opts Options) (*Queue, error) {
 		wake: make(chan struct{}), resched: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	q.ob.init()
+	q.seqs.init()
+	q.SetOnFinal(opts.OnFinal)
 	if err := q.load(); err != nil {
 		return nil, err
 	}
@@ -98,6 +104,16 @@ func (q *Queue) Close() error {
 	q.wg.Wait()
 	q.unregisterMetrics()
 	return nil
+}
+
+// SetOnFinal replaces Options.OnFinal (nil removes it). It exists because the listener,
+// usually the MTA's Deliverer, is built after the queue it serves (mta.New calls it).
+func (q *Queue) SetOnFinal(fn FinalFunc) {
+	if fn == nil {
+		q.onFinal.Store(nil)
+		return
+	}
+	q.onFinal.Store(&fn)
 }
 
 func (q *Queue) now() time.Time { return q.clock.Now() }
