@@ -87,8 +87,10 @@ func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grac
 
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	n.sup.start(workCtx)
+	// The banner goes out before anything is served, so whoever sees /healthz answer has the
+	// banner (and the dev key) already.
 	n.printBanner(env.stdout, time.Since(start))
+	n.sup.start(workCtx)
 	log.Info("multimail started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir,
 		"config", cfg.path, "startup_ms", time.Since(start).Milliseconds())
 
