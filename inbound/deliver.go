@@ -134,8 +134,9 @@ func (s *session) recordBounces(b bounceRcpt, dsn *DSN) error {
 			Detail: bounceDetail(r, dsn)}
 		err := s.srv.opts.Queue.Record(s.ctx, ev)
 		if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrInvalid) {
-			s.log.Info("dsn for an unknown message, ignored", "msg_id", b.msgID, "err", err)
-			return nil
+			s.log.Info("dsn for an unknown message or recipient, ignored", "msg_id", b.msgID,
+				"recipient", ev.Recipient, "err", err)
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("record bounce of %s: %w", b.msgID, err)

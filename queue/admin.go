@@ -216,7 +216,9 @@ func (q *Queue) subjectLock(subject string) *sync.Mutex {
 
 // Record appends an event not produced by the queue itself (Seq and, when zero, Time are
 // assigned): inbound "received" with MsgID = the email id; or a late DSN "bounced" for a
-// queued message, which also marks that recipient bounced (and stops retrying it).
+// queued message, which also marks that recipient bounced (and stops retrying it). A bounce
+// for a message or recipient the queue does not know is ErrNotFound and writes nothing; a
+// repeated bounce for one recipient is a no-op.
 func (q *Queue) Record(ctx context.Context, ev Event) error {
 	if err := validSubject(ev.MsgID); err != nil {
 		return err
@@ -233,7 +235,12 @@ func (q *Queue) Record(ctx context.Context, ev Event) error {
 	var readd *unitRef
 	if ev.Type == EventBounced && ev.Recipient != "" {
 		var err error
-		if gone, readd, err = q.lateBounce(j, ev); err != nil {
+		gone, readd, err = q.lateBounce(j, ev)
+		if errors.Is(err, errAlreadyBounced) {
+			b.Close()
+			return nil // a second DSN for the same recipient: the trail has it already
+		}
+		if err != nil {
 			b.Close()
 			return fmt.Errorf("record %s: %w", ev.MsgID, err)
 		}
@@ -251,19 +258,24 @@ func (q *Queue) Record(ctx context.Context, ev Event) error {
 	return nil
 }
 
+// errAlreadyBounced marks a late bounce for a recipient already bounced.
+var errAlreadyBounced = errors.New("recipient already bounced")
+
 // lateBounce marks a recipient of a queued message bounced, rescheduling its domain unit
-// from the recipients left. Unknown messages or recipients only get the event.
+// from the recipients left. A DSN naming a message or a recipient we never sent to is
+// ErrNotFound and records nothing: a bounce address is visible to every recipient, and a
+// forged DSN must not write events about mail we did not send.
 func (q *Queue) lateBounce(j *journal, ev Event) (*unscheduled, *unitRef, error) {
 	m, rcpts, err := q.loadMsgAndRcpts(j.id)
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
-		return nil, nil, nil
-	}
 	if err != nil {
 		return nil, nil, err
 	}
 	r := findRcpt(rcpts, ev.Recipient)
-	if r == nil || r.Status == RcptBounced {
-		return nil, nil, nil
+	if r == nil {
+		return nil, nil, fmt.Errorf("%w: %s is not a recipient of %s", ErrNotFound, ev.Recipient, j.id)
+	}
+	if r.Status == RcptBounced {
+		return nil, nil, errAlreadyBounced
 	}
 	var gone *unscheduled
 	if r.pending() {

@@ -170,3 +170,33 @@ func TestList(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordForgedBounce: a DSN naming a message we never sent, or a recipient the message
+// never had, records nothing; a second DSN for the same recipient adds no second event.
+func TestRecordForgedBounce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, Options{})
+	id := h.send(LaneNormal, "a@x.example")
+	unknown := NewMessageID(time.Now())
+	for _, ev := range []Event{
+		{Type: EventBounced, MsgID: unknown, Recipient: "a@x.example", SMTPCode: 550},
+		{Type: EventBounced, MsgID: id, Recipient: "victim@y.example", SMTPCode: 550},
+	} {
+		if err := h.q.Record(ctx, ev); !isErr(err, ErrNotFound) {
+			t.Errorf("Record(%s to %s) = %v, want ErrNotFound", ev.MsgID, ev.Recipient, err)
+		}
+	}
+	if _, err := h.q.Events(ctx, unknown); !isErr(err, ErrNotFound) {
+		t.Errorf("events were written for an unknown message: %v", err)
+	}
+	before := len(h.eventTypes(id))
+	for range 2 {
+		if err := h.q.Record(ctx, Event{Type: EventBounced, MsgID: id, Recipient: "a@x.example", SMTPCode: 550}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(h.eventTypes(id)); got != before+1 {
+		t.Errorf("two DSNs for one recipient added %d events, want 1", got-before)
+	}
+}
