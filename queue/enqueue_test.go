@@ -23,7 +23,7 @@ func TestParseLane(t *testing.T) {
 			if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
 				t.Fatalf("ParseLane(%q) = %v, %v", tc.in, got, err)
 			}
-			if !tc.wantErr && got.String() != map[Lane]string{0: "high", 1: "normal", 2: "low"}[got] {
+			if !tc.wantErr && got.String() != map[Lane]string{LaneHigh: "high", LaneNormal: "normal", LaneLow: "low"}[got] {
 				t.Fatalf("String() = %q", got.String())
 			}
 		})
@@ -134,7 +134,7 @@ func TestIdempotency(t *testing.T) {
 			}
 		})
 	}
-	if d := h.q.Depth(LaneHigh); d != 3 { // Lane zero value is LaneHigh
+	if d := h.q.Depth(LaneNormal); d != 3 { // Lane zero value is LaneNormal
 		t.Fatalf("depth %d, want 3 (the duplicate wrote nothing)", d)
 	}
 }
@@ -184,7 +184,7 @@ func TestIdempotencyConcurrent(t *testing.T) {
 			t.Fatalf("two messages for one idempotency key: %s %s", first, id)
 		}
 	}
-	if d := h.q.Depth(LaneHigh); d != 1 {
+	if d := h.q.Depth(LaneNormal); d != 1 {
 		t.Fatalf("depth %d", d)
 	}
 }

@@ -148,10 +148,10 @@ func TestSchedKeysSortByLaneThenDue(t *testing.T) {
 	t.Parallel()
 	id := fixedULID(1)
 	keys := [][]byte{
-		schedKey(LaneHigh, 5, id, "z"),
-		schedKey(LaneHigh, 6, id, "a"),
 		schedKey(LaneNormal, 1, id, "a"),
 		schedKey(LaneNormal, 1<<40, id, "a"),
+		schedKey(LaneHigh, 5, id, "z"),
+		schedKey(LaneHigh, 6, id, "a"),
 		schedKey(LaneLow, 0, id, "a"),
 	}
 	for i := 1; i < len(keys); i++ {

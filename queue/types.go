@@ -5,13 +5,15 @@ import (
 	"time"
 )
 
-// Lane is a priority class. Lower values are served first.
+// Lane is a priority class. Next serves lanes in the order its caller gives, so the numeric
+// values carry no priority; the zero value is LaneNormal, so a Message built without a lane
+// is ordinary mail, never a high-priority send by accident.
 type Lane uint8
 
-// The three lanes, highest priority first.
+// The three lanes. The values are stored in keys and records: never renumber them.
 const (
-	LaneHigh Lane = iota
-	LaneNormal
+	LaneNormal Lane = iota
+	LaneHigh
 	LaneLow
 )
 
