@@ -10,6 +10,8 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+
+	"multimail.dev/multimail/queue"
 )
 
 // rawMessage is a submitted message split into its header and body.
@@ -58,6 +60,37 @@ func (m *rawMessage) complete(now time.Time, msgID string) {
 		m.header.SetMessageID(msgID)
 	}
 	m.header.Del("Bcc")
+}
+
+// Submission control fields: an SMTP client (a framework's mailer) cannot use the API's
+// priority and tags fields, so it may set them as header fields, which are removed before the
+// message is signed and sent (they are instructions to us, not part of the mail).
+const (
+	hdrPriority = "X-Multimail-Priority" // high | normal | low
+	hdrTags     = "X-Multimail-Tags"     // comma-separated tags
+)
+
+// controls reads and removes the control fields: the lane and the tags they ask for.
+func (m *rawMessage) controls() (queue.Lane, []string, error) {
+	prio := strings.TrimSpace(m.header.Get(hdrPriority))
+	lane, err := queue.ParseLane(strings.ToLower(prio))
+	if err != nil {
+		return 0, nil, fieldErr("priority", fmt.Sprintf("%s: want high, normal or low, got %q", hdrPriority, prio))
+	}
+	var tags []string
+	for _, v := range m.header.Values(hdrTags) {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	if tags, err = checkTags(tags); err != nil {
+		return 0, nil, err
+	}
+	m.header.Del(hdrPriority)
+	m.header.Del(hdrTags)
+	return lane, tags, nil
 }
 
 // subject is the decoded Subject for queue listings ("" when undecodable).

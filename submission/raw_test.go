@@ -2,9 +2,12 @@ package submission
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/queue"
 )
 
 func TestRawComplete(t *testing.T) {
@@ -75,6 +78,48 @@ func TestRawCheckFrom(t *testing.T) {
 			err = m.checkFrom("a@example.com")
 			if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrSenderNotAllowed) {
 				t.Fatalf("checkFrom = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestRawControls(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, in string
+		lane     queue.Lane
+		tags     []string
+		wantErr  string
+	}{
+		{"none", "From: a@example.com\r\n\r\nb\r\n", queue.LaneNormal, nil, ""},
+		{"high with tags", "From: a@example.com\r\nX-Multimail-Priority: High\r\nX-Multimail-Tags: auth, otp\r\n\r\nb\r\n",
+			queue.LaneHigh, []string{"auth", "otp"}, ""},
+		{"two tag fields", "X-Multimail-Tags: a\r\nX-Multimail-Tags: b,c\r\nX-Multimail-Priority: low\r\n\r\nb\r\n",
+			queue.LaneLow, []string{"a", "b", "c"}, ""},
+		{"bad priority", "X-Multimail-Priority: urgent\r\n\r\nb\r\n", 0, nil, "priority"},
+		{"bad tag", "X-Multimail-Tags: a b\r\n\r\nb\r\n", 0, nil, "tags[0]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := parseRaw([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lane, tags, err := m.controls()
+			if tc.wantErr != "" {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != tc.wantErr {
+					t.Fatalf("err = %v, want a FieldError on %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || lane != tc.lane || !slices.Equal(tags, tc.tags) {
+				t.Fatalf("controls = %v %v %v", lane, tags, err)
+			}
+			b, _ := m.bytes()
+			if strings.Contains(strings.ToLower(string(b)), "x-multimail-") {
+				t.Errorf("control fields left in the message:\n%s", b)
 			}
 		})
 	}

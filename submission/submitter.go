@@ -101,7 +101,8 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 // SubmitRaw accepts a complete RFC 5322 message from SMTP: from is the envelope sender, rcpts
 // the envelope recipients (already syntax-checked by the session or checked here). From: must be
 // the sender and the sender must be auth's mailbox (ErrSenderNotAllowed); Date and Message-ID
-// are added when missing and Bcc is removed; then oversight, signing and the enqueue as Send.
+// are added when missing and Bcc is removed; X-Multimail-Priority and X-Multimail-Tags choose
+// the lane and tags and are removed; then oversight, signing and the enqueue as Send.
 func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, raw []byte, auth Principal) (queue.Receipt, error) {
 	now := s.clock.Now()
 	snd, err := s.rawSender(ctx, from, auth)
@@ -122,8 +123,12 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	if err := m.checkFrom(snd.mbox.Address); err != nil {
 		return queue.Receipt{}, s.refused("sender", err)
 	}
+	lane, tags, err := m.controls()
+	if err != nil {
+		return queue.Receipt{}, s.refused("invalid", err)
+	}
 	env := &envelope{
-		sender: snd, rcpts: rcpts, subject: m.subject(), lane: queue.LaneNormal,
+		sender: snd, rcpts: rcpts, subject: m.subject(), lane: lane, tags: tags,
 		source: sourceOf(auth, "smtp"), now: now, msgID: queue.NewMessageID(now),
 	}
 	m.complete(now, s.messageIDHeader(env.msgID))

@@ -248,3 +248,38 @@ func TestLocalDeliveryAndBounceDSN(t *testing.T) {
 		t.Errorf("sender INBOX = %d %s", code, body)
 	}
 }
+
+// TestSubmissionControlFields: an SMTP client picks the high lane and tags with
+// X-Multimail-Priority / X-Multimail-Tags, which are removed before the message is sent.
+func TestSubmissionControlFields(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Options{})
+	c, err := smtp.DialStartTLS(Addr(n.Ports.Submission), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", Sender, Password)); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: <" + Sender + ">\r\nTo: <code@customer.test>\r\nSubject: code\r\nX-Multimail-Priority: high\r\nX-Multimail-Tags: auth, otp\r\n\r\n123456\r\n"
+	if err := c.SendMail(Sender, []string{"code@customer.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := n.MX.WaitFor(Context(t, 30*time.Second), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToLower(string(ms[0].Data)), "x-multimail-") {
+		t.Errorf("control fields were sent:\n%s", ms[0].Data)
+	}
+	id := strings.TrimPrefix(strings.SplitN(ms[0].From, "@", 2)[0], "bounce+")
+	code, body := n.Do("GET", "/v1/messages/"+id, APIKey, nil)
+	if code != 200 || !strings.Contains(string(body), `"priority":"high"`) || !strings.Contains(string(body), `"otp"`) {
+		t.Errorf("message %s = %d %s", id, code, body)
+	}
+	bad := "From: <" + Sender + ">\r\nX-Multimail-Priority: urgent\r\n\r\nx\r\n"
+	if err := c.SendMail(Sender, []string{"code@customer.test"}, strings.NewReader(bad)); err == nil {
+		t.Error("an unknown priority was accepted")
+	}
+}
