@@ -39,7 +39,6 @@ type node struct {
 
 	store mailbox.Store
 	queue *queue.Queue
-	api   *api.Server
 
 	devKey string // the dev default's API key, printed at start ("" with a config file)
 	sup    supervisor
@@ -124,7 +123,6 @@ func (n *node) build() error {
 	if err != nil {
 		return err
 	}
-	n.api = a
 	if addr := n.cfg.Listen.HTTP; addr != "" {
 		n.addHTTP("http", "tcp", addr, a.Handler())
 	}
