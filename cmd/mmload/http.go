@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -94,27 +92,15 @@ func runHTTP(ctx context.Context, args []string) error {
 	}
 	s := newSender(f, *c)
 	text := body(*size)
-	var next atomic.Int64
-	var mu sync.Mutex
-	all := &stats{}
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := 0; i < *c; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st := &stats{}
-			for next.Add(1) <= int64(*n) && ctx.Err() == nil {
-				t0 := time.Now()
-				_, err := s.send(ctx, *to, "load", text, *prio)
-				st.add(time.Since(t0), err)
-			}
-			mu.Lock()
-			all.merge(st)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	all.report(fmt.Sprintf("send_email c=%d", *c), time.Since(start))
+	all, took := drive(ctx, *c, *n, func(take func() bool) *stats {
+		st := &stats{}
+		for take() {
+			t0 := time.Now()
+			_, err := s.send(ctx, *to, "load", text, *prio)
+			st.add(time.Since(t0), err)
+		}
+		return st
+	})
+	all.report(fmt.Sprintf("send_email c=%d", *c), took)
 	return nil
 }

@@ -76,25 +76,20 @@ func runLatency(ctx context.Context, args []string) error {
 func envKey() string { return os.Getenv("MULTIMAIL_API_KEY") }
 
 func queueBulk(ctx context.Context, s *sender, n int, domain string) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
 	text := body(5000)
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= int64(n) && ctx.Err() == nil; i = next.Add(1) {
-				if _, err := s.send(ctx, fmt.Sprintf("bulk-%d@%s", i, domain), "newsletter", text, "normal"); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
+	var i atomic.Int64
+	st, _ := drive(ctx, 16, n, func(take func() bool) *stats {
+		st := &stats{}
+		for take() {
+			to := fmt.Sprintf("bulk-%d@%s", i.Add(1), domain)
+			if _, err := s.send(ctx, to, "newsletter", text, "normal"); err != nil {
+				st.add(0, err)
+				return st
 			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
+		}
+		return st
+	})
+	return st.first
 }
 
 // arrivals records when each recipient's message reached the MX.

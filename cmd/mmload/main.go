@@ -19,6 +19,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -113,6 +115,29 @@ func (s *stats) report(what string, elapsed time.Duration) {
 	if s.first != nil {
 		fmt.Printf("first error: %v\n", s.first)
 	}
+}
+
+// drive runs c workers until n operations have been claimed (or ctx ends) and merges their
+// stats. Each worker calls take before an operation; take reports whether one is left.
+func drive(ctx context.Context, c, n int, worker func(take func() bool) *stats) (*stats, time.Duration) {
+	var next atomic.Int64
+	take := func() bool { return next.Add(1) <= int64(n) && ctx.Err() == nil }
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	all := &stats{}
+	start := time.Now()
+	for i := 0; i < c; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := worker(take)
+			mu.Lock()
+			all.merge(st)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return all, time.Since(start)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }

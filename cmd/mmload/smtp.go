@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -34,27 +32,14 @@ func runSMTP(ctx context.Context, args []string) error {
 		return err
 	}
 	msg := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: load\r\n\r\n%s", *from, *to, body(*size))
-	var next atomic.Int64
-	var mu sync.Mutex
-	all := &stats{}
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := 0; i < *c; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := smtpSession(ctx, *addr, *user, *pass, *starttls || *user != "", *from, *to, msg, &next, int64(*n))
-			mu.Lock()
-			all.merge(s)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	all.report("smtp accepted", time.Since(start))
+	all, took := drive(ctx, *c, *n, func(take func() bool) *stats {
+		return smtpSession(*addr, *user, *pass, *starttls || *user != "", *from, *to, msg, take)
+	})
+	all.report("smtp accepted", took)
 	return nil
 }
 
-func smtpSession(ctx context.Context, addr, user, pass string, useTLS bool, from, to, msg string, next *atomic.Int64, n int64) *stats {
+func smtpSession(addr, user, pass string, useTLS bool, from, to, msg string, take func() bool) *stats {
 	s := &stats{}
 	var c *smtp.Client
 	var err error
@@ -74,7 +59,7 @@ func smtpSession(ctx context.Context, addr, user, pass string, useTLS bool, from
 			return s
 		}
 	}
-	for next.Add(1) <= n && ctx.Err() == nil {
+	for take() {
 		t0 := time.Now()
 		err := c.SendMail(from, []string{to}, strings.NewReader(msg))
 		s.add(time.Since(t0), err)
