@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 )
 
@@ -23,7 +24,12 @@ func (f *httpFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.from, "from", "agent@localhost", "mailbox_id")
 }
 
+// check fills the key from MULTIMAIL_API_KEY when no --key was given and refuses a
+// non-loopback URL.
 func (f *httpFlags) check() error {
+	if f.key == "" {
+		f.key = os.Getenv("MULTIMAIL_API_KEY")
+	}
 	if f.key == "" {
 		return fmt.Errorf("--key or MULTIMAIL_API_KEY is required")
 	}
@@ -83,9 +89,6 @@ func runHTTP(ctx context.Context, args []string) error {
 	prio := fs.String("priority", "normal", "high, normal or low")
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if f.key == "" {
-		f.key = envKey()
 	}
 	if err := f.check(); err != nil {
 		return err

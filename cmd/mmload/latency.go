@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,9 +29,6 @@ func runLatency(ctx context.Context, args []string) error {
 	domain := fs.String("domain", "customer.test", "recipient domain of both")
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if f.key == "" {
-		f.key = envKey()
 	}
 	if err := f.check(); err != nil {
 		return err
@@ -72,8 +68,6 @@ func runLatency(ctx context.Context, args []string) error {
 	fmt.Printf("bulk delivered when the last high arrived: %d of %d\n", arrived.bulkCount(), *bulk)
 	return nil
 }
-
-func envKey() string { return os.Getenv("MULTIMAIL_API_KEY") }
 
 func queueBulk(ctx context.Context, s *sender, n int, domain string) error {
 	text := body(5000)
