@@ -8,17 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/internal/interoptest"
 )
 
 // TestSeedCurlOTP runs the seed's curl example with the real curl against a real listener.
 func TestSeedCurlOTP(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("curl"); err != nil {
-		if os.Getenv("MULTIMAIL_INTEROP") == "1" {
-			t.Fatal("curl not installed and MULTIMAIL_INTEROP=1")
-		}
-		t.Skip("curl not installed")
-	}
+	interoptest.Tool(t, "curl")
 	script, err := os.ReadFile("testdata/seed_otp_curl.sh")
 	if err != nil {
 		t.Fatal(err)

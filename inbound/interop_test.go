@@ -3,26 +3,13 @@ package inbound
 import (
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-// interopTool finds an external client; without it the test is skipped, unless
-// MULTIMAIL_INTEROP=1 asks for every interoperability test to run.
-func interopTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("MULTIMAIL_INTEROP") == "1" {
-			t.Fatalf("%s not found and MULTIMAIL_INTEROP=1: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+	"multimail.dev/multimail/internal/interoptest"
+)
 
 // pySMTP drives python3's smtplib: one good message, one unknown user, one relay attempt.
 const pySMTP = `
@@ -45,7 +32,7 @@ s.quit()
 
 func TestInteropPythonSmtplib(t *testing.T) {
 	t.Parallel()
-	py := interopTool(t, "python3")
+	py := interoptest.Tool(t, "python3")
 	e := newEnv(t, nil)
 	host, port, _ := net.SplitHostPort(e.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -67,7 +54,7 @@ func TestInteropPythonSmtplib(t *testing.T) {
 
 func TestInteropSwaks(t *testing.T) {
 	t.Parallel()
-	swaks := interopTool(t, "swaks")
+	swaks := interoptest.Swaks(t)
 	e := newEnv(t, nil)
 	host, port, _ := net.SplitHostPort(e.addr)
 	run := func(to string, extra ...string) (string, error) {

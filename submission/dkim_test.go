@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"multimail.dev/multimail/internal/interoptest"
+
 	"github.com/emersion/go-msgauth/dkim"
 
 	"multimail.dev/multimail/mailbox"
@@ -84,7 +86,7 @@ func pythonCheck(t *testing.T, msg []byte, name, record string) ([]byte, error) 
 	t.Helper()
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import dkim, nacl").Run(); err != nil {
-		interopSkip(t, "python3-dkim with nacl not installed")
+		interoptest.Missing(t, "python3-dkim with nacl not installed")
 	}
 	dir := t.TempDir()
 	msgFile, recFile := filepath.Join(dir, "msg.eml"), filepath.Join(dir, "record.txt")
@@ -95,15 +97,6 @@ func pythonCheck(t *testing.T, msg []byte, name, record string) ([]byte, error) 
 		return nil, err
 	}
 	return exec.Command(py, "-c", pyVerify, msgFile, recFile, name).CombinedOutput()
-}
-
-// interopSkip skips a test whose external tool is missing, or fails it under MULTIMAIL_INTEROP=1.
-func interopSkip(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("MULTIMAIL_INTEROP") == "1" {
-		t.Fatalf("MULTIMAIL_INTEROP=1 but %s", why)
-	}
-	t.Skip(why)
 }
 
 // TestDKIMSign signs with both key types and checks with two independent verifiers.

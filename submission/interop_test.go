@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/internal/interoptest"
 )
 
 // pySMTP drives the server with Python's smtplib: STARTTLS + PLAIN, implicit TLS + LOGIN,
@@ -40,7 +42,7 @@ except smtplib.SMTPAuthenticationError as e:
 func TestInteropPythonSmtplib(t *testing.T) {
 	t.Parallel()
 	if err := exec.Command("/usr/bin/python3", "-c", "import smtplib").Run(); err != nil {
-		interopSkip(t, "python3 not installed")
+		interoptest.Missing(t, "python3 not installed")
 	}
 	ts := newServer(t, false, nil)
 	host, port, _ := net.SplitHostPort(ts.submission)
@@ -61,10 +63,7 @@ func TestInteropPythonSmtplib(t *testing.T) {
 
 func TestInteropSwaks(t *testing.T) {
 	t.Parallel()
-	swaks, err := exec.LookPath("swaks")
-	if err != nil {
-		interopSkip(t, "swaks not installed")
-	}
+	swaks := interoptest.Swaks(t)
 	ts := newServer(t, false, nil)
 	cases := []struct {
 		name   string

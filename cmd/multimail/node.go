@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -279,8 +280,13 @@ func (n *node) close() {
 	}
 }
 
-// printBanner tells a person what is listening and how to send a first message.
-func (n *node) printBanner(w io.Writer, took time.Duration) {
+// printBanner tells a person what is listening and how to send a first message. The banner
+// goes out in one write, so a reader that sees /healthz answer sees all of it (a banner written
+// line by line could be read half-way).
+func (n *node) printBanner(out io.Writer, took time.Duration) {
+	var b bytes.Buffer
+	defer func() { _, _ = out.Write(b.Bytes()) }()
+	w := &b
 	fmt.Fprintf(w, "multimail %s ready in %d ms (data: %s)\n", version, took.Milliseconds(), n.cfg.DataDir)
 	for _, l := range n.sup.listeners {
 		fmt.Fprintf(w, "  %-12s %s\n", l.name, l.ln.Addr())

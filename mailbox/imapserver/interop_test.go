@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"multimail.dev/multimail/internal/interoptest"
+
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -55,13 +57,7 @@ print("OK")
 
 func TestPythonImaplib(t *testing.T) {
 	t.Parallel()
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("MULTIMAIL_INTEROP") == "1" {
-			t.Fatal("MULTIMAIL_INTEROP=1 but python3 is missing")
-		}
-		t.Skip("python3 not installed")
-	}
+	python := interoptest.Tool(t, "python3")
 	e := newEnv(t, nil)
 	raw := testMessage(1, "From Python", "Hello imaplib.")
 	e.deliver(t, "INBOX", raw, mailbox.DeliverOptions{})

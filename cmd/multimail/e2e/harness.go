@@ -8,7 +8,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/internal/interoptest"
 
 	"multimail.dev/multimail/mta/mtatest"
 )
@@ -342,20 +343,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// ErrInteropMissing is returned by Tool when MULTIMAIL_INTEROP=1 and a tool is missing.
-var ErrInteropMissing = errors.New("interop tool missing")
-
-// Tool returns the path of an interop client (swaks, python3, curl, mbsync). Without
-// MULTIMAIL_INTEROP=1 a missing tool skips the test; with it, the test fails.
+// Tool returns the path of an interop client (swaks, python3, curl, mbsync): see
+// interoptest.Tool. Swaks is checked for its TLS and AUTH support as well.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
+	if name == "swaks" {
+		return interoptest.Swaks(t)
 	}
-	if os.Getenv("MULTIMAIL_INTEROP") == "1" {
-		t.Fatalf("%v: %s (MULTIMAIL_INTEROP=1 requires it)", ErrInteropMissing, name)
-	}
-	t.Skipf("%s not installed (set MULTIMAIL_INTEROP=1 to require it)", name)
-	return ""
+	return interoptest.Tool(t, name)
 }
