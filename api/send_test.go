@@ -77,7 +77,7 @@ func TestSendEmailErrors(t *testing.T) {
 		{"other mailbox", "other", otpBody(), 403, CodeForbidden, ""},
 		{"no send scope", "readonly", otpBody(), 403, CodeForbidden, ""},
 		{"read_only mailbox", "ro", with("mailbox_id", "ro@example.com"), 403, CodeForbidden, ""},
-		{"unknown mailbox", "admin", with("mailbox_id", "nobody@yourproduct.com"), 422, CodeUnprocessable, "mailbox_id"},
+		{"unknown mailbox", "allsend", with("mailbox_id", "nobody@yourproduct.com"), 422, CodeUnprocessable, "mailbox_id"},
 		{"too large", "send", with("text", strings.Repeat("x", 70<<10)), 413, CodePayloadTooLarge, ""},
 		{"too large chunked", "send", io.MultiReader(strings.NewReader(`{"text":"`), strings.NewReader(strings.Repeat("x", 70<<10))), 413, CodePayloadTooLarge, ""},
 	}
