@@ -2,8 +2,8 @@ package api
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/base32"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"

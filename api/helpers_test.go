@@ -48,12 +48,12 @@ type testEnv struct {
 	t      testing.TB
 	store  mailbox.Store
 	legacy *legacyStore // store, plus keys created before the scope rules
-	db    *pebble.DB
-	q     *queue.Queue
-	srv   *Server
-	http  *httptest.Server
-	keys  map[string]string // test key name -> plaintext
-	reg   *prometheus.Registry
+	db     *pebble.DB
+	q      *queue.Queue
+	srv    *Server
+	http   *httptest.Server
+	keys   map[string]string // test key name -> plaintext
+	reg    *prometheus.Registry
 }
 
 // envOptions tweak a testEnv.
