@@ -42,7 +42,7 @@ type node struct {
 	queue *queue.Queue
 
 	devKeys []string // the dev default's agent and operator keys, printed at start (nil with a config file)
-	sup    supervisor
+	sup     supervisor
 }
 
 func newNode(cfg *Config, log *slog.Logger) (*node, error) {
