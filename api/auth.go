@@ -149,7 +149,8 @@ func (s *Server) bearer(r *http.Request) (*principal, error) {
 	if r.Header.Get(mcp.SourceHeader) == "mcp" {
 		src = "mcp" // a label for the trail only
 	}
-	return &principal{keyID: k.ID, mailboxes: k.Mailboxes, scopes: k.Scopes, source: src}, nil
+	// A legacy key (send with approve or admin) acts with its agent half only.
+	return &principal{keyID: k.ID, mailboxes: k.Mailboxes, scopes: mailbox.UsableScopes(k.Scopes), source: src}, nil
 }
 
 // socketPrincipal is the admin handler's authFunc.

@@ -51,17 +51,22 @@ func matrixKinds() []keyKind {
 	ks = append(ks,
 		keyKind{name: "own:agent", mailboxes: []string{ownA, ownG}, scopes: []string{"send", "read", "tag"}},
 		keyKind{name: "own:operator", mailboxes: []string{ownA, ownG}, scopes: []string{"approve", "admin"}},
-		keyKind{name: "legacy", mailboxes: []string{ownA, ownG}, scopes: []string{"send", "admin"}, legacy: true},
+		keyKind{name: "legacy", mailboxes: []string{ownA, ownG}, scopes: []string{"send", "read", "tag", "admin"}, legacy: true},
+		keyKind{name: "legacy*", mailboxes: []string{"*"}, scopes: []string{"send", "approve"}, legacy: true},
 	)
 	return ks
 }
 
-// held is the model's scope rule, written out independently of mailbox.ScopeHeld.
+// held is the model's scope rule, written out independently of mailbox.ScopeHeld. A legacy
+// key's approve and admin are inert: it acts as its agent half.
 func (k keyKind) held(scope string) bool {
+	if k.legacy && (scope == "approve" || scope == "admin") {
+		return false
+	}
 	if slices.Contains(k.scopes, scope) {
 		return true
 	}
-	return slices.Contains(k.scopes, "admin") && (scope == "read" || scope == "tag" || scope == "approve")
+	return !k.legacy && slices.Contains(k.scopes, "admin") && (scope == "read" || scope == "tag" || scope == "approve")
 }
 
 func (k keyKind) star() bool { return slices.Contains(k.mailboxes, "*") }

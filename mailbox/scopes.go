@@ -57,6 +57,16 @@ func CheckScopes(scopes []string) error {
 	return nil
 }
 
+// UsableScopes are the scopes a stored key acts with. A key stored before separation of duties
+// (send together with approve or admin, which CheckScopes now refuses) acts as its agent half:
+// its approve and admin are inert, so it can neither decide nor mint itself an operator key.
+func UsableScopes(scopes []string) []string {
+	if !slices.Contains(scopes, ScopeSend) || !Oversees(scopes) {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == ScopeApprove || s == ScopeAdmin })
+}
+
 // ScopeError is CheckScopes' error: Index is the scope at fault.
 type ScopeError struct {
 	Index int

@@ -3,6 +3,7 @@ package mailbox_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"multimail.dev/multimail/mailbox"
@@ -65,5 +66,19 @@ func TestStoreRefusesSendWithOversight(t *testing.T) {
 	err := s.AddAPIKey(context.Background(), mailbox.APIKey{Hash: hash, Mailboxes: []string{"*"}, Scopes: []string{"send", "admin"}})
 	if !errors.Is(err, mailbox.ErrInvalidScopes) {
 		t.Fatalf("AddAPIKey(send+admin) = %v, want ErrInvalidScopes", err)
+	}
+}
+
+func TestUsableScopes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"send", "read", "tag", "admin"}, []string{"send", "read", "tag"}},
+		{[]string{"send", "approve"}, []string{"send"}},
+		{[]string{"approve", "admin"}, []string{"approve", "admin"}},
+		{[]string{"send", "read"}, []string{"send", "read"}},
+	} {
+		if got := mailbox.UsableScopes(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("UsableScopes(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }
