@@ -169,7 +169,7 @@ class LiveTest(unittest.TestCase):
         with self.assertRaises(multimail.NotFound):
             self.admin.approve("apr_does_not_exist")
         with self.assertRaises(multimail.Forbidden):
-            self.client.approve(approved.approval_id)  # the sender's key has no admin scope
+            self.client.approve(approved.approval_id)  # the sender's key holds send, so it never decides
         states = {x.approval_id: x.state for x in self.admin.list_approvals(state="all", mailbox_id=self.gated).approvals}
         self.assertEqual(states[approved.approval_id], "approved")
         self.assertEqual(states[rejected.approval_id], "rejected")
