@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,6 +15,9 @@ import (
 // addDomain is POST /v1/admin/domains {name, dkim_selector?, key_type?}: stores the domain
 // with a new DKIM key and answers 201 with the DNS records to publish.
 func (s *Server) addDomain(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !p.superAdmin() {
+		return errNotAdmin("adding a domain")
+	}
 	var req wire.DomainRequest
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
@@ -107,6 +111,9 @@ func (s *Server) domainJSON(d mailbox.Domain, withDNS bool) (wire.Domain, error)
 
 // listDomains is GET /v1/admin/domains.
 func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !p.superAdmin() {
+		return errNotAdmin("listing domains")
+	}
 	ds, err := s.opts.Store.Domains(r.Context())
 	if err != nil {
 		return err
@@ -125,6 +132,9 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, p *principa
 
 // domainDNS is GET /v1/admin/domains/{name}/dns: records as data and as zone-file text.
 func (s *Server) domainDNS(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !p.superAdmin() {
+		return errNotAdmin("a domain's DNS records")
+	}
 	name, err := pathValue(r, "name")
 	if err != nil {
 		return err
@@ -144,6 +154,9 @@ func (s *Server) domainDNS(w http.ResponseWriter, r *http.Request, p *principal)
 // addMailbox is POST /v1/admin/mailboxes {address, oversight?, oversight_address?, password?}.
 // Without a password one is generated and returned once.
 func (s *Server) addMailbox(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !p.superAdmin() {
+		return errNotAdmin("adding a mailbox")
+	}
 	var req wire.MailboxRequest
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
@@ -195,7 +208,8 @@ func mailboxJSON(m mailbox.Mailbox) wire.Mailbox {
 		OversightAddress: m.OversightAddress, CreatedAt: wireTime(m.Created)}
 }
 
-// listMailboxes is GET /v1/admin/mailboxes.
+// listMailboxes is GET /v1/admin/mailboxes: every mailbox for a super admin, the key's own
+// for a mailbox-scoped admin.
 func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ms, err := s.opts.Store.Mailboxes(r.Context())
 	if err != nil {
@@ -203,6 +217,9 @@ func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	out := wire.MailboxList{Mailboxes: make([]wire.Mailbox, 0, len(ms))}
 	for _, m := range ms {
+		if !p.administers(m.Address) {
+			continue
+		}
 		out.Mailboxes = append(out.Mailboxes, mailboxJSON(m))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -210,13 +227,16 @@ func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 // createKey is POST /v1/admin/keys {mailbox, scopes}: the plaintext key is in this response
-// only; the store keeps its SHA-256.
+// only; the store keeps its SHA-256. A key never grants more than its creator holds: "*" needs
+// a super admin; a mailbox-scoped admin creates keys for its own mailboxes with no more than
+// its own scopes (403 otherwise, before the mailboxes' existence is checked). send together
+// with approve or admin is 422 on scopes (separation of duties).
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *principal) error {
 	var req wire.KeyRequest
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
 	}
-	k, err := s.newKey(r, req)
+	k, err := s.newKey(r, req, p)
 	if err != nil {
 		return err
 	}
@@ -231,13 +251,29 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *principal)
 	return nil
 }
 
-func (s *Server) newKey(r *http.Request, req wire.KeyRequest) (mailbox.APIKey, error) {
+func (s *Server) newKey(r *http.Request, req wire.KeyRequest, p *principal) (mailbox.APIKey, error) {
 	mboxes := req.Mailboxes
 	if req.Mailbox != "" {
 		mboxes = append([]string{req.Mailbox}, mboxes...)
 	}
 	if len(mboxes) == 0 {
 		return mailbox.APIKey{}, errField("mailbox", "required (an address, or \"*\" for every mailbox)")
+	}
+	scopes := req.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{scopeSend, scopeRead, scopeTag}
+	}
+	for i, sc := range scopes {
+		if !slices.Contains(mailbox.AllScopes, sc) {
+			return mailbox.APIKey{}, errField(fieldIndex("scopes", i), "must be one of %s", strings.Join(mailbox.AllScopes, ", "))
+		}
+	}
+	if !p.covers(mailbox.APIKey{Mailboxes: mboxes, Scopes: scopes}) {
+		return mailbox.APIKey{}, errForbidden("a key may only create keys for its own mailboxes with no more than its own scopes (%s)", strings.Join(p.scopes, ", "))
+	}
+	var se *mailbox.ScopeError
+	if err := mailbox.CheckScopes(scopes); errors.As(err, &se) {
+		return mailbox.APIKey{}, errUnprocessable(fieldIndex("scopes", se.Index), "%s", se.Msg)
 	}
 	for i, m := range mboxes {
 		if m == "*" {
@@ -252,15 +288,6 @@ func (s *Server) newKey(r *http.Request, req wire.KeyRequest) (mailbox.APIKey, e
 		}
 		mboxes[i] = strings.ToLower(m)
 	}
-	scopes := req.Scopes
-	if len(scopes) == 0 {
-		scopes = []string{scopeSend, scopeRead, scopeTag}
-	}
-	for i, sc := range scopes {
-		if !slices.Contains(validScopes, sc) {
-			return mailbox.APIKey{}, errField(fieldIndex("scopes", i), "must be send, read, tag or admin")
-		}
-	}
 	return mailbox.APIKey{ID: "key_" + strings.ToLower(randomToken(12)), Mailboxes: mboxes, Scopes: scopes, Created: s.clock.Now().UTC()}, nil
 }
 
@@ -268,7 +295,8 @@ func keyJSON(k mailbox.APIKey) wire.Key {
 	return wire.Key{KeyID: k.ID, Mailboxes: k.Mailboxes, Scopes: k.Scopes, CreatedAt: wireTime(k.Created)}
 }
 
-// listKeys is GET /v1/admin/keys: ids, mailboxes and scopes, never secrets.
+// listKeys is GET /v1/admin/keys: ids, mailboxes and scopes, never secrets; only the keys p
+// covers.
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ks, err := s.opts.Store.APIKeys(r.Context())
 	if err != nil {
@@ -276,17 +304,29 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p *principal) 
 	}
 	out := wire.KeyList{Keys: make([]wire.Key, 0, len(ks))}
 	for _, k := range ks {
+		if !p.covers(k) {
+			continue
+		}
 		out.Keys = append(out.Keys, keyJSON(k))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// deleteKey is DELETE /v1/admin/keys/{key_id}.
+// deleteKey is DELETE /v1/admin/keys/{key_id}: a key p does not cover is 404, as one that
+// does not exist.
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id, err := pathValue(r, "key_id")
 	if err != nil {
 		return err
+	}
+	ks, err := s.opts.Store.APIKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(ks, func(k mailbox.APIKey) bool { return k.ID == id })
+	if i < 0 || !p.covers(ks[i]) {
+		return errNotFound("API key")
 	}
 	if err := s.opts.Store.DeleteAPIKey(detached(r.Context()), id); err != nil {
 		return err

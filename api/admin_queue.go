@@ -8,7 +8,8 @@ import (
 )
 
 // listQueue is GET /v1/admin/queue?state=&mailbox=&limit=&cursor=: messages in ID (time)
-// order, without event trails.
+// order, without event trails. A mailbox-scoped admin sees its own mailboxes' messages only
+// (naming another mailbox in ?mailbox= is 403); DSNs (no mailbox) are a super admin's.
 func (s *Server) listQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
 	limit, cursor, err := pageParams(r)
 	if err != nil {
@@ -16,7 +17,13 @@ func (s *Server) listQueue(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	v := r.URL.Query()
 	f := queue.ListFilter{Mailbox: v.Get("mailbox"), State: v.Get("state"), After: cursor, Limit: limit + 1}
-	list, err := s.opts.Queue.List(r.Context(), f)
+	if f.Mailbox != "" && !p.may(f.Mailbox) {
+		return errForbidden("this API key is not scoped to %s", f.Mailbox)
+	}
+	if f.Mailbox == "" && !p.all() && len(p.mailboxes) == 1 {
+		f.Mailbox = p.mailboxes[0]
+	}
+	list, err := s.visibleQueue(r, p, f)
 	if err != nil {
 		return err
 	}
@@ -32,34 +39,57 @@ func (s *Server) listQueue(w http.ResponseWriter, r *http.Request, p *principal)
 	return nil
 }
 
-// showQueue is GET /v1/admin/queue/{message_id}: as GET /v1/messages/{id}.
+// visibleQueue lists up to f.Limit messages p may see, reading further pages while the ones it
+// may not see are filtered out (a key of several mailboxes, no ?mailbox=).
+func (s *Server) visibleQueue(r *http.Request, p *principal, f queue.ListFilter) ([]queue.Status, error) {
+	want := f.Limit
+	var out []queue.Status
+	for {
+		list, err := s.opts.Queue.List(r.Context(), f)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range list {
+			if p.all() || (st.Mailbox != "" && p.may(st.Mailbox)) {
+				out = append(out, st)
+			}
+		}
+		if len(out) >= want || len(list) < f.Limit {
+			return out[:min(len(out), want)], nil
+		}
+		f.After = list[len(list)-1].ID
+	}
+}
+
+// showQueue is GET /v1/admin/queue/{message_id}: as GET /v1/messages/{id} (another mailbox's
+// message is 404).
 func (s *Server) showQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return s.getMessage(w, r, p)
 }
 
 // retryQueue is POST /v1/admin/queue/{message_id}/retry: deferred recipients are due now.
 func (s *Server) retryQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathValue(r, "message_id")
+	st, err := s.messageFor(r, p, "message_id")
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Queue.Retry(detached(r.Context()), id); err != nil {
+	if err := s.opts.Queue.Retry(detached(r.Context()), st.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.Done{MessageID: id, Status: "retrying"})
+	writeJSON(w, http.StatusOK, wire.Done{MessageID: st.ID, Status: "retrying"})
 	return nil
 }
 
 // deleteQueue is DELETE /v1/admin/queue/{message_id}: the message is dropped and its
 // undelivered recipients reported failed ("deleted by admin").
 func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathValue(r, "message_id")
+	st, err := s.messageFor(r, p, "message_id")
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Queue.Delete(detached(r.Context()), id); err != nil {
+	if err := s.opts.Queue.Delete(detached(r.Context()), st.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.Done{MessageID: id, Status: "deleted"})
+	writeJSON(w, http.StatusOK, wire.Done{MessageID: st.ID, Status: "deleted"})
 	return nil
 }

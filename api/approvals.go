@@ -105,7 +105,10 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, p *principal, ac
 		return err
 	}
 	if !p.may(rec.Mailbox) {
-		return errForbidden("this API key is not scoped to %s", rec.Mailbox)
+		return errNotFound("approval") // another mailbox's: as if it did not exist
+	}
+	if err := p.forSend(rec.Mailbox).MayDecide(rec.Mailbox); err != nil {
+		return err // a key that holds send never decides (a legacy key, checked at use time)
 	}
 	if err := act(detached(r.Context()), id, body.Reason, p.forSend(rec.Mailbox)); err != nil {
 		return err

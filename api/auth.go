@@ -11,32 +11,39 @@ import (
 	"multimail.dev/multimail/submission"
 )
 
-// Scopes an API key may carry. "admin" implies every other scope.
+// Scopes an API key may carry (mailbox.AllScopes). "admin" implies read, tag and approve,
+// never send; send is never held together with approve or admin (mailbox.CheckScopes).
 const (
-	scopeSend  = "send"
-	scopeRead  = "read"
-	scopeTag   = "tag"
-	scopeAdmin = "admin"
+	scopeSend    = mailbox.ScopeSend
+	scopeRead    = mailbox.ScopeRead
+	scopeTag     = mailbox.ScopeTag
+	scopeApprove = mailbox.ScopeApprove
+	scopeAdmin   = mailbox.ScopeAdmin
 )
 
-// validScopes are the scopes a key may be created with.
-var validScopes = []string{scopeSend, scopeRead, scopeTag, scopeAdmin}
-
 // principal is who a request acts for: an API key, or the CLI over the admin socket.
+//
+// The authorization model (docs/authorization.md): a key never grants more than it holds, its
+// mailboxes × its scopes. Only a "*" admin key (or the ctl socket) administers domains,
+// mailboxes and other keys; a mailbox-scoped admin sees and acts on its own mailboxes only. A
+// key that holds send never decides approvals (separation of duties). A resource addressed by
+// id (message, email, approval, queue entry, key) that the key may not see is 404, exactly as
+// one that does not exist; a mailbox the request names, or a scope the key lacks, is 403.
 type principal struct {
 	keyID     string   // "" for the CLI
 	mailboxes []string // ["*"] = every mailbox
 	scopes    []string
-	source    string // "api" or "cli": the door, recorded in approval decisions
+	source    string // "api", "mcp" or "cli": the door, recorded in approval decisions
+	owner     bool   // the ctl socket: holds every scope, not bound by separation of duties
 }
 
 // cliPrincipal is the admin socket's principal: file permissions were the authentication.
-var cliPrincipal = principal{mailboxes: []string{"*"}, scopes: []string{scopeAdmin}, source: "cli"}
+var cliPrincipal = principal{mailboxes: []string{mailbox.AllMailboxes}, scopes: []string{scopeAdmin}, source: "cli", owner: true}
 
 // may reports whether p may act for the mailbox address.
 func (p *principal) may(address string) bool {
 	for _, m := range p.mailboxes {
-		if m == "*" || strings.EqualFold(m, address) {
+		if m == mailbox.AllMailboxes || strings.EqualFold(m, address) {
 			return true
 		}
 	}
@@ -44,22 +51,54 @@ func (p *principal) may(address string) bool {
 }
 
 // all reports whether p may act for every mailbox.
-func (p *principal) all() bool { return slices.Contains(p.mailboxes, "*") }
+func (p *principal) all() bool { return slices.Contains(p.mailboxes, mailbox.AllMailboxes) }
 
-// isAdmin reports whether p holds the admin scope.
-func (p *principal) isAdmin() bool { return slices.Contains(p.scopes, scopeAdmin) }
+// holds reports whether p holds scope (mailbox.ScopeHeld; the owner holds all).
+func (p *principal) holds(scope string) bool {
+	return p.owner || mailbox.ScopeHeld(p.scopes, scope)
+}
 
-// hasAny reports whether p holds one of scopes (admin holds all).
+// hasAny reports whether p holds one of scopes.
 func (p *principal) hasAny(scopes []string) bool {
-	if p.isAdmin() {
+	return slices.ContainsFunc(scopes, p.holds)
+}
+
+// superAdmin reports whether p administers the node: domains, mailboxes, every key and the
+// whole queue. Only the ctl socket and a "*" key holding admin do.
+func (p *principal) superAdmin() bool { return p.owner || (p.all() && p.holds(scopeAdmin)) }
+
+// administers reports whether p is an admin of the mailbox address.
+func (p *principal) administers(address string) bool { return p.holds(scopeAdmin) && p.may(address) }
+
+// oversees reports whether p may act as the mailbox's overseer: decide its approvals, see mail
+// gated_all holds, edit its rules or allowlists, raise its oversight mode. That needs approve
+// (or admin) and, separation of duties, no send: a legacy key created with both is refused
+// here, at use time. Endpoints that change a mailbox's oversight must check this.
+func (p *principal) oversees(address string) bool {
+	return p.may(address) && p.forSend(address).MayDecide(address) == nil
+}
+
+// errNotAdmin is the 403 of the endpoints only a super admin may use.
+func errNotAdmin(what string) error {
+	return errForbidden("%s needs an admin key for every mailbox (\"*\") or the CLI", what)
+}
+
+// covers reports whether p may see, create or delete the key k: a super admin any; a
+// mailbox-scoped admin a key of its own mailboxes only ("*" is not its own) with no more than
+// its own scopes.
+func (p *principal) covers(k mailbox.APIKey) bool {
+	if p.superAdmin() {
 		return true
 	}
-	for _, s := range scopes {
-		if slices.Contains(p.scopes, s) {
-			return true
+	if !p.holds(scopeAdmin) || len(k.Mailboxes) == 0 {
+		return false
+	}
+	for _, m := range k.Mailboxes {
+		if m == mailbox.AllMailboxes || !p.may(m) {
+			return false
 		}
 	}
-	return false
+	return mailbox.ScopesWithin(k.Scopes, p.scopes)
 }
 
 // by names p in approval decisions: "api:key_x" or "cli".
@@ -70,13 +109,12 @@ func (p *principal) by() string {
 	return p.source + ":" + p.keyID
 }
 
-// forSend is p as submission sees it when sending as mailbox (already checked with may).
-func (p *principal) forSend(mailbox string) submission.Principal {
-	mb := mailbox
+// forSend is p as submission sees it when acting as mailbox (already checked with may).
+func (p *principal) forSend(mb string) submission.Principal {
 	if p.all() {
-		mb = "*"
+		mb = mailbox.AllMailboxes
 	}
-	return submission.Principal{Mailbox: mb, KeyID: p.keyID, Scopes: p.scopes, Source: p.source}
+	return submission.Principal{Mailbox: mb, KeyID: p.keyID, Scopes: p.scopes, Source: p.source, Owner: p.owner}
 }
 
 // bearerKey extracts the API key of "Authorization: Bearer <key>".
@@ -111,7 +149,8 @@ func (s *Server) bearer(r *http.Request) (*principal, error) {
 	if r.Header.Get(mcp.SourceHeader) == "mcp" {
 		src = "mcp" // a label for the trail only
 	}
-	return &principal{keyID: k.ID, mailboxes: k.Mailboxes, scopes: k.Scopes, source: src}, nil
+	// A legacy key (send with approve or admin) acts with its agent half only.
+	return &principal{keyID: k.ID, mailboxes: k.Mailboxes, scopes: mailbox.UsableScopes(k.Scopes), source: src}, nil
 }
 
 // socketPrincipal is the admin handler's authFunc.

@@ -10,9 +10,15 @@
 // packages' sentinels and *submission.FieldError to statuses.
 //
 // Scopes: send -> POST /v1/send_email, GET /v1/messages/{id}; read -> GET /v1/messages/{id},
-// the email list and read, GET /v1/approvals; tag -> POST /v1/emails/{id}/tags; admin -> every
-// route, including approve/reject and /v1/admin/*. A key acts only for its mailboxes ("*" =
-// all): another mailbox's message, email or approval is 403.
+// the email list and read, GET /v1/approvals; tag -> POST /v1/emails/{id}/tags; approve ->
+// GET /v1/approvals and approve/reject; admin -> /v1/admin/* and implies read, tag and approve,
+// never send. A key never grants more than it holds (mailboxes × scopes): only a "*" admin key
+// (or the CLI) administers domains, mailboxes and other keys; a mailbox-scoped admin sees and
+// acts on its own mailboxes' queue entries, approvals and keys only. A key holding send never
+// decides approvals (separation of duties; mailbox.CheckScopes refuses to create one with both).
+// Another mailbox's message, email, approval, queue entry or key is 404 (as if it did not
+// exist); a mailbox named in the request that the key does not hold, or a missing scope, is
+// 403. See docs/authorization.md.
 //
 // AdminHandler serves the same routes without bearer auth as the "cli" principal, for the
 // unix socket in the data directory whose file permissions are the authentication.

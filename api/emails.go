@@ -9,7 +9,8 @@ import (
 )
 
 // listEmails is GET /v1/mailboxes/{mailbox_id}/emails?folder=&tag=&unread=&limit=&cursor=,
-// newest first. Emails held by gated_all are hidden except from admin keys.
+// newest first. Emails held by gated_all are hidden except from the mailbox's overseers
+// (approve or admin, without send).
 func (s *Server) listEmails(w http.ResponseWriter, r *http.Request, p *principal) error {
 	mbox, err := pathValue(r, "mailbox_id")
 	if err != nil {
@@ -22,7 +23,7 @@ func (s *Server) listEmails(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		return err
 	}
-	q.IncludePending = p.isAdmin()
+	q.IncludePending = p.oversees(mbox)
 	if _, err := s.opts.Store.Mailbox(r.Context(), mbox); err != nil {
 		return err
 	}
@@ -94,9 +95,9 @@ func (s *Server) emailFor(r *http.Request, p *principal) (mailbox.Email, error) 
 		return e, err
 	}
 	if !p.may(e.Mailbox) {
-		return e, errForbidden("this API key is not scoped to %s", e.Mailbox)
+		return e, errNotFound("email") // another mailbox's: as if it did not exist
 	}
-	if e.Pending && !p.isAdmin() {
+	if e.Pending && !p.oversees(e.Mailbox) {
 		return e, errNotFound("email") // gated_all: held from the agent until approved
 	}
 	return e, nil

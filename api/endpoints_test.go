@@ -81,7 +81,7 @@ func TestGetMessage(t *testing.T) {
 		status          int
 	}{
 		{"unknown", "/v1/messages/msg_01AAAAAAAAAAAAAAAAAAAAAAAA", "send", 404},
-		{"other mailbox", "/v1/messages/" + id, "other", 403},
+		{"other mailbox", "/v1/messages/" + id, "other", 404}, // as if it did not exist
 		{"admin", "/v1/messages/" + id, "admin", 200},
 		{"no key", "/v1/messages/" + id, "", 401},
 	} {
@@ -202,7 +202,7 @@ func TestEmails(t *testing.T) {
 		{"list bad cursor", "GET", "/v1/mailboxes/auth@yourproduct.com/emails?cursor=zzz", "send", nil, 400, "cursor"},
 		{"list no read scope", "GET", "/v1/mailboxes/auth@yourproduct.com/emails", "sendonly", nil, 403, ""},
 		{"read unknown", "GET", "/v1/emails/em_01AAAAAAAAAAAAAAAAAAAAAAAA", "send", nil, 404, ""},
-		{"read other", "GET", "/v1/emails/" + first, "other", nil, 403, ""},
+		{"read other", "GET", "/v1/emails/" + first, "other", nil, 404, ""},
 		{"read held by gated_all", "GET", "/v1/emails/" + held, "gated", nil, 404, ""},
 		{"tag bad keyword", "POST", "/v1/emails/" + first + "/tags", "send", map[string]any{"add": []string{"ok", "two words"}}, 400, "add[1]"},
 		{"tag CRLF", "POST", "/v1/emails/" + first + "/tags", "send", map[string]any{"remove": []string{"a\r\nb"}}, 400, "remove[0]"},

@@ -39,19 +39,21 @@ var testKeys = map[string]mailbox.APIKey{
 	"gated":    {Mailboxes: []string{"gated@example.com", "all@example.com"}, Scopes: []string{"send", "read", "tag"}},
 	"ro":       {Mailboxes: []string{"ro@example.com"}, Scopes: []string{"send", "read"}},
 	"admin":    {Mailboxes: []string{"*"}, Scopes: []string{"admin"}},
+	"allsend":  {Mailboxes: []string{"*"}, Scopes: []string{"send", "read", "tag"}},
 }
 
 // testEnv is an API server on a real listener (127.0.0.1:0) over a real queue (Pebble in a
 // temp dir), an in-memory mailbox store and a real Submitter.
 type testEnv struct {
-	t     testing.TB
-	store mailbox.Store
-	db    *pebble.DB
-	q     *queue.Queue
-	srv   *Server
-	http  *httptest.Server
-	keys  map[string]string // test key name -> plaintext
-	reg   *prometheus.Registry
+	t      testing.TB
+	store  mailbox.Store
+	legacy *legacyStore // store, plus keys created before the scope rules
+	db     *pebble.DB
+	q      *queue.Queue
+	srv    *Server
+	http   *httptest.Server
+	keys   map[string]string // test key name -> plaintext
+	reg    *prometheus.Registry
 }
 
 // envOptions tweak a testEnv.
@@ -73,7 +75,8 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &testEnv{t: tb, store: mailbox.NewMemory(), db: db, q: q, keys: map[string]string{}, reg: prometheus.NewRegistry()}
+	legacy := &legacyStore{Store: mailbox.NewMemory(), keys: map[string]mailbox.APIKey{}}
+	e := &testEnv{t: tb, store: legacy, legacy: legacy, db: db, q: q, keys: map[string]string{}, reg: prometheus.NewRegistry()}
 	tb.Cleanup(func() {
 		_ = q.Close()
 		_ = db.Close()
@@ -129,6 +132,46 @@ func (e *testEnv) seed() {
 		}
 		e.keys[name] = plain
 	}
+}
+
+// addKey stores a key under a test name (its ID is "key_"+name) and returns its id.
+func (e *testEnv) addKey(name string, k mailbox.APIKey) string {
+	e.t.Helper()
+	plain, hash := mailbox.NewAPIKeySecret()
+	k.ID, k.Hash = "key_"+name, hash
+	if err := e.store.AddAPIKey(context.Background(), k); err != nil {
+		e.t.Fatal(err)
+	}
+	e.keys[name] = plain
+	return k.ID
+}
+
+// addLegacyKey makes a key the store would refuse today (send with admin) visible to
+// authentication, as a data directory from before the rule holds it.
+func (e *testEnv) addLegacyKey(name string, k mailbox.APIKey) {
+	plain, hash := mailbox.NewAPIKeySecret()
+	k.ID, k.Hash = "key_"+name, hash
+	e.legacy.mu.Lock()
+	e.legacy.keys[hash] = k
+	e.legacy.mu.Unlock()
+	e.keys[name] = plain
+}
+
+// legacyStore is a mailbox.Store with extra keys found by hash only.
+type legacyStore struct {
+	mailbox.Store
+	mu   sync.Mutex
+	keys map[string]mailbox.APIKey // by hash
+}
+
+func (s *legacyStore) APIKeyByHash(ctx context.Context, hash string) (mailbox.APIKey, error) {
+	s.mu.Lock()
+	k, ok := s.keys[hash]
+	s.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	return s.Store.APIKeyByHash(ctx, hash)
 }
 
 // response is a decoded API answer.

@@ -19,7 +19,8 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 // messageFor loads the message named by the path parameter and checks p may see it. A
-// message of another mailbox is 403; a DSN (no mailbox) needs an all-mailbox key.
+// message of another mailbox is 404, as one that does not exist; a DSN (no mailbox) needs an
+// all-mailbox key.
 func (s *Server) messageFor(r *http.Request, p *principal, param string) (*queue.Status, error) {
 	id, err := pathValue(r, param)
 	if err != nil {
@@ -30,7 +31,7 @@ func (s *Server) messageFor(r *http.Request, p *principal, param string) (*queue
 		return nil, err
 	}
 	if !p.all() && (st.Mailbox == "" || !p.may(st.Mailbox)) {
-		return nil, errForbidden("this API key is not scoped to the message's mailbox")
+		return nil, errNotFound("message")
 	}
 	return st, nil
 }

@@ -19,7 +19,9 @@ type route struct {
 	h       handlerFunc
 }
 
-// routes is the endpoint table of CONTRACT.md §4 plus the admin endpoints the CLI calls.
+// routes is the endpoint table of CONTRACT.md §4 plus the admin endpoints the CLI calls. The
+// scopes are the first gate; each handler then checks the mailboxes (see principal), and
+// TestAuthorizationMatrix walks this table, so a new route needs its row there.
 func (s *Server) routes() []route {
 	return []route{
 		{"POST", "/v1/send_email", []string{scopeSend}, s.sendEmail},
@@ -27,9 +29,9 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/mailboxes/{mailbox_id}/emails", []string{scopeRead}, s.listEmails},
 		{"GET", "/v1/emails/{email_id}", []string{scopeRead}, s.readEmail},
 		{"POST", "/v1/emails/{email_id}/tags", []string{scopeTag}, s.tagEmail},
-		{"GET", "/v1/approvals", []string{scopeRead}, s.listApprovals},
-		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeAdmin}, s.approve},
-		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeAdmin}, s.reject},
+		{"GET", "/v1/approvals", []string{scopeRead, scopeApprove}, s.listApprovals},
+		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeApprove}, s.approve},
+		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
 
 		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
 		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},

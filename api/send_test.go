@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/submission"
 )
 
@@ -75,9 +76,11 @@ func TestSendEmailErrors(t *testing.T) {
 		{"bad priority", "send", with("priority", "urgent"), 400, CodeInvalidRequest, "priority"},
 		{"bad expires_at", "send", with("expires_at", "tomorrow"), 400, CodeInvalidRequest, "expires_at"},
 		{"other mailbox", "other", otpBody(), 403, CodeForbidden, ""},
+		{"Sender naming another mailbox", "send", with("headers", map[string]string{"Sender": "other@example.com"}), 403, CodeForbidden, ""},
+		{"two Sender headers", "send", with("headers", map[string]string{"Sender": "auth@yourproduct.com", "sender": "auth@yourproduct.com"}), 403, CodeForbidden, ""},
 		{"no send scope", "readonly", otpBody(), 403, CodeForbidden, ""},
 		{"read_only mailbox", "ro", with("mailbox_id", "ro@example.com"), 403, CodeForbidden, ""},
-		{"unknown mailbox", "admin", with("mailbox_id", "nobody@yourproduct.com"), 422, CodeUnprocessable, "mailbox_id"},
+		{"unknown mailbox", "allsend", with("mailbox_id", "nobody@yourproduct.com"), 422, CodeUnprocessable, "mailbox_id"},
 		{"too large", "send", with("text", strings.Repeat("x", 70<<10)), 413, CodePayloadTooLarge, ""},
 		{"too large chunked", "send", io.MultiReader(strings.NewReader(`{"text":"`), strings.NewReader(strings.Repeat("x", 70<<10))), 413, CodePayloadTooLarge, ""},
 	}
@@ -120,6 +123,27 @@ func TestSendEmailIdempotency(t *testing.T) {
 		r := e.do("POST", "/v1/send_email", "send", body, "Idempotency-Key", "otp-1")
 		if code, field, _ := r.apiError(t); r.status != 409 || code != CodeIdempotencyConflict || field != "idempotency_key" {
 			t.Fatalf("got %d %s", r.status, r.body)
+		}
+	})
+	t.Run("another mailbox's key replaying is refused before the lookup", func(t *testing.T) {
+		r := e.do("POST", "/v1/send_email", "other", otpBody(), "Idempotency-Key", "otp-1")
+		if r.status != 403 || strings.Contains(string(r.body), "msg_") || r.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("key of other@ replaying: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("a second key of the same mailbox replays (keys are per mailbox)", func(t *testing.T) {
+		e.addKey("rotated", mailbox.APIKey{Mailboxes: []string{"auth@yourproduct.com"}, Scopes: []string{"send"}})
+		again := e.do("POST", "/v1/send_email", "rotated", otpBody(), "Idempotency-Key", "otp-1")
+		if again.status != 202 || string(again.body) != string(first.body) || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("rotated key: %d %s, want %s", again.status, again.body, first.body)
+		}
+	})
+	t.Run("the same key in another mailbox is another key", func(t *testing.T) {
+		body := otpBody()
+		body["mailbox_id"] = "other@example.com"
+		r := e.do("POST", "/v1/send_email", "other", body, "Idempotency-Key", "otp-1")
+		if r.status != 202 || string(r.body) == string(first.body) || r.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("other@ with the same key: %d %s", r.status, r.body)
 		}
 	})
 	t.Run("header and field disagree", func(t *testing.T) {

@@ -57,8 +57,8 @@ type Mailbox struct {
 type APIKey struct {
 	ID        string   // "key_" + short id, shown in lists, never the secret
 	Hash      string   // hex SHA-256 of the plaintext key
-	Mailboxes []string // addresses the key may act for; ["*"] = all (admin)
-	Scopes    []string // "send","read","tag","admin"
+	Mailboxes []string // addresses the key may act for; ["*"] = all
+	Scopes    []string // see AllScopes; never send together with approve or admin (CheckScopes)
 	Created   time.Time
 }
 
@@ -72,15 +72,9 @@ func (k APIKey) AllowsMailbox(address string) bool {
 	return false
 }
 
-// HasScope reports whether the key carries scope (or "admin", which implies all).
-func (k APIKey) HasScope(scope string) bool {
-	for _, s := range k.Scopes {
-		if s == scope || s == "admin" {
-			return true
-		}
-	}
-	return false
-}
+// HasScope reports whether the key carries scope (see ScopeHeld: admin implies read, tag and
+// approve, never send).
+func (k APIKey) HasScope(scope string) bool { return ScopeHeld(k.Scopes, scope) }
 
 // Folder is one IMAP mailbox ("folder" here, to keep "mailbox" for the account).
 // Counters exclude pending emails.

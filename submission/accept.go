@@ -61,7 +61,7 @@ func (s *Submitter) rawSender(ctx context.Context, from string, auth Principal) 
 	if msg != "" {
 		return sender{}, fieldErr("from", msg)
 	}
-	if !auth.hasScope("send") {
+	if !auth.hasScope(mailbox.ScopeSend) {
 		return sender{}, fmt.Errorf("%w: the credentials lack the send scope", ErrForbidden)
 	}
 	if !auth.may(addr) {

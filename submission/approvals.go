@@ -27,8 +27,8 @@ func (s *Submitter) Approvals(ctx context.Context, state queue.ApprovalState, au
 }
 
 // Approve releases a held message for delivery and copies it to the sender's Sent folder. Only
-// a principal with the "admin" scope decides (the CLI, an admin key): an agent's own key must not
-// approve its own gated sends. The decision, by auth.by(), is an event in the message's trail.
+// a principal that may decide (Principal.MayDecide: approve scope, no send on that mailbox, or
+// the CLI) decides: an agent's own key never approves its own gated sends. The decision, by auth.by(), is an event in the message's trail.
 // Errors: ErrForbidden, queue.ErrNotFound, queue.ErrNotPending.
 func (s *Submitter) Approve(ctx context.Context, id, reason string, auth Principal) error {
 	rec, err := s.decidable(ctx, id, auth)
@@ -64,15 +64,12 @@ func (s *Submitter) Reject(ctx context.Context, id, reason string, auth Principa
 
 // decidable loads the approval and checks that auth may decide it.
 func (s *Submitter) decidable(ctx context.Context, id string, auth Principal) (*queue.ApprovalRecord, error) {
-	if !auth.hasScope("admin") {
-		return nil, fmt.Errorf("%w: deciding approvals needs the admin scope", ErrForbidden)
-	}
 	rec, err := s.opts.Queue.Approval(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("submission: approval %s: %w", id, err)
 	}
-	if !auth.may(rec.Mailbox) {
-		return nil, fmt.Errorf("%w: approval %s is not for this key's mailboxes", ErrForbidden, id)
+	if err := auth.MayDecide(rec.Mailbox); err != nil {
+		return nil, fmt.Errorf("approval %s: %w", id, err)
 	}
 	return rec, nil
 }

@@ -128,7 +128,7 @@ func apiAs(mbox string) Principal {
 }
 
 // admin is the CLI principal.
-var admin = Principal{Mailbox: "*", Scopes: []string{"admin"}, Source: "cli"}
+var admin = Principal{Mailbox: "*", Scopes: []string{"admin"}, Source: "cli", Owner: true}
 
 // testTLS is a self-signed certificate for 127.0.0.1 (ECDSA: fast to make), made once.
 var testTLS = sync.OnceValues(func() (*tls.Config, *x509.CertPool) {

@@ -213,9 +213,9 @@ func noticeText(n *notice) string {
 // writeDecide tells the overseer how to approve or reject.
 func writeDecide(w io.Writer, id string) {
 	fmt.Fprintf(w, "\nTo approve it, run\n    multimail approvals approve %s\n", id)
-	fmt.Fprintf(w, "or POST /v1/approvals/%s/approve with an admin API key.\n", id)
+	fmt.Fprintf(w, "or POST /v1/approvals/%s/approve with an operator key (approve scope).\n", id)
 	fmt.Fprintf(w, "To reject it, run\n    multimail approvals reject %s\n", id)
-	fmt.Fprintf(w, "or POST /v1/approvals/%s/reject with an admin API key.\n", id)
+	fmt.Fprintf(w, "or POST /v1/approvals/%s/reject with an operator key (approve scope).\n", id)
 }
 
 // oneLine replaces control characters (a decoded Subject may hold CR or LF) with spaces.

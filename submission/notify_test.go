@@ -171,7 +171,7 @@ func checkNoticeBody(t *testing.T, env *testEnv, body []byte, origID string, kin
 		}
 		id := st.Approval.ID
 		wants = append(wants, "Approval:   "+id, "multimail approvals approve "+id,
-			"POST /v1/approvals/"+id+"/approve with an admin API key")
+			"POST /v1/approvals/"+id+"/approve with an operator key (approve scope)")
 	}
 	for _, w := range wants {
 		if !strings.Contains(text, w) {

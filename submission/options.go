@@ -96,14 +96,17 @@ func (r Rule) String() string {
 
 // Principal is who is acting: an API key, an SMTP login, a trusted network client, the CLI.
 type Principal struct {
-	// Mailbox is the mailbox the principal may act for; "*" means any mailbox (an admin key,
-	// the CLI, a trusted_networks SMTP client whose envelope sender must still be local).
+	// Mailbox is the mailbox the principal may act for; "*" means any mailbox (a "*" key, the
+	// CLI, a trusted_networks SMTP client whose envelope sender must still be local).
 	Mailbox string
 	KeyID   string   // the API key id, "" for passwords, the CLI and trusted networks
-	Scopes  []string // "send", "read", "tag", "admin"; "admin" implies every scope
+	Scopes  []string // mailbox.AllScopes; "admin" implies read, tag and approve, never send
 	// Source names the door: "api", "mcp", "smtp", "cli". It goes into Message.Source and,
 	// with KeyID, into the "by" of approval decisions.
 	Source string
+	// Owner is the ctl socket's principal (its file permissions were the authentication): it
+	// holds every scope and decides approvals whatever else it holds.
+	Owner bool
 }
 
 // may reports whether the principal may act for mailbox.
@@ -111,9 +114,24 @@ func (p Principal) may(mailbox string) bool {
 	return p.Mailbox == "*" || strings.EqualFold(p.Mailbox, mailbox)
 }
 
-// hasScope reports whether the principal holds scope (or admin).
+// hasScope reports whether the principal holds scope (mailbox.ScopeHeld; the owner holds all).
 func (p Principal) hasScope(scope string) bool {
-	return slices.Contains(p.Scopes, scope) || slices.Contains(p.Scopes, "admin")
+	return p.Owner || mailbox.ScopeHeld(p.Scopes, scope)
+}
+
+// MayDecide reports whether the principal may decide the held sends of mbox: it acts for the
+// mailbox, holds approve (or admin), and, separation of duties, does not hold send (a legacy
+// key created before the rule is refused here, at use time). The owner (CLI) always may.
+func (p Principal) MayDecide(mbox string) error {
+	switch {
+	case !p.may(mbox):
+		return fmt.Errorf("%w: not this key's mailbox", ErrForbidden)
+	case !p.hasScope(mailbox.ScopeApprove):
+		return fmt.Errorf("%w: deciding approvals needs the approve scope", ErrForbidden)
+	case !p.Owner && slices.Contains(p.Scopes, mailbox.ScopeSend):
+		return fmt.Errorf("%w: a key that holds send on %s never decides its approvals (separation of duties)", ErrForbidden, mbox)
+	}
+	return nil
 }
 
 // by is the principal as written in an approval decision: "api:key_x", "cli", "smtp:a@b".

@@ -33,19 +33,43 @@ func parseRaw(raw []byte) (*rawMessage, error) {
 	return &rawMessage{header: mail.Header{Header: message.Header{Header: h}}, body: raw[consumed:]}, nil
 }
 
-// checkFrom requires exactly one From: address, equal to sender (CONTRACT.md §3).
+// checkFrom applies the originator rule (checkOriginators) to a submitted message's header.
 func (m *rawMessage) checkFrom(sender string) error {
-	if len(m.header.Values("From")) != 1 {
+	return checkOriginators(m.header.Values("From"), m.header.Values("Sender"), sender)
+}
+
+// checkOriginators is the one originator rule of both doors (CONTRACT.md §3): exactly one
+// From: naming one address, the sending mailbox, and at most one Sender:, also naming the
+// sending mailbox (RFC 5322 §3.6.2 lets Sender: name whoever transmitted the message; here that
+// is the authenticated mailbox, or the field would say another mailbox sent it). SMTP passes
+// the submitted fields; send_email passes the From: it composes and its headers' Sender.
+// Errors wrap ErrSenderNotAllowed.
+func checkOriginators(from, sender []string, mbox string) error {
+	if len(from) != 1 {
 		return fmt.Errorf("%w: the message needs exactly one From: field", ErrSenderNotAllowed)
 	}
-	// One mailbox, not a list or a group (RFC 5322 §3.6.2 without Sender:).
-	v := m.header.Get("From")
-	from, err := mail.ParseAddress(v)
-	if err != nil || strings.HasSuffix(strings.TrimSpace(v), ";") { // net/mail takes a group of one
-		return fmt.Errorf("%w: From: must be one address", ErrSenderNotAllowed)
+	if err := originatorIs("From", from[0], mbox); err != nil {
+		return err
 	}
-	if !strings.EqualFold(from.Address, sender) {
-		return fmt.Errorf("%w: From: is not the authenticated mailbox", ErrSenderNotAllowed)
+	if len(sender) > 1 {
+		return fmt.Errorf("%w: the message has more than one Sender: field", ErrSenderNotAllowed)
+	}
+	for _, v := range sender {
+		if err := originatorIs("Sender", v, mbox); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// originatorIs requires the field value to be one mailbox (not a list or a group) equal to mbox.
+func originatorIs(name, v, mbox string) error {
+	a, err := mail.ParseAddress(v)
+	if err != nil || strings.HasSuffix(strings.TrimSpace(v), ";") { // net/mail takes a group of one
+		return fmt.Errorf("%w: %s: must be one address", ErrSenderNotAllowed, name)
+	}
+	if !strings.EqualFold(a.Address, mbox) {
+		return fmt.Errorf("%w: %s: is not the authenticated mailbox", ErrSenderNotAllowed, name)
 	}
 	return nil
 }

@@ -67,6 +67,10 @@ func TestRawCheckFrom(t *testing.T) {
 		{"two addresses", "From: a@example.com, b@example.com", false},
 		{"group", "From: g: a@example.com;", false},
 		{"garbage", "From: <<<", false},
+		{"Sender is the mailbox", "From: a@example.com\r\nSender: A <a@example.com>", true},
+		{"Sender names another mailbox", "From: a@example.com\r\nSender: b@example.com", false},
+		{"two Sender fields", "From: a@example.com\r\nSender: a@example.com\r\nSender: a@example.com", false},
+		{"Sender group", "From: a@example.com\r\nSender: g: a@example.com;", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -145,6 +145,22 @@ func TestApprovalFlow(t *testing.T) {
 	if err := env.sub.Approve(ctx, approveID, "ok", apiAs("gated@example.com")); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("an agent approving its own send: %v, want ErrForbidden", err)
 	}
+	// Separation of duties at use time: a legacy key holding send and admin (no longer
+	// creatable) never decides; an approve key of another mailbox neither.
+	for name, p := range map[string]Principal{
+		"legacy send+admin":   {Mailbox: "gated@example.com", KeyID: "key_legacy", Scopes: []string{"send", "read", "admin"}, Source: "api"},
+		"legacy * send+admin": {Mailbox: "*", KeyID: "key_legacy", Scopes: []string{"send", "admin"}, Source: "api"},
+		"approve elsewhere":   {Mailbox: "auto@example.com", KeyID: "key_op", Scopes: []string{"approve"}, Source: "api"},
+		"read only":           {Mailbox: "gated@example.com", KeyID: "key_r", Scopes: []string{"read", "tag"}, Source: "api"},
+	} {
+		if err := env.sub.Approve(ctx, approveID, "", p); !errors.Is(err, ErrForbidden) {
+			t.Fatalf("%s approving: %v, want ErrForbidden", name, err)
+		}
+	}
+	operator := Principal{Mailbox: "gated@example.com", KeyID: "key_op", Scopes: []string{"approve"}, Source: "api"}
+	if err := operator.MayDecide("gated@example.com"); err != nil {
+		t.Fatalf("an approve key of the mailbox: %v", err)
+	}
 	if err := env.sub.Approve(ctx, approveID, "looks fine", admin); err != nil {
 		t.Fatal(err)
 	}

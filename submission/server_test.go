@@ -72,6 +72,20 @@ func TestSMTPRefusals(t *testing.T) {
 			return c.SendMail("auto@example.com", []string{"bob@dest.example"},
 				strings.NewReader(strings.Replace(msg, "From: auto@", "From: boss@", 1)))
 		}, "553 5.7.1"},
+		{"Sender naming another mailbox 553", func(c *smtp.Client) error {
+			if err := c.Auth(sasl.NewPlainClient("", "auto@example.com", testPassword)); err != nil {
+				return err
+			}
+			return c.SendMail("auto@example.com", []string{"bob@dest.example"},
+				strings.NewReader("Sender: mon@example.com\r\n"+msg))
+		}, "553 5.7.1"},
+		{"Sender naming the mailbox itself is accepted", func(c *smtp.Client) error {
+			if err := c.Auth(sasl.NewPlainClient("", "auto@example.com", testPassword)); err != nil {
+				return err
+			}
+			return c.SendMail("auto@example.com", []string{"bob@dest.example"},
+				strings.NewReader("Sender: Agent <auto@example.com>\r\n"+msg))
+		}, "ok"},
 		{"read-scoped API key may log in but not send", func(c *smtp.Client) error {
 			if err := c.Auth(sasl.NewPlainClient("", "auto@example.com", readOnlyKey)); err != nil {
 				return err

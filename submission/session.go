@@ -108,7 +108,7 @@ func (s *session) principalFor(addr, secret string) *Principal {
 		p.Scopes = nil
 		return p
 	}
-	p.KeyID, p.Scopes = k.ID, k.Scopes
+	p.KeyID, p.Scopes = k.ID, mailbox.UsableScopes(k.Scopes)
 	return p
 }
 

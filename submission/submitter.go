@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
+	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 )
 
@@ -69,8 +71,11 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	if err != nil {
 		return queue.Receipt{}, s.refused("invalid", err)
 	}
-	if !auth.may(d.mailbox) || !auth.hasScope("send") {
+	if !auth.may(d.mailbox) || !auth.hasScope(mailbox.ScopeSend) {
 		return queue.Receipt{}, s.refused("forbidden", fmt.Errorf("%w: not allowed to send as %s", ErrForbidden, d.mailbox))
+	}
+	if err := checkOriginators([]string{d.mailbox}, headerValues(req.Headers, "Sender"), d.mailbox); err != nil {
+		return queue.Receipt{}, s.refused("sender", err)
 	}
 	snd, err := s.sender(ctx, d.mailbox)
 	if err != nil {
@@ -161,6 +166,17 @@ func checkRcpts(rcpts []string, max int) ([]string, error) {
 		out[i] = addr
 	}
 	return out, nil
+}
+
+// headerValues returns the values of the custom headers named name (any case).
+func headerValues(h map[string]string, name string) []string {
+	var out []string
+	for _, k := range sortedKeys(h) {
+		if strings.EqualFold(k, name) {
+			out = append(out, h[k])
+		}
+	}
+	return out
 }
 
 // sourceOf is the Message.Source of a send: the principal's door, or def.

@@ -177,10 +177,11 @@ func checkHeaderValue(field, v string) error {
 	return nil
 }
 
-// reservedHeaders are set by multimail alone; a request may not supply them.
+// reservedHeaders are set by multimail alone; a request may not supply them. (Sender is not
+// reserved: it may name the sending mailbox, as over SMTP; checkOriginators is the rule.)
 func reservedHeader(name string) bool {
 	switch textproto.CanonicalMIMEHeaderKey(name) {
-	case "From", "Sender", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-Id",
+	case "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-Id",
 		"Mime-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
 		"Dkim-Signature", "Return-Path", "Received", "Authentication-Results", "Arc-Seal",
 		"Arc-Message-Signature", "Arc-Authentication-Results":

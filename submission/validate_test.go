@@ -63,7 +63,7 @@ func TestSendHostileInput(t *testing.T) {
 		{"no mailbox_id", func(r *SendRequest) { r.MailboxID = "" }, Principal{}, "mailbox_id", nil},
 		{"key for another mailbox", func(r *SendRequest) {}, apiAs("mon@example.com"), "", ErrForbidden},
 		{"key without send scope", func(r *SendRequest) {}, Principal{Mailbox: "auto@example.com", Scopes: []string{"read"}}, "", ErrForbidden},
-		{"unknown mailbox", func(r *SendRequest) { r.MailboxID = "ghost@example.com" }, Principal{Mailbox: "*", Scopes: []string{"admin"}}, "", ErrUnknownMailbox},
+		{"unknown mailbox", func(r *SendRequest) { r.MailboxID = "ghost@example.com" }, Principal{Mailbox: "*", Scopes: []string{"send"}}, "", ErrUnknownMailbox},
 		{"read_only mailbox", func(r *SendRequest) { r.MailboxID = "ro@example.com" }, apiAs("ro@example.com"), "", ErrForbidden},
 	}
 	for _, tc := range cases {

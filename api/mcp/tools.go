@@ -66,13 +66,13 @@ var tools = []tool{
 	},
 	{
 		name:        "approve",
-		description: "Approve a held send (POST /v1/approvals/{approval_id}/approve): it is queued for delivery at once. Needs an admin-scoped key.",
+		description: "Approve a held send (POST /v1/approvals/{approval_id}/approve): it is queued for delivery at once. Needs an operator key: the approve (or admin) scope on the mailbox, without send.",
 		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
 		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/approve" },
 	},
 	{
 		name:        "reject",
-		description: "Reject a held send (POST /v1/approvals/{approval_id}/reject): it is never sent. Needs an admin-scoped key.",
+		description: "Reject a held send (POST /v1/approvals/{approval_id}/reject): it is never sent. Needs an operator key: the approve (or admin) scope on the mailbox, without send.",
 		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
 		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/reject" },
 	},

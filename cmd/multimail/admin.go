@@ -162,7 +162,7 @@ func cmdMailbox(ctx context.Context, env *cliEnv, args []string) error {
 func cmdKey(ctx context.Context, env *cliEnv, args []string) error {
 	a := newAdminCmd(env, "key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list")
 	mb := a.fs.String("mailbox", "", "the mailbox the key acts for (\"*\" for all) (create)")
-	scope := a.fs.String("scope", "send,read,tag", "comma-separated scopes: send, read, tag, admin (create)")
+	scope := a.fs.String("scope", "send,read,tag", "comma-separated scopes: send, read, tag, approve, admin (create); send never with approve or admin")
 	verb, err := a.parse(args, "create", "list")
 	if err != nil {
 		return err

@@ -1,7 +1,7 @@
 // bootstrap.go: brings the directory in line with the config file at start. The file is the
 // source of truth for the domains and mailboxes it declares; those added at run time (CLI,
-// admin API) are left alone. The dev default's API key is kept in data_dir so that it is the
-// same after every restart.
+// admin API) are left alone. The dev default's two API keys (the agent's and the operator's)
+// are kept in data_dir so that they are the same after every restart.
 package main
 
 import (
@@ -16,14 +16,31 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"multimail.dev/multimail/mailbox"
 )
 
-// devKeyFile holds the dev default's API key in plaintext (mode 0600), as an SSH client keeps
-// its private key; the store keeps only its hash.
-const devKeyFile = "dev-api-key"
+// devKey is one of the dev default's API keys: its plaintext is kept in File (mode 0600, in the
+// data directory), as an SSH client keeps its private key; the store keeps only its hash.
+type devKey struct {
+	File, ID  string
+	Mailboxes []string
+	Scopes    []string
+}
+
+// devKeys are the dev default's keys, in the order the banner prints them. Separation of
+// duties: the agent's key sends and never decides; the operator's decides and administers and
+// never sends. dev-api-key is the file a dev key always lived in: a data directory from before
+// the split keeps its value, with its scopes reduced to the agent's (upgradeDevKey).
+var devKeys = []devKey{
+	{File: "dev-api-key", ID: "key_dev", Mailboxes: []string{devMailbox}, Scopes: []string{mailbox.ScopeSend, mailbox.ScopeRead, mailbox.ScopeTag}},
+	{File: "dev-operator-key", ID: "key_dev_operator", Mailboxes: []string{mailbox.AllMailboxes}, Scopes: []string{mailbox.ScopeApprove, mailbox.ScopeAdmin}},
+}
+
+// devMailbox is the dev default's mailbox.
+const devMailbox = "agent@localhost"
 
 func (n *node) bootstrap(ctx context.Context) error {
 	for _, d := range n.cfg.Domain {
@@ -37,11 +54,13 @@ func (n *node) bootstrap(ctx context.Context) error {
 		}
 	}
 	if n.cfg.path == devConfig().path {
-		key, err := n.ensureDevKey(ctx)
-		if err != nil {
-			return fmt.Errorf("dev API key: %w", err)
+		for _, k := range devKeys {
+			plain, err := ensureDevKey(ctx, n.store, n.cfg.DataDir, k)
+			if err != nil {
+				return fmt.Errorf("dev API key %s: %w", k.File, err)
+			}
+			n.devKeys = append(n.devKeys, plain)
 		}
-		n.devKey = key
 	}
 	return nil
 }
@@ -135,10 +154,11 @@ func (n *node) ensureKey(ctx context.Context, address, hash string) error {
 	})
 }
 
-// ensureDevKey returns the dev default's key, creating it on first start. The key may act
-// for agent@localhost and administer the node, since the dev default is for one person.
-func (n *node) ensureDevKey(ctx context.Context) (string, error) {
-	path := filepath.Join(n.cfg.DataDir, devKeyFile)
+// ensureDevKey returns the plaintext of one of the dev default's keys, creating it on first
+// start and bringing a stored key with other scopes (a dev key from before the agent/operator
+// split held send and admin) to k's scopes, keeping its value.
+func ensureDevKey(ctx context.Context, store mailbox.Store, dataDir string, k devKey) (string, error) {
+	path := filepath.Join(dataDir, k.File)
 	b, err := os.ReadFile(path)
 	key := strings.TrimSpace(string(b))
 	if errors.Is(err, os.ErrNotExist) {
@@ -149,17 +169,23 @@ func (n *node) ensureDevKey(ctx context.Context) (string, error) {
 	} else if err != nil {
 		return "", err
 	}
-	hash := mailbox.HashAPIKey(key)
-	if _, err := n.store.APIKeyByHash(ctx, hash); err == nil {
+	want := mailbox.APIKey{ID: k.ID, Hash: mailbox.HashAPIKey(key), Mailboxes: k.Mailboxes, Scopes: k.Scopes}
+	old, err := store.APIKeyByHash(ctx, want.Hash)
+	switch {
+	case errors.Is(err, mailbox.ErrNotFound):
+		return key, store.AddAPIKey(ctx, want)
+	case err != nil:
+		return "", err
+	case slices.Equal(old.Scopes, want.Scopes) && slices.Equal(old.Mailboxes, want.Mailboxes):
 		return key, nil
 	}
-	err = n.store.AddAPIKey(ctx, mailbox.APIKey{
-		ID:        "key_dev",
-		Hash:      hash,
-		Mailboxes: []string{"agent@localhost"},
-		Scopes:    []string{"send", "read", "tag", "admin"},
-	})
-	return key, err
+	// Upgrade: the store has no update for keys; this runs before any listener, so nothing can
+	// use the key between the two commits (a crash between them recreates it at next start).
+	if err := store.DeleteAPIKey(ctx, old.ID); err != nil {
+		return "", err
+	}
+	want.ID, want.Created = old.ID, old.Created
+	return key, store.AddAPIKey(ctx, want)
 }
 
 // webhookID is a webhook endpoint's stable outbox identity: a hash of its URL.

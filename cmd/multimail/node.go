@@ -41,8 +41,8 @@ type node struct {
 	store mailbox.Store
 	queue *queue.Queue
 
-	devKey string // the dev default's API key, printed at start ("" with a config file)
-	sup    supervisor
+	devKeys []string // the dev default's agent and operator keys, printed at start (nil with a config file)
+	sup     supervisor
 }
 
 func newNode(cfg *Config, log *slog.Logger) (*node, error) {
@@ -291,14 +291,17 @@ func (n *node) printBanner(out io.Writer, took time.Duration) {
 	for _, l := range n.sup.listeners {
 		fmt.Fprintf(w, "  %-12s %s\n", l.name, l.ln.Addr())
 	}
-	if n.devKey == "" {
+	if len(n.devKeys) != len(devKeys) {
 		return
 	}
-	fmt.Fprintf(w, "\nmailbox agent@localhost, API key (stable across restarts):\n  %s\n", n.devKey)
+	agent, operator := n.devKeys[0], n.devKeys[1]
+	fmt.Fprintf(w, "\nmailbox %s; API keys (stable across restarts, kept in %s):\n", devMailbox, n.cfg.DataDir)
+	fmt.Fprintf(w, "agent key (send, read, tag on %s; also its IMAP/SMTP password):\n  %s\n", devMailbox, agent)
+	fmt.Fprintf(w, "operator key (approve, admin on every mailbox; never sends):\n  %s\n", operator)
 	if n.cfg.Listen.HTTP != "" {
 		fmt.Fprintf(w, "\nsend a first message:\n  curl -s http://%s/v1/send_email -H 'Authorization: Bearer %s' \\\n"+
 			"    -H 'Content-Type: application/json' \\\n"+
 			"    -d '{\"mailbox_id\":\"agent@localhost\",\"to\":\"agent@localhost\",\"subject\":\"hello\",\"text\":\"first message\"}'\n",
-			n.cfg.Listen.HTTP, n.devKey)
+			n.cfg.Listen.HTTP, agent)
 	}
 }

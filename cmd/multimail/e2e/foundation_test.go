@@ -49,9 +49,9 @@ func TestDevDefault(t *testing.T) {
 	first := runDevDefault(t, dir)
 	second := runDevDefault(t, dir)
 	if first != second {
-		t.Fatalf("dev API key changed across restarts: %q then %q", first, second)
+		t.Fatalf("dev API keys changed across restarts: %q then %q", first, second)
 	}
-	for _, f := range []string{"db", "tls/cert.pem", "tls/key.pem", "dev-api-key"} {
+	for _, f := range []string{"db", "tls/cert.pem", "tls/key.pem", "dev-api-key", "dev-operator-key"} {
 		if _, err := os.Stat(filepath.Join(dir, "multimail-data", f)); err != nil {
 			t.Errorf("dev default did not create %s: %v", f, err)
 		}
@@ -60,7 +60,10 @@ func TestDevDefault(t *testing.T) {
 
 var devKeyLine = regexp.MustCompile(`(?m)^\s+(mm_live_\S+)\s*$`)
 
-func runDevDefault(t *testing.T, dir string) string {
+// devKeys are the banner's two keys: the agent's, then the operator's.
+type devKeys struct{ agent, operator string }
+
+func runDevDefault(t *testing.T, dir string) devKeys {
 	t.Helper()
 	n := &Node{t: t, Dir: dir, Ports: Ports{HTTP: 8025}}
 	n.cmd = exec.Command(Binary(t), "serve")
@@ -73,17 +76,43 @@ func runDevDefault(t *testing.T, dir string) string {
 	go func() { n.exitErr = n.cmd.Wait(); close(n.exited) }()
 	n.waitHealthy()
 	out := n.Output()
-	for _, want := range []string{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025", "agent@localhost", "curl"} {
+	for _, want := range []string{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025", "agent@localhost", "curl",
+		"agent key", "operator key", "IMAP/SMTP password"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
 	}
-	m := devKeyLine.FindStringSubmatch(out)
-	n.Stop()
-	if m == nil {
-		t.Fatalf("no API key in the banner:\n%s", out)
+	m := devKeyLine.FindAllStringSubmatch(out, -1)
+	if len(m) != 2 {
+		n.Stop()
+		t.Fatalf("want two API keys in the banner (agent, operator):\n%s", out)
 	}
-	return m[1]
+	keys := devKeys{agent: m[0][1], operator: m[1][1]}
+	if !strings.Contains(out, "Bearer "+keys.agent) {
+		t.Errorf("the banner's first message is not sent with the agent key:\n%s", out)
+	}
+	// Separation of duties: the agent key sends and administers nothing; the operator key
+	// administers and never sends.
+	send := []byte(`{"mailbox_id":"agent@localhost","to":"agent@localhost","subject":"hello","text":"first message"}`)
+	mint := []byte(`{"mailbox":"*","scopes":["admin"]}`)
+	for _, c := range []struct {
+		name, method, path, key string
+		body                    []byte
+		want                    int
+	}{
+		{"agent sends", "POST", "/v1/send_email", keys.agent, send, 202},
+		{"agent mints an admin key", "POST", "/v1/admin/keys", keys.agent, mint, 403},
+		{"agent lists approvals", "GET", "/v1/approvals", keys.agent, nil, 200},
+		{"operator sends", "POST", "/v1/send_email", keys.operator, send, 403},
+		{"operator lists approvals", "GET", "/v1/approvals", keys.operator, nil, 200},
+		{"operator lists keys", "GET", "/v1/admin/keys", keys.operator, nil, 200},
+	} {
+		if code, body := n.Do(c.method, c.path, c.key, c.body); code != c.want {
+			t.Errorf("%s: %d, want %d: %s", c.name, code, c.want, body)
+		}
+	}
+	n.Stop()
+	return keys
 }
 
 // TestBadConfigRefused checks that a bad config stops the start with the file, line and key

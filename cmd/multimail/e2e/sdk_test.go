@@ -289,7 +289,8 @@ oversight = "gated_send"
 		"MULTIMAIL_TEST_SENDER="+Sender,
 		"MULTIMAIL_TEST_INBOX=inbox@example.com",
 		"MULTIMAIL_TEST_GATED=gated@example.com",
-		"MULTIMAIL_TEST_ADMIN_KEY="+key("*", "send,read,tag,admin"),
+		"MULTIMAIL_TEST_AGENT_KEY="+key("*", "send,read,tag"),
+		"MULTIMAIL_TEST_ADMIN_KEY="+key("*", "approve,admin"),
 		"MULTIMAIL_TEST_RATE_KEY="+key(Sender, "read"),
 	)
 	out := runPython(t, py, env, 120*time.Second, "-m", "unittest", "discover", "-v", "-s", "tests")

@@ -187,6 +187,18 @@ action = "reject"
 	if ms := n.MX.Messages(); len(ms) != 1 {
 		t.Errorf("MX got %d messages, want only the auto-approved one", len(ms))
 	}
+	// No key is created with send and approve on the same mailbox; an operator key (approve,
+	// no send) decides.
+	if out, err := n.cli(t, "key", "create", "--mailbox", "gated@example.com", "--scope", "send,approve"); err == nil || !strings.Contains(out, "scopes") {
+		t.Errorf("key create --scope send,approve: %v\n%s", err, out)
+	}
+	op := apiKeyLine.FindStringSubmatch(n.mustCLI(t, "key", "create", "--mailbox", "gated@example.com", "--scope", "approve"))[1]
+	if code, body := n.Do("POST", "/v1/approvals/"+id+"/approve", op, []byte(`{"reason":"operator"}`)); code != 200 || !strings.Contains(string(body), `"approved"`) {
+		t.Errorf("operator approval = %d %s, want 200", code, body)
+	}
+	if _, err := n.Hooks.WaitEvent(ctx, held.MessageID, "delivered"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestOversightAddress: a monitored mailbox's sends are copied to its oversight address, and

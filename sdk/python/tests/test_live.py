@@ -3,7 +3,8 @@ each error code of the API as its exception, reading and tagging, approvals, and
 connection drops after the server accepted it.
 
 Skipped unless MULTIMAIL_TEST_LIVE=1. Variables: MULTIMAIL_API_URL, MULTIMAIL_API_KEY (a key of
-MULTIMAIL_TEST_SENDER), MULTIMAIL_TEST_ADMIN_KEY (admin scope, every mailbox),
+MULTIMAIL_TEST_SENDER), MULTIMAIL_TEST_AGENT_KEY (send, read, tag on every mailbox),
+MULTIMAIL_TEST_ADMIN_KEY (approve and admin on every mailbox, no send: an operator's key),
 MULTIMAIL_TEST_RATE_KEY (a key no other test uses), MULTIMAIL_TEST_INBOX (an autonomous
 mailbox), MULTIMAIL_TEST_GATED (a gated_send mailbox). Recipients at customer.test go to the
 harness MX, which refuses local parts starting with reject-.
@@ -33,6 +34,7 @@ class LiveTest(unittest.TestCase):
         cls.inbox = env["MULTIMAIL_TEST_INBOX"]
         cls.gated = env["MULTIMAIL_TEST_GATED"]
         cls.client = MultimailClient()
+        cls.agent = MultimailClient(api_key="$MULTIMAIL_TEST_AGENT_KEY")
         cls.admin = MultimailClient(api_key="$MULTIMAIL_TEST_ADMIN_KEY")
 
     def send(self, client: MultimailClient = None, **kw) -> multimail.SendResult:
@@ -67,7 +69,7 @@ class LiveTest(unittest.TestCase):
             ("404 no such email", multimail.NotFound, 404, "not_found",
              lambda: self.client.read_email("eml_does_not_exist")),
             ("422 no such mailbox", multimail.UnprocessableEntity, 422, "unprocessable_entity",
-             lambda: self.send(client=self.admin, mailbox_id="nobody@example.com")),
+             lambda: self.send(client=self.agent, mailbox_id="nobody@example.com")),
         ]
         for name, cls, status, code, call in cases:
             with self.subTest(name), self.assertRaises(cls) as cm:
@@ -152,8 +154,8 @@ class LiveTest(unittest.TestCase):
         self.assertTrue(cm.exception.field.startswith("add"))
 
     def test_approvals(self) -> None:
-        a = self.send(client=self.admin, mailbox_id=self.gated, to="approve-me@customer.test", subject="gated 1")
-        b = self.send(client=self.admin, mailbox_id=self.gated, to="reject-me-not@customer.test", subject="gated 2")
+        a = self.send(client=self.agent, mailbox_id=self.gated, to="approve-me@customer.test", subject="gated 1")
+        b = self.send(client=self.agent, mailbox_id=self.gated, to="reject-me-not@customer.test", subject="gated 2")
         self.assertEqual((a.status, b.status), ("pending_approval", "pending_approval"))
         pending = {x.message_id: x for x in self.admin.list_approvals(mailbox_id=self.gated).approvals}
         self.assertEqual(pending[a.message_id].state, "pending")
@@ -167,7 +169,7 @@ class LiveTest(unittest.TestCase):
         with self.assertRaises(multimail.NotFound):
             self.admin.approve("apr_does_not_exist")
         with self.assertRaises(multimail.Forbidden):
-            self.client.approve(approved.approval_id)  # the sender's key has no admin scope
+            self.client.approve(approved.approval_id)  # the sender's key holds send, so it never decides
         states = {x.approval_id: x.state for x in self.admin.list_approvals(state="all", mailbox_id=self.gated).approvals}
         self.assertEqual(states[approved.approval_id], "approved")
         self.assertEqual(states[rejected.approval_id], "rejected")

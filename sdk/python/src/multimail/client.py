@@ -235,13 +235,13 @@ class MultimailClient:
         return ApprovalList.from_dict(self._get("/v1/approvals" + _query(q)))
 
     def approve(self, approval_id: str, reason: Optional[str] = None) -> Approval:
-        """POST /v1/approvals/{approval_id}/approve (needs an admin-scoped key). Raises
-        Conflict if the approval was already decided."""
+        """POST /v1/approvals/{approval_id}/approve (needs an operator key: the approve or admin
+        scope, never a key that holds send). Raises Conflict if the approval was already decided."""
         return self._decide(approval_id, "approve", reason)
 
     def reject(self, approval_id: str, reason: Optional[str] = None) -> Approval:
-        """POST /v1/approvals/{approval_id}/reject (needs an admin-scoped key). Raises
-        Conflict if the approval was already decided."""
+        """POST /v1/approvals/{approval_id}/reject (needs an operator key: the approve or admin
+        scope, never a key that holds send). Raises Conflict if the approval was already decided."""
         return self._decide(approval_id, "reject", reason)
 
     # --- helpers -----------------------------------------------------------------------

@@ -1,0 +1,428 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"multimail.dev/multimail/api/mcp"
+	"multimail.dev/multimail/mailbox"
+)
+
+// The authorization matrix (docs/authorization.md): every route of the route table and every
+// MCP tool, called with every kind of key, answers as the model says.
+//
+// Kinds are named "<where>:<scopes>": own = the mailboxes the resources belong to
+// (auth@yourproduct.com, gated@example.com), other = other@example.com, * = every mailbox.
+// "legacy" holds send and admin on own, as a key created before separation of duties could.
+
+const (
+	ownA   = "auth@yourproduct.com" // autonomous: messages, emails, keys
+	ownG   = "gated@example.com"    // gated_send: approvals
+	otherM = "other@example.com"
+)
+
+type keyKind struct {
+	name      string
+	mailboxes []string
+	scopes    []string
+	legacy    bool
+}
+
+func matrixKinds() []keyKind {
+	var ks []keyKind
+	for _, where := range []struct {
+		name string
+		mbs  []string
+	}{{"own", []string{ownA, ownG}}, {"other", []string{otherM}}, {"*", []string{"*"}}} {
+		for _, sc := range mailbox.AllScopes {
+			ks = append(ks, keyKind{name: where.name + ":" + sc, mailboxes: where.mbs, scopes: []string{sc}})
+		}
+	}
+	ks = append(ks,
+		keyKind{name: "own:agent", mailboxes: []string{ownA, ownG}, scopes: []string{"send", "read", "tag"}},
+		keyKind{name: "own:operator", mailboxes: []string{ownA, ownG}, scopes: []string{"approve", "admin"}},
+		keyKind{name: "legacy", mailboxes: []string{ownA, ownG}, scopes: []string{"send", "read", "tag", "admin"}, legacy: true},
+		keyKind{name: "legacy*", mailboxes: []string{"*"}, scopes: []string{"send", "approve"}, legacy: true},
+	)
+	return ks
+}
+
+// held is the model's scope rule, written out independently of mailbox.ScopeHeld. A legacy
+// key's approve and admin are inert: it acts as its agent half.
+func (k keyKind) held(scope string) bool {
+	if k.legacy && (scope == "approve" || scope == "admin") {
+		return false
+	}
+	if slices.Contains(k.scopes, scope) {
+		return true
+	}
+	return !k.legacy && slices.Contains(k.scopes, "admin") && (scope == "read" || scope == "tag" || scope == "approve")
+}
+
+func (k keyKind) star() bool { return slices.Contains(k.mailboxes, "*") }
+func (k keyKind) own() bool  { return k.star() || slices.Contains(k.mailboxes, ownA) }
+
+// Classes of route: how the mailbox part of the model applies once the scope is held.
+const (
+	named    = iota // the request names a mailbox: own 2xx, other 403
+	byID            // the path names a resource of own: own 2xx, other 404
+	super           // node administration: "*" admin only, else 403
+	listing         // a list filtered to the key's mailboxes: 200 for all (content checked)
+	keyMaker        // POST /v1/admin/keys for own with scopes ["read"]
+	decision        // approve/reject: byID, and never a key that holds send (403)
+)
+
+// call is one prepared request: fresh resources where the route changes them.
+type call struct {
+	path string
+	body any
+}
+
+type matrixRow struct {
+	scopes []string // the key needs one of these
+	class  int
+	ok     int // the success status
+	setup  func(t *testing.T, f *fixtures) call
+}
+
+// fixtures are resources of the own and other mailboxes, and a counter for fresh names.
+type fixtures struct {
+	e                *testEnv
+	msgA, msgO       string
+	emailA           string
+	n                atomic.Int64
+	fresh            func(prefix string) string
+	heldForDecisions func() string
+}
+
+func newFixtures(t *testing.T, e *testEnv) *fixtures {
+	f := &fixtures{e: e}
+	f.fresh = func(p string) string { return fmt.Sprintf("%s%d", p, f.n.Add(1)) }
+	f.msgA = e.send(otpBody())
+	body := otpBody()
+	body["mailbox_id"] = otherM
+	r := e.do("POST", "/v1/send_email", "other", body)
+	var out struct {
+		MessageID string `json:"message_id"`
+	}
+	r.json(t, &out)
+	f.msgO = out.MessageID
+	f.emailA = e.deliver(ownA, testRaw, mailbox.DeliverOptions{})
+	f.heldForDecisions = func() string {
+		body := otpBody()
+		body["mailbox_id"] = ownG
+		body["subject"] = f.fresh("held ")
+		r := e.do("POST", "/v1/send_email", "gated", body)
+		if r.status != 202 {
+			t.Fatalf("held send: %d %s", r.status, r.body)
+		}
+		var out struct {
+			MessageID string `json:"message_id"`
+		}
+		r.json(t, &out)
+		st, err := e.q.Status(context.Background(), out.MessageID)
+		if err != nil || st.Approval == nil {
+			t.Fatalf("held: %+v %v", st, err)
+		}
+		return st.Approval.ID
+	}
+	return f
+}
+
+func matrixRows() map[string]matrixRow {
+	static := func(path string, body any) func(*testing.T, *fixtures) call {
+		return func(*testing.T, *fixtures) call { return call{path, body} }
+	}
+	msg := func(suffix string) func(*testing.T, *fixtures) call {
+		return func(t *testing.T, f *fixtures) call {
+			return call{"/v1/messages/" + f.msgA + suffix, nil}
+		}
+	}
+	freshMsg := func(suffix string) func(*testing.T, *fixtures) call {
+		return func(t *testing.T, f *fixtures) call {
+			return call{"/v1/admin/queue/" + f.e.send(otpBody()) + suffix, nil}
+		}
+	}
+	decide := func(verb string) func(*testing.T, *fixtures) call {
+		return func(t *testing.T, f *fixtures) call {
+			return call{"/v1/approvals/" + f.heldForDecisions() + "/" + verb, map[string]string{"reason": "matrix"}}
+		}
+	}
+	return map[string]matrixRow{
+		"POST /v1/send_email":                   {[]string{"send"}, named, 202, static("/v1/send_email", otpBody())},
+		"GET /v1/messages/{message_id}":         {[]string{"send", "read"}, byID, 200, msg("")},
+		"GET /v1/mailboxes/{mailbox_id}/emails": {[]string{"read"}, named, 200, static("/v1/mailboxes/"+ownA+"/emails", nil)},
+		"GET /v1/emails/{email_id}":             {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/emails/" + f.emailA, nil} }},
+		"POST /v1/emails/{email_id}/tags": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/tags", map[string]any{"add": []string{"seen-by-matrix"}}}
+		}},
+		"GET /v1/approvals":                        {[]string{"read", "approve"}, listing, 200, static("/v1/approvals?state=all", nil)},
+		"POST /v1/approvals/{approval_id}/approve": {[]string{"approve"}, decision, 200, decide("approve")},
+		"POST /v1/approvals/{approval_id}/reject":  {[]string{"approve"}, decision, 200, decide("reject")},
+		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
+		}},
+		"GET /v1/admin/domains":            {[]string{"admin"}, super, 200, static("/v1/admin/domains", nil)},
+		"GET /v1/admin/domains/{name}/dns": {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/dns", nil)},
+		"POST /v1/admin/mailboxes": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/admin/mailboxes", map[string]any{"address": f.fresh("new") + "@example.com"}}
+		}},
+		"GET /v1/admin/mailboxes": {[]string{"admin"}, listing, 200, static("/v1/admin/mailboxes", nil)},
+		"POST /v1/admin/keys":     {[]string{"admin"}, keyMaker, 201, static("/v1/admin/keys", map[string]any{"mailbox": ownA, "scopes": []string{"read"}})},
+		"GET /v1/admin/keys":      {[]string{"admin"}, listing, 200, static("/v1/admin/keys", nil)},
+		"DELETE /v1/admin/keys/{key_id}": {[]string{"admin"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/admin/keys/" + f.e.addKey(f.fresh("victim"), mailbox.APIKey{Mailboxes: []string{ownA}, Scopes: []string{"read"}}), nil}
+		}},
+		"GET /v1/admin/queue":                     {[]string{"admin"}, listing, 200, static("/v1/admin/queue", nil)},
+		"GET /v1/admin/queue/{message_id}":        {[]string{"admin"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/admin/queue/" + f.msgA, nil} }},
+		"POST /v1/admin/queue/{message_id}/retry": {[]string{"admin"}, byID, 200, freshMsg("/retry")},
+		"DELETE /v1/admin/queue/{message_id}":     {[]string{"admin"}, byID, 200, freshMsg("")},
+	}
+}
+
+// expect is the model: the status a kind of key gets on a row.
+func expect(row matrixRow, k keyKind) int {
+	if !slices.ContainsFunc(row.scopes, k.held) {
+		return 403
+	}
+	switch row.class {
+	case named:
+		if !k.own() {
+			return 403
+		}
+	case byID:
+		if !k.own() {
+			return 404
+		}
+	case decision:
+		if !k.own() {
+			return 404
+		}
+		if slices.Contains(k.scopes, "send") {
+			return 403
+		}
+	case super:
+		if !k.star() {
+			return 403
+		}
+	case keyMaker:
+		if !k.own() || !k.held("read") {
+			return 403
+		}
+	}
+	return row.ok
+}
+
+// leaks are the addresses a listing for k must not mention.
+func leaks(k keyKind) []string {
+	switch {
+	case k.star():
+		return nil
+	case k.own():
+		return []string{otherM, `["*"]`}
+	}
+	return []string{ownA, ownG, "key_send\"", "key_gated\"", `["*"]`}
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	f := newFixtures(t, e)
+	kinds := matrixKinds()
+	for _, k := range kinds {
+		key := mailbox.APIKey{Mailboxes: k.mailboxes, Scopes: k.scopes}
+		if k.legacy {
+			e.addLegacyKey(k.name, key)
+		} else {
+			e.addKey(strings.NewReplacer(":", "_", "*", "star").Replace(k.name), key)
+			e.keys[k.name] = e.keys[strings.NewReplacer(":", "_", "*", "star").Replace(k.name)]
+		}
+	}
+	rows := matrixRows()
+	seen := map[string]bool{}
+	for _, rt := range e.srv.routes() {
+		id := rt.method + " " + rt.pattern
+		seen[id] = true
+		row, ok := rows[id]
+		if !ok {
+			t.Errorf("route %s has no row in the authorization matrix: add one", id)
+			continue
+		}
+		for _, k := range kinds {
+			c := row.setup(t, f)
+			r := e.do(rt.method, c.path, k.name, c.body)
+			want := expect(row, k)
+			if r.status != want {
+				t.Errorf("%s as %s: %d, want %d: %s", id, k.name, r.status, want, r.body)
+				continue
+			}
+			if want >= 400 {
+				if code, _, _ := r.apiError(t); code != map[int]string{403: CodeForbidden, 404: CodeNotFound}[want] {
+					t.Errorf("%s as %s: code %q", id, k.name, code)
+				}
+				if strings.Contains(string(r.body), "msg_") || strings.Contains(string(r.body), "apr_") {
+					t.Errorf("%s as %s: a refusal names a resource: %s", id, k.name, r.body)
+				}
+			}
+			if row.class == listing && r.status == 200 {
+				for _, l := range leaks(k) {
+					if strings.Contains(string(r.body), l) {
+						t.Errorf("%s as %s leaks %s: %s", id, k.name, l, r.body)
+					}
+				}
+			}
+		}
+		if r := e.do(rt.method, row.setup(t, f).path, "", nil); r.status != 401 {
+			t.Errorf("%s without a key: %d", id, r.status)
+		}
+	}
+	for id := range rows {
+		if !seen[id] {
+			t.Errorf("matrix row %s matches no route", id)
+		}
+	}
+}
+
+// mcpTools maps each MCP tool to the route it calls and its arguments.
+var mcpTools = map[string]struct {
+	route string
+	args  func(t *testing.T, f *fixtures) map[string]any
+}{
+	"send_email":  {"POST /v1/send_email", func(*testing.T, *fixtures) map[string]any { return otpBody() }},
+	"list_emails": {"GET /v1/mailboxes/{mailbox_id}/emails", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"read_email":  {"GET /v1/emails/{email_id}", func(_ *testing.T, f *fixtures) map[string]any { return map[string]any{"email_id": f.emailA} }},
+	"tag_email": {"POST /v1/emails/{email_id}/tags", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "add": []string{"mcp-matrix"}}
+	}},
+	"get_message":    {"GET /v1/messages/{message_id}", func(_ *testing.T, f *fixtures) map[string]any { return map[string]any{"message_id": f.msgA} }},
+	"list_approvals": {"GET /v1/approvals", func(*testing.T, *fixtures) map[string]any { return map[string]any{"state": "all"} }},
+	"approve": {"POST /v1/approvals/{approval_id}/approve", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"approval_id": f.heldForDecisions()}
+	}},
+	"reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"approval_id": f.heldForDecisions()}
+	}},
+}
+
+func TestAuthorizationMatrixMCP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	f := newFixtures(t, e)
+	rows := matrixRows()
+	for _, name := range mcp.ToolNames() {
+		if _, ok := mcpTools[name]; !ok {
+			t.Errorf("MCP tool %s has no row in the authorization matrix: add one", name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, k := range matrixKinds() {
+		key := mailbox.APIKey{Mailboxes: k.mailboxes, Scopes: k.scopes}
+		if k.legacy {
+			e.addLegacyKey(k.name, key)
+		} else {
+			plainName := strings.NewReplacer(":", "_", "*", "star").Replace(k.name)
+			e.addKey(plainName, key)
+			e.keys[k.name] = e.keys[plainName]
+		}
+		tr := &sdk.StreamableClientTransport{Endpoint: e.http.URL + "/mcp",
+			HTTPClient: &http.Client{Transport: bearerTransport{e.keys[k.name]}}, MaxRetries: -1}
+		cs, err := sdk.NewClient(&sdk.Implementation{Name: "matrix", Version: "1"}, nil).Connect(ctx, tr, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", k.name, err)
+		}
+		for tool, m := range mcpTools {
+			want := expect(rows[m.route], k)
+			res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: tool, Arguments: m.args(t, f)})
+			if err != nil {
+				t.Fatalf("%s as %s: %v", tool, k.name, err)
+			}
+			text := toolText(res)
+			if want < 400 {
+				if res.IsError {
+					t.Errorf("%s as %s: tool error, want success (%d): %s", tool, k.name, want, text)
+				}
+				continue
+			}
+			var body struct {
+				Error struct{ Code string }
+			}
+			_ = json.Unmarshal([]byte(text), &body)
+			wantCode := map[int]string{403: CodeForbidden, 404: CodeNotFound}[want]
+			if !res.IsError || body.Error.Code != wantCode {
+				t.Errorf("%s as %s: error=%v %s, want %s", tool, k.name, res.IsError, text, wantCode)
+			}
+		}
+		_ = cs.Close()
+	}
+}
+
+// TestKeyCreationLimits: a key never mints more than it holds, and send never comes with
+// approve or admin.
+func TestKeyCreationLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.addKey("mbadmin", mailbox.APIKey{Mailboxes: []string{ownA}, Scopes: []string{"approve", "admin"}})
+	cases := []struct {
+		name, key string
+		body      map[string]any
+		status    int
+		field     string
+	}{
+		{"mailbox admin mints *", "mbadmin", map[string]any{"mailbox": "*", "scopes": []string{"admin"}}, 403, ""},
+		{"mailbox admin mints for another mailbox", "mbadmin", map[string]any{"mailbox": otherM, "scopes": []string{"read"}}, 403, ""},
+		{"mailbox admin mints for a mailbox that does not exist", "mbadmin", map[string]any{"mailbox": "ghost@example.com", "scopes": []string{"read"}}, 403, ""},
+		{"mailbox admin mints send", "mbadmin", map[string]any{"mailbox": ownA, "scopes": []string{"send"}}, 403, ""},
+		{"mailbox admin mints the default scopes (send)", "mbadmin", map[string]any{"mailbox": ownA}, 403, ""},
+		{"mailbox admin mints a second operator key", "mbadmin", map[string]any{"mailbox": ownA, "scopes": []string{"approve", "admin"}}, 201, ""},
+		{"mailbox admin mints read", "mbadmin", map[string]any{"mailbox": ownA, "scopes": []string{"read", "tag"}}, 201, ""},
+		{"send with admin", "admin", map[string]any{"mailbox": ownA, "scopes": []string{"send", "read", "admin"}}, 422, "scopes[0]"},
+		{"send with approve", "admin", map[string]any{"mailbox": ownA, "scopes": []string{"approve", "send"}}, 422, "scopes[1]"},
+		{"* send with admin", "admin", map[string]any{"mailbox": "*", "scopes": []string{"send", "admin"}}, 422, "scopes[0]"},
+		{"unknown scope", "admin", map[string]any{"mailbox": ownA, "scopes": []string{"read", "root"}}, 400, "scopes[1]"},
+		{"* admin mints an approve key", "admin", map[string]any{"mailbox": ownA, "scopes": []string{"approve"}}, 201, ""},
+		{"* admin mints an agent key", "admin", map[string]any{"mailbox": ownA, "scopes": []string{"send", "read", "tag"}}, 201, ""},
+		{"* admin mints *", "admin", map[string]any{"mailbox": "*", "scopes": []string{"admin"}}, 201, ""},
+	}
+	for _, tc := range cases {
+		r := e.do("POST", "/v1/admin/keys", tc.key, tc.body)
+		if r.status != tc.status {
+			t.Errorf("%s: %d, want %d: %s", tc.name, r.status, tc.status, r.body)
+			continue
+		}
+		if tc.field != "" {
+			if _, field, _ := r.apiError(t); field != tc.field {
+				t.Errorf("%s: field %q, want %q", tc.name, field, tc.field)
+			}
+		}
+	}
+	// The CLI (ctl socket) is bound by the same scope rule.
+	admin := httptestAdmin(t, e)
+	r := admin("POST", "/v1/admin/keys", map[string]any{"mailbox": ownA, "scopes": []string{"send", "approve"}})
+	if r.status != 422 {
+		t.Errorf("CLI send+approve: %d %s", r.status, r.body)
+	}
+}
+
+// httptestAdmin calls the admin (ctl socket) handler in process.
+func httptestAdmin(t *testing.T, e *testEnv) func(method, path string, body any) response {
+	return func(method, path string, body any) response {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		e.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(string(b))))
+		return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	}
+}
