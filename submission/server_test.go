@@ -300,7 +300,7 @@ func TestShutdownClosesIdleSessions(t *testing.T) {
 			t.Errorf("%s: got an SMTP reply %v, want the connection closed", name, err)
 		}
 	}
-	if n, _ := ts.srv.conns.closeAll(); n != 0 {
+	if n := ts.srv.core.OpenConns(); n != 0 {
 		t.Errorf("%d connections still tracked after Shutdown", n)
 	}
 }
