@@ -103,18 +103,20 @@ func (w *dataWriter) end() {
 // bareIn reports a bare CR or LF in p, prevCR telling whether the byte before p was a CR. A CR
 // at the very end of p is judged by the next write (or end).
 func bareIn(p []byte, prevCR bool) bool {
-	for i := 0; i < len(p); {
-		if prevCR && p[i] != '\n' {
+	if prevCR && len(p) > 0 {
+		if p[0] != '\n' {
 			return true // the CR before p
 		}
-		prevCR = false
+		p = p[1:]
+	}
+	for i := 0; i < len(p); {
 		j := bytes.IndexAny(p[i:], "\r\n")
 		if j < 0 {
 			return false
 		}
 		i += j
 		if p[i] == '\n' {
-			return i == 0 || p[i-1] != '\r'
+			return true // CRLF pairs are skipped whole, so this LF has no CR before it
 		}
 		if i+1 == len(p) {
 			return false // a CR last: the next write decides
