@@ -65,7 +65,7 @@ func (b *testBackend) messages() []string {
 // testServer is a Server on 127.0.0.1 with a STARTTLS and an implicit-TLS listener.
 type testServer struct {
 	*Server
-	backend        *testBackend
+	backend         *testBackend
 	plain, implicit string
 }
 
