@@ -66,6 +66,9 @@ func NewServer(sub *Submitter, opts ServerOptions) *Server {
 
 // serverDefaults fills the zero values of o that the core does not.
 func serverDefaults(o ServerOptions) ServerOptions {
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = DefaultMaxMessageBytes
 	}
