@@ -4,7 +4,9 @@
 // mailbox store's INBOX, the "received" event, and bounce correlation: a DSN to a VERP bounce
 // address becomes a "bounced" event on the original queued message instead of stored mail.
 //
-// It imports mailbox and queue only (DESIGN.md).
+// It imports mailbox, queue and smtpserver only (DESIGN.md). The SMTP core — go-smtp's
+// set-up, the connection limits, replies in one write, the DATA reader and Shutdown's drain —
+// is package smtpserver, shared with submission.
 //
 // # The transaction
 //
@@ -16,9 +18,12 @@
 //     accepted without a mailbox. After Options.MaxBadRecipients refusals the session ends
 //     with 421 4.7.0 (address harvesting). go-smtp enforces MaxRecipients (452 4.5.3).
 //   - DATA and BDAT: bounded by MaxMessageBytes (552 5.3.4) and MaxLineLength (500 5.5.2); a
-//     bare CR or LF anywhere is refused with 550 5.5.2 (SMTP smuggling: go-smtp ends DATA only
-//     at CRLF.CRLF, so a smuggled message stays inside the refused one). ReadTimeout bounds
-//     the idle time between reads, MaxSessionTime a connection's whole life.
+//     bare CR or LF anywhere in the wire bytes, the ".\r" lines go-smtp's own reader would
+//     hide included, is refused with 550 5.5.2 (SMTP smuggling: DATA ends only at CRLF.CRLF,
+//     so a smuggled message stays inside the refused one; smtpserver.ReadData). ReadTimeout
+//     bounds the idle time between reads, MaxSessionTime a connection's whole life.
+//   - Admission: Options.Admit (a free-space floor) is asked at MAIL FROM and before DATA;
+//     an error is 452 4.3.1.
 //   - Checks: SPF (blitiri.com.ar/go/spf, the MAIL FROM identity or the HELO name for <>) and
 //     DKIM (go-msgauth, at most 5 signatures) run concurrently, then DMARC (go-msgauth's
 //     record parser; alignment and the organizational-domain fallback here, with the public
@@ -48,8 +53,8 @@
 // server.go (Server, Serve, Shutdown), options.go, session.go (the smtp.Session), rcpt.go
 // (recipient classification), deliver.go (delivery, events, bounces), auth.go (SPF, DKIM,
 // Authentication-Results), dmarc.go, header.go (header scanning, Received:, forged field
-// removal), dsn.go (ParseDSN), resolver.go (Resolver,
-// DNSResolver), conn.go (session and idle limits), reply.go, errors.go, metrics.go.
+// removal), dsn.go (ParseDSN), resolver.go (Resolver, DNSResolver), reply.go, errors.go,
+// metrics.go.
 //
 // Metrics (when Options.Registerer is set): multimail_inbound_sessions,
 // multimail_inbound_recipients_total{outcome}, multimail_inbound_messages_total{outcome},

@@ -1,6 +1,10 @@
 package inbound
 
-import "errors"
+import (
+	"errors"
+
+	"multimail.dev/multimail/smtpserver"
+)
 
 // Sentinel errors of the inbound session. reply.go turns them into SMTP replies; callers
 // wrap them with context (%w) and the detail goes to the log.
@@ -12,9 +16,9 @@ var (
 	// ErrBadRecipient: the RCPT TO address is not local@domain.
 	ErrBadRecipient = errors.New("inbound: malformed recipient address")
 	// ErrBareLineEnding: a CR or LF that is not part of CRLF in DATA (SMTP smuggling).
-	ErrBareLineEnding = errors.New("inbound: bare CR or LF in message data")
+	ErrBareLineEnding = smtpserver.ErrBareLineEnding
 	// ErrTooLarge: the message exceeds Options.MaxMessageBytes.
-	ErrTooLarge = errors.New("inbound: message too large")
+	ErrTooLarge = smtpserver.ErrTooLarge
 	// ErrDMARCReject: DMARC failed and the From domain publishes p=reject.
 	ErrDMARCReject = errors.New("inbound: rejected by the sender domain's DMARC policy")
 	// ErrTooManyBadRecipients: the session refused too many recipients (address harvesting);

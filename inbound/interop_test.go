@@ -3,7 +3,9 @@ package inbound
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +89,38 @@ func TestInteropSwaks(t *testing.T) {
 	if n := countEmails(t, e.store, "agent@example.com"); n != 2 {
 		t.Errorf("%d emails stored, want 2", n)
 	}
+}
+
+// TestInteropSwaksSmuggling: swaks sends DATA bytes as they are (--no-data-fixup) with a
+// "\r\n.\r" end-of-data lookalike followed by a smuggled transaction; the message is refused
+// whole with 550 5.5.2 and nothing is stored.
+func TestInteropSwaksSmuggling(t *testing.T) {
+	t.Parallel()
+	swaks := interoptest.Swaks(t)
+	e := newEnv(t, nil)
+	host, port, _ := net.SplitHostPort(e.addr)
+	for name, seq := range map[string]string{"CRLF dot CR": "\r\n.\r", "CRLF dot CR CRLF": "\r\n.\r\r\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			data := "From: a@pass.example\r\nTo: agent@example.com\r\nSubject: swaks smuggling\r\n\r\nhello" + seq +
+				"MAIL FROM:<evil@pass.example>\r\nRCPT TO:<agent@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n.\r\n"
+			file := filepath.Join(t.TempDir(), "data.eml")
+			if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, swaks, "--server", host, "--port", port, "--helo", "swaks.test",
+				"--from", "a@pass.example", "--to", "agent@example.com", "--timeout", "20",
+				"--no-data-fixup", "--data", "@"+file).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "550 5.5.2") {
+				t.Fatalf("swaks err=%v, want a 550 5.5.2 refusal:\n%s", err, out)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		if n := countEmails(t, e.store, "agent@example.com"); n != 0 {
+			t.Errorf("%d emails stored, want none", n)
+		}
+	})
 }

@@ -68,6 +68,9 @@ func TestSmugglingRefused(t *testing.T) {
 		{"CRLF dot bare LF", "Subject: a\r\n\r\nhello\r\n.\nMAIL FROM:<evil@pass.example>\r\n"},
 		{"bare LF dot CRLF", "Subject: a\r\n\r\nhello\n.\r\nMAIL FROM:<evil@pass.example>\r\n"},
 		{"bare CR", "Subject: a\r\n\r\nhello\r.\rmore\r\n"},
+		{"CRLF dot CR", "Subject: a\r\n\r\nhello\r\n.\rMAIL FROM:<evil@pass.example>\r\nRCPT TO:<agent@example.com>\r\nDATA\r\n\r\nsmuggled\r\n"},
+		{"CRLF dot CR CRLF", "Subject: a\r\n\r\nhello\r\n.\r\r\nMAIL FROM:<evil@pass.example>\r\nRCPT TO:<agent@example.com>\r\nDATA\r\n\r\nsmuggled\r\n"},
+		{"dot CR at the start of DATA", ".\rSubject: a\r\n\r\nhello\r\n"},
 		{"bare LF in header", "Subject: a\nX: b\r\n\r\nbody\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,6 +142,27 @@ func TestIdleTimeoutInData(t *testing.T) {
 	d.cmd("DATA", "354")
 	d.send("Subject: stalled\r\n")
 	d.expect("4") // a temporary failure, then the connection ends
+}
+
+// TestSlowData: a DATA sent slowly, each pause under ReadTimeout but the whole well over it,
+// is taken; the idle limit is between reads of the message, not over the transfer.
+func TestSlowData(t *testing.T) {
+	t.Parallel()
+	const timeout = 400 * time.Millisecond
+	e := newEnv(t, func(o *Options) { o.ReadTimeout = timeout })
+	d := e.dial()
+	d.cmd("EHLO client.test", "250")
+	d.cmd("MAIL FROM:<a@pass.example>", "250")
+	d.cmd("RCPT TO:<agent@example.com>", "250")
+	d.cmd("DATA", "354")
+	start := time.Now()
+	d.send("From: a@pass.example\r\nSubject: slow\r\n\r\n")
+	for time.Since(start) < 3*timeout {
+		time.Sleep(timeout / 4)
+		d.send(strings.Repeat("0123456789", 50) + "\r\n")
+	}
+	d.send(".\r\n")
+	d.expect("250 2.0.0 OK: stored as em_")
 }
 
 func TestChunking(t *testing.T) {

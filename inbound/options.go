@@ -11,16 +11,17 @@ import (
 
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
+	"multimail.dev/multimail/smtpserver"
 )
 
 // Defaults of Options.
 const (
-	DefaultMaxMessageBytes  = 25 << 20
-	DefaultMaxRecipients    = 100
-	DefaultMaxLineLength    = 2000 // go-smtp's: twice RFC 5321 §4.5.3.1.6
-	DefaultReadTimeout      = 5 * time.Minute
-	DefaultWriteTimeout     = time.Minute
-	DefaultMaxSessionTime   = 30 * time.Minute
+	DefaultMaxMessageBytes  = smtpserver.DefaultMaxMessageBytes
+	DefaultMaxRecipients    = smtpserver.DefaultMaxRecipients
+	DefaultMaxLineLength    = smtpserver.DefaultMaxLineLength // go-smtp's: twice RFC 5321 §4.5.3.1.6
+	DefaultReadTimeout      = smtpserver.DefaultReadTimeout
+	DefaultWriteTimeout     = smtpserver.DefaultWriteTimeout
+	DefaultMaxSessionTime   = smtpserver.DefaultMaxSessionTime
 	DefaultMaxBadRecipients = 20
 	DefaultCheckTimeout     = 10 * time.Second
 )
@@ -49,7 +50,7 @@ type Options struct {
 	MaxMessageBytes int64         // SIZE; default 25 MiB
 	MaxRecipients   int           // per transaction; default 100 (452 4.5.3 beyond)
 	MaxLineLength   int           // default 2000
-	ReadTimeout     time.Duration // idle limit per command and per read of DATA; default 5 min
+	ReadTimeout     time.Duration // idle limit per command and between reads of DATA; default 5 min
 	WriteTimeout    time.Duration // default 1 min
 	// MaxSessionTime bounds a connection's life whatever it does; default 30 min.
 	MaxSessionTime time.Duration
@@ -59,6 +60,9 @@ type Options struct {
 	// CheckTimeout bounds SPF, DKIM and DMARC together for one message; default 10 s. A check
 	// that runs out of time is a temperror, never a failed session.
 	CheckTimeout time.Duration
+	// Admit, when set, is asked at MAIL FROM and before DATA whether mail may be taken now
+	// (a free-space floor); an error is 452 4.3.1 Insufficient system storage. nil: always.
+	Admit func() error
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: metrics are kept but not registered

@@ -1,7 +1,6 @@
 package inbound
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/smtpserver"
 )
 
 // session is one inbound SMTP session. go-smtp calls it from the connection's goroutine only
@@ -45,7 +45,7 @@ var _ smtp.Session = (*session)(nil)
 // newSession is go-smtp's Backend, called at EHLO/HELO (again after STARTTLS): one session
 // per connection, its context a child of the server's, cancelled at Logout.
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
-	ctx, cancel := context.WithCancel(s.base)
+	ctx, cancel := context.WithCancel(s.core.Context())
 	_, tls := c.TLSConnectionState()
 	n := s.connID.Add(1)
 	ss := &session{
@@ -105,9 +105,7 @@ func (s *session) refused(err error) error {
 	s.badRcpts++
 	if s.badRcpts >= s.srv.opts.MaxBadRecipients {
 		s.log.Warn("too many refused recipients, closing", "count", s.badRcpts)
-		if lc := limitConnOf(s.conn.Conn()); lc != nil {
-			lc.expire()
-		}
+		smtpserver.Expire(s.conn)
 		return reply(ErrTooManyBadRecipients)
 	}
 	return reply(err)
@@ -140,48 +138,21 @@ func (s *session) Data(r io.Reader) error {
 		return reply(err)
 	}
 	if len(s.rcpts) == 0 {
-		return smtpErr(250, 2, 0, 0, "OK: report processed")
+		return smtpserver.Reply(250, 2, 0, 0, "OK: report processed")
 	}
 	ids, err := s.deliver(raw)
 	if err != nil {
 		return reply(err)
 	}
-	return smtpErr(250, 2, 0, 0, "OK: stored as "+strings.Join(ids, " "))
+	return smtpserver.Reply(250, 2, 0, 0, "OK: stored as "+strings.Join(ids, " "))
 }
 
-// readData reads the message and refuses bare CR or LF (RFC 5321 §2.3.8; SMTP smuggling):
-// go-smtp's reader ends DATA only at CRLF.CRLF, so a "\n.\n" never ends it and a smuggled
-// second message stays inside this one; this check refuses the whole. With BDAT the same
-// check applies to the chunks.
+// readData reads the message through the core (smtpserver.ReadData): bounded by SIZE, the idle
+// timeout refreshed between reads, and refused on a bare CR or LF anywhere (RFC 5321 §2.3.8;
+// SMTP smuggling), including the ".\r" lines go-smtp's own reader would hide. With BDAT the
+// same check applies to the chunks.
 func (s *session) readData(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
-	if s.sizeHint > 0 && s.sizeHint <= s.srv.opts.MaxMessageBytes {
-		buf.Grow(int(s.sizeHint))
-	}
-	ir := &idleReader{r: r, conn: s.conn.Conn(), timeout: s.srv.opts.ReadTimeout, now: s.srv.now}
-	if _, err := buf.ReadFrom(ir); err != nil {
-		return nil, err
-	}
-	if bareLineEnding(buf.Bytes()) {
-		return nil, ErrBareLineEnding
-	}
-	return buf.Bytes(), nil
-}
-
-// bareLineEnding reports a CR not followed by LF or an LF not preceded by CR.
-func bareLineEnding(b []byte) bool {
-	for i := 0; i < len(b); {
-		j := bytes.IndexAny(b[i:], "\r\n")
-		if j < 0 {
-			return false
-		}
-		i += j
-		if b[i] == '\n' || i+1 == len(b) || b[i+1] != '\n' {
-			return true
-		}
-		i += 2
-	}
-	return false
+	return s.srv.core.ReadData(s.conn, r, s.sizeHint)
 }
 
 // Reset implements smtp.Session: it drops the transaction's envelope.

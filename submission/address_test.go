@@ -59,39 +59,3 @@ func FuzzCheckAddress(f *testing.F) {
 		}
 	})
 }
-
-func TestBareLineEnding(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]bool{
-		"":              false,
-		"a\r\nb\r\n":    false,
-		"a\nb":          true,
-		"a\rb":          true,
-		"a\r":           true,
-		"\n":            true,
-		"a\r\r\n":       true,
-		"a\r\n\n":       true,
-		"x\r\n.\r\n":    false,
-		"x\r\n.\ny\r\n": true,
-		strings.Repeat("line\r\n", 1000) + "end\n": true,
-	} {
-		if got := bareLineEnding([]byte(in)); got != want {
-			t.Errorf("bareLineEnding(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
-func FuzzBareLineEnding(f *testing.F) {
-	f.Add([]byte("a\r\nb\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		want := false
-		for i, c := range b {
-			if c == '\n' && (i == 0 || b[i-1] != '\r') || c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
-				want = true
-			}
-		}
-		if got := bareLineEnding(b); got != want {
-			t.Fatalf("bareLineEnding(%q) = %v, want %v", b, got, want)
-		}
-	})
-}

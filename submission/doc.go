@@ -26,15 +26,17 @@
 // fails the send still stands and the failure is logged. A held (gated) message is copied to
 // Sent when it is approved through Submitter.Approve.
 //
-// SMTP notes. go-smtp v0.25.1's DATA reader ends data only at CRLF.CRLF and passes bare CR and
-// bare LF through (so "\n.\n" never ends DATA); the session refuses any message containing a
-// bare CR or LF with 550 5.5.2, which refuses a smuggling attempt whole. go-smtp enforces
-// SIZE (552 5.3.4), RCPTMAX (452 4.5.3), the line length (500) and the idle timeout (421 4.4.2);
-// this package adds the command budget, the session lifetime and the AUTH failure limit
-// (421 4.7.0), AUTH only after TLS (AllowInsecureAuth=false: 523 5.7.10) and every
-// sender/oversight reply, all mapped from errors in reply.go. go-smtp's Close does nothing once
-// its Shutdown has started, so the Server tracks its connections itself (conn.go connSet) and
-// Shutdown closes those still open when its context ends: it never returns with one left.
+// SMTP notes. The SMTP core is package smtpserver, shared with inbound: the go-smtp set-up,
+// the session lifetime, replies in one write, Shutdown's drain (go-smtp's Close does nothing
+// once its Shutdown has started, so the core tracks the connections and closes those still
+// open when Shutdown's context ends: it never returns with one left) and the DATA reader,
+// which reads the wire bytes and refuses a bare CR or LF anywhere with 550 5.5.2 (the ".\r"
+// lines go-smtp's own reader would hide included; DATA ends only at CRLF.CRLF, so a smuggling
+// attempt is refused whole), with ReadTimeout between reads rather than over the transfer.
+// go-smtp enforces SIZE (552 5.3.4), RCPTMAX (452 4.5.3), the line length (500) and the idle
+// timeout (421 4.4.2); this package adds the command budget and the AUTH failure limit
+// (421 4.7.0), AUTH only after TLS (523 5.7.10), ServerOptions.Admit (452 4.3.1 at MAIL FROM
+// and before DATA) and every sender/oversight reply, all mapped from errors in reply.go.
 //
 // It does not own storage: the queue and the mailbox store each own their Pebble prefix, and
 // this package writes nothing of its own.

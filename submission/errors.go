@@ -3,6 +3,8 @@ package submission
 import (
 	"errors"
 	"fmt"
+
+	"multimail.dev/multimail/smtpserver"
 )
 
 // FieldError is a bad field of a request: the API answers 400 naming Field. Field uses the
@@ -39,7 +41,7 @@ var (
 	// ErrTooLarge: the message is over the size limit. API: 413.
 	ErrTooLarge = errors.New("submission: message too large")
 	// ErrBareLineEnding: a bare CR or LF in SMTP DATA (SMTP smuggling).
-	ErrBareLineEnding = errors.New("submission: bare CR or LF in message data")
+	ErrBareLineEnding = smtpserver.ErrBareLineEnding
 	// ErrMalformedMessage: a raw message whose header cannot be parsed.
 	ErrMalformedMessage = errors.New("submission: malformed message")
 	// ErrRejected: an approval rule rejected the message; the record exists, it is never sent.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -314,7 +315,57 @@ func TestShutdownClosesIdleSessions(t *testing.T) {
 			t.Errorf("%s: got an SMTP reply %v, want the connection closed", name, err)
 		}
 	}
-	if n, _ := ts.srv.conns.closeAll(); n != 0 {
+	if n := ts.srv.core.OpenConns(); n != 0 {
 		t.Errorf("%d connections still tracked after Shutdown", n)
+	}
+}
+
+// TestSMTPSlowData: a large DATA sent slowly, each pause under ReadTimeout but the whole well
+// over it, is accepted on 587 (after STARTTLS) and 465: ReadTimeout bounds the idle time
+// between reads of the message, not the transfer.
+func TestSMTPSlowData(t *testing.T) {
+	t.Parallel()
+	const timeout = 500 * time.Millisecond
+	ts := newServer(t, false, func(o *ServerOptions) { o.ReadTimeout = timeout })
+	for name, dial := range map[string]func() (*smtp.Client, error){
+		"submission":  func() (*smtp.Client, error) { return smtp.DialStartTLS(ts.submission, clientTLS()) },
+		"submissions": func() (*smtp.Client, error) { return smtp.DialTLS(ts.submissions, clientTLS()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, err := dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Auth(sasl.NewPlainClient("", "auto@example.com", testPassword)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Mail("auto@example.com", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Rcpt("bob@dest.example", nil); err != nil {
+				t.Fatal(err)
+			}
+			w, err := c.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if _, err := io.WriteString(w, "From: auto@example.com\r\nTo: bob@dest.example\r\nSubject: slow\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			// go-smtp's client sends in 4 KiB writes: two 1 KiB lines per pause make one write
+			// every two pauses, well under ReadTimeout.
+			for time.Since(start) < 4*timeout {
+				time.Sleep(timeout / 5)
+				if _, err := io.WriteString(w, strings.Repeat(strings.Repeat("0123456789", 100)+"\r\n", 2)); err != nil {
+					t.Fatalf("after %v: %v", time.Since(start), err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("slow DATA over %v (ReadTimeout %v): %v", time.Since(start), timeout, err)
+			}
+		})
 	}
 }

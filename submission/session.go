@@ -1,7 +1,6 @@
 package submission
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
+	"multimail.dev/multimail/smtpserver"
 )
 
 // session is one SMTP submission session. go-smtp calls it from the connection's goroutine
@@ -43,7 +43,7 @@ var (
 // newSession is go-smtp's Backend: one session per connection (and a new one after STARTTLS),
 // its context a child of the server's.
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
-	ctx, cancel := context.WithCancel(s.base)
+	ctx, cancel := context.WithCancel(s.core.Context())
 	_, tls := c.TLSConnectionState()
 	ss := &session{
 		srv: s, conn: c, ctx: ctx, cancel: cancel,
@@ -87,7 +87,7 @@ func (s *session) authenticate(user, pass string) error {
 	}
 	if err != nil {
 		s.log.Error("authenticate", "err", err)
-		return smtpErr(454, 4, 7, 0, "Temporary authentication failure")
+		return smtpserver.Reply(454, 4, 7, 0, "Temporary authentication failure")
 	}
 	s.principal = s.principalFor(mb.Address, pass)
 	s.log = s.log.With("mailbox", mb.Address, "key_id", s.principal.KeyID)
@@ -221,42 +221,16 @@ func dataReply(rc queue.Receipt) error {
 	case queue.StatusRejected:
 		return reply(ErrRejected)
 	case queue.StatusPendingApproval:
-		return smtpErr(250, 2, 0, 0, "OK: held for approval as "+rc.ID)
+		return smtpserver.Reply(250, 2, 0, 0, "OK: held for approval as "+rc.ID)
 	}
-	return smtpErr(250, 2, 0, 0, "OK: queued as "+rc.ID)
+	return smtpserver.Reply(250, 2, 0, 0, "OK: queued as "+rc.ID)
 }
 
-// readData reads the message and refuses bare CR or LF (RFC 5321 §2.3.8; SMTP smuggling): with
-// go-smtp's reader a "\n.\n" never ends DATA, so a smuggled second message stays inside this
-// one, and this check refuses the whole.
+// readData reads the message through the core (smtpserver.ReadData): bounded by SIZE, the idle
+// timeout refreshed between reads, and refused on a bare CR or LF anywhere (RFC 5321 §2.3.8;
+// SMTP smuggling), including the ".\r" lines go-smtp's own reader would hide.
 func (s *session) readData(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
-	if s.sizeHint > 0 && s.sizeHint <= s.srv.opts.MaxMessageBytes {
-		buf.Grow(int(s.sizeHint))
-	}
-	if _, err := buf.ReadFrom(r); err != nil {
-		return nil, err
-	}
-	if bareLineEnding(buf.Bytes()) {
-		return nil, ErrBareLineEnding
-	}
-	return buf.Bytes(), nil
-}
-
-// bareLineEnding reports a CR not followed by LF or an LF not preceded by CR.
-func bareLineEnding(b []byte) bool {
-	for i := 0; i < len(b); {
-		j := bytes.IndexAny(b[i:], "\r\n")
-		if j < 0 {
-			return false
-		}
-		i += j
-		if b[i] == '\n' || i+1 == len(b) || b[i+1] != '\n' {
-			return true
-		}
-		i += 2
-	}
-	return false
+	return s.srv.core.ReadData(s.conn, r, s.sizeHint)
 }
 
 // Reset implements smtp.Session (RSET, EHLO again, the end of each DATA).
@@ -282,10 +256,4 @@ func (s *session) tick() error {
 }
 
 // expire ends the connection after the current reply.
-func (s *session) expire() {
-	if lc := netConnOf(s.conn.Conn()); lc != nil {
-		lc.expire()
-		return
-	}
-	_ = s.conn.Close() // not ours (a test listener): close at once
-}
+func (s *session) expire() { smtpserver.Expire(s.conn) }

@@ -31,6 +31,7 @@ type Config struct {
 	Delivery     DeliveryConfig       `toml:"delivery"`
 	Submission   SubmissionConfig     `toml:"submission"`
 	API          APIConfig            `toml:"api"`
+	Limits       LimitsConfig         `toml:"limits"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -79,6 +80,59 @@ type SubmissionConfig struct {
 type APIConfig struct {
 	RateLimit float64 `toml:"rate_limit"` // requests per second per API key; negative: no limit
 	RateBurst int     `toml:"rate_burst"` // requests a key may make at once above the rate
+}
+
+// LimitsConfig caps the open connections of each kind of listener: smtp (the smtp,
+// submission and submissions listeners together), imap (imap and imaps) and http. Past a cap a
+// connection gets the protocol's refusal (421 4.7.0, * BYE, HTTP 503) and is closed, so a flood
+// on one kind can neither exhaust the file descriptors nor starve the other kinds (/healthz).
+// The per-kind keys override the general two for their kind; 0 or absent means the general.
+type LimitsConfig struct {
+	MaxConnections          int `toml:"max_connections"`        // per kind, in all
+	MaxConnectionsPerIP     int `toml:"max_connections_per_ip"` // per kind, per client address (IPv6: /64)
+	SMTPMaxConnections      int `toml:"smtp_max_connections"`
+	SMTPMaxConnectionsPerIP int `toml:"smtp_max_connections_per_ip"`
+	IMAPMaxConnections      int `toml:"imap_max_connections"`
+	IMAPMaxConnectionsPerIP int `toml:"imap_max_connections_per_ip"`
+	HTTPMaxConnections      int `toml:"http_max_connections"`
+	HTTPMaxConnectionsPerIP int `toml:"http_max_connections_per_ip"`
+}
+
+// Defaults of [limits]: three kinds at 1000 stay within a few thousand file descriptors (the
+// soft limit is raised to the hard one at start); 200 per address leaves room for the load
+// tool (50 SMTP sessions, 64 HTTP clients from 127.0.0.1), a NAT full of IMAP clients or a
+// busy relay, while no single address can hold more than a fifth of a kind.
+const (
+	DefaultMaxConnections      = 1000
+	DefaultMaxConnectionsPerIP = 200
+)
+
+// Kinds of capped listener.
+const (
+	kindSMTP = "smtp"
+	kindIMAP = "imap"
+	kindHTTP = "http"
+)
+
+// forKind returns the caps of one kind of listener.
+func (l LimitsConfig) forKind(kind string) (max, perIP int) {
+	max, perIP = l.MaxConnections, l.MaxConnectionsPerIP
+	var m, p int
+	switch kind {
+	case kindSMTP:
+		m, p = l.SMTPMaxConnections, l.SMTPMaxConnectionsPerIP
+	case kindIMAP:
+		m, p = l.IMAPMaxConnections, l.IMAPMaxConnectionsPerIP
+	case kindHTTP:
+		m, p = l.HTTPMaxConnections, l.HTTPMaxConnectionsPerIP
+	}
+	if m > 0 {
+		max = m
+	}
+	if p > 0 {
+		perIP = p
+	}
+	return max, perIP
 }
 
 // TransportConfig routes a domain ("*" for all) to a fixed next hop.
@@ -183,7 +237,8 @@ func defaultConfig() Config {
 			MinBackoff:           Duration(30 * time.Second),
 			MaxBackoff:           Duration(time.Hour),
 		},
-		API: APIConfig{RateLimit: 50, RateBurst: 100},
+		API:    APIConfig{RateLimit: 50, RateBurst: 100},
+		Limits: LimitsConfig{MaxConnections: DefaultMaxConnections, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP},
 	}
 }
 
@@ -304,7 +359,7 @@ func lineOfKey(src []byte, k toml.Key) int {
 }
 
 func (c *Config) validate() error {
-	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateDelivery,
+	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
 		c.validateRules}
 	for _, f := range checks {
@@ -371,6 +426,25 @@ func (c *Config) validateListen() error {
 func (c *Config) validateAPI() error {
 	if c.API.RateLimit > 0 && c.API.RateBurst < 1 {
 		return bad("api.rate_burst", "must be at least 1 when api.rate_limit is set")
+	}
+	return nil
+}
+
+func (c *Config) validateLimits() error {
+	l := c.Limits
+	for _, kv := range []struct {
+		key string
+		v   int
+		min int
+	}{
+		{"max_connections", l.MaxConnections, 1}, {"max_connections_per_ip", l.MaxConnectionsPerIP, 1},
+		{"smtp_max_connections", l.SMTPMaxConnections, 0}, {"smtp_max_connections_per_ip", l.SMTPMaxConnectionsPerIP, 0},
+		{"imap_max_connections", l.IMAPMaxConnections, 0}, {"imap_max_connections_per_ip", l.IMAPMaxConnectionsPerIP, 0},
+		{"http_max_connections", l.HTTPMaxConnections, 0}, {"http_max_connections_per_ip", l.HTTPMaxConnectionsPerIP, 0},
+	} {
+		if kv.v < kv.min {
+			return bad("limits."+kv.key, "must be at least %d, got %d", kv.min, kv.v)
+		}
 	}
 	return nil
 }

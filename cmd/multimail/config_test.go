@@ -21,9 +21,28 @@ func TestExampleConfigParses(t *testing.T) {
 	if c.Delivery.MaxLifetime.D() != 120*time.Hour || c.Delivery.PerDomainConcurrency != 10 {
 		t.Errorf("delivery = %+v", c.Delivery)
 	}
+	if max, perIP := c.Limits.forKind(kindSMTP); max != 1000 || perIP != 100 {
+		t.Errorf("smtp caps = %d, %d per IP; want 1000, 100", max, perIP)
+	}
+	if max, perIP := c.Limits.forKind(kindHTTP); max != 500 || perIP != 200 {
+		t.Errorf("http caps = %d, %d per IP; want 500, 200", max, perIP)
+	}
 	if len(c.Mailbox) != 2 || c.Mailbox[0].Oversight != "gated_send" || len(c.Transport) != 1 ||
 		len(c.Webhook) != 1 || len(c.ApprovalRule) != 1 || c.ApprovalRule[0].Action != "auto_approve" {
 		t.Errorf("arrays not decoded: %+v", c)
+	}
+}
+
+func TestLimitsDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig("multimail.toml", []byte("[limits]\nimap_max_connections = 50\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, want := range map[string][2]int{kindSMTP: {1000, 200}, kindIMAP: {50, 200}, kindHTTP: {1000, 200}} {
+		if max, perIP := c.Limits.forKind(kind); max != want[0] || perIP != want[1] {
+			t.Errorf("%s caps = %d, %d per IP; want %v", kind, max, perIP, want)
+		}
 	}
 }
 
@@ -61,6 +80,8 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 		{"bad event", "[[webhook]]\nurl = \"http://127.0.0.1:9/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"sent\"]\n", "webhook[0].events", 4, "unknown event"},
 		{"bad rule", "[[approval_rule]]\naction = \"maybe\"\n", "approval_rule[0].action", 2, "auto_approve"},
 		{"bad network", "[submission]\ntrusted_networks = [\"localhost\"]\n", "submission.trusted_networks[0]", 2, "CIDR"},
+		{"bad cap", "[limits]\nmax_connections = 0\n", "limits.max_connections", 2, "at least 1"},
+		{"negative kind cap", "[limits]\nimap_max_connections_per_ip = -1\n", "limits.imap_max_connections_per_ip", 2, "at least 0"},
 		{"bad resolver", "[dns]\nresolver = \"dns.example\"\n", "dns.resolver", 2, "ip:port"},
 	}
 	for _, tc := range cases {

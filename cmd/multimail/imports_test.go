@@ -16,9 +16,11 @@ const modulePath = "multimail.dev/multimail"
 var allowed = map[string][]string{
 	"queue":      {},
 	"mailbox":    {},
+	"smtpserver": {},
+	"connlimit":  {},
 	"mta":        {"queue"},
-	"submission": {"queue", "mailbox"},
-	"inbound":    {"mailbox", "queue"},
+	"submission": {"queue", "mailbox", "smtpserver"},
+	"inbound":    {"mailbox", "queue", "smtpserver"},
 	"api":        {"submission", "queue", "mailbox"},
 	"model":      {},
 }

@@ -22,6 +22,7 @@ import (
 
 	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/api/webhook"
+	"multimail.dev/multimail/connlimit"
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
@@ -43,7 +44,11 @@ type node struct {
 
 	devKeys []string // the dev default's agent and operator keys, printed at start (nil with a config file)
 	sup     supervisor
+	caps    caps // connection caps per kind of listener, made by build
 }
+
+// caps are the connection caps of the listener kinds ([limits] in the config).
+type caps struct{ smtp, imap, http *connlimit.Limiter }
 
 func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	db, err := openDB(cfg.DataDir, log)
@@ -96,6 +101,9 @@ func (n *node) build() error {
 	if err != nil {
 		return err
 	}
+	if err := n.makeCaps(); err != nil {
+		return err
+	}
 	sub, err := submission.New(submission.Options{
 		Queue: n.queue, Store: n.store, Hostname: n.cfg.Hostname, Rules: approvalRules(n.cfg.ApprovalRule),
 		Logger: n.log.With("component", "submission"), Registerer: n.reg,
@@ -125,10 +133,41 @@ func (n *node) build() error {
 		return err
 	}
 	if addr := n.cfg.Listen.HTTP; addr != "" {
-		n.addHTTP("http", "tcp", addr, a.Handler())
+		n.addHTTP("http", "tcp", addr, a.Handler(), n.caps.http)
 	}
-	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()))
+	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()), nil)
 	return nil
+}
+
+// makeCaps makes the connection caps: one per kind, shared by that kind's listeners, each
+// answering the excess in its protocol.
+func (n *node) makeCaps() error {
+	m, err := connlimit.NewMetrics(n.reg)
+	if err != nil {
+		return fmt.Errorf("connection cap metrics: %w", err)
+	}
+	mk := func(kind, refusal string) *connlimit.Limiter {
+		max, perIP := n.cfg.Limits.forKind(kind)
+		return connlimit.New(connlimit.Options{Kind: kind, Max: max, PerIP: perIP, Refusal: []byte(refusal),
+			Metrics: m, Logger: n.log.With("component", "connlimit")})
+	}
+	const body = "too many connections, try again later\n"
+	n.caps = caps{
+		smtp: mk(kindSMTP, "421 4.7.0 "+n.cfg.Hostname+" Too many connections, try again later\r\n"),
+		imap: mk(kindIMAP, "* BYE Too many connections, try again later\r\n"),
+		http: mk(kindHTTP, fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+			"Content-Length: %d\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s", len(body), body)),
+	}
+	return nil
+}
+
+// capped serves through lim's cap; tlsConf is set for an implicit-TLS port, whose refusal
+// is written inside TLS.
+func capped(lim *connlimit.Limiter, tlsConf *tls.Config, serve func(net.Listener) error) func(net.Listener) error {
+	if lim == nil {
+		return serve
+	}
+	return func(l net.Listener) error { return serve(lim.Listener(l, tlsConf)) }
 }
 
 // adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
@@ -165,10 +204,10 @@ func (n *node) addSubmission(sub *submission.Submitter, tlsConf *tls.Config) {
 		Logger: n.log.With("component", "submission"),
 	})
 	if l.Submission != "" {
-		n.addListener("submission", l.Submission, srv.ServeSubmission, srv.Shutdown)
+		n.addListener("submission", l.Submission, capped(n.caps.smtp, nil, srv.ServeSubmission), srv.Shutdown)
 	}
 	if l.Submissions != "" {
-		n.addListener("submissions", l.Submissions, srv.ServeSubmissions, srv.Shutdown)
+		n.addListener("submissions", l.Submissions, capped(n.caps.smtp, tlsConf, srv.ServeSubmissions), srv.Shutdown)
 	}
 }
 
@@ -180,10 +219,10 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf,
 		Logger: n.log.With("component", "imap"), Registerer: n.reg})
 	if l.IMAP != "" {
-		n.addListener("imap", l.IMAP, srv.ServeIMAP, srv.Shutdown)
+		n.addListener("imap", l.IMAP, capped(n.caps.imap, nil, srv.ServeIMAP), srv.Shutdown)
 	}
 	if l.IMAPS != "" {
-		n.addListener("imaps", l.IMAPS, srv.ServeIMAPS, srv.Shutdown)
+		n.addListener("imaps", l.IMAPS, capped(n.caps.imap, tlsConf, srv.ServeIMAPS), srv.Shutdown)
 	}
 }
 
@@ -202,7 +241,7 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	n.addListener("smtp", n.cfg.Listen.SMTP, srv.Serve, srv.Shutdown)
+	n.addListener("smtp", n.cfg.Listen.SMTP, capped(n.caps.smtp, nil, srv.Serve), srv.Shutdown)
 	return nil
 }
 
@@ -247,7 +286,8 @@ func (n *node) addListener(name, addr string, serve func(net.Listener) error, sh
 	n.sup.listeners = append(n.sup.listeners, &listenerService{name: name, addr: addr, serve: serve, shutdown: shutdown})
 }
 
-func (n *node) addHTTP(name, network, addr string, h http.Handler) {
+// addHTTP registers an HTTP server; lim caps its connections (nil: none, the admin socket).
+func (n *node) addHTTP(name, network, addr string, h http.Handler, lim *connlimit.Limiter) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -255,7 +295,7 @@ func (n *node) addHTTP(name, network, addr string, h http.Handler) {
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
 	n.sup.listeners = append(n.sup.listeners, &listenerService{
-		name: name, network: network, addr: addr, serve: srv.Serve, shutdown: srv.Shutdown,
+		name: name, network: network, addr: addr, serve: capped(lim, nil, srv.Serve), shutdown: srv.Shutdown,
 	})
 }
 

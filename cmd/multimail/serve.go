@@ -67,6 +67,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // serve runs a node until ctx ends or SIGINT/SIGTERM arrives. A second signal exits at once.
 func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grace time.Duration) error {
 	start := time.Now()
+	checkFileLimit(log, raiseFileLimit(log), cfg)
 	n, err := newNode(cfg, log)
 	if err != nil {
 		return err
@@ -115,4 +116,29 @@ func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grac
 	n.shutdown(grace, stopWork)
 	log.Info("multimail stopped")
 	return runErr
+}
+
+// fileReserve is what the process needs besides connections: Pebble's files, the webhook and
+// delivery clients, the admin socket.
+const fileReserve = 512
+
+// checkFileLimit warns when the connection caps of the enabled listener kinds could use more
+// file descriptors than the soft limit leaves (soft 0: unknown, no check).
+func checkFileLimit(log *slog.Logger, soft uint64, cfg *Config) {
+	if soft == 0 {
+		return
+	}
+	l := cfg.Listen
+	var need uint64 = fileReserve
+	for kind, on := range map[string]bool{kindSMTP: l.SMTP != "" || l.Submission != "" || l.Submissions != "",
+		kindIMAP: l.IMAP != "" || l.IMAPS != "", kindHTTP: l.HTTP != ""} {
+		if on {
+			max, _ := cfg.Limits.forKind(kind)
+			need += uint64(max)
+		}
+	}
+	if need > soft {
+		log.Warn("the connection caps allow more connections than the open-file limit; lower [limits] "+
+			"max_connections or raise the hard limit (ulimit -Hn, LimitNOFILE=)", "open_file_limit", soft, "needed", need)
+	}
 }
