@@ -16,10 +16,11 @@ const modulePath = "multimail.dev/multimail"
 var allowed = map[string][]string{
 	"queue":      {},
 	"mailbox":    {},
+	"diskfloor":  {},
 	"mta":        {"queue"},
 	"submission": {"queue", "mailbox"},
 	"inbound":    {"mailbox", "queue"},
-	"api":        {"submission", "queue", "mailbox"},
+	"api":        {"submission", "queue", "mailbox", "diskfloor"},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's
