@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/api/webhook"
+	"multimail.dev/multimail/diskfloor"
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
@@ -38,6 +40,10 @@ type node struct {
 	reg *prometheus.Registry
 	db  *pebble.DB
 
+	lock  *dirLock         // data_dir/multimail.pid, held while the node lives
+	floor *diskfloor.Guard // the free-space floor every intake path consults
+	exit  func(int)        // os.Exit: a store fault ends the process (storefault.go)
+
 	store mailbox.Store
 	queue *queue.Queue
 
@@ -46,13 +52,32 @@ type node struct {
 }
 
 func newNode(cfg *Config, log *slog.Logger) (*node, error) {
-	db, err := openDB(cfg.DataDir, log)
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n := &node{cfg: cfg, log: log, reg: reg, db: db, sup: supervisor{log: log}}
+	n := &node{cfg: cfg, log: log, reg: reg, lock: lock, exit: os.Exit, sup: supervisor{log: log}}
+	n.floor, err = diskfloor.New(diskfloor.Options{
+		Dir: cfg.DataDir, MinFree: cfg.Storage.MinFree.N(), Ballast: cfg.Storage.Ballast.N(),
+		Logger: log.With("component", "diskfloor"), Registerer: reg,
+	})
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	// The ballast goes in before Pebble takes its share of the disk.
+	n.floor.Check()
+	db, err := openDB(cfg.DataDir, log, n.exit)
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	n.db = db
 	store, err := mailbox.OpenPebble(db, mailbox.Options{Logger: log.With("component", "mailbox")})
 	if err != nil {
 		n.close()
@@ -105,6 +130,7 @@ func (n *node) build() error {
 	}
 	n.addSubmission(sub, tlsConf)
 	n.addIMAP(tlsConf)
+	n.addStorageWorkers()
 	if err := n.addInbound(tlsConf); err != nil {
 		return err
 	}
@@ -120,6 +146,7 @@ func (n *node) build() error {
 		Logger:    n.log.With("component", "api"),
 		Hostname:  n.cfg.Hostname,
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
+		Intake:    n.floor,
 	})
 	if err != nil {
 		return err
@@ -178,7 +205,7 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 		return
 	}
 	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf,
-		Logger: n.log.With("component", "imap"), Registerer: n.reg})
+		Logger: n.log.With("component", "imap"), Registerer: n.reg, Admit: n.floor.Admit})
 	if l.IMAP != "" {
 		n.addListener("imap", l.IMAP, srv.ServeIMAP, srv.Shutdown)
 	}
@@ -247,9 +274,20 @@ func (n *node) addListener(name, addr string, serve func(net.Listener) error, sh
 	n.sup.listeners = append(n.sup.listeners, &listenerService{name: name, addr: addr, serve: serve, shutdown: shutdown})
 }
 
+// addStorageWorkers runs the free-space floor's poll loop and the store watchdog.
+func (n *node) addStorageWorkers() {
+	wd := storeWatchdog{db: n.db, log: n.log.With("component", "watchdog"), exit: n.exit,
+		every: watchdogEvery, timeout: watchdogTimeout}
+	n.sup.workers = append(n.sup.workers,
+		worker{name: "diskfloor", run: n.floor.Run},
+		worker{name: "store watchdog", run: wd.run})
+}
+
+// addHTTP registers an HTTP server; its handler runs behind storePanicGuard, so a panic from
+// inside Pebble ends the process instead of being recovered by net/http.
 func (n *node) addHTTP(name, network, addr string, h http.Handler) {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           storePanicGuard(h, n.log.With("component", name), n.exit),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
@@ -278,6 +316,7 @@ func (n *node) close() {
 			n.log.Error("close pebble", "err", err)
 		}
 	}
+	n.lock.release()
 }
 
 // printBanner tells a person what is listening and how to send a first message. The banner
