@@ -139,4 +139,3 @@ func (s *Server) buildAdmin() http.Handler {
 	}
 	return jsonFallback(mux)
 }
-
