@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 
 	"multimail.dev/multimail/diskfloor"
 )
@@ -85,7 +86,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	h := s.health()
 	if h.Status != "ok" {
-		w.Header().Set("Retry-After", "30")
+		w.Header().Set("Retry-After", strconv.Itoa(storageRetryAfter))
 		writeJSON(w, http.StatusServiceUnavailable, h)
 		return
 	}

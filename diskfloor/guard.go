@@ -63,6 +63,7 @@ type Guard struct {
 	log     *slog.Logger
 	ballast ballast
 	m       *metrics
+	bmu     sync.Mutex // serializes creating and releasing the ballast
 
 	mu sync.Mutex
 	st Status
@@ -154,35 +155,50 @@ func (g *Guard) Run(ctx context.Context) error {
 // Check reads the filesystem now and releases or recreates the ballast as the reading asks.
 func (g *Guard) Check() Status {
 	st := g.refresh()
-	if st.Err != nil || g.opts.Ballast == 0 {
+	if st.Err != nil || g.opts.Ballast == 0 || g.ballast.held() || st.Free < g.opts.MinFree+g.opts.Ballast {
 		return st
 	}
-	switch {
-	case g.ballast.held() && st.Free < g.releaseMark():
-		if err := g.ballast.release(); err != nil {
-			g.log.Error("release the ballast", "err", err)
-			return st
-		}
-		g.log.Warn("free space nearly exhausted: ballast released to keep delivery and compactions going",
-			"free_bytes", st.Free, "ballast_bytes", g.opts.Ballast)
-		return g.refresh()
-	case !g.ballast.held() && st.Free >= g.opts.MinFree+g.opts.Ballast:
-		if err := g.ballast.create(); err != nil {
-			g.log.Warn("create the ballast", "err", err)
-			return g.refresh()
-		}
-		g.log.Info("ballast in place", "ballast_bytes", g.opts.Ballast, "path", g.ballast.path)
-		return g.refresh()
+	g.bmu.Lock()
+	defer g.bmu.Unlock()
+	if g.ballast.held() {
+		return st
 	}
-	return st
+	if err := g.ballast.create(); err != nil {
+		g.log.Warn("create the ballast", "err", err)
+		return g.read()
+	}
+	g.log.Info("ballast in place", "ballast_bytes", g.opts.Ballast, "path", g.ballast.path)
+	return g.read()
+}
+
+// refresh reads the filesystem and, when free space has run out below the release mark while
+// the ballast is held, releases it at once: every reading does this, so a disk filled between
+// two polls is noticed by the next Admit.
+func (g *Guard) refresh() Status {
+	st := g.read()
+	if st.Err != nil || !g.ballast.held() || st.Free >= g.releaseMark() {
+		return st
+	}
+	g.bmu.Lock()
+	defer g.bmu.Unlock()
+	if !g.ballast.held() {
+		return g.read()
+	}
+	if err := g.ballast.release(); err != nil {
+		g.log.Error("release the ballast", "err", err)
+		return st
+	}
+	g.log.Warn("free space nearly exhausted: ballast released to keep delivery and compactions going",
+		"free_bytes", st.Free, "ballast_bytes", g.opts.Ballast)
+	return g.read()
 }
 
 // releaseMark is the free space under which the ballast is given back: a quarter of the
 // floor (the floor's band is being eaten by something other than acceptance), at least 1 MiB.
 func (g *Guard) releaseMark() int64 { return max(g.opts.MinFree/4, minReleaseMark) }
 
-// refresh reads statfs, stores the reading, logs a crossing of the floor and sets the gauges.
-func (g *Guard) refresh() Status {
+// read reads statfs, stores the reading, logs a crossing of the floor and sets the gauges.
+func (g *Guard) read() Status {
 	u, err := g.opts.Statfs(g.opts.Dir)
 	st := Status{Free: u.Free, Total: u.Total, MinFree: g.opts.MinFree, Ballast: g.ballast.size(),
 		CheckedAt: g.opts.Now(), Err: err}

@@ -267,3 +267,21 @@ func TestRefusalsAreCounted(t *testing.T) {
 		t.Fatalf("refused_total = %v, want 3", got)
 	}
 }
+
+// TestAdmitReleasesTheBallast: a disk filled between two polls is noticed by the next Admit,
+// which gives the ballast back at once instead of waiting for Run.
+func TestAdmitReleasesTheBallast(t *testing.T) {
+	t.Parallel()
+	g, disk, clock := newTestGuard(t, 20*mib, 8*mib, nil)
+	if st := g.Check(); st.Ballast != 8*mib {
+		t.Fatalf("%+v", st)
+	}
+	disk.setOther(92 * mib) // the disk is full
+	clock.add(DefaultMaxAge)
+	if err := g.Admit(); !errors.Is(err, ErrInsufficientStorage) {
+		t.Fatalf("Admit = %v", err)
+	}
+	if st := g.Status(); st.Ballast != 0 || st.Free != 8*mib {
+		t.Fatalf("after Admit on a full disk: %+v, want the ballast released", st)
+	}
+}

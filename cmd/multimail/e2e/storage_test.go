@@ -114,7 +114,7 @@ func TestFullDiskRefusesIntake(t *testing.T) {
 	}
 
 	filled := fillDisk(t, filepath.Join(disk, "filler"))
-	t.Logf("filler wrote %d MiB until ENOSPC", filled/mib)
+	fullAt := time.Now()
 	var h health
 	waitUntil(t, 30*time.Second, func() bool {
 		code, got := getHealth(t, n, "/readyz")
@@ -122,6 +122,8 @@ func TestFullDiskRefusesIntake(t *testing.T) {
 		return code == 503 && h.Storage.BallastBytes == 0
 	})
 	belowAt := time.Now()
+	t.Logf("filler wrote %d MiB until ENOSPC; ballast released and readyz 503 %v later, free %d KiB",
+		filled/mib, belowAt.Sub(fullAt).Round(time.Millisecond), h.Storage.FreeBytes>>10)
 	if h.Status != "insufficient_storage" || h.Storage.FreeBytes >= 16*mib || h.Storage.FreeBytes < 7*mib {
 		t.Fatalf("readyz below the floor: %+v (want the ballast's ~8 MiB free)", h)
 	}
@@ -188,6 +190,7 @@ func TestFullDiskRefusesIntake(t *testing.T) {
 	}
 	// The ballast is back.
 	waitUntil(t, 30*time.Second, func() bool { _, h := getHealth(t, n, "/healthz"); return h.Storage.BallastBytes == 8*mib })
+	t.Logf("ballast recreated %v after freeing space", time.Since(freed).Round(time.Millisecond))
 }
 
 // TestDiskFullCommitFailureExits turns the floor and ballast off and fills the disk, so a
