@@ -354,7 +354,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		t.Errorf("openapi %q", doc.OpenAPI)
 	}
 	registered := map[string]bool{
-		"GET /healthz": true, "GET /metrics": true, "GET /openapi.json": true, "POST /mcp": true,
+		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true, "POST /mcp": true,
 	}
 	for _, rt := range (&Server{}).routes() {
 		registered[rt.method+" "+rt.pattern] = true

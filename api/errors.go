@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/diskfloor"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -21,7 +22,7 @@ type Error struct {
 	Code       string
 	Message    string
 	Field      string // the request field at fault, if any
-	RetryAfter int    // seconds, for 429
+	RetryAfter int    // seconds, for 429 and 503 insufficient_storage
 }
 
 // Error implements error.
@@ -40,6 +41,7 @@ const (
 	CodeRateLimited         = "rate_limited"         // 429
 	CodeInternal            = "internal_error"       // 500
 	CodeUnavailable         = "service_unavailable"  // 503
+	// CodeInsufficientStorage (503, with Retry-After) is in intake.go.
 )
 
 func errField(field, format string, args ...any) *Error {
@@ -103,6 +105,8 @@ func toError(err error) *Error {
 // sentinelError maps the domain packages' sentinels; nil if err is none of them.
 func sentinelError(err error) *Error {
 	switch {
+	case errors.Is(err, diskfloor.ErrInsufficientStorage):
+		return errInsufficientStorage()
 	case errors.Is(err, submission.ErrForbidden), errors.Is(err, submission.ErrSenderNotAllowed):
 		return errForbidden("%s", trimPkg(err))
 	case errors.Is(err, submission.ErrUnknownMailbox):
@@ -143,7 +147,7 @@ func trimPkg(err error) string {
 // writeError logs server-side failures and writes the error body.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
-	if e.Status >= 500 {
+	if e.Status >= 500 && e.Code != CodeInsufficientStorage { // the floor logs its own crossing
 		s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeErrorBody(w, e)

@@ -77,6 +77,9 @@ func (s *Server) serve(rt route, auth authFunc, w http.ResponseWriter, r *http.R
 	if !p.hasAny(rt.scopes) {
 		return errForbidden("this API key lacks the %q scope", rt.scopes[0])
 	}
+	if err := s.admit(rt); err != nil {
+		return err
+	}
 	if r.ContentLength > s.opts.MaxBodyBytes {
 		return errTooLarge(s.opts.MaxBodyBytes)
 	}

@@ -43,6 +43,7 @@ type Options struct {
 	Hostname     string                // MX target in generated DNS records; default "localhost"
 	MaxBodyBytes int64                 // request body limit; default 25 MiB (413 beyond)
 	RateLimit    RateLimit             // per API key
+	Intake       Intake                // the free-space floor of accepting endpoints; nil accepts always
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -117,6 +118,7 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 func (s *Server) buildPublic() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", s.openAPI)
 	for _, rt := range s.routes() {
@@ -131,12 +133,9 @@ func (s *Server) buildPublic() http.Handler {
 func (s *Server) buildAdmin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt, s.socketPrincipal))
 	}
 	return jsonFallback(mux)
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

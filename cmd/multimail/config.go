@@ -32,6 +32,7 @@ type Config struct {
 	Submission   SubmissionConfig     `toml:"submission"`
 	API          APIConfig            `toml:"api"`
 	Limits       LimitsConfig         `toml:"limits"`
+	Storage      StorageConfig        `toml:"storage"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -135,6 +136,20 @@ func (l LimitsConfig) forKind(kind string) (max, perIP int) {
 	return max, perIP
 }
 
+// StorageConfig is the free-space floor and the ballast (package diskfloor).
+type StorageConfig struct {
+	MinFree ByteSize `toml:"min_free"` // refuse new mail below this much free space; 0: no floor
+	Ballast ByteSize `toml:"ballast"`  // reserve file released when the disk runs out; 0: none
+}
+
+// Storage defaults: a floor of four maximum-size messages (Postfix's queue_minfree rule of
+// thumb is 1.5x message_size_limit; Pebble also needs room for a memtable flush), and a ballast
+// the size of one memtable flush.
+const (
+	defaultMinFree = 4 * (25 << 20)
+	defaultBallast = 64 << 20
+)
+
 // TransportConfig routes a domain ("*" for all) to a fixed next hop.
 type TransportConfig struct {
 	Domain  string `toml:"domain"`
@@ -194,6 +209,58 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+// ByteSize is a size in bytes, written as an integer or a string with a unit ("100MiB",
+// "1GiB", "512KiB", "2MB"; units of 1000 and 1024 as their names say).
+type ByteSize int64
+
+// byteUnits are the accepted suffixes, longest first so "MiB" is not read as "B".
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+// UnmarshalTOML accepts a non-negative integer or a string such as "100MiB".
+func (b *ByteSize) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("size %d must not be negative", x)
+		}
+		*b = ByteSize(x)
+		return nil
+	case string:
+		n, err := parseByteSize(x)
+		if err != nil {
+			return err
+		}
+		*b = ByteSize(n)
+		return nil
+	}
+	return fmt.Errorf("want a size like \"100MiB\" or a number of bytes, got %v", v)
+}
+
+func parseByteSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("bad size %q (want e.g. \"100MiB\", \"1GiB\" or a number of bytes)", s)
+	}
+	return n * mult, nil
+}
+
+// N returns the size in bytes.
+func (b ByteSize) N() int64 { return int64(b) }
+
 // ConfigError is a refused configuration: the file, the line (0 when unknown), the key and why.
 type ConfigError struct {
 	File string
@@ -237,8 +304,9 @@ func defaultConfig() Config {
 			MinBackoff:           Duration(30 * time.Second),
 			MaxBackoff:           Duration(time.Hour),
 		},
-		API:    APIConfig{RateLimit: 50, RateBurst: 100},
-		Limits: LimitsConfig{MaxConnections: DefaultMaxConnections, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP},
+		API:     APIConfig{RateLimit: 50, RateBurst: 100},
+		Limits:  LimitsConfig{MaxConnections: DefaultMaxConnections, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP},
+		Storage: StorageConfig{MinFree: defaultMinFree, Ballast: defaultBallast},
 	}
 }
 

@@ -27,6 +27,9 @@ func TestExampleConfigParses(t *testing.T) {
 	if max, perIP := c.Limits.forKind(kindHTTP); max != 500 || perIP != 200 {
 		t.Errorf("http caps = %d, %d per IP; want 500, 200", max, perIP)
 	}
+	if c.Storage.MinFree.N() != 100<<20 || c.Storage.Ballast.N() != 64<<20 {
+		t.Errorf("storage = %+v", c.Storage)
+	}
 	if len(c.Mailbox) != 2 || c.Mailbox[0].Oversight != "gated_send" || len(c.Transport) != 1 ||
 		len(c.Webhook) != 1 || len(c.ApprovalRule) != 1 || c.ApprovalRule[0].Action != "auto_approve" {
 		t.Errorf("arrays not decoded: %+v", c)
@@ -83,6 +86,8 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 		{"bad cap", "[limits]\nmax_connections = 0\n", "limits.max_connections", 2, "at least 1"},
 		{"negative kind cap", "[limits]\nimap_max_connections_per_ip = -1\n", "limits.imap_max_connections_per_ip", 2, "at least 0"},
 		{"bad resolver", "[dns]\nresolver = \"dns.example\"\n", "dns.resolver", 2, "ip:port"},
+		{"bad size", "[storage]\nmin_free = \"lots\"\n", "storage.min_free", 2, "bad size"},
+		{"negative size", "[storage]\nballast = -1\n", "storage.ballast", 2, "negative"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,5 +113,25 @@ func TestMissingConfigFile(t *testing.T) {
 	_, err := LoadConfig(p)
 	if err == nil || !strings.Contains(err.Error(), p) || !errors.Is(err, os.ErrNotExist) && !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true}, {"100", 100, true}, {"100MiB", 100 << 20, true}, {"1 GiB", 1 << 30, true},
+		{"512KiB", 512 << 10, true}, {"2MB", 2_000_000, true}, {"7B", 7, true},
+		{"", 0, false}, {"MiB", 0, false}, {"-1MiB", 0, false}, {"1.5GiB", 0, false}, {"10 parsecs", 0, false},
+		{"99999999999TiB", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := parseByteSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
 	}
 }

@@ -21,8 +21,9 @@ var allowed = map[string][]string{
 	"mta":        {"queue"},
 	"submission": {"queue", "mailbox", "smtpserver"},
 	"inbound":    {"mailbox", "queue", "smtpserver"},
-	"api":        {"submission", "queue", "mailbox"},
+	"api":        {"submission", "queue", "mailbox", "diskfloor"},
 	"model":      {},
+	"diskfloor":  {},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's

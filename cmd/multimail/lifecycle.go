@@ -62,6 +62,14 @@ func (s *supervisor) bind() error {
 			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
 		}
 		l.ln = ln
+		if network == "unix" {
+			// The socket is the admin channel's authentication: owner only, whatever the
+			// umask (the data dir's 0700 closes the moment before this chmod).
+			if err := os.Chmod(l.addr, 0o600); err != nil {
+				s.closeListeners()
+				return fmt.Errorf("listen %s: chmod %s: %w", l.name, l.addr, err)
+			}
+		}
 	}
 	return nil
 }

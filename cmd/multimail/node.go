@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/api/webhook"
 	"multimail.dev/multimail/connlimit"
+	"multimail.dev/multimail/diskfloor"
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
@@ -39,6 +41,10 @@ type node struct {
 	reg *prometheus.Registry
 	db  *pebble.DB
 
+	lock  *dirLock         // data_dir/multimail.pid, held while the node lives
+	floor *diskfloor.Guard // the free-space floor every intake path consults
+	exit  func(int)        // os.Exit: a store fault ends the process (storefault.go)
+
 	store mailbox.Store
 	queue *queue.Queue
 
@@ -51,13 +57,32 @@ type node struct {
 type caps struct{ smtp, imap, http *connlimit.Limiter }
 
 func newNode(cfg *Config, log *slog.Logger) (*node, error) {
-	db, err := openDB(cfg.DataDir, log)
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n := &node{cfg: cfg, log: log, reg: reg, db: db, sup: supervisor{log: log}}
+	n := &node{cfg: cfg, log: log, reg: reg, lock: lock, exit: os.Exit, sup: supervisor{log: log}}
+	n.floor, err = diskfloor.New(diskfloor.Options{
+		Dir: cfg.DataDir, MinFree: cfg.Storage.MinFree.N(), Ballast: cfg.Storage.Ballast.N(),
+		Logger: log.With("component", "diskfloor"), Registerer: reg,
+	})
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	// The ballast goes in before Pebble takes its share of the disk.
+	n.floor.Check()
+	db, err := openDB(cfg.DataDir, log, n.exit)
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	n.db = db
 	store, err := mailbox.OpenPebble(db, mailbox.Options{Logger: log.With("component", "mailbox")})
 	if err != nil {
 		n.close()
@@ -113,6 +138,7 @@ func (n *node) build() error {
 	}
 	n.addSubmission(sub, tlsConf)
 	n.addIMAP(tlsConf)
+	n.addStorageWorkers()
 	if err := n.addInbound(tlsConf); err != nil {
 		return err
 	}
@@ -128,6 +154,7 @@ func (n *node) build() error {
 		Logger:    n.log.With("component", "api"),
 		Hostname:  n.cfg.Hostname,
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
+		Intake:    n.floor,
 	})
 	if err != nil {
 		return err
@@ -201,7 +228,7 @@ func (n *node) addSubmission(sub *submission.Submitter, tlsConf *tls.Config) {
 	}
 	srv := submission.NewServer(sub, submission.ServerOptions{
 		Hostname: n.cfg.Hostname, TLSConfig: tlsConf, TrustedNetworks: trusted,
-		Logger: n.log.With("component", "submission"),
+		Logger: n.log.With("component", "submission"), Admit: n.floor.Admit,
 	})
 	if l.Submission != "" {
 		n.addListener("submission", l.Submission, capped(n.caps.smtp, nil, srv.ServeSubmission), srv.Shutdown)
@@ -217,7 +244,7 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 		return
 	}
 	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf,
-		Logger: n.log.With("component", "imap"), Registerer: n.reg})
+		Logger: n.log.With("component", "imap"), Registerer: n.reg, Admit: n.floor.Admit})
 	if l.IMAP != "" {
 		n.addListener("imap", l.IMAP, capped(n.caps.imap, nil, srv.ServeIMAP), srv.Shutdown)
 	}
@@ -232,7 +259,7 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 	}
 	opts := inbound.Options{
 		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf,
-		Logger: n.log.With("component", "inbound"), Registerer: n.reg,
+		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Admit: n.floor.Admit,
 	}
 	if r := n.cfg.DNS.Resolver; r != "" {
 		opts.Resolver = inbound.NewDNSResolver(r, 5*time.Second)
@@ -286,10 +313,21 @@ func (n *node) addListener(name, addr string, serve func(net.Listener) error, sh
 	n.sup.listeners = append(n.sup.listeners, &listenerService{name: name, addr: addr, serve: serve, shutdown: shutdown})
 }
 
-// addHTTP registers an HTTP server; lim caps its connections (nil: none, the admin socket).
+// addStorageWorkers runs the free-space floor's poll loop and the store watchdog.
+func (n *node) addStorageWorkers() {
+	wd := storeWatchdog{db: n.db, log: n.log.With("component", "watchdog"), exit: n.exit,
+		every: watchdogEvery, timeout: watchdogTimeout}
+	n.sup.workers = append(n.sup.workers,
+		worker{name: "diskfloor", run: n.floor.Run},
+		worker{name: "store watchdog", run: wd.run})
+}
+
+// addHTTP registers an HTTP server; lim caps its connections (nil: none, the admin socket). Its
+// handler runs behind storePanicGuard, so a panic from inside Pebble ends the process instead
+// of being recovered by net/http.
 func (n *node) addHTTP(name, network, addr string, h http.Handler, lim *connlimit.Limiter) {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           storePanicGuard(h, n.log.With("component", name), n.exit),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
@@ -318,6 +356,7 @@ func (n *node) close() {
 			n.log.Error("close pebble", "err", err)
 		}
 	}
+	n.lock.release()
 }
 
 // printBanner tells a person what is listening and how to send a first message. The banner

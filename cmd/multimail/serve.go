@@ -68,6 +68,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grace time.Duration) error {
 	start := time.Now()
 	checkFileLimit(log, raiseFileLimit(log), cfg)
+	syscall.Umask(privateUmask) // files 0600, dirs 0700, whatever umask we were started under
 	n, err := newNode(cfg, log)
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -19,17 +18,18 @@ const (
 	memTableBytes = 64 << 20
 )
 
-// openDB opens (creating it if needed) the node's Pebble database in dataDir/db. Pebble's own
-// lock file makes a second process on the same directory fail here instead of corrupting it.
-func openDB(dataDir string, log *slog.Logger) (*pebble.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
+// exitStoreFault is the exit status of a node whose store failed (sysexits' EX_IOERR): a
+// supervisor restarts it, and Pebble's WAL replay brings back everything that was acknowledged.
+const exitStoreFault = 74
+
+// openDB opens (creating it if needed) the node's Pebble database in dataDir/db; the caller
+// has prepared and locked dataDir (datadir.go). exit is called by Pebble's Fatalf.
+func openDB(dataDir string, log *slog.Logger, exit func(int)) (*pebble.DB, error) {
 	dir := filepath.Join(dataDir, "db")
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref() // the DB holds its own reference
 	opts := &pebble.Options{
-		Logger:       pebbleLogger{log.With("component", "pebble")},
+		Logger:       pebbleLogger{log: log.With("component", "pebble"), exit: exit},
 		Cache:        cache,
 		MemTableSize: memTableBytes,
 		// The WAL is the durability point of every acknowledgement: keep pebble's default
@@ -48,8 +48,14 @@ func openDB(dataDir string, log *slog.Logger) (*pebble.DB, error) {
 }
 
 // pebbleLogger routes Pebble's printf-style log to slog at debug level (Pebble is chatty about
-// compactions); errors stay errors.
-type pebbleLogger struct{ log *slog.Logger }
+// compactions); errors stay errors. Fatalf exits the process: Pebble calls it when a commit
+// fails (a full disk, an I/O error), after which its commit pipeline is unusable; a panic
+// there would be recovered by net/http or the protocol libraries and leave a wedged node that
+// answers /healthz and hangs every write.
+type pebbleLogger struct {
+	log  *slog.Logger
+	exit func(int) // os.Exit outside tests
+}
 
 func (l pebbleLogger) Infof(format string, args ...any) {
 	l.log.Debug(fmt.Sprintf(format, args...))
@@ -59,7 +65,10 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 	l.log.Error(fmt.Sprintf(format, args...))
 }
 
+// Fatalf logs and exits with exitStoreFault. Nothing unacknowledged was promised: a 202 or a
+// 250 is sent only after a synced commit returned, and this commit did not.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	l.log.Error("store failed: exiting; a restart replays the log and keeps every acknowledged message",
+		"err", fmt.Sprintf(format, args...), "exit_status", exitStoreFault)
+	l.exit(exitStoreFault)
 }

@@ -14,6 +14,9 @@ import (
 // over AppendLimit (TOOBIG). The answer carries APPENDUID (RFC 4315).
 func (sess *session) Append(name string, r imap.LiteralReader, o *imap.AppendOptions) (*imap.AppendData, error) {
 	sess.count("APPEND")
+	if err := sess.admit(); err != nil {
+		return nil, err
+	}
 	f, err := sess.store.Folder(sess.ctx, sess.user, name)
 	if err != nil {
 		return nil, toIMAPDest(err)
@@ -31,6 +34,19 @@ func (sess *session) Append(name string, r imap.LiteralReader, o *imap.AppendOpt
 		v.awaitNew(sess.ctx, imap.UID(e.UID))
 	}
 	return &imap.AppendData{UIDValidity: f.UIDValidity, UID: imap.UID(e.UID)}, nil
+}
+
+// admit asks Options.Admit whether a new message may be stored; its error is logged and
+// answered NO [UNAVAILABLE]. COPY and MOVE are not asked: they add no body to the store.
+func (sess *session) admit() error {
+	if sess.srv.opts.Admit == nil {
+		return nil
+	}
+	if err := sess.srv.opts.Admit(); err != nil {
+		sess.log.Debug("APPEND refused", "err", err)
+		return toIMAP(errUnavailable)
+	}
+	return nil
 }
 
 // Copy implements goimap.Session; the answer carries COPYUID (RFC 4315).

@@ -14,6 +14,7 @@ var (
 	errReadOnly     = errors.New("imapserver: mailbox selected read-only")
 	errSameFolder   = errors.New("imapserver: source and destination are the same folder")
 	errSpecialUse   = errors.New("imapserver: CREATE with USE is not supported")
+	errUnavailable  = errors.New("imapserver: the server accepts no new messages for now")
 )
 
 // errorMapping is one row of the table turning errors into IMAP responses.
@@ -39,6 +40,8 @@ func errorTable() []errorMapping {
 		{errTooManyConns, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this mailbox"}},
 		{errReadOnly, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is selected read-only"}},
 		{errSameFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}},
+		// RFC 5530 §3: UNAVAILABLE, a temporary failure of a subsystem (here: disk space).
+		{errUnavailable, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server is low on disk space, try again later"}},
 		{errSpecialUse, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR", Text: "Special-use attributes cannot be set"}},
 	}
 }

@@ -3,9 +3,11 @@ package imapserver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -684,4 +686,47 @@ func TestNoTLS(t *testing.T) {
 		t.Fatalf("ServeIMAPS without TLS = %v, want ErrNoTLS", err)
 	}
 	must(t, srv.Shutdown(context.Background()))
+}
+
+// TestAppendRefusedWhenAdmitSaysNo: below the node's free-space floor APPEND answers
+// NO [UNAVAILABLE] and stores nothing; reading and COPY go on; it resumes when Admit does.
+func TestAppendRefusedWhenAdmitSaysNo(t *testing.T) {
+	t.Parallel()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	e := newEnv(t, func(o *Options) {
+		o.Admit = func() error {
+			if refuse.Load() {
+				return errors.New("disk below the floor")
+			}
+			return nil
+		}
+	})
+	c := e.login(t, nil)
+	raw := testMessage(1, "Draft", "Not yet.")
+	appendRaw := func() error {
+		cmd := c.Append("Drafts", int64(len(raw)), nil)
+		if _, err := cmd.Write([]byte(raw)); err != nil {
+			return err
+		}
+		must(t, cmd.Close())
+		_, err := cmd.Wait()
+		return err
+	}
+	err := appendRaw()
+	var ie *imap.Error
+	if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo || ie.Code != imap.ResponseCodeUnavailable {
+		t.Fatalf("APPEND below the floor: %v, want NO [UNAVAILABLE]", err)
+	}
+	if l, err := e.store.List(context.Background(), testUser, "Drafts"); err != nil || len(l) != 0 {
+		t.Fatalf("Drafts after a refused APPEND = %d messages, %v", len(l), err)
+	}
+	// The connection is still usable: the literal was consumed.
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("SELECT after a refused APPEND: %v", err)
+	}
+	refuse.Store(false)
+	if err := appendRaw(); err != nil {
+		t.Fatalf("APPEND once Admit accepts: %v", err)
+	}
 }

@@ -50,6 +50,9 @@ type Options struct {
 	MaxLiteralBytes int64
 	// Registerer receives the server's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Admit, when set, is asked before every APPEND; an error refuses it with
+	// NO [UNAVAILABLE] (the node's free-space floor: diskfloor.Guard.Admit).
+	Admit func() error
 }
 
 func (o Options) withDefaults() Options {

@@ -51,6 +51,10 @@ type Options struct {
 	NoWebhook bool
 	// Args are extra `serve` arguments.
 	Args []string
+	// DataDir is the node's data directory; default Dir/data (created by the binary).
+	DataDir string
+	// Umask, when set (e.g. "000"), starts the binary under that umask through sh.
+	Umask string
 }
 
 // Test credentials every node gets from the generated config.
@@ -145,7 +149,7 @@ func Start(t testing.TB, opts Options) *Node {
 // configText renders the node's TOML config.
 func (n *Node) configText() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "hostname = \"mx.e2e.test\"\ndata_dir = %q\n\n[listen]\n", filepath.Join(n.Dir, "data"))
+	fmt.Fprintf(&b, "hostname = \"mx.e2e.test\"\ndata_dir = %q\n\n[listen]\n", n.DataDir())
 	p := n.Ports
 	fmt.Fprintf(&b, "smtp = \"127.0.0.1:%d\"\nsubmission = \"127.0.0.1:%d\"\nsubmissions = \"127.0.0.1:%d\"\n", p.SMTP, p.Submission, p.Submissions)
 	fmt.Fprintf(&b, "imap = \"127.0.0.1:%d\"\nimaps = \"127.0.0.1:%d\"\nhttp = \"127.0.0.1:%d\"\n\n", p.IMAP, p.IMAPS, p.HTTP)
@@ -172,6 +176,9 @@ func (n *Node) start() {
 	n.t.Helper()
 	args := append([]string{"serve", "--config", n.Config, "--log-level", "debug", "--grace", "5s"}, n.opts.Args...)
 	n.cmd = exec.Command(Binary(n.t), args...)
+	if n.opts.Umask != "" {
+		n.cmd = exec.Command("sh", append([]string{"-c", "umask " + n.opts.Umask + ` && exec "$0" "$@"`, Binary(n.t)}, args...)...)
+	}
 	n.out = &syncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
 	n.cmd.Dir = n.Dir
@@ -245,6 +252,28 @@ func (n *Node) Restart() {
 		n.t.Fatal("Restart of a running node")
 	}
 	n.start()
+}
+
+// DataDir is the node's data directory.
+func (n *Node) DataDir() string {
+	if n.opts.DataDir != "" {
+		return n.opts.DataDir
+	}
+	return filepath.Join(n.Dir, "data")
+}
+
+// Pid is the running process's id.
+func (n *Node) Pid() int { return n.cmd.Process.Pid }
+
+// WaitExit waits up to d for the process to exit on its own and returns its exit status;
+// ok is false if it is still running.
+func (n *Node) WaitExit(d time.Duration) (status int, ok bool) {
+	select {
+	case <-n.exited:
+		return n.cmd.ProcessState.ExitCode(), true
+	case <-time.After(d):
+		return 0, false
+	}
 }
 
 // Output is everything the process printed so far.
