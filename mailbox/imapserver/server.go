@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/throttle"
 )
 
 // Defaults of Options.
@@ -50,6 +51,10 @@ type Options struct {
 	MaxLiteralBytes int64
 	// Registerer receives the server's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Throttle refuses logins from clients and to accounts with too many
+	// failures (NO [UNAVAILABLE]) before the password is checked; nil
+	// throttles nothing. One Limiter is shared with the other doors.
+	Throttle *throttle.Limiter
 }
 
 func (o Options) withDefaults() Options {
