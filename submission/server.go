@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"multimail.dev/multimail/throttle"
 )
 
 // ServerOptions configures the SMTP submission listeners. Zero values take the defaults.
@@ -34,7 +36,11 @@ type ServerOptions struct {
 	MaxSessionTime time.Duration
 	// MaxAuthFailures closes the connection after this many failed AUTH; default 3.
 	MaxAuthFailures int
-	Logger          *slog.Logger
+	// Throttle refuses AUTH from clients and to accounts with too many failed logins (421
+	// 4.7.0, connection closed) before the secret is checked; nil throttles nothing. One
+	// Limiter is shared with the other doors.
+	Throttle *throttle.Limiter
+	Logger   *slog.Logger
 }
 
 // Server runs the submission (STARTTLS) and submissions (implicit TLS) listeners.
