@@ -14,7 +14,9 @@
 //
 // Counts decay: after each quiet HalfLife (no failure, not inside a refusal window) a count
 // halves, so a user who mistypes a few times a day never reaches the threshold. A success
-// forgets the client's count.
+// forgets the client's count when all its counted failures were on that same account; failures
+// on other accounts stay, so a client cannot reset its count by logging in to an account it
+// owns between guesses at another.
 //
 // Each account (the login name, lower-cased) has a failure count too, summed over every
 // client. At AccountMaxFailures the account is under attack: a client that has failed before

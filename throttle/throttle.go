@@ -197,6 +197,7 @@ func (l *Limiter) Failure(door Door, addr netip.Addr, account string) {
 	l.sweep(now)
 	cc := l.client(c, now, true)
 	cc.fail(now)
+	cc.note(acct)
 	if cc.fails >= l.opts.MaxFailures {
 		cc.until = now.Add(l.backoff(cc.fails, l.opts.MaxFailures))
 		cc.since = cc.until
@@ -208,8 +209,11 @@ func (l *Limiter) Failure(door Door, addr netip.Addr, account string) {
 	l.account(acct, now, true).fail(now)
 }
 
-// Success records a right secret: the client's count is forgotten and the (client, account)
-// pair is remembered for KnownFor. The account's count stays: others may still be attacking it.
+// Success records a right secret: the (client, account) pair is remembered for KnownFor, and
+// the client's count is forgotten when every failure it counts was on this same account (a
+// user who mistyped). Failures on other accounts stay: else one valid login, repeated between
+// guesses, would reset the count of a client guessing someone else's password. The account's
+// count stays too: others may still be attacking it.
 func (l *Limiter) Success(door Door, addr netip.Addr, account string) {
 	if l == nil {
 		return
@@ -218,7 +222,9 @@ func (l *Limiter) Success(door Door, addr netip.Addr, account string) {
 	c, acct := keyOf(addr), normalize(account)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.clients.Remove(c)
+	if cc, ok := l.clients.Peek(c); ok && !cc.mixed && cc.account == acct {
+		l.clients.Remove(c)
+	}
 	if acct != "" {
 		l.known.Add(pair{c, acct}, now)
 	}
@@ -319,6 +325,17 @@ type counter struct {
 	lastFail time.Time
 	since    time.Time // decay runs from here: the last failure or the end of the refusal window
 	until    time.Time // refused until (clients only)
+	account  string    // clients: the account of the first counted failure
+	mixed    bool      // clients: counted failures were on more than one account
+}
+
+// note records the account of a client's failure.
+func (c *counter) note(acct string) {
+	if c.fails == 1 {
+		c.account, c.mixed = acct, false
+	} else if c.account != acct {
+		c.mixed = true
+	}
 }
 
 // fail counts one failure at now.

@@ -170,6 +170,23 @@ func TestSuccessResets(t *testing.T) {
 	}
 }
 
+// TestSuccessElsewhereKeepsCount: logging in to one's own account between guesses at another
+// does not reset the count.
+func TestSuccessElsewhereKeepsCount(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(t, newClock(), nil)
+	for i := range 5 {
+		if d := retryAfter(t, l, attacker, "victim@x"); d != 0 {
+			t.Fatalf("guess %d refused", i+1)
+		}
+		l.Failure(IMAP, attacker, "victim@x")
+		l.Success(IMAP, attacker, "mine@x")
+	}
+	if retryAfter(t, l, attacker, "victim@x") == 0 {
+		t.Fatal("5 guesses interleaved with logins to another account not refused")
+	}
+}
+
 // TestNoLockout is the property the account rules exist for: a spray of one account from many
 // addresses slows those addresses on it, never the owner.
 func TestNoLockout(t *testing.T) {
