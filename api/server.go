@@ -13,6 +13,7 @@ import (
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
+	"multimail.dev/multimail/throttle"
 )
 
 // Clock tells the time; tests inject a fake one. nil means the real clock.
@@ -43,6 +44,9 @@ type Options struct {
 	Hostname     string                // MX target in generated DNS records; default "localhost"
 	MaxBodyBytes int64                 // request body limit; default 25 MiB (413 beyond)
 	RateLimit    RateLimit             // per API key
+	// Throttle answers 429 to a client address that sent too many unknown API keys, before
+	// the key is looked up; nil throttles nothing. One Limiter is shared with IMAP and SMTP.
+	Throttle *throttle.Limiter
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
