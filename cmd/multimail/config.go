@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"multimail.dev/multimail/throttle"
 )
 
 // Config is the whole configuration file.
@@ -31,6 +33,7 @@ type Config struct {
 	Delivery     DeliveryConfig       `toml:"delivery"`
 	Submission   SubmissionConfig     `toml:"submission"`
 	API          APIConfig            `toml:"api"`
+	AuthThrottle AuthThrottleConfig   `toml:"auth_throttle"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -79,6 +82,18 @@ type SubmissionConfig struct {
 type APIConfig struct {
 	RateLimit float64 `toml:"rate_limit"` // requests per second per API key; negative: no limit
 	RateBurst int     `toml:"rate_burst"` // requests a key may make at once above the rate
+}
+
+// AuthThrottleConfig tunes the throttle of failed logins shared by IMAP, SMTP AUTH and the
+// HTTP API's bearer keys (package throttle).
+type AuthThrottleConfig struct {
+	MaxFailures        int      `toml:"max_failures"`         // from one address (IPv6: /64); -1: off
+	Backoff            Duration `toml:"backoff"`              // first refusal window, doubling
+	MaxBackoff         Duration `toml:"max_backoff"`          // longest refusal window
+	HalfLife           Duration `toml:"half_life"`            // failure counts halve per quiet period
+	AccountMaxFailures int      `toml:"account_max_failures"` // on one account, from all addresses
+	KnownFor           Duration `toml:"known_for"`            // a successful (address, account) pair passes
+	MaxEntries         int      `toml:"max_entries"`          // bound of each table
 }
 
 // TransportConfig routes a domain ("*" for all) to a fixed next hop.
@@ -184,6 +199,15 @@ func defaultConfig() Config {
 			MaxBackoff:           Duration(time.Hour),
 		},
 		API: APIConfig{RateLimit: 50, RateBurst: 100},
+		AuthThrottle: AuthThrottleConfig{
+			MaxFailures:        throttle.DefaultMaxFailures,
+			Backoff:            Duration(throttle.DefaultBackoff),
+			MaxBackoff:         Duration(throttle.DefaultMaxBackoff),
+			HalfLife:           Duration(throttle.DefaultHalfLife),
+			AccountMaxFailures: throttle.DefaultAccountMaxFailures,
+			KnownFor:           Duration(throttle.DefaultKnownFor),
+			MaxEntries:         throttle.DefaultMaxEntries,
+		},
 	}
 }
 
@@ -304,7 +328,7 @@ func lineOfKey(src []byte, k toml.Key) int {
 }
 
 func (c *Config) validate() error {
-	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateDelivery,
+	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
 		c.validateRules}
 	for _, f := range checks {
@@ -371,6 +395,21 @@ func (c *Config) validateListen() error {
 func (c *Config) validateAPI() error {
 	if c.API.RateLimit > 0 && c.API.RateBurst < 1 {
 		return bad("api.rate_burst", "must be at least 1 when api.rate_limit is set")
+	}
+	return nil
+}
+
+func (c *Config) validateAuthThrottle() error {
+	t := c.AuthThrottle
+	switch {
+	case t.MaxFailures == 0 || t.MaxFailures < -1:
+		return bad("auth_throttle.max_failures", "must be at least 1, or -1 to turn the throttle off")
+	case t.AccountMaxFailures < 1:
+		return bad("auth_throttle.account_max_failures", "must be at least 1")
+	case t.MaxEntries < 1:
+		return bad("auth_throttle.max_entries", "must be at least 1")
+	case t.MaxBackoff < t.Backoff:
+		return bad("auth_throttle.max_backoff", "must not be below auth_throttle.backoff")
 	}
 	return nil
 }

@@ -21,6 +21,9 @@ func TestExampleConfigParses(t *testing.T) {
 	if c.Delivery.MaxLifetime.D() != 120*time.Hour || c.Delivery.PerDomainConcurrency != 10 {
 		t.Errorf("delivery = %+v", c.Delivery)
 	}
+	if at := c.AuthThrottle; at.MaxFailures != 10 || at.Backoff.D() != time.Second || at.KnownFor.D() != 720*time.Hour {
+		t.Errorf("auth_throttle = %+v", at)
+	}
 	if len(c.Mailbox) != 2 || c.Mailbox[0].Oversight != "gated_send" || len(c.Transport) != 1 ||
 		len(c.Webhook) != 1 || len(c.ApprovalRule) != 1 || c.ApprovalRule[0].Action != "auto_approve" {
 		t.Errorf("arrays not decoded: %+v", c)
@@ -62,6 +65,8 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 		{"bad rule", "[[approval_rule]]\naction = \"maybe\"\n", "approval_rule[0].action", 2, "auto_approve"},
 		{"bad network", "[submission]\ntrusted_networks = [\"localhost\"]\n", "submission.trusted_networks[0]", 2, "CIDR"},
 		{"bad resolver", "[dns]\nresolver = \"dns.example\"\n", "dns.resolver", 2, "ip:port"},
+		{"zero max_failures", "[auth_throttle]\nbackoff = \"2s\"\nmax_failures = 0\n", "auth_throttle.max_failures", 3, "-1"},
+		{"backoff above max", "[auth_throttle]\nbackoff = \"1h\"\nmax_backoff = \"1m\"\n", "auth_throttle.max_backoff", 3, "backoff"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
+	"multimail.dev/multimail/throttle"
 )
 
 // node holds everything a running server owns. Fields are filled by newNode, bootstrap and
@@ -40,6 +41,10 @@ type node struct {
 
 	store mailbox.Store
 	queue *queue.Queue
+
+	// auth throttles failed logins at every door (IMAP, SMTP AUTH, HTTP keys); nil when
+	// [auth_throttle] max_failures = -1.
+	auth *throttle.Limiter
 
 	devKey string // the dev default's API key, printed at start ("" with a config file)
 	sup    supervisor
@@ -96,6 +101,9 @@ func (n *node) build() error {
 	if err != nil {
 		return err
 	}
+	if n.auth, err = newAuthThrottle(n.cfg.AuthThrottle, n.reg); err != nil {
+		return err
+	}
 	sub, err := submission.New(submission.Options{
 		Queue: n.queue, Store: n.store, Hostname: n.cfg.Hostname, Rules: approvalRules(n.cfg.ApprovalRule),
 		Logger: n.log.With("component", "submission"), Registerer: n.reg,
@@ -120,6 +128,7 @@ func (n *node) build() error {
 		Logger:    n.log.With("component", "api"),
 		Hostname:  n.cfg.Hostname,
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
+		Throttle:  n.auth,
 	})
 	if err != nil {
 		return err
@@ -129,6 +138,19 @@ func (n *node) build() error {
 	}
 	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()))
 	return nil
+}
+
+// newAuthThrottle is the one login throttle the three doors share, so failures at one count
+// at all; nil (no throttling) when max_failures is -1.
+func newAuthThrottle(c AuthThrottleConfig, reg prometheus.Registerer) (*throttle.Limiter, error) {
+	if c.MaxFailures < 0 {
+		return nil, nil
+	}
+	return throttle.New(throttle.Options{
+		MaxFailures: c.MaxFailures, Backoff: c.Backoff.D(), MaxBackoff: c.MaxBackoff.D(),
+		HalfLife: c.HalfLife.D(), AccountMaxFailures: c.AccountMaxFailures, KnownFor: c.KnownFor.D(),
+		MaxEntries: c.MaxEntries, Registerer: reg,
+	})
 }
 
 // adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
@@ -161,7 +183,7 @@ func (n *node) addSubmission(sub *submission.Submitter, tlsConf *tls.Config) {
 		trusted = append(trusted, p)
 	}
 	srv := submission.NewServer(sub, submission.ServerOptions{
-		Hostname: n.cfg.Hostname, TLSConfig: tlsConf, TrustedNetworks: trusted,
+		Hostname: n.cfg.Hostname, TLSConfig: tlsConf, TrustedNetworks: trusted, Throttle: n.auth,
 		Logger: n.log.With("component", "submission"),
 	})
 	if l.Submission != "" {
@@ -177,7 +199,7 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 	if l.IMAP == "" && l.IMAPS == "" {
 		return
 	}
-	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf,
+	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf, Throttle: n.auth,
 		Logger: n.log.With("component", "imap"), Registerer: n.reg})
 	if l.IMAP != "" {
 		n.addListener("imap", l.IMAP, srv.ServeIMAP, srv.Shutdown)
