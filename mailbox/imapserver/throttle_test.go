@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -67,12 +68,15 @@ func TestLoginThrottle(t *testing.T) {
 	if code := responseCode(t, c.Login(testUser, testPassword).Wait()); code != imap.ResponseCodeUnavailable {
 		t.Fatalf("right password from the refused address: [%s], want [UNAVAILABLE] (no password check)", code)
 	}
+	if code := responseCode(t, c.Authenticate(sasl.NewPlainClient("", testUser, testPassword))); code != imap.ResponseCodeUnavailable {
+		t.Fatalf("AUTHENTICATE PLAIN from the refused address: [%s], want [UNAVAILABLE]", code)
+	}
 	if code := responseCode(t, e.connectFrom(t, "127.0.0.2").Login(testUser, testPassword).Wait()); code != "" {
 		t.Fatalf("the owner from 127.0.0.2 refused: [%s]", code)
 	}
 	got := testutil.ToFloat64(e.srv.metrics.logins.WithLabelValues("throttled"))
-	if got != 16 {
-		t.Errorf("imap logins throttled = %v, want 16", got)
+	if got != 17 {
+		t.Errorf("imap logins throttled = %v, want 17", got)
 	}
 	if n, err := testutil.GatherAndCount(reg, "multimail_auth_throttled_total"); err != nil || n != 1 {
 		t.Errorf("multimail_auth_throttled_total series: %d, %v", n, err)
