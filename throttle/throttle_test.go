@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -399,4 +400,36 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// BenchmarkRefusal is the cost of refusing a throttled client: what an attack costs the
+// server per attempt once it is over the limit.
+func BenchmarkRefusal(b *testing.B) {
+	l, err := New(Options{Clock: newClock()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range DefaultMaxFailures {
+		l.Failure(IMAP, attacker, "a@x")
+	}
+	for b.Loop() {
+		if l.Check(IMAP, attacker, "a@x") == nil {
+			b.Fatal("not refused")
+		}
+	}
+}
+
+// BenchmarkFailureSpray is the cost of recording failures from ever new addresses and names
+// with the tables full.
+func BenchmarkFailureSpray(b *testing.B) {
+	l, err := New(Options{Clock: newClock(), MaxEntries: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		l.Failure(SMTP, a, "user"+strconv.Itoa(i))
+	}
 }
