@@ -129,19 +129,25 @@ func bearerKey(r *http.Request) (string, bool) {
 }
 
 // bearer authenticates a request by its API key (stored hashed) and applies the key's rate
-// limit: 401 without a valid key, 429 over the limit.
+// limit: 401 without a valid key, 429 over the limit or from a client throttled for unknown
+// keys (throttle.go).
 func (s *Server) bearer(r *http.Request) (*principal, error) {
 	key, ok := bearerKey(r)
 	if !ok {
 		return nil, errUnauthorized("missing Authorization: Bearer <api key>")
 	}
+	if err := s.throttleCheck(r, key); err != nil {
+		return nil, err
+	}
 	k, err := s.opts.Store.APIKeyByHash(r.Context(), mailbox.HashAPIKey(key))
 	if errors.Is(err, mailbox.ErrNotFound) {
+		s.throttleFailure(r)
 		return nil, errUnauthorized("invalid API key")
 	}
 	if err != nil {
 		return nil, err
 	}
+	s.throttleSuccess(r, key)
 	if err := s.limiter.allow(k.ID); err != nil {
 		return nil, err
 	}

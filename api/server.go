@@ -13,6 +13,7 @@ import (
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
+	"multimail.dev/multimail/throttle"
 )
 
 // Clock tells the time; tests inject a fake one. nil means the real clock.
@@ -44,6 +45,9 @@ type Options struct {
 	MaxBodyBytes int64                 // request body limit; default 25 MiB (413 beyond)
 	RateLimit    RateLimit             // per API key
 	Intake       Intake                // the free-space floor of accepting endpoints; nil accepts always
+	// Throttle answers 429 to a client address that sent too many unknown API keys, before
+	// the key is looked up; nil throttles nothing. One Limiter is shared with IMAP and SMTP.
+	Throttle *throttle.Limiter
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.

@@ -19,7 +19,9 @@
 //     "oversight", Auto-Submitted: auto-generated, the user's message attached as
 //     message/rfc822; enqueued directly, so never gated or copied itself, and a failure to
 //     enqueue one is logged and counted, never a failure of the send;
-//   - the SMTP submission listeners (STARTTLS and implicit TLS) with go-smtp.
+//   - the SMTP submission listeners (STARTTLS and implicit TLS) with go-smtp, and their door of
+//     the failed-login throttle (ServerOptions.Throttle): AUTH from an address or to an account
+//     over its limits gets 421 4.7.0 and a closed connection before the secret is checked.
 //
 // Two commits, not one: the message is acknowledged (250 / 202) once queue.Enqueue has committed.
 // The copy in the sender's "Sent" folder is a second, later commit in the mailbox store; if it

@@ -8,6 +8,7 @@ import (
 
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/smtpserver"
+	"multimail.dev/multimail/throttle"
 )
 
 // reply maps an error of this package to the SMTP reply go-smtp writes. It is the only place
@@ -32,6 +33,8 @@ func reply(err error) *smtp.SMTPError {
 		return smtpserver.Reply(530, 5, 7, 0, "Authentication required")
 	case errors.Is(err, mailbox.ErrBadCredentials):
 		return smtpserver.Reply(535, 5, 7, 8, "Authentication credentials invalid")
+	case errors.Is(err, throttle.ErrThrottled):
+		return smtpserver.Reply(421, 4, 7, 0, "Too many failed logins from your address, try again later")
 	case errors.Is(err, ErrTooManyAuthFailures):
 		return smtpserver.Reply(421, 4, 7, 0, "Too many authentication failures, closing connection")
 	case errors.Is(err, ErrSenderNotAllowed), errors.Is(err, ErrUnknownMailbox):

@@ -10,6 +10,7 @@ import (
 
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
+	"multimail.dev/multimail/throttle"
 )
 
 // TestReply pins every error -> SMTP reply mapping.
@@ -24,6 +25,7 @@ func TestReply(t *testing.T) {
 		{"auth required", ErrAuthRequired, "530 5.7.0"},
 		{"bad credentials", wrap(mailbox.ErrBadCredentials), "535 5.7.8"},
 		{"too many auth failures", ErrTooManyAuthFailures, "421 4.7.0"},
+		{"login throttled", &throttle.Refusal{RetryAfter: 1}, "421 4.7.0"},
 		{"sender not allowed", wrap(ErrSenderNotAllowed), "553 5.7.1"},
 		{"unknown mailbox", wrap(ErrUnknownMailbox), "553 5.7.1"},
 		{"forbidden", wrap(ErrForbidden), "550 5.7.1"},

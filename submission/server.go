@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"multimail.dev/multimail/smtpserver"
+	"multimail.dev/multimail/throttle"
 )
 
 // ServerOptions configures the SMTP submission listeners. Zero values take the defaults.
@@ -37,8 +38,12 @@ type ServerOptions struct {
 	MaxAuthFailures int
 	// Admit, when set, is asked at MAIL FROM and before DATA whether mail may be taken now
 	// (a free-space floor); an error is 452 4.3.1 Insufficient system storage. nil: always.
-	Admit  func() error
-	Logger *slog.Logger
+	Admit func() error
+	// Throttle refuses AUTH from clients and to accounts with too many failed logins (421
+	// 4.7.0, connection closed) before the secret is checked; nil throttles nothing. One
+	// Limiter is shared with the other doors.
+	Throttle *throttle.Limiter
+	Logger   *slog.Logger
 }
 
 // Server runs the submission (STARTTLS) and submissions (implicit TLS) listeners.

@@ -16,6 +16,7 @@ import (
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/smtpserver"
+	"multimail.dev/multimail/throttle"
 )
 
 // session is one SMTP submission session. go-smtp calls it from the connection's goroutine
@@ -33,6 +34,7 @@ type session struct {
 	sizeHint  int64
 	commands  int
 	authFails int
+	addr      netip.Addr // the client's, for the login throttle
 }
 
 var (
@@ -46,7 +48,7 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	ctx, cancel := context.WithCancel(s.core.Context())
 	_, tls := c.TLSConnectionState()
 	ss := &session{
-		srv: s, conn: c, ctx: ctx, cancel: cancel,
+		srv: s, conn: c, ctx: ctx, cancel: cancel, addr: throttle.AddrOf(c.Conn().RemoteAddr()),
 		log: s.log.With("conn_id", s.connID.Add(1), "remote", c.Conn().RemoteAddr().String(), "tls", tls),
 	}
 	if s.trusted(c.Conn().RemoteAddr()) {
@@ -79,16 +81,25 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 // authenticate checks one username and secret. The reply goes through go-smtp's AUTH handler,
-// which writes a returned *smtp.SMTPError as is.
+// which writes a returned *smtp.SMTPError as is. A client or account over the login throttle's
+// limits is refused, and the connection closed, before the secret is checked.
 func (s *session) authenticate(user, pass string) error {
+	th := s.srv.opts.Throttle
+	if err := th.Check(throttle.SMTP, s.addr, user); err != nil {
+		s.log.Info("authentication throttled", "user", user, "err", err)
+		s.expire()
+		return reply(err)
+	}
 	mb, err := s.srv.sub.opts.Store.Authenticate(s.ctx, strings.ToLower(user), pass)
 	if errors.Is(err, mailbox.ErrBadCredentials) {
+		th.Failure(throttle.SMTP, s.addr, user)
 		return s.authFailed(user)
 	}
 	if err != nil {
 		s.log.Error("authenticate", "err", err)
 		return smtpserver.Reply(454, 4, 7, 0, "Temporary authentication failure")
 	}
+	th.Success(throttle.SMTP, s.addr, user)
 	s.principal = s.principalFor(mb.Address, pass)
 	s.log = s.log.With("mailbox", mb.Address, "key_id", s.principal.KeyID)
 	s.log.Info("authenticated")

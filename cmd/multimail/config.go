@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"multimail.dev/multimail/throttle"
 )
 
 // Config is the whole configuration file.
@@ -33,6 +35,7 @@ type Config struct {
 	API          APIConfig            `toml:"api"`
 	Limits       LimitsConfig         `toml:"limits"`
 	Storage      StorageConfig        `toml:"storage"`
+	AuthThrottle AuthThrottleConfig   `toml:"auth_throttle"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -149,6 +152,18 @@ const (
 	defaultMinFree = 4 * (25 << 20)
 	defaultBallast = 64 << 20
 )
+
+// AuthThrottleConfig tunes the throttle of failed logins shared by IMAP, SMTP AUTH and the
+// HTTP API's bearer keys (package throttle).
+type AuthThrottleConfig struct {
+	MaxFailures        int      `toml:"max_failures"`         // from one address (IPv6: /64); -1: off
+	Backoff            Duration `toml:"backoff"`              // first refusal window, doubling
+	MaxBackoff         Duration `toml:"max_backoff"`          // longest refusal window
+	HalfLife           Duration `toml:"half_life"`            // failure counts halve per quiet period
+	AccountMaxFailures int      `toml:"account_max_failures"` // on one account, from all addresses
+	KnownFor           Duration `toml:"known_for"`            // a successful (address, account) pair passes
+	MaxEntries         int      `toml:"max_entries"`          // bound of each table
+}
 
 // TransportConfig routes a domain ("*" for all) to a fixed next hop.
 type TransportConfig struct {
@@ -307,6 +322,15 @@ func defaultConfig() Config {
 		API:     APIConfig{RateLimit: 50, RateBurst: 100},
 		Limits:  LimitsConfig{MaxConnections: DefaultMaxConnections, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP},
 		Storage: StorageConfig{MinFree: defaultMinFree, Ballast: defaultBallast},
+		AuthThrottle: AuthThrottleConfig{
+			MaxFailures:        throttle.DefaultMaxFailures,
+			Backoff:            Duration(throttle.DefaultBackoff),
+			MaxBackoff:         Duration(throttle.DefaultMaxBackoff),
+			HalfLife:           Duration(throttle.DefaultHalfLife),
+			AccountMaxFailures: throttle.DefaultAccountMaxFailures,
+			KnownFor:           Duration(throttle.DefaultKnownFor),
+			MaxEntries:         throttle.DefaultMaxEntries,
+		},
 	}
 }
 
@@ -427,7 +451,8 @@ func lineOfKey(src []byte, k toml.Key) int {
 }
 
 func (c *Config) validate() error {
-	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits, c.validateDelivery,
+	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits,
+		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
 		c.validateRules}
 	for _, f := range checks {
@@ -513,6 +538,21 @@ func (c *Config) validateLimits() error {
 		if kv.v < kv.min {
 			return bad("limits."+kv.key, "must be at least %d, got %d", kv.min, kv.v)
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateAuthThrottle() error {
+	t := c.AuthThrottle
+	switch {
+	case t.MaxFailures == 0 || t.MaxFailures < -1:
+		return bad("auth_throttle.max_failures", "must be at least 1, or -1 to turn the throttle off")
+	case t.AccountMaxFailures < 1:
+		return bad("auth_throttle.account_max_failures", "must be at least 1")
+	case t.MaxEntries < 1:
+		return bad("auth_throttle.max_entries", "must be at least 1")
+	case t.MaxBackoff < t.Backoff:
+		return bad("auth_throttle.max_backoff", "must not be below auth_throttle.backoff")
 	}
 	return nil
 }

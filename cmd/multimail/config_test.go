@@ -30,6 +30,9 @@ func TestExampleConfigParses(t *testing.T) {
 	if c.Storage.MinFree.N() != 100<<20 || c.Storage.Ballast.N() != 64<<20 {
 		t.Errorf("storage = %+v", c.Storage)
 	}
+	if at := c.AuthThrottle; at.MaxFailures != 10 || at.Backoff.D() != time.Second || at.KnownFor.D() != 720*time.Hour {
+		t.Errorf("auth_throttle = %+v", at)
+	}
 	if len(c.Mailbox) != 2 || c.Mailbox[0].Oversight != "gated_send" || len(c.Transport) != 1 ||
 		len(c.Webhook) != 1 || len(c.ApprovalRule) != 1 || c.ApprovalRule[0].Action != "auto_approve" {
 		t.Errorf("arrays not decoded: %+v", c)
@@ -88,6 +91,8 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 		{"bad resolver", "[dns]\nresolver = \"dns.example\"\n", "dns.resolver", 2, "ip:port"},
 		{"bad size", "[storage]\nmin_free = \"lots\"\n", "storage.min_free", 2, "bad size"},
 		{"negative size", "[storage]\nballast = -1\n", "storage.ballast", 2, "negative"},
+		{"zero max_failures", "[auth_throttle]\nbackoff = \"2s\"\nmax_failures = 0\n", "auth_throttle.max_failures", 3, "-1"},
+		{"backoff above max", "[auth_throttle]\nbackoff = \"1h\"\nmax_backoff = \"1m\"\n", "auth_throttle.max_backoff", 3, "backoff"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

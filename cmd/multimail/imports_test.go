@@ -15,15 +15,16 @@ const modulePath = "multimail.dev/multimail"
 // (api/webhook, mta/dsn, …) belongs to its top-level folder and may also import its siblings.
 var allowed = map[string][]string{
 	"queue":      {},
-	"mailbox":    {},
+	"mailbox":    {"throttle"},
 	"smtpserver": {},
 	"connlimit":  {},
-	"mta":        {"queue"},
-	"submission": {"queue", "mailbox", "smtpserver"},
-	"inbound":    {"mailbox", "queue", "smtpserver"},
-	"api":        {"submission", "queue", "mailbox", "diskfloor"},
-	"model":      {},
 	"diskfloor":  {},
+	"throttle":   {},
+	"model":      {},
+	"mta":        {"queue"},
+	"submission": {"queue", "mailbox", "smtpserver", "throttle"},
+	"inbound":    {"mailbox", "queue", "smtpserver"},
+	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle"},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's

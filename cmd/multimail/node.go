@@ -31,6 +31,7 @@ import (
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
+	"multimail.dev/multimail/throttle"
 )
 
 // node holds everything a running server owns. Fields are filled by newNode, bootstrap and
@@ -51,6 +52,9 @@ type node struct {
 	devKeys []string // the dev default's agent and operator keys, printed at start (nil with a config file)
 	sup     supervisor
 	caps    caps // connection caps per kind of listener, made by build
+	// auth throttles failed logins at every door (IMAP, SMTP AUTH, HTTP keys); nil when
+	// [auth_throttle] max_failures = -1.
+	auth *throttle.Limiter
 }
 
 // caps are the connection caps of the listener kinds ([limits] in the config).
@@ -129,6 +133,9 @@ func (n *node) build() error {
 	if err := n.makeCaps(); err != nil {
 		return err
 	}
+	if n.auth, err = newAuthThrottle(n.cfg.AuthThrottle, n.reg); err != nil {
+		return err
+	}
 	sub, err := submission.New(submission.Options{
 		Queue: n.queue, Store: n.store, Hostname: n.cfg.Hostname, Rules: approvalRules(n.cfg.ApprovalRule),
 		Logger: n.log.With("component", "submission"), Registerer: n.reg,
@@ -155,6 +162,7 @@ func (n *node) build() error {
 		Hostname:  n.cfg.Hostname,
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
 		Intake:    n.floor,
+		Throttle:  n.auth,
 	})
 	if err != nil {
 		return err
@@ -197,6 +205,19 @@ func capped(lim *connlimit.Limiter, tlsConf *tls.Config, serve func(net.Listener
 	return func(l net.Listener) error { return serve(lim.Listener(l, tlsConf)) }
 }
 
+// newAuthThrottle is the one login throttle the three doors share, so failures at one count
+// at all; nil (no throttling) when max_failures is -1.
+func newAuthThrottle(c AuthThrottleConfig, reg prometheus.Registerer) (*throttle.Limiter, error) {
+	if c.MaxFailures < 0 {
+		return nil, nil
+	}
+	return throttle.New(throttle.Options{
+		MaxFailures: c.MaxFailures, Backoff: c.Backoff.D(), MaxBackoff: c.MaxBackoff.D(),
+		HalfLife: c.HalfLife.D(), AccountMaxFailures: c.AccountMaxFailures, KnownFor: c.KnownFor.D(),
+		MaxEntries: c.MaxEntries, Registerer: reg,
+	})
+}
+
 // adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
 // running node can be profiled (`curl --unix-socket data/ctl.sock http://x/debug/pprof/profile`).
 func adminMux(admin http.Handler) http.Handler {
@@ -227,7 +248,7 @@ func (n *node) addSubmission(sub *submission.Submitter, tlsConf *tls.Config) {
 		trusted = append(trusted, p)
 	}
 	srv := submission.NewServer(sub, submission.ServerOptions{
-		Hostname: n.cfg.Hostname, TLSConfig: tlsConf, TrustedNetworks: trusted,
+		Hostname: n.cfg.Hostname, TLSConfig: tlsConf, TrustedNetworks: trusted, Throttle: n.auth,
 		Logger: n.log.With("component", "submission"), Admit: n.floor.Admit,
 	})
 	if l.Submission != "" {
@@ -243,7 +264,7 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 	if l.IMAP == "" && l.IMAPS == "" {
 		return
 	}
-	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf,
+	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf, Throttle: n.auth,
 		Logger: n.log.With("component", "imap"), Registerer: n.reg, Admit: n.floor.Admit})
 	if l.IMAP != "" {
 		n.addListener("imap", l.IMAP, capped(n.caps.imap, nil, srv.ServeIMAP), srv.Shutdown)

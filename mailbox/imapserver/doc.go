@@ -4,7 +4,8 @@
 // It owns the IMAP listeners (STARTTLS on "imap", implicit TLS on "imaps"),
 // authentication (LOGIN and AUTHENTICATE PLAIN, after TLS only, through
 // mailbox.Store.Authenticate: the mailbox password or one of its API keys),
-// the per-user connection cap, and the translation between IMAP and the
+// the per-user connection cap, the login throttle's IMAP door (Options.Throttle:
+// refused before the password is checked, NO [UNAVAILABLE]), and the translation between IMAP and the
 // store: folders are IMAP mailboxes (with SPECIAL-USE), system flags are IMAP
 // system flags, and keywords are the API's tags, so a tag set through the API
 // is an IMAP keyword and the reverse. Pending emails (gated_all) are

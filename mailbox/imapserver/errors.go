@@ -6,6 +6,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/throttle"
 )
 
 // Errors of this package that become IMAP responses through toIMAP.
@@ -37,6 +38,8 @@ func errorTable() []errorMapping {
 		{mailbox.ErrInvalidKeyword, false, imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "Invalid flag or keyword"}},
 		{mailbox.ErrNotFound, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such message or mailbox"}},
 		{mailbox.ErrCorrupt, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCorruption, Text: "Stored data is damaged"}},
+		// The failed-login throttle refused the attempt before checking the password.
+		{throttle.ErrThrottled, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}},
 		{errTooManyConns, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this mailbox"}},
 		{errReadOnly, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is selected read-only"}},
 		{errSameFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}},

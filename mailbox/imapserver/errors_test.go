@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/throttle"
 )
 
 func TestErrorMapping(t *testing.T) {
@@ -29,6 +30,7 @@ func TestErrorMapping(t *testing.T) {
 		{"invalid-keyword", mailbox.ErrInvalidKeyword, false, imap.StatusResponseTypeBad, imap.ResponseCodeClientBug},
 		{"not-found", mailbox.ErrNotFound, false, imap.StatusResponseTypeNo, imap.ResponseCodeNonExistent},
 		{"corrupt", mailbox.ErrCorrupt, false, imap.StatusResponseTypeNo, imap.ResponseCodeCorruption},
+		{"throttled", &throttle.Refusal{RetryAfter: 1}, false, imap.StatusResponseTypeNo, imap.ResponseCodeUnavailable},
 		{"too-many-conns", errTooManyConns, false, imap.StatusResponseTypeNo, imap.ResponseCodeLimit},
 		{"read-only", errReadOnly, false, imap.StatusResponseTypeNo, imap.ResponseCodeCannot},
 		{"same-folder", errSameFolder, true, imap.StatusResponseTypeNo, imap.ResponseCodeCannot},

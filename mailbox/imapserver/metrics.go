@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // metrics are the server's Prometheus collectors.
 type metrics struct {
 	conns    prometheus.Gauge       // open connections
-	logins   *prometheus.CounterVec // login attempts by result: ok, failed, limit
+	logins   *prometheus.CounterVec // login attempts by result: ok, failed, limit, throttled
 	commands *prometheus.CounterVec // store-backed operations by name
 }
 
@@ -17,7 +17,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "multimail_imap_logins_total",
-			Help: "IMAP login attempts by result (ok, failed, limit).",
+			Help: "IMAP login attempts by result (ok, failed, limit, throttled).",
 		}, []string{"result"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "multimail_imap_commands_total",

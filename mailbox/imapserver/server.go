@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/throttle"
 )
 
 // Defaults of Options.
@@ -53,6 +54,10 @@ type Options struct {
 	// Admit, when set, is asked before every APPEND; an error refuses it with
 	// NO [UNAVAILABLE] (the node's free-space floor: diskfloor.Guard.Admit).
 	Admit func() error
+	// Throttle refuses logins from clients and to accounts with too many
+	// failures (NO [UNAVAILABLE]) before the password is checked; nil
+	// throttles nothing. One Limiter is shared with the other doors.
+	Throttle *throttle.Limiter
 }
 
 func (o Options) withDefaults() Options {

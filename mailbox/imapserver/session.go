@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	goimap "github.com/emersion/go-imap/v2/imapserver"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/throttle"
 )
 
 // session is one IMAP connection. go-imap calls its methods from the
@@ -22,6 +24,7 @@ type session struct {
 	ctx    context.Context // ends with the connection (Close) or a hard shutdown
 	cancel context.CancelFunc
 	log    *slog.Logger
+	addr   netip.Addr // the client's, for the login throttle
 
 	user string // mailbox address once logged in
 	view *view  // selected folder, nil when none
@@ -45,7 +48,8 @@ func (s *Server) newSession(c *goimap.Conn) (goimap.Session, *goimap.GreetingDat
 	ctx, cancel := context.WithCancel(s.base)
 	sess := &session{
 		srv: s, store: s.opts.Store, conn: c, ctx: ctx, cancel: cancel,
-		log: s.log.With("conn_id", s.nextID.Add(1), "remote", c.NetConn().RemoteAddr().String()),
+		addr: throttle.AddrOf(c.NetConn().RemoteAddr()),
+		log:  s.log.With("conn_id", s.nextID.Add(1), "remote", c.NetConn().RemoteAddr().String()),
 	}
 	if err := s.register(sess); err != nil {
 		cancel()
@@ -69,17 +73,26 @@ func (sess *session) Close() error {
 
 // Login implements goimap.Session for LOGIN and AUTHENTICATE PLAIN; go-imap
 // refuses both before TLS. The secret is the mailbox password or an API key
-// scoped to the mailbox.
+// scoped to the mailbox. A client or account over the throttle's limits is
+// refused (NO [UNAVAILABLE]) before the password is checked.
 func (sess *session) Login(username, password string) error {
+	th := sess.srv.opts.Throttle
+	if err := th.Check(throttle.IMAP, sess.addr, username); err != nil {
+		sess.srv.metrics.logins.WithLabelValues("throttled").Inc()
+		sess.log.Info("imap: login throttled", "mailbox", username, "err", err)
+		return toIMAP(err)
+	}
 	m, err := sess.store.Authenticate(sess.ctx, username, password)
 	if err != nil {
 		sess.srv.metrics.logins.WithLabelValues("failed").Inc()
 		sess.log.Info("imap: login failed", "mailbox", username, "err", err)
 		if errors.Is(err, mailbox.ErrBadCredentials) {
+			th.Failure(throttle.IMAP, sess.addr, username)
 			return toIMAP(err)
 		}
 		return err
 	}
+	th.Success(throttle.IMAP, sess.addr, username)
 	if err := sess.srv.acquireUser(m.Address); err != nil {
 		sess.srv.metrics.logins.WithLabelValues("limit").Inc()
 		sess.log.Warn("imap: connection limit", "mailbox", m.Address)
