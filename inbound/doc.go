@@ -4,7 +4,7 @@
 // mailbox store's INBOX, the "received" event, and bounce correlation: a DSN to a VERP bounce
 // address becomes a "bounced" event on the original queued message instead of stored mail.
 //
-// It imports mailbox and queue only (DESIGN.md).
+// It imports mailbox, queue and dnsclient only (DESIGN.md).
 //
 // # The transaction
 //
@@ -48,8 +48,8 @@
 // server.go (Server, Serve, Shutdown), options.go, session.go (the smtp.Session), rcpt.go
 // (recipient classification), deliver.go (delivery, events, bounces), auth.go (SPF, DKIM,
 // Authentication-Results), dmarc.go, header.go (header scanning, Received:, forged field
-// removal), dsn.go (ParseDSN), resolver.go (Resolver,
-// DNSResolver), conn.go (session and idle limits), reply.go, errors.go, metrics.go.
+// removal), dsn.go (ParseDSN), resolver.go (Resolver: the node's shared dnsclient.Client
+// satisfies it), conn.go (session and idle limits), reply.go, errors.go, metrics.go.
 //
 // Metrics (when Options.Registerer is set): multimail_inbound_sessions,
 // multimail_inbound_recipients_total{outcome}, multimail_inbound_messages_total{outcome},

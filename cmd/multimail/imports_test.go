@@ -16,9 +16,10 @@ const modulePath = "multimail.dev/multimail"
 var allowed = map[string][]string{
 	"queue":      {},
 	"mailbox":    {},
-	"mta":        {"queue"},
+	"dnsclient":  {},
+	"mta":        {"queue", "dnsclient"},
 	"submission": {"queue", "mailbox"},
-	"inbound":    {"mailbox", "queue"},
+	"inbound":    {"mailbox", "queue", "dnsclient"},
 	"api":        {"submission", "queue", "mailbox"},
 }
 

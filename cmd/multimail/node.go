@@ -22,6 +22,7 @@ import (
 
 	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/api/webhook"
+	"multimail.dev/multimail/dnsclient"
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
@@ -40,6 +41,7 @@ type node struct {
 
 	store mailbox.Store
 	queue *queue.Queue
+	dns   *dnsclient.Client // the one resolver and cache inbound and delivery share
 
 	devKey string // the dev default's API key, printed at start ("" with a config file)
 	sup    supervisor
@@ -105,6 +107,9 @@ func (n *node) build() error {
 	}
 	n.addSubmission(sub, tlsConf)
 	n.addIMAP(tlsConf)
+	if n.dns, err = newDNSClient(n.cfg.DNS, n.reg); err != nil {
+		return err
+	}
 	if err := n.addInbound(tlsConf); err != nil {
 		return err
 	}
@@ -193,10 +198,7 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 	}
 	opts := inbound.Options{
 		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf,
-		Logger: n.log.With("component", "inbound"), Registerer: n.reg,
-	}
-	if r := n.cfg.DNS.Resolver; r != "" {
-		opts.Resolver = inbound.NewDNSResolver(r, 5*time.Second)
+		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Resolver: n.dns,
 	}
 	srv, err := inbound.NewServer(opts)
 	if err != nil {
@@ -217,10 +219,7 @@ func (n *node) addDelivery() error {
 	local := localDelivery{store: n.store, queue: n.queue, log: n.log.With("component", "local")}
 	opts := mta.Options{
 		Hostname: n.cfg.Hostname, Transports: ts, Local: local, DSN: local.deliverDSN,
-		Logger: n.log.With("component", "mta"), Registerer: n.reg,
-	}
-	if r := n.cfg.DNS.Resolver; r != "" {
-		opts.Resolver = mta.NewDNSResolver(r, 5*time.Second)
+		Logger: n.log.With("component", "mta"), Registerer: n.reg, Resolver: n.dns,
 	}
 	d := mta.New(n.queue, opts)
 	n.sup.workers = append(n.sup.workers, worker{name: "delivery", run: d.Run})
@@ -240,6 +239,21 @@ func (n *node) addWebhooks() error {
 	}
 	n.sup.workers = append(n.sup.workers, worker{name: "webhooks", run: d.Run})
 	return nil
+}
+
+// newDNSClient builds the node's one DNS client: "[dns] resolver" when set, else the servers
+// of /etc/resolv.conf. Inbound's SPF, DKIM and DMARC checks and delivery's MX and address
+// lookups share its cache.
+func newDNSClient(c DNSConfig, reg prometheus.Registerer) (*dnsclient.Client, error) {
+	cfg := dnsclient.Config{Registerer: reg}
+	if c.Resolver != "" {
+		cfg.Servers = []string{c.Resolver}
+	}
+	client, err := dnsclient.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	return client, nil
 }
 
 // addListener registers a TCP protocol server.
