@@ -12,8 +12,10 @@
 //
 //   - RCPT: the domain must be one of the store's domains, else 554 5.7.1 (no relaying, ever);
 //     the address must be an existing mailbox, else 550 5.1.1; a VERP bounce address
-//     bounce+<msg_id>@<local domain> (the format of queue.BounceAddress) is
-//     accepted without a mailbox. After Options.MaxBadRecipients refusals the session ends
+//     bounce+<msg_id>.<tag>@<local domain> whose HMAC tag verifies
+//     (queue.Queue.ParseBounceAddress; untagged ones only for messages sent before the
+//     upgrade, for MaxLifetime) is accepted without a mailbox; a forged one is an unknown
+//     user. After Options.MaxBadRecipients refusals the session ends
 //     with 421 4.7.0 (address harvesting). go-smtp enforces MaxRecipients (452 4.5.3).
 //   - DATA and BDAT: bounded by MaxMessageBytes (552 5.3.4) and MaxLineLength (500 5.5.2); a
 //     bare CR or LF anywhere is refused with 550 5.5.2 (SMTP smuggling: go-smtp ends DATA only

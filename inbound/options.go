@@ -33,6 +33,9 @@ type Clock interface{ Now() time.Time }
 // from DSNs name the original queued message.
 type Recorder interface {
 	Record(ctx context.Context, ev queue.Event) error
+	// ParseBounceAddress returns the message id a VERP return path names when its HMAC tag
+	// verifies (queue.Queue.ParseBounceAddress); a forged one is not a bounce address.
+	ParseBounceAddress(addr string) (msgID string, ok bool)
 }
 
 // Options configure the inbound (port 25) server. Zero values take the defaults.
