@@ -77,3 +77,21 @@ func TestDMARCAlignment(t *testing.T) {
 		t.Error("failAction policy table broken")
 	}
 }
+
+// TestChecksShareTheDNSCache: SPF, DKIM and DMARC ask through the caching resolver, so a
+// second message from the same domain asks the DNS server nothing new (negative answers
+// included: the test server sends an SOA with them).
+func TestChecksShareTheDNSCache(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	msg := e.sign(plainMessage("a@dkim.example", "cached", "x"))
+	e.mustStore(t, "a@dkim.example", "agent@example.com", msg)
+	first := e.dns.Queries()
+	if first == 0 {
+		t.Fatal("no DNS question for the first message")
+	}
+	e.mustStore(t, "a@dkim.example", "agent@example.com", e.sign(plainMessage("a@dkim.example", "again", "y")))
+	if got := e.dns.Queries(); got != first {
+		t.Fatalf("DNS questions: %d after the first message, %d after the second; want no new one", first, got)
+	}
+}

@@ -73,7 +73,7 @@ func newBenchEnv(b *testing.B, kind string) *testEnv {
 	e := &testEnv{t: b, key: key, store: store, dns: mtatest.NewDNS(b, testZone(pub)), queue: openQueue(b, db)}
 	e.addMailboxes()
 	e.start(Options{Hostname: testHost, Store: store, Queue: e.queue,
-		Resolver: NewDNSResolver(e.dns.Addr(), 2*time.Second)})
+		Resolver: testResolver(b, e.dns.Addr(), 2*time.Second)})
 	return e
 }
 

@@ -51,7 +51,7 @@ func (e *testEnv) enqueue(t *testing.T, to ...string) (string, string) {
 	if err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
-	return rc.ID, "bounce+" + rc.ID + "@example.com"
+	return rc.ID, e.queue.BounceAddress(rc.ID, "example.com")
 }
 
 func TestDSNBecomesBouncedEvent(t *testing.T) {
@@ -122,4 +122,38 @@ func TestDSNAndLocalRecipientTogether(t *testing.T) {
 	}
 	assertEvent(t, e.queue, id, queue.Event{Type: queue.EventBounced, MsgID: id,
 		Recipient: "user@remote.example", SMTPCode: 550, EnhancedCode: "5.1.1"})
+}
+
+// TestForgedDSNIgnored: a DSN to a return path naming one of our message ids without the
+// node's HMAC tag (untagged for a message sent after the upgrade, or with a wrong tag) is
+// refused at RCPT as an unknown user and makes no bounced event.
+func TestForgedDSNIgnored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id, ret := e.enqueue(t, "user@remote.example")
+	tag := ret[strings.IndexByte(ret, '.')+1 : strings.IndexByte(ret, '@')]
+	wrong := strings.Repeat("a", len(tag))
+	if wrong == tag {
+		wrong = strings.Repeat("b", len(tag))
+	}
+	for name, forged := range map[string]string{
+		"untagged":  "bounce+" + id + "@example.com",
+		"wrong tag": "bounce+" + id + "." + wrong + "@example.com",
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := e.dial()
+			d.cmd("EHLO mx.remote.example", "250")
+			d.cmd("MAIL FROM:<>", "250")
+			d.cmd("RCPT TO:<"+forged+">", "550 5.1.1")
+		})
+	}
+	evs, err := e.queue.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Type == queue.EventBounced {
+			t.Errorf("a forged DSN made a bounce: %+v", ev)
+		}
+	}
 }

@@ -4,7 +4,7 @@
 // mailbox store's INBOX, the "received" event, and bounce correlation: a DSN to a VERP bounce
 // address becomes a "bounced" event on the original queued message instead of stored mail.
 //
-// It imports mailbox, queue and smtpserver only (DESIGN.md). The SMTP core — go-smtp's
+// It imports mailbox, queue, smtpserver and dnsclient only (DESIGN.md). The SMTP core — go-smtp's
 // set-up, the connection limits, replies in one write, the DATA reader and Shutdown's drain —
 // is package smtpserver, shared with submission.
 //
@@ -14,8 +14,10 @@
 //
 //   - RCPT: the domain must be one of the store's domains, else 554 5.7.1 (no relaying, ever);
 //     the address must be an existing mailbox, else 550 5.1.1; a VERP bounce address
-//     bounce+<msg_id>@<local domain> (the format of queue.BounceAddress) is
-//     accepted without a mailbox. After Options.MaxBadRecipients refusals the session ends
+//     bounce+<msg_id>.<tag>@<local domain> whose HMAC tag verifies
+//     (queue.Queue.ParseBounceAddress; untagged ones only for messages sent before the
+//     upgrade, for MaxLifetime) is accepted without a mailbox; a forged one is an unknown
+//     user. After Options.MaxBadRecipients refusals the session ends
 //     with 421 4.7.0 (address harvesting). go-smtp enforces MaxRecipients (452 4.5.3).
 //   - DATA and BDAT: bounded by MaxMessageBytes (552 5.3.4) and MaxLineLength (500 5.5.2); a
 //     bare CR or LF anywhere in the wire bytes, the ".\r" lines go-smtp's own reader would
@@ -53,8 +55,8 @@
 // server.go (Server, Serve, Shutdown), options.go, session.go (the smtp.Session), rcpt.go
 // (recipient classification), deliver.go (delivery, events, bounces), auth.go (SPF, DKIM,
 // Authentication-Results), dmarc.go, header.go (header scanning, Received:, forged field
-// removal), dsn.go (ParseDSN), resolver.go (Resolver, DNSResolver), reply.go, errors.go,
-// metrics.go.
+// removal), dsn.go (ParseDSN), resolver.go (Resolver: the node's shared dnsclient.Client
+// satisfies it), reply.go, errors.go, metrics.go.
 //
 // Metrics (when Options.Registerer is set): multimail_inbound_sessions,
 // multimail_inbound_recipients_total{outcome}, multimail_inbound_messages_total{outcome},

@@ -69,7 +69,7 @@ func newEnv(t testing.TB, tweak func(*Options)) *testEnv {
 	e.queue = openQueue(t, openPebble(t))
 	e.addMailboxes()
 	opts := Options{Hostname: testHost, Store: e.store, Queue: e.queue,
-		Resolver: NewDNSResolver(e.dns.Addr(), 2*time.Second)}
+		Resolver: testResolver(t, e.dns.Addr(), 2*time.Second)}
 	if tweak != nil {
 		tweak(&opts)
 	}

@@ -19,7 +19,8 @@ func TestRecipientReplies(t *testing.T) {
 		{"domain literal", "agent@[127.0.0.1]", "554 5.7.1"},
 		{"quoted local part", "\"a b\"@example.com", "550 5.1.1"},
 		{"local mailbox, any case", "AGENT@EXAMPLE.COM", "250"},
-		{"bounce address", "bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAAA@example.com", "250"},
+		{"untagged bounce address of a message from before the upgrade", "bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAAA@example.com", "250"},
+		{"bounce address with a forged tag", "bounce+msg_01KAAAAAAAAAAAAAAAAAAAAAAA.aaaaaaaaaaaaaaaa@example.com", "550 5.1.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

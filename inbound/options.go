@@ -34,6 +34,9 @@ type Clock interface{ Now() time.Time }
 // from DSNs name the original queued message.
 type Recorder interface {
 	Record(ctx context.Context, ev queue.Event) error
+	// ParseBounceAddress returns the message id a VERP return path names when its HMAC tag
+	// verifies (queue.Queue.ParseBounceAddress); a forged one is not a bounce address.
+	ParseBounceAddress(addr string) (msgID string, ok bool)
 }
 
 // Options configure the inbound (port 25) server. Zero values take the defaults.
@@ -43,7 +46,8 @@ type Options struct {
 	// Queue records "received" and "bounced" events (a *queue.Queue). nil: no events, and
 	// bounce addresses are refused as unknown users.
 	Queue Recorder
-	// Resolver answers SPF, DKIM and DMARC lookups; nil means the system resolver.
+	// Resolver answers SPF, DKIM and DMARC lookups: the node's shared *dnsclient.Client.
+	// nil: a dnsclient.Client of its own asking /etc/resolv.conf's servers.
 	Resolver  Resolver
 	TLSConfig *tls.Config // STARTTLS is offered when set
 
@@ -84,7 +88,11 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("inbound: Options.Hostname is required")
 	}
 	if o.Resolver == nil {
-		o.Resolver = NewResolver("")
+		r, err := systemResolver()
+		if err != nil {
+			return o, err
+		}
+		o.Resolver = r
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"multimail.dev/multimail/mailbox"
-	"multimail.dev/multimail/queue"
 )
 
 // recipient is an accepted RCPT: a local mailbox, or a bounce address naming a queued message.
@@ -31,8 +30,10 @@ func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
 	} else if err != nil {
 		return recipient{}, fmt.Errorf("look up domain %s: %w", domain, err)
 	}
-	if id, ok := queue.ParseBounceAddress(to); ok && s.opts.Queue != nil {
-		return recipient{bounceID: id}, nil
+	if s.opts.Queue != nil {
+		if id, ok := s.opts.Queue.ParseBounceAddress(to); ok {
+			return recipient{bounceID: id}, nil
+		}
 	}
 	addr := strings.ToLower(local) + "@" + domain
 	mb, err := s.opts.Store.Mailbox(ctx, addr)

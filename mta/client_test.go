@@ -24,9 +24,6 @@ func newTestDeliverer(t *testing.T, o Options) *Deliverer {
 		o.Hostname = "client.test"
 	}
 	o.ConnectTimeout, o.CommandTimeout, o.DataTimeout = 10*time.Second, 10*time.Second, 10*time.Second
-	if o.DNSCacheTTL == 0 {
-		o.DNSCacheTTL = -1
-	}
 	d := New(nil, o)
 	if d.err != nil {
 		t.Fatal(d.err)
@@ -289,7 +286,7 @@ func TestDeliverMXRouting(t *testing.T) {
 		"servfail.test":  {ServFail: true},
 		"unreached.test": {MX: []net.MX{{Host: "gone.dest.test", Pref: 5}}},
 	})
-	d := newTestDeliverer(t, Options{Resolver: NewDNSResolver(dns.Addr(), 5*time.Second), MXPort: mx.Port()})
+	d := newTestDeliverer(t, Options{Resolver: testResolver(t, dns.Addr()), MXPort: mx.Port()})
 	cases := []struct {
 		name    string
 		domain  string

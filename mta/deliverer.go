@@ -34,14 +34,17 @@ type Deliverer struct {
 func New(q *queue.Queue, opts Options) *Deliverer {
 	opts = opts.withDefaults()
 	d := &Deliverer{q: q, opts: opts, dialer: newDialer(opts), pool: newPool(opts), log: opts.Logger}
-	resolver := newCachingResolver(opts.Resolver, opts.DNSCacheTTL, opts.Clock)
-	var errR, errM error
-	d.router, errR = newRouter(opts, resolver)
+	var errD, errR, errM error
+	if opts.Resolver == nil {
+		opts.Resolver, errD = systemResolver()
+		d.opts.Resolver = opts.Resolver
+	}
+	d.router, errR = newRouter(opts, opts.Resolver)
 	d.metrics, errM = newMetrics(opts.Registerer)
 	if d.metrics == nil {
 		d.metrics, _ = newMetrics(nil)
 	}
-	d.err = errors.Join(errR, errM)
+	d.err = errors.Join(errD, errR, errM)
 	if q != nil {
 		q.SetOnFinal(d.OnFinal)
 	}

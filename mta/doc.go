@@ -7,10 +7,11 @@
 // Deliverer through its OnFinal method, which New registers with the queue
 // (queue.SetOnFinal), and get the same DSN.
 //
-// What it owns: routing, the MX lookup and its small answer cache, TLS policy, the SMTP client
-// and its connection pool, error classification (temporary or permanent is a property of the
-// error: see Error), and the worker pools: HighWorkers serve only the high lane so that bulk
-// mail can never starve it; BulkWorkers serve high, then normal, then low.
+// What it owns: routing, the MX lookup (through package dnsclient, whose cache the node shares
+// with inbound), TLS policy, the SMTP client and its connection pool, error classification
+// (temporary or permanent is a property of the error: see Error), and the worker pools:
+// HighWorkers serve only the high lane so that bulk mail can never starve it; BulkWorkers
+// serve high, then normal, then low.
 //
 // What it does not own: the schedule, backoff, per-domain concurrency caps, expiry and the
 // event journal (package queue); DKIM signing (done before Enqueue); where a DSN goes (the

@@ -51,11 +51,10 @@ type Options struct {
 	// Transports route domains to fixed next hops, like Postfix transport(5): an exact domain
 	// match wins over "*".
 	Transports []Transport
-	// Resolver answers MX and address lookups; default net.DefaultResolver. Use
-	// NewDNSResolver for a configured "[dns] resolver".
+	// Resolver answers MX and address lookups: the node's shared *dnsclient.Client, which
+	// caches answers for their TTL. nil: a dnsclient.Client of its own asking
+	// /etc/resolv.conf's servers.
 	Resolver Resolver
-	// DNSCacheTTL keeps MX and address answers this long; default 30s; negative disables.
-	DNSCacheTTL time.Duration
 	// MXPort is the port dialled on MX hosts; default 25 (tests point it at a loopback MX).
 	MXPort int
 	// TLSPolicy applies to MX routes and to transports that set none; default opportunistic.
@@ -94,10 +93,6 @@ func (o Options) withDefaults() Options {
 			o.Hostname = "localhost"
 		}
 	}
-	if o.Resolver == nil {
-		o.Resolver = defaultResolver()
-	}
-	setDefault(&o.DNSCacheTTL, 30*time.Second)
 	setDefault(&o.MXPort, 25)
 	if o.TLSPolicy == "" {
 		o.TLSPolicy = TLSOpportunistic

@@ -11,9 +11,9 @@ import (
 )
 
 // testResolvers returns both Resolver implementations pointed at the loopback DNS server.
-func testResolvers(d *mtatest.DNS) map[string]Resolver {
+func testResolvers(t testing.TB, d *mtatest.DNS) map[string]Resolver {
 	return map[string]Resolver{
-		"miekg": NewDNSResolver(d.Addr(), 5*time.Second),
+		"dnsclient": testResolver(t, d.Addr()),
 		"net": &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var dl net.Dialer
 			return dl.DialContext(ctx, network, d.Addr())
@@ -67,7 +67,7 @@ func TestRoute(t *testing.T) {
 		{name: "no mx and no address", domain: "nothing.test", perm: true, sentinel: ErrNoSuchDomain},
 		{name: "servfail is temporary", domain: "servfail.test", temp: true},
 	}
-	for rname, res := range testResolvers(dns) {
+	for rname, res := range testResolvers(t, dns) {
 		for _, tc := range cases {
 			t.Run(rname+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -154,46 +154,6 @@ func TestValidateAndParsePolicy(t *testing.T) {
 	}
 	if p, err := ParseTLSPolicy(""); err != nil || p != TLSOpportunistic {
 		t.Fatalf("ParseTLSPolicy(\"\") = %q, %v", p, err)
-	}
-}
-
-// fakeResolver counts lookups, for the cache test.
-type fakeResolver struct{ mx, host int }
-
-func (f *fakeResolver) LookupMX(context.Context, string) ([]*net.MX, error) {
-	f.mx++
-	return []*net.MX{{Host: "mx.test.", Pref: 1}}, nil
-}
-
-func (f *fakeResolver) LookupHost(_ context.Context, h string) ([]string, error) {
-	f.host++
-	return nil, &net.DNSError{Err: "no such host", Name: h, IsNotFound: true}
-}
-
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.t }
-
-func TestCachingResolver(t *testing.T) {
-	t.Parallel()
-	f := &fakeResolver{}
-	clk := &fakeClock{t: time.Unix(1e9, 0)}
-	r := newCachingResolver(f, time.Minute, clk)
-	ctx := context.Background()
-	for range 3 {
-		_, _ = r.LookupMX(ctx, "Example.test")
-		_, _ = r.LookupHost(ctx, "gone.test")
-	}
-	if f.mx != 1 || f.host != 1 {
-		t.Fatalf("lookups mx=%d host=%d, want 1 and 1 (answers and not-found are cached)", f.mx, f.host)
-	}
-	clk.t = clk.t.Add(2 * time.Minute)
-	_, _ = r.LookupMX(ctx, "example.test")
-	if f.mx != 2 {
-		t.Fatalf("after expiry mx=%d, want 2", f.mx)
-	}
-	if newCachingResolver(f, -1, clk) != Resolver(f) {
-		t.Fatal("a negative TTL must disable the cache")
 	}
 }
 

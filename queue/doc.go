@@ -55,6 +55,15 @@
 // record and the recipients that Next read for the lease unless a recipient was written
 // since. Every writer of a message's journal or recipients holds that message's lock.
 //
+// # Return paths
+//
+// BounceAddress makes a message's VERP return path bounce+<msg_id>.<tag>@<domain>, the tag
+// being 80 bits of HMAC-SHA256 of the id under the node's VERP key (base32, compared
+// case-insensitively), so that a forged DSN naming one of our message ids is not correlated:
+// ParseBounceAddress refuses it. The key is made by the first Open and kept under the secret
+// family. Untagged return paths (the format before tags) are accepted only for messages whose
+// id is older than the key, and only until MaxLifetime after the key was made.
+//
 // # Key schema
 //
 // Every key is 'q' (0x71), a family byte, then the fields below. Integers are big-endian
@@ -84,6 +93,8 @@
 //	                                                                "received"); seq from 1, append-only
 //	0x0b outbox  0b <s8 subscriber> <s8 subject> <seq:8>            v1 outboxRecord: event copy, attempts, next, first,
 //	                                                                last error; deleted when acknowledged
+//	0x0c secret  0c <name>                                          v1 node secret; "verp": {key: 32 random bytes,
+//	                                                                created}, made by the first Open, never changed
 //
 // "v1" is the version byte 0x01 followed by JSON; a reader rejects other versions as
 // corrupt. Corrupt records are logged and skipped, never fatal.
@@ -110,6 +121,6 @@
 //	Delete         -sched*, rcpt*, approval, -hold, -body, event*, outbox*        Sync
 //	Record         event, outbox*, (late bounce: rcpt, sched)                     Sync
 //	lease expiry   -lease, +sched                                                 NoSync
-//	Open           -lease*, +sched*                                               Sync
+//	Open           -lease*, +sched*; the VERP key once (bounce.go)                 Sync
 //	OutboxAck/Retry -outbox / outbox                                              NoSync
 package queue

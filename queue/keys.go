@@ -25,6 +25,7 @@ const (
 	famIdem     byte = 0x09 // idempotency keys
 	famEvent    byte = 0x0a // per-message event journal
 	famOutbox   byte = 0x0b // webhook outbox
+	famSecret   byte = 0x0c // node secrets (the VERP key)
 )
 
 // Named lengths of the fixed-width parts.
@@ -39,7 +40,7 @@ const (
 var familyNames = map[byte]string{
 	famMsg: "msg", famBody: "body", famRcpt: "rcpt", famSched: "sched", famLease: "lease",
 	famDomain: "domain", famApproval: "approval", famHold: "hold", famIdem: "idem",
-	famEvent: "event", famOutbox: "outbox",
+	famEvent: "event", famOutbox: "outbox", famSecret: "secret",
 }
 
 func header(fam byte, capacity int) []byte {
@@ -62,6 +63,9 @@ func prefixEnd(p []byte) []byte {
 	}
 	return nil
 }
+
+// secretKey is the key of the named node secret.
+func secretKey(name string) []byte { return append(header(famSecret, len(name)), name...) }
 
 func idKey(fam byte, u ulid) []byte { return append(header(fam, ulidLen), u[:]...) }
 
@@ -195,7 +199,7 @@ func formatRest(fam byte, b []byte) (string, error) {
 		return fmtRcpt(b)
 	case famSched:
 		return fmtSched(b)
-	case famDomain:
+	case famDomain, famSecret:
 		return strconv.Quote(string(b)), nil
 	case famIdem:
 		return fmtIdem(b)

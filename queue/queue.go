@@ -22,6 +22,7 @@ type Queue struct {
 	opts  Options
 	clock Clock
 	log   *slog.Logger
+	verp  verpKey // set by Open, then read-only
 
 	msgLocks  [msgStripes]sync.Mutex  // serialise read-modify-write of one message
 	idemLocks [idemStripes]sync.Mutex // serialise check-and-set of one idempotency key
@@ -76,6 +77,7 @@ func (q *Queue) load() error {
 		name string
 		fn   func() error
 	}{
+		{"VERP key", q.loadVERPKey},
 		{"leases", q.restoreLeases},
 		{"domains", q.loadDomains},
 		{"schedule", q.loadSched},

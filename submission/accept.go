@@ -87,7 +87,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 		return queue.Receipt{}, err
 	}
 	r, err := s.opts.Queue.Enqueue(ctx, &queue.Message{
-		ID: env.msgID, Mailbox: addr, From: queue.BounceAddress(env.msgID, env.sender.domain.Name),
+		ID: env.msgID, Mailbox: addr, From: s.opts.Queue.BounceAddress(env.msgID, env.sender.domain.Name),
 		To: env.rcpts, Subject: env.subject, Lane: env.lane, Tags: env.tags, Body: signed,
 		ExpiresAt: env.expiresAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
 		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored,

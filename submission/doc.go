@@ -10,7 +10,8 @@
 //   - the oversight decision (CONTRACT.md §7) and the [[approval_rule]]s (first match wins);
 //   - building the MIME message for API sends with go-message;
 //   - adding Date and Message-ID when missing, DKIM signing on the sender's domain
-//     (relaxed/relaxed, From oversigned), the VERP return path bounce+<msg_id>@<domain>;
+//     (relaxed/relaxed, From oversigned), the VERP return path bounce+<msg_id>.<tag>@<domain>
+//     (queue.Queue.BounceAddress: the tag is an HMAC under the node's key);
 //   - the single queue.Enqueue call that makes the message durable (one Pebble batch, synced);
 //   - the approval flow on top of the queue (Approvals, Approve, Reject);
 //   - the oversight messages for a mailbox's oversight_address (notify.go): a copy of each send

@@ -102,7 +102,7 @@ func (s *Submitter) enqueueNotice(ctx context.Context, n *notice) (string, error
 		lane = queue.LaneHigh
 	}
 	r, err := s.opts.Queue.Enqueue(ctx, &queue.Message{
-		ID: n.msgID, From: queue.BounceAddress(n.msgID, dom.Name),
+		ID: n.msgID, From: s.opts.Queue.BounceAddress(n.msgID, dom.Name),
 		To: []string{n.env.sender.mbox.OversightAddress}, Subject: noticeSubject(n),
 		Lane: lane, Body: signed, Source: oversightSource,
 	})

@@ -125,8 +125,8 @@ func otherMessages(t *testing.T, env *testEnv, id string) []queue.Status {
 // approval record and no oversight event of its own.
 func checkNoticeStatus(t *testing.T, env *testEnv, n queue.Status, to string, lane queue.Lane, domain string) {
 	t.Helper()
-	if n.From != queue.BounceAddress(n.ID, domain) || n.Mailbox != "" {
-		t.Errorf("envelope from %q, mailbox %q; want %s and none", n.From, n.Mailbox, queue.BounceAddress(n.ID, domain))
+	if n.From != env.q.BounceAddress(n.ID, domain) || n.Mailbox != "" {
+		t.Errorf("envelope from %q, mailbox %q; want %s and none", n.From, n.Mailbox, env.q.BounceAddress(n.ID, domain))
 	}
 	if len(n.Recipients) != 1 || n.Recipients[0].Address != to {
 		t.Errorf("recipients = %+v, want %s", n.Recipients, to)

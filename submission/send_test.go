@@ -252,7 +252,7 @@ func TestSendBuildsMIME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Lane != queue.LaneHigh || len(st.Recipients) != 3 || !strings.HasPrefix(st.From, "bounce+"+rc.ID+"@example.com") {
+	if st.Lane != queue.LaneHigh || len(st.Recipients) != 3 || st.From != env.q.BounceAddress(rc.ID, "example.com") {
 		t.Errorf("status = lane %v, %d rcpts, from %s", st.Lane, len(st.Recipients), st.From)
 	}
 	if len(sentFolder(t, env, "auto@example.com")) != 1 {

@@ -165,7 +165,7 @@ func TestSMTPSubmitQueues(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status of %q: %v", id, err)
 	}
-	if st.From != queue.BounceAddress(id, "example.com") || st.Subject != "report" || len(st.Recipients) != 2 {
+	if st.From != ts.q.BounceAddress(id, "example.com") || st.Subject != "report" || len(st.Recipients) != 2 {
 		t.Fatalf("status = %+v", st)
 	}
 	for _, r := range st.Recipients {

@@ -20,10 +20,11 @@ var allowed = map[string][]string{
 	"connlimit":  {},
 	"diskfloor":  {},
 	"throttle":   {},
+	"dnsclient":  {},
 	"model":      {},
-	"mta":        {"queue"},
+	"mta":        {"queue", "dnsclient"},
 	"submission": {"queue", "mailbox", "smtpserver", "throttle"},
-	"inbound":    {"mailbox", "queue", "smtpserver"},
+	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient"},
 	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle"},
 }
 

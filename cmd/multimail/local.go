@@ -60,7 +60,7 @@ func (l localDelivery) storeInbox(ctx context.Context, mb mailbox.Mailbox, raw [
 // for anyone else goes out through the queue like any message.
 func (l localDelivery) deliverDSN(ctx context.Context, dsn *queue.Message) error {
 	if len(dsn.To) == 1 {
-		if id, ok := queue.ParseBounceAddress(dsn.To[0]); ok {
+		if id, ok := l.queue.ParseBounceAddress(dsn.To[0]); ok {
 			st, err := l.queue.Status(ctx, id)
 			if err != nil {
 				return fmt.Errorf("DSN for %s: %w", id, err)

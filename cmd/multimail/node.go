@@ -25,6 +25,7 @@ import (
 	"multimail.dev/multimail/api/webhook"
 	"multimail.dev/multimail/connlimit"
 	"multimail.dev/multimail/diskfloor"
+	"multimail.dev/multimail/dnsclient"
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
@@ -48,6 +49,7 @@ type node struct {
 
 	store mailbox.Store
 	queue *queue.Queue
+	dns   *dnsclient.Client // the one resolver and cache inbound and delivery share
 
 	devKeys []string // the dev default's agent and operator keys, printed at start (nil with a config file)
 	sup     supervisor
@@ -146,6 +148,9 @@ func (n *node) build() error {
 	n.addSubmission(sub, tlsConf)
 	n.addIMAP(tlsConf)
 	n.addStorageWorkers()
+	if n.dns, err = newDNSClient(n.cfg.DNS, n.reg); err != nil {
+		return err
+	}
 	if err := n.addInbound(tlsConf); err != nil {
 		return err
 	}
@@ -280,10 +285,7 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 	}
 	opts := inbound.Options{
 		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf,
-		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Admit: n.floor.Admit,
-	}
-	if r := n.cfg.DNS.Resolver; r != "" {
-		opts.Resolver = inbound.NewDNSResolver(r, 5*time.Second)
+		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Admit: n.floor.Admit, Resolver: n.dns,
 	}
 	srv, err := inbound.NewServer(opts)
 	if err != nil {
@@ -304,10 +306,7 @@ func (n *node) addDelivery() error {
 	local := localDelivery{store: n.store, queue: n.queue, log: n.log.With("component", "local")}
 	opts := mta.Options{
 		Hostname: n.cfg.Hostname, Transports: ts, Local: local, DSN: local.deliverDSN,
-		Logger: n.log.With("component", "mta"), Registerer: n.reg,
-	}
-	if r := n.cfg.DNS.Resolver; r != "" {
-		opts.Resolver = mta.NewDNSResolver(r, 5*time.Second)
+		Logger: n.log.With("component", "mta"), Registerer: n.reg, Resolver: n.dns,
 	}
 	d := mta.New(n.queue, opts)
 	n.sup.workers = append(n.sup.workers, worker{name: "delivery", run: d.Run})
@@ -327,6 +326,21 @@ func (n *node) addWebhooks() error {
 	}
 	n.sup.workers = append(n.sup.workers, worker{name: "webhooks", run: d.Run})
 	return nil
+}
+
+// newDNSClient builds the node's one DNS client: "[dns] resolver" when set, else the servers
+// of /etc/resolv.conf. Inbound's SPF, DKIM and DMARC checks and delivery's MX and address
+// lookups share its cache.
+func newDNSClient(c DNSConfig, reg prometheus.Registerer) (*dnsclient.Client, error) {
+	cfg := dnsclient.Config{Registerer: reg}
+	if c.Resolver != "" {
+		cfg.Servers = []string{c.Resolver}
+	}
+	client, err := dnsclient.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	return client, nil
 }
 
 // addListener registers a TCP protocol server.

@@ -15,6 +15,7 @@ import (
 
 // Records are the answers DNS gives for one name. A name present in the zone with no record of
 // the asked type answers NOERROR with no records (NODATA); a name absent answers NXDOMAIN.
+// Both negative answers carry an SOA with TTL and MINIMUM NegativeTTL, so they can be cached.
 type Records struct {
 	MX       []net.MX // a single {Host: ".", Pref: 0} is a null MX (RFC 7505); see NullMX
 	A        []string // IPv4 addresses
@@ -140,6 +141,7 @@ func (d *DNS) answer(resp *dns.Msg, q dns.Question) {
 	switch {
 	case !ok:
 		resp.Rcode = dns.RcodeNameError
+		resp.Ns = []dns.RR{negativeSOA(q.Name)}
 		return
 	case r.ServFail:
 		resp.Rcode = dns.RcodeServerFailure
@@ -150,6 +152,26 @@ func (d *DNS) answer(resp *dns.Msg, q dns.Question) {
 		hdr.Ttl = 60
 	}
 	resp.Answer = records(hdr, r)
+	if len(resp.Answer) == 0 {
+		resp.Ns = []dns.RR{negativeSOA(q.Name)}
+	}
+}
+
+// NegativeTTL is how long a negative answer (NXDOMAIN, NODATA) may be cached: its SOA's TTL
+// and MINIMUM (RFC 2308).
+const NegativeTTL = 60
+
+// negativeSOA is the SOA a negative answer carries in its authority section (RFC 2308 §3),
+// owned by the question's top-level label: the server has no zone cuts.
+func negativeSOA(qname string) dns.RR {
+	labels := dns.SplitDomainName(qname)
+	zone := "."
+	if len(labels) > 0 {
+		zone = labels[len(labels)-1] + "."
+	}
+	return &dns.SOA{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: NegativeTTL},
+		Ns: "ns." + strings.TrimPrefix(zone, "."), Mbox: "hostmaster." + strings.TrimPrefix(zone, "."),
+		Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: NegativeTTL}
 }
 
 // records builds the answer RRs of hdr.Rrtype.

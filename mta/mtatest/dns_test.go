@@ -93,3 +93,26 @@ func TestDNSWithNetResolver(t *testing.T) {
 		t.Fatalf("after Delete: %v", err)
 	}
 }
+
+// TestNegativeAnswersCarrySOA: NXDOMAIN and NODATA have an SOA in the authority section, so
+// that a resolver may cache them (RFC 2308).
+func TestNegativeAnswersCarrySOA(t *testing.T) {
+	t.Parallel()
+	d := NewDNS(t, map[string]Records{"mx.test": {MX: []net.MX{{Host: "mx.mx.test", Pref: 1}}}})
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+		rcode int
+	}{{"absent.test.", dns.TypeA, dns.RcodeNameError}, {"mx.test.", dns.TypeA, dns.RcodeSuccess}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		r, err := dns.Exchange(m, d.Addr())
+		if err != nil || r.Rcode != q.rcode || len(r.Answer) != 0 || len(r.Ns) != 1 {
+			t.Fatalf("%s: %v, %v", q.name, r, err)
+		}
+		soa, ok := r.Ns[0].(*dns.SOA)
+		if !ok || soa.Hdr.Name != "test." || soa.Minttl != NegativeTTL || soa.Hdr.Ttl != NegativeTTL {
+			t.Fatalf("%s: authority %v", q.name, r.Ns)
+		}
+	}
+}

@@ -22,5 +22,6 @@
 // shared/bench/smtp-load.sh; command mtasink (./mta/mtatest/mtasink) runs such an MX on its own.
 //
 // To route mail to an MX through DNS in a test, serve MX and A records from a DNS and point
-// mta.NewDNSResolver at DNS.Addr, with mta.Options.MXPort set to MX.Port.
+// a dnsclient.Client (Config.Servers) at DNS.Addr, with mta.Options.MXPort set to MX.Port.
+// Negative answers carry an SOA (TTL NegativeTTL), so a caching client keeps them.
 package mtatest

@@ -237,7 +237,7 @@ func waitMXFrom(t *testing.T, ctx context.Context, n *Node, msgID string) mtates
 
 func findFrom(ms []mtatest.Message, msgID string) int {
 	for i, m := range ms {
-		if strings.HasPrefix(m.From, "bounce+"+msgID+"@") {
+		if bounceID(m.From) == msgID {
 			return i
 		}
 	}

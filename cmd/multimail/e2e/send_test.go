@@ -196,7 +196,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 func deliveredIDs(ms []mtatest.Message, acked map[string]bool) map[string]bool {
 	got := map[string]bool{}
 	for _, m := range ms {
-		id := strings.TrimPrefix(strings.SplitN(m.From, "@", 2)[0], "bounce+")
+		id := bounceID(m.From)
 		if acked[id] {
 			got[id] = true
 		}
@@ -273,7 +273,7 @@ func TestSubmissionControlFields(t *testing.T) {
 	if strings.Contains(strings.ToLower(string(ms[0].Data)), "x-multimail-") {
 		t.Errorf("control fields were sent:\n%s", ms[0].Data)
 	}
-	id := strings.TrimPrefix(strings.SplitN(ms[0].From, "@", 2)[0], "bounce+")
+	id := bounceID(ms[0].From)
 	code, body := n.Do("GET", "/v1/messages/"+id, APIKey, nil)
 	if code != 200 || !strings.Contains(string(body), `"priority":"high"`) || !strings.Contains(string(body), `"otp"`) {
 		t.Errorf("message %s = %d %s", id, code, body)
@@ -282,4 +282,11 @@ func TestSubmissionControlFields(t *testing.T) {
 	if err := c.SendMail(Sender, []string{"code@customer.test"}, strings.NewReader(bad)); err == nil {
 		t.Error("an unknown priority was accepted")
 	}
+}
+
+// bounceID is the message id in a VERP return path bounce+<msg_id>.<tag>@<domain>.
+func bounceID(from string) string {
+	local, _, _ := strings.Cut(from, "@")
+	id, _, _ := strings.Cut(strings.TrimPrefix(local, "bounce+"), ".")
+	return id
 }
