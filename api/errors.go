@@ -84,6 +84,9 @@ func toError(err error) *Error {
 		return e
 	}
 	var fe *submission.FieldError
+	if errors.As(err, &fe) && errors.Is(err, submission.ErrAttachmentType) {
+		return errUnprocessable(fe.Field, "%s: %s", fe.Field, fe.Msg)
+	}
 	if errors.As(err, &fe) {
 		return errField(fe.Field, "%s", fe.Msg)
 	}

@@ -39,6 +39,8 @@ func reply(err error) *smtp.SMTPError {
 		return smtpErr(550, 5, 7, 1, "Message rejected by an approval rule")
 	case errors.Is(err, ErrBareLineEnding):
 		return smtpErr(550, 5, 5, 2, "Bare CR or LF in message data refused (RFC 5321 section 2.3.8)")
+	case errors.Is(err, ErrNUL):
+		return smtpErr(550, 5, 6, 0, "NUL in message data refused")
 	case errors.Is(err, smtp.ErrTooLongLine):
 		return smtpErr(500, 5, 5, 2, "Line too long (RFC 5321 section 4.5.3.1.6)")
 	case errors.Is(err, ErrTooLarge):
