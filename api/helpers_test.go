@@ -61,6 +61,7 @@ type envOptions struct {
 	clock     Clock
 	queueOpts queue.Options
 	rules     []submission.Rule
+	bodyTime  time.Duration
 }
 
 func newEnv(tb testing.TB, eo envOptions) *testEnv {
@@ -87,7 +88,8 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 		eo.rateLimit.PerSecond = -1 // tests that want a limit set one
 	}
 	e.srv, err = New(Options{Store: e.store, Queue: q, Submitter: sub, Gatherer: e.reg, Registerer: e.reg,
-		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock})
+		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock,
+		BodyTimeout: eo.bodyTime})
 	if err != nil {
 		tb.Fatal(err)
 	}

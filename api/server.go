@@ -43,6 +43,7 @@ type Options struct {
 	Hostname     string                // MX target in generated DNS records; default "localhost"
 	MaxBodyBytes int64                 // request body limit; default 25 MiB (413 beyond)
 	RateLimit    RateLimit             // per API key
+	BodyTimeout  time.Duration         // time to send a request body; default 30 s (then the connection is closed)
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -82,6 +83,9 @@ func withDefaults(o Options) (Options, error) {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.DefaultGatherer
