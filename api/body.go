@@ -9,7 +9,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"time"
+
+	"multimail.dev/multimail/submission"
 )
 
 const (
@@ -97,6 +100,60 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	if errors.Is(err, io.EOF) && !b.g.eof {
 		b.g.eof = true
 		_ = b.g.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
+
+const (
+	// smallBody is the size under which a request takes no memory budget.
+	smallBody = 256 << 10
+	// bodyCostFactor is how many times its size a send holds at its peak: the JSON text in
+	// the decoder, the decoded attachments, the composed and the signed message.
+	bodyCostFactor = 4
+)
+
+// reserveBody takes the memory budget of a large request before its body is read: its
+// declared length (the limit when it declares none) times bodyCostFactor. Without budget in
+// time, the answer is 503 with Retry-After and the body is not read.
+func (s *Server) reserveBody(r *http.Request) (release func(), err error) {
+	n := r.ContentLength
+	if n < 0 || n > s.opts.MaxBodyBytes {
+		n = s.opts.MaxBodyBytes
+	}
+	if n < smallBody {
+		return func() {}, nil
+	}
+	return s.opts.Budget.Reserve(r.Context(), bodyCostFactor*n)
+}
+
+// decodeSendRequest decodes a send_email body as it streams in: the JSON text is held once,
+// in the decoder, and each attachment is decoded from base64 into its own slice. Errors of
+// the body itself (over the limit, too slow) come back as such, not as bad JSON.
+func decodeSendRequest(r *http.Request) (*submission.SendRequest, error) {
+	br := &bodyErr{r: r.Body}
+	req, err := submission.DecodeSendRequest(br)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(br.err, &mbe):
+		return nil, errTooLarge(mbe.Limit)
+	case errors.Is(br.err, os.ErrDeadlineExceeded):
+		return nil, errBodyTimeout
+	case br.err != nil:
+		return nil, errField("body", "could not be read: %v", br.err)
+	}
+	return req, err
+}
+
+// bodyErr remembers the first read error of a body other than io.EOF.
+type bodyErr struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyErr) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
 	}
 	return n, err
 }

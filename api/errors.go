@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -93,6 +94,10 @@ func toError(err error) *Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errTooLarge(mbe.Limit)
+	}
+	if errors.Is(err, budget.ErrExhausted) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: 5,
+			Message: "the server is busy with other large requests; retry after the Retry-After seconds"}
 	}
 	if e := sentinelError(err); e != nil {
 		return e

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"multimail.dev/multimail/api/mcp"
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -44,6 +45,7 @@ type Options struct {
 	MaxBodyBytes int64                 // request body limit; default 25 MiB (413 beyond)
 	RateLimit    RateLimit             // per API key
 	BodyTimeout  time.Duration         // time to send a request body; default 30 s (then the connection is closed)
+	Budget       *budget.Bytes         // memory budget large sends reserve; nil: unlimited
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.

@@ -15,11 +15,12 @@ const modulePath = "multimail.dev/multimail"
 // (api/webhook, mta/dsn, …) belongs to its top-level folder and may also import its siblings.
 var allowed = map[string][]string{
 	"queue":      {},
-	"mailbox":    {},
+	"budget":     {},
+	"mailbox":    {"budget"},
 	"mta":        {"queue"},
 	"submission": {"queue", "mailbox"},
 	"inbound":    {"mailbox", "queue"},
-	"api":        {"submission", "queue", "mailbox"},
+	"api":        {"submission", "queue", "mailbox", "budget"},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's

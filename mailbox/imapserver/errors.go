@@ -5,6 +5,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -39,6 +40,7 @@ func errorTable() []errorMapping {
 		{errTooManyConns, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this mailbox"}},
 		{errReadOnly, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is selected read-only"}},
 		{errSameFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}},
+		{budget.ErrExhausted, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server busy, try again later"}},
 		{errSpecialUse, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR", Text: "Special-use attributes cannot be set"}},
 	}
 }

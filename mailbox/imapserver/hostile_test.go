@@ -1,11 +1,14 @@
 package imapserver
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -73,4 +76,30 @@ func TestHostileBodyStructure(t *testing.T) {
 		}
 	}
 	must(t, c.Noop().Wait())
+}
+
+// TestAppendMemoryBudget: an APPEND that cannot get its share of the memory budget in time
+// is NO [UNAVAILABLE], and succeeds once the budget is free again.
+func TestAppendMemoryBudget(t *testing.T) {
+	t.Parallel()
+	b := budget.New(4096, 10*time.Millisecond)
+	e := newEnv(t, func(o *Options) { o.Budget = b })
+	c := e.login(t, nil)
+	raw := testMessage(1, "Draft", strings.Repeat("x", 1000))
+	appendRaw := func() error {
+		cmd := c.Append("Drafts", int64(len(raw)), nil)
+		_, err := cmd.Write([]byte(raw))
+		must(t, err)
+		must(t, cmd.Close())
+		_, err = cmd.Wait()
+		return err
+	}
+	hold, err := b.Reserve(context.Background(), 4000) // another large body in flight
+	must(t, err)
+	if err := appendRaw(); imapCode(err) != imap.ResponseCodeUnavailable {
+		t.Fatalf("APPEND without budget: %v, want NO [UNAVAILABLE]", err)
+	}
+	hold()
+	must(t, appendRaw())
+	must(t, c.Noop().Wait()) // the connection survived the refusal
 }
