@@ -31,6 +31,7 @@ type Config struct {
 	Delivery     DeliveryConfig       `toml:"delivery"`
 	Submission   SubmissionConfig     `toml:"submission"`
 	API          APIConfig            `toml:"api"`
+	Limits       LimitsConfig         `toml:"limits"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`

@@ -22,6 +22,7 @@ import (
 
 	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/api/webhook"
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
@@ -41,7 +42,8 @@ type node struct {
 	store mailbox.Store
 	queue *queue.Queue
 
-	devKey string // the dev default's API key, printed at start ("" with a config file)
+	budget *budget.Bytes // memory budget of large request bodies (memory.go)
+	devKey string        // the dev default's API key, printed at start ("" with a config file)
 	sup    supervisor
 }
 
@@ -53,6 +55,10 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n := &node{cfg: cfg, log: log, reg: reg, db: db, sup: supervisor{log: log}}
+	if n.budget, err = memoryBudget(cfg.Limits, log); err != nil {
+		db.Close()
+		return nil, err
+	}
 	store, err := mailbox.OpenPebble(db, mailbox.Options{Logger: log.With("component", "mailbox")})
 	if err != nil {
 		n.close()
@@ -120,6 +126,7 @@ func (n *node) build() error {
 		Logger:    n.log.With("component", "api"),
 		Hostname:  n.cfg.Hostname,
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
+		Budget:    n.budget,
 	})
 	if err != nil {
 		return err
@@ -178,7 +185,7 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 		return
 	}
 	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf,
-		Logger: n.log.With("component", "imap"), Registerer: n.reg})
+		Logger: n.log.With("component", "imap"), Registerer: n.reg, Budget: n.budget})
 	if l.IMAP != "" {
 		n.addListener("imap", l.IMAP, srv.ServeIMAP, srv.Shutdown)
 	}
