@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/budget"
 )
 
 // rawPost opens a TCP connection to the test server and writes the header of a POST with
@@ -94,5 +97,27 @@ func TestBodyOversizeAnswered(t *testing.T) {
 		if resp.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Errorf("%s: answer %d, want 413", tc.name, resp.StatusCode)
 		}
+	}
+}
+
+// TestBodyBudget: a large send that cannot get memory budget in time is answered 503 with
+// Retry-After before its body is read; once the budget is free the same send is accepted.
+func TestBodyBudget(t *testing.T) {
+	t.Parallel()
+	b := budget.New(8<<20, 20*time.Millisecond)
+	e := newEnv(t, envOptions{budget: b})
+	hold, err := b.Reserve(context.Background(), 8<<20) // other large bodies in flight
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := otpBody()
+	body["attachments"] = []map[string]any{{"filename": "a.bin", "content": make([]byte, 512<<10)}}
+	r := e.do("POST", "/v1/send_email", e.keys["send"], body)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("send without budget: %d %s (Retry-After %q), want 503", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	hold()
+	if r := e.do("POST", "/v1/send_email", e.keys["send"], body); r.status != http.StatusAccepted {
+		t.Fatalf("send with budget: %d %s", r.status, r.body)
 	}
 }

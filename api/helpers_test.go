@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -62,6 +63,7 @@ type envOptions struct {
 	queueOpts queue.Options
 	rules     []submission.Rule
 	bodyTime  time.Duration
+	budget    *budget.Bytes
 }
 
 func newEnv(tb testing.TB, eo envOptions) *testEnv {
@@ -89,7 +91,7 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 	}
 	e.srv, err = New(Options{Store: e.store, Queue: q, Submitter: sub, Gatherer: e.reg, Registerer: e.reg,
 		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock,
-		BodyTimeout: eo.bodyTime})
+		BodyTimeout: eo.bodyTime, Budget: eo.budget})
 	if err != nil {
 		tb.Fatal(err)
 	}
