@@ -169,7 +169,10 @@ func (s *Server) socketPrincipal(*http.Request) (*principal, error) {
 // the tool calls it carries then run with that same key through the API handler.
 func (s *Server) mcpAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := s.guardBody(w, r)
+		defer body.done()
 		if _, err := s.bearer(r); err != nil {
+			body.refused(toError(err).Status)
 			s.writeError(w, r, err)
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/diskfloor"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
@@ -86,12 +87,19 @@ func toError(err error) *Error {
 		return e
 	}
 	var fe *submission.FieldError
+	if errors.As(err, &fe) && errors.Is(err, submission.ErrAttachmentType) {
+		return errUnprocessable(fe.Field, "%s: %s", fe.Field, fe.Msg)
+	}
 	if errors.As(err, &fe) {
 		return errField(fe.Field, "%s", fe.Msg)
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errTooLarge(mbe.Limit)
+	}
+	if errors.Is(err, budget.ErrExhausted) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: 5,
+			Message: "the server is busy with other large requests; retry after the Retry-After seconds"}
 	}
 	if e := sentinelError(err); e != nil {
 		return e

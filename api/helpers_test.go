@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -63,6 +64,8 @@ type envOptions struct {
 	clock     Clock
 	queueOpts queue.Options
 	rules     []submission.Rule
+	bodyTime  time.Duration
+	budget    *budget.Bytes
 }
 
 func newEnv(tb testing.TB, eo envOptions) *testEnv {
@@ -90,7 +93,8 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 		eo.rateLimit.PerSecond = -1 // tests that want a limit set one
 	}
 	e.srv, err = New(Options{Store: e.store, Queue: q, Submitter: sub, Gatherer: e.reg, Registerer: e.reg,
-		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock})
+		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock,
+		BodyTimeout: eo.bodyTime, Budget: eo.budget})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -57,10 +57,16 @@ func (s *Server) wrap(rt route, auth authFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		body := s.guardBody(sw, r)
 		err := s.serve(rt, auth, sw, r)
 		if err != nil {
+			linger := body.refused(toError(err).Status)
 			s.writeError(sw, r, err)
+			if linger {
+				body.linger()
+			}
 		}
+		body.done()
 		s.m.observe(rt.method+" "+rt.pattern, sw.status(), time.Since(start))
 	})
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"net/http"
 
 	"multimail.dev/multimail/api/wire"
@@ -14,11 +13,12 @@ const idempotencyHeader = "Idempotency-Key"
 // sendEmail is POST /v1/send_email: validate, check the key may send as mailbox_id, and hand
 // the request to submission, which enqueues it durably before we answer 202.
 func (s *Server) sendEmail(w http.ResponseWriter, r *http.Request, p *principal) error {
-	b, err := readBody(r)
+	release, err := s.reserveBody(r)
 	if err != nil {
 		return err
 	}
-	req, err := submission.DecodeSendRequest(bytes.NewReader(b))
+	defer release()
+	req, err := decodeSendRequest(r)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"multimail.dev/multimail/api/mcp"
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -47,7 +48,9 @@ type Options struct {
 	Intake       Intake                // the free-space floor of accepting endpoints; nil accepts always
 	// Throttle answers 429 to a client address that sent too many unknown API keys, before
 	// the key is looked up; nil throttles nothing. One Limiter is shared with IMAP and SMTP.
-	Throttle *throttle.Limiter
+	Throttle    *throttle.Limiter
+	BodyTimeout time.Duration // time to send a request body; default 30 s (then the connection is closed)
+	Budget      *budget.Bytes // memory budget large sends reserve; nil: unlimited
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -87,6 +90,9 @@ func withDefaults(o Options) (Options, error) {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.DefaultGatherer

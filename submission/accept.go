@@ -82,6 +82,9 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 	if err != nil {
 		return queue.Receipt{}, s.refused("forbidden", err)
 	}
+	if err := checkWire(raw); err != nil {
+		return queue.Receipt{}, s.refused("unsafe_bytes", fmt.Errorf("submission: %s: %w", env.msgID, err))
+	}
 	signed, err := s.sign(raw, env.sender.domain)
 	if err != nil {
 		return queue.Receipt{}, err

@@ -42,6 +42,12 @@ var (
 	ErrTooLarge = errors.New("submission: message too large")
 	// ErrBareLineEnding: a bare CR or LF in SMTP DATA (SMTP smuggling).
 	ErrBareLineEnding = smtpserver.ErrBareLineEnding
+	// ErrNUL: a NUL byte in a message (RFC 5322 §2.3 forbids it; the wire guard of
+	// accept refuses it on every path).
+	ErrNUL = errors.New("submission: NUL in message data")
+	// ErrAttachmentType: an API attachment whose content_type cannot be base64-encoded
+	// (multipart/* and message/*, RFC 2045 §6.4); comes as a *FieldError. API: 422.
+	ErrAttachmentType = errors.New("submission: attachment type cannot be base64-encoded")
 	// ErrMalformedMessage: a raw message whose header cannot be parsed.
 	ErrMalformedMessage = errors.New("submission: malformed message")
 	// ErrRejected: an approval rule rejected the message; the record exists, it is never sent.

@@ -43,6 +43,8 @@ func reply(err error) *smtp.SMTPError {
 		return smtpserver.Reply(550, 5, 7, 1, "Sending is not permitted for this mailbox")
 	case errors.Is(err, ErrRejected):
 		return smtpserver.Reply(550, 5, 7, 1, "Message rejected by an approval rule")
+	case errors.Is(err, ErrNUL):
+		return smtpserver.Reply(550, 5, 6, 0, "NUL in message data refused")
 	case errors.Is(err, ErrTooLarge):
 		return smtp.ErrDataTooLarge
 	case errors.Is(err, ErrMalformedMessage):

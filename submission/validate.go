@@ -249,8 +249,12 @@ func checkAttachments(atts []Attachment) error {
 		if err := checkHeaderValue(field+".content_type", a.ContentType); err != nil {
 			return err
 		}
-		if _, _, err := mime.ParseMediaType(a.ContentType); err != nil {
+		mt, _, err := mime.ParseMediaType(a.ContentType)
+		if err != nil {
 			return fieldErr(field+".content_type", "not a valid media type")
+		}
+		if err := checkAttachmentType(field+".content_type", mt); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -265,6 +269,20 @@ func checkIdempotencyKey(k string) error {
 		if c := k[i]; c < 33 || c > 126 {
 			return fieldErr("idempotency_key", "must be printable ASCII without spaces")
 		}
+	}
+	return nil
+}
+
+// checkAttachmentType refuses the media types an attachment cannot have. Attachments are
+// always base64 (so no bare CR, LF or NUL of theirs reaches the wire), and RFC 2045 §6.4
+// forbids any encoding but 7bit, 8bit or binary for multipart/* and message/*: written
+// unencoded, their bytes would reach the next hop as they came (SMTP smuggling). Send such
+// content as application/octet-stream.
+func checkAttachmentType(field, mediaType string) error {
+	top, _, _ := strings.Cut(mediaType, "/")
+	if top == "multipart" || top == "message" {
+		return &FieldError{Field: field, cause: ErrAttachmentType,
+			Msg: mediaType + " cannot be an attachment's type (RFC 2045 §6.4 forbids base64 for it); use application/octet-stream"}
 	}
 	return nil
 }

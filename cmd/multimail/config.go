@@ -86,7 +86,7 @@ type APIConfig struct {
 	RateBurst int     `toml:"rate_burst"` // requests a key may make at once above the rate
 }
 
-// LimitsConfig caps the open connections of each kind of listener: smtp (the smtp,
+// LimitsConfig holds process-wide resource limits. It caps the open connections of each kind of listener: smtp (the smtp,
 // submission and submissions listeners together), imap (imap and imaps) and http. Past a cap a
 // connection gets the protocol's refusal (421 4.7.0, * BYE, HTTP 503) and is closed, so a flood
 // on one kind can neither exhaust the file descriptors nor starve the other kinds (/healthz).
@@ -100,6 +100,9 @@ type LimitsConfig struct {
 	IMAPMaxConnectionsPerIP int `toml:"imap_max_connections_per_ip"`
 	HTTPMaxConnections      int `toml:"http_max_connections"`
 	HTTPMaxConnectionsPerIP int `toml:"http_max_connections_per_ip"`
+	// Memory is the Go memory limit ("1GiB"); 0 or absent: GOMEMLIMIT, else 1 GiB. Half of
+	// it is the budget large request bodies (API sends, IMAP APPEND) reserve (memory.go).
+	Memory ByteSize `toml:"memory"`
 }
 
 // Defaults of [limits]: three kinds at 1000 stay within a few thousand file descriptors (the

@@ -15,17 +15,18 @@ const modulePath = "multimail.dev/multimail"
 // (api/webhook, mta/dsn, …) belongs to its top-level folder and may also import its siblings.
 var allowed = map[string][]string{
 	"queue":      {},
-	"mailbox":    {"throttle"},
+	"mailbox":    {"throttle", "budget"},
 	"smtpserver": {},
 	"connlimit":  {},
 	"diskfloor":  {},
 	"throttle":   {},
 	"dnsclient":  {},
+	"budget":     {},
 	"model":      {},
 	"mta":        {"queue", "dnsclient"},
 	"submission": {"queue", "mailbox", "smtpserver", "throttle"},
 	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient"},
-	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle"},
+	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget"},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's

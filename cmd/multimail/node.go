@@ -23,6 +23,7 @@ import (
 
 	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/api/webhook"
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/connlimit"
 	"multimail.dev/multimail/diskfloor"
 	"multimail.dev/multimail/dnsclient"
@@ -56,7 +57,8 @@ type node struct {
 	caps    caps // connection caps per kind of listener, made by build
 	// auth throttles failed logins at every door (IMAP, SMTP AUTH, HTTP keys); nil when
 	// [auth_throttle] max_failures = -1.
-	auth *throttle.Limiter
+	auth   *throttle.Limiter
+	budget *budget.Bytes // memory budget of large request bodies (memory.go)
 }
 
 // caps are the connection caps of the listener kinds ([limits] in the config).
@@ -89,6 +91,10 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	n.db = db
+	if n.budget, err = memoryBudget(cfg.Limits, log); err != nil {
+		n.close()
+		return nil, err
+	}
 	store, err := mailbox.OpenPebble(db, mailbox.Options{Logger: log.With("component", "mailbox")})
 	if err != nil {
 		n.close()
@@ -168,6 +174,7 @@ func (n *node) build() error {
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
 		Intake:    n.floor,
 		Throttle:  n.auth,
+		Budget:    n.budget,
 	})
 	if err != nil {
 		return err
@@ -270,7 +277,7 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 		return
 	}
 	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf, Throttle: n.auth,
-		Logger: n.log.With("component", "imap"), Registerer: n.reg, Admit: n.floor.Admit})
+		Logger: n.log.With("component", "imap"), Registerer: n.reg, Admit: n.floor.Admit, Budget: n.budget})
 	if l.IMAP != "" {
 		n.addListener("imap", l.IMAP, capped(n.caps.imap, nil, srv.ServeIMAP), srv.Shutdown)
 	}

@@ -21,7 +21,13 @@ func (sess *session) Append(name string, r imap.LiteralReader, o *imap.AppendOpt
 	if err != nil {
 		return nil, toIMAPDest(err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, sess.srv.opts.MaxLiteralBytes))
+	release, err := sess.srv.opts.Budget.Reserve(sess.ctx, 2*min(r.Size(), sess.srv.opts.MaxLiteralBytes))
+	if err != nil {
+		return nil, toIMAP(err)
+	}
+	defer release()
+	raw := make([]byte, 0, min(r.Size(), sess.srv.opts.MaxLiteralBytes))
+	raw, err = readAll(raw, io.LimitReader(r, sess.srv.opts.MaxLiteralBytes))
 	if err != nil {
 		return nil, err
 	}
@@ -155,4 +161,22 @@ func (sess *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
 		}
 	}
 	return nil
+}
+
+// readAll is io.ReadAll into b, which is sized for the literal already, so
+// the literal is read into one buffer without growing copies.
+func readAll(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }

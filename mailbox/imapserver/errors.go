@@ -5,6 +5,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/throttle"
 )
@@ -45,6 +46,7 @@ func errorTable() []errorMapping {
 		{errSameFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}},
 		// RFC 5530 §3: UNAVAILABLE, a temporary failure of a subsystem (here: disk space).
 		{errUnavailable, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server is low on disk space, try again later"}},
+		{budget.ErrExhausted, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server busy, try again later"}},
 		{errSpecialUse, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR", Text: "Special-use attributes cannot be set"}},
 	}
 }

@@ -1,13 +1,11 @@
 package imapserver
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 
 	"github.com/emersion/go-imap/v2"
 	goimap "github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"multimail.dev/multimail/mailbox"
 )
@@ -103,11 +101,10 @@ func needsRaw(o *imap.FetchOptions) bool {
 // writeParsed writes ENVELOPE and BODYSTRUCTURE, parsed from the raw message.
 func writeParsed(rw *goimap.FetchResponseWriter, raw []byte, o *imap.FetchOptions) {
 	if o.Envelope {
-		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-		rw.WriteEnvelope(goimap.ExtractEnvelope(h))
+		rw.WriteEnvelope(envelope(raw))
 	}
 	if o.BodyStructure != nil {
-		rw.WriteBodyStructure(goimap.ExtractBodyStructure(bytes.NewReader(raw)))
+		rw.WriteBodyStructure(bodyStructure(raw))
 	}
 }
 

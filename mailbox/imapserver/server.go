@@ -15,6 +15,7 @@ import (
 	goimap "github.com/emersion/go-imap/v2/imapserver"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/throttle"
 )
@@ -49,6 +50,10 @@ type Options struct {
 	// MaxLiteralBytes caps the message size of APPEND (advertised as
 	// APPENDLIMIT); 0 means DefaultMaxLiteralBytes.
 	MaxLiteralBytes int64
+	// Budget is the memory budget APPEND literals reserve before they are
+	// read (twice their size: the literal and the store's copy); nil is
+	// unlimited. Without budget in time, APPEND is NO [UNAVAILABLE].
+	Budget *budget.Bytes
 	// Registerer receives the server's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Admit, when set, is asked before every APPEND; an error refuses it with

@@ -1,0 +1,265 @@
+package imapserver
+
+// This file describes a stored message as ENVELOPE and BODYSTRUCTURE. Mail
+// arrives from anyone on port 25, so the description must hold for any bytes:
+// empty multiparts, missing or broken boundaries, missing or invalid headers,
+// unknown charsets, deep nesting. go-imap's own ExtractBodyStructure returns
+// a multipart with no children for "multipart/mixed; boundary=zz" without
+// parts, and its writer panics on that (dropping the connection on every
+// later FETCH BODYSTRUCTURE: a poison message), so the walk is ours.
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2/imapserver"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+)
+
+const (
+	// maxDepth bounds the nesting of multiparts and message/rfc822 that
+	// is described; a deeper part is described as one opaque
+	// application/octet-stream part. Nothing legitimate nests this deep.
+	maxDepth = 32
+	// maxParts bounds the number of parts described in one message
+	// (Dovecot's default limit is 10000 too); later parts are left out.
+	maxParts = 10000
+)
+
+// bodyStructure describes raw. Every multipart in the result has at least
+// one child and every string is valid UTF-8 without NUL, CR or LF.
+func bodyStructure(raw []byte) imap.BodyStructure {
+	br := bufio.NewReader(bytes.NewReader(raw))
+	h, _ := textproto.ReadHeader(br)
+	var w walker
+	return w.part(h, br, 0, "text/plain")
+}
+
+// envelope describes the header of raw as an ENVELOPE.
+func envelope(raw []byte) *imap.Envelope {
+	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+	return cleanEnvelope(goimap.ExtractEnvelope(h))
+}
+
+// cleanEnvelope keeps only what every client parses: a date with a
+// four-digit year and strings without NUL, CR or LF.
+func cleanEnvelope(env *imap.Envelope) *imap.Envelope {
+	if y := env.Date.Year(); y < 1 || y > 9999 {
+		env.Date = time.Time{} // written as NIL
+	}
+	env.Subject = clean(env.Subject)
+	env.MessageID = cleanID(env.MessageID)
+	for i, id := range env.InReplyTo {
+		env.InReplyTo[i] = cleanID(id)
+	}
+	for _, l := range [][]imap.Address{env.From, env.Sender, env.ReplyTo, env.To, env.Cc, env.Bcc} {
+		for i := range l {
+			l[i].Name, l[i].Mailbox, l[i].Host = clean(l[i].Name), clean(l[i].Mailbox), clean(l[i].Host)
+		}
+	}
+	return env
+}
+
+// walker carries the part count across one message's walk.
+type walker struct{ parts int }
+
+// part describes one entity whose header is h and whose body is read from
+// r; defType is the type a part without a valid Content-Type has (RFC 2045
+// §5.2: text/plain, but message/rfc822 inside multipart/digest, RFC 2046
+// §5.1.5).
+func (w *walker) part(h textproto.Header, r io.Reader, depth int, defType string) imap.BodyStructure {
+	w.parts++
+	hdr := gomessage.Header{Header: h}
+	typ, sub, params := contentType(hdr, defType)
+	switch {
+	case depth >= maxDepth && (typ == "multipart" || typ == "message"):
+		typ, sub, params = "application", "octet-stream", nil
+	case typ == "multipart" && params["boundary"] == "":
+		// RFC 2046 §5.1.1: the boundary is required; without one
+		// the Content-Type is invalid, so the RFC 2045 §5.2 default.
+		typ, sub, params = "text", "plain", map[string]string{"charset": "us-ascii"}
+	case typ == "multipart":
+		return w.multipart(hdr, sub, params, r, depth)
+	}
+	return w.single(hdr, typ, sub, params, r, depth)
+}
+
+func (w *walker) multipart(hdr gomessage.Header, sub string, params map[string]string, r io.Reader, depth int) imap.BodyStructure {
+	bs := &imap.BodyStructureMultiPart{Subtype: sub}
+	childType := "text/plain"
+	if sub == "digest" {
+		childType = "message/rfc822"
+	}
+	mr := textproto.NewMultipartReader(r, params["boundary"])
+	for w.parts < maxParts {
+		p, err := mr.NextPart()
+		if err != nil || p == nil {
+			break
+		}
+		bs.Children = append(bs.Children, w.part(p.Header, p, depth+1, childType))
+	}
+	if len(bs.Children) == 0 {
+		// RFC 9051 body-type-mpart needs one body at least; like
+		// Dovecot, an empty multipart gets one empty text/plain part.
+		bs.Children = []imap.BodyStructure{emptyPart()}
+	}
+	bs.Extended = &imap.BodyStructureMultiPartExt{
+		Params:      params,
+		Disposition: disposition(hdr),
+		Language:    language(hdr),
+		Location:    clean(hdr.Get("Content-Location")),
+	}
+	return bs
+}
+
+func (w *walker) single(hdr gomessage.Header, typ, sub string, params map[string]string, r io.Reader, depth int) imap.BodyStructure {
+	cr := &countingReader{r: r}
+	bs := &imap.BodyStructureSinglePart{
+		Type: typ, Subtype: sub, Params: params,
+		ID:          clean(hdr.Get("Content-Id")),
+		Description: clean(hdr.Get("Content-Description")),
+		Encoding:    encoding(hdr),
+	}
+	if typ == "message" && (sub == "rfc822" || sub == "global") {
+		br := bufio.NewReader(cr)
+		ch, _ := textproto.ReadHeader(br)
+		msg := &imap.BodyStructureMessageRFC822{
+			Envelope:      cleanEnvelope(goimap.ExtractEnvelope(ch)),
+			BodyStructure: w.part(ch, br, depth+1, "text/plain"),
+		}
+		io.Copy(io.Discard, br) //nolint:errcheck // reading bytes cannot fail
+		msg.NumLines = cr.lines
+		bs.MessageRFC822 = msg
+	}
+	io.Copy(io.Discard, cr) //nolint:errcheck // reading bytes cannot fail
+	bs.Size = uint32(min(cr.n, 1<<32-1))
+	if typ == "text" {
+		bs.Text = &imap.BodyStructureText{NumLines: cr.lines}
+	}
+	bs.Extended = &imap.BodyStructureSinglePartExt{
+		Disposition: disposition(hdr),
+		Language:    language(hdr),
+		Location:    clean(hdr.Get("Content-Location")),
+	}
+	return bs
+}
+
+func emptyPart() *imap.BodyStructureSinglePart {
+	return &imap.BodyStructureSinglePart{
+		Type: "text", Subtype: "plain", Params: map[string]string{"charset": "us-ascii"},
+		Encoding: "7bit", Text: &imap.BodyStructureText{},
+		Extended: &imap.BodyStructureSinglePartExt{},
+	}
+}
+
+// contentType returns the type, subtype and parameters of hdr; a missing or
+// invalid Content-Type is defType (RFC 2045 §5.2).
+func contentType(hdr gomessage.Header, defType string) (typ, sub string, params map[string]string) {
+	mt, ps, err := hdr.ContentType()
+	typ, sub, ok := strings.Cut(mt, "/")
+	if (err != nil && mt == "") || !ok || typ == "" || sub == "" || !token(typ) || !token(sub) {
+		typ, sub, _ = strings.Cut(defType, "/")
+		if typ == "text" {
+			return typ, sub, map[string]string{"charset": "us-ascii"}
+		}
+		return typ, sub, nil
+	}
+	return typ, sub, cleanParams(ps)
+}
+
+func disposition(hdr gomessage.Header) *imap.BodyStructureDisposition {
+	d, ps, _ := hdr.ContentDisposition()
+	if d == "" || !token(d) {
+		return nil
+	}
+	return &imap.BodyStructureDisposition{Value: d, Params: cleanParams(ps)}
+}
+
+func language(hdr gomessage.Header) []string {
+	var out []string
+	for _, l := range strings.Split(hdr.Get("Content-Language"), ",") {
+		if l = clean(strings.TrimSpace(l)); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// encoding returns the Content-Transfer-Encoding in lower case, "7bit" when
+// missing or not a token.
+func encoding(hdr gomessage.Header) string {
+	e := strings.ToLower(strings.TrimSpace(hdr.Get("Content-Transfer-Encoding")))
+	if e == "" || !token(e) {
+		return "7bit"
+	}
+	return e
+}
+
+func cleanParams(ps map[string]string) map[string]string {
+	out := make(map[string]string, len(ps))
+	for k, v := range ps {
+		if k = clean(k); k != "" {
+			out[k] = clean(v)
+		}
+	}
+	return out
+}
+
+// clean makes s valid UTF-8 without NUL, CR or LF (a CR or LF becomes a
+// space, as unfolding would make it).
+func clean(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsAny(s, "\x00\r\n") {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case 0:
+			return -1
+		case '\r', '\n':
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// cleanID is clean for a message id, which is written between < and >.
+func cleanID(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '<' || r == '>' || r == ' ' {
+			return -1
+		}
+		return r
+	}, clean(s))
+}
+
+// token reports whether s is an RFC 2045 token.
+func token(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// countingReader counts the bytes and line feeds read through it.
+type countingReader struct {
+	r     io.Reader
+	n     int64
+	lines int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.lines += int64(bytes.Count(p[:n], []byte("\n")))
+	return n, err
+}
