@@ -20,6 +20,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-smtp"
 
 	"multimail.dev/multimail/internal/interoptest"
 	"multimail.dev/multimail/mta/mtatest"
@@ -149,6 +150,19 @@ func TestFullDiskRefusesIntake(t *testing.T) {
 	var ie *imap.Error
 	if _, err := cmd.Wait(); !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo || ie.Code != imap.ResponseCodeUnavailable {
 		t.Fatalf("APPEND below the floor: %v, want NO [UNAVAILABLE]", err)
+	}
+	// SMTP answers 452 4.3.1 at MAIL FROM on port 25 and on submission alike.
+	for _, port := range []int{n.Ports.SMTP, n.Ports.Submission} {
+		sc, err := smtp.Dial(Addr(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sc.Mail(Sender, nil)
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+			t.Fatalf("MAIL FROM on port %d below the floor: %v, want 452 4.3.1", port, err)
+		}
+		_ = sc.Close()
 	}
 	// Delivery of what was queued goes on, and its events are written and read.
 	ms, err := n.MX.WaitUntil(ctx, func(ms []mtatest.Message) bool { return len(ms) >= 1 })
