@@ -132,6 +132,7 @@ func Start(t testing.TB, opts Options) *Node {
 	n := &Node{t: t, Dir: t.TempDir(), opts: opts}
 	n.MX = mtatest.NewMX(t, opts.MX)
 	n.Hooks = NewWebhookReceiver(t, opts.Webhook)
+	t.Cleanup(func() { n.Hooks.CheckTrails(t) })
 	n.Ports = freePorts(t)
 	n.Config = filepath.Join(n.Dir, "multimail.toml")
 	if err := os.WriteFile(n.Config, []byte(n.configText()), 0o600); err != nil {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/model"
 )
 
 // WebhookOptions configure the receiver.
@@ -171,4 +173,32 @@ func (w *WebhookReceiver) WaitFor(ctx context.Context, match func(Hook) bool) (H
 // WaitEvent waits for the event of the given type about msgID.
 func (w *WebhookReceiver) WaitEvent(ctx context.Context, msgID, event string) (Hook, error) {
 	return w.WaitFor(ctx, func(h Hook) bool { return h.MessageID() == msgID && h.Type() == event })
+}
+
+// CheckTrails replays every message's webhook trail (each webhook-id once, in arrival order,
+// which is journal order per message) through the oversight model's transition rules
+// (model.CheckTrail) and fails the test on a step the model forbids. Start runs it when the
+// test ends, so every end-to-end test holds the code to the model.
+func (w *WebhookReceiver) CheckTrails(t testing.TB) {
+	t.Helper()
+	trails := map[string][]model.Step{}
+	var order []string
+	seen := map[string]bool{}
+	for _, h := range w.Hooks() {
+		if seen[h.ID] || h.Type() == "received" || h.MessageID() == "" {
+			continue
+		}
+		seen[h.ID] = true
+		id := h.MessageID()
+		if _, ok := trails[id]; !ok {
+			order = append(order, id)
+		}
+		rcpt, _ := h.Event["recipient"].(string)
+		trails[id] = append(trails[id], model.Step{Event: h.Type(), Recipient: rcpt})
+	}
+	for _, id := range order {
+		if err := model.CheckTrail(trails[id]); err != nil {
+			t.Errorf("message %s: the trail %v breaks the oversight model: %v", id, trails[id], err)
+		}
+	}
 }
