@@ -94,11 +94,17 @@ func (c *core) newEmail(ctx context.Context, mailbox string, raw []byte, o Deliv
 // under the secret's hash (nil if none) are loaded: a key scoped to the
 // mailbox is accepted at the cost of one SHA-256; otherwise the secret must be
 // the password (bcrypt, constant time). An empty secret never matches.
-func checkAuth(m Mailbox, secret string, key *APIKey) bool {
+func checkAuth(m Mailbox, secret string, key *APIKey, need []string) bool {
 	if secret == "" {
 		return false
 	}
 	if key != nil && sameHash(key.Hash, HashAPIKey(secret)) && key.AllowsMailbox(m.Address) {
+		usable := UsableScopes(key.Scopes)
+		for _, s := range need {
+			if !ScopeHeld(usable, s) {
+				return false // the key is right but may not do what this door does
+			}
+		}
 		return true
 	}
 	return checkPassword(m.PasswordHash, secret)

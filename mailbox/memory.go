@@ -255,7 +255,7 @@ func (s *MemoryStore) DeleteAPIKey(ctx context.Context, id string) error {
 }
 
 // Authenticate implements Store.
-func (s *MemoryStore) Authenticate(ctx context.Context, address, secret string) (Mailbox, error) {
+func (s *MemoryStore) Authenticate(ctx context.Context, address, secret string, need []string) (Mailbox, error) {
 	s.mu.RLock()
 	mb, err := s.mailbox(address)
 	var m Mailbox
@@ -272,7 +272,7 @@ func (s *MemoryStore) Authenticate(ctx context.Context, address, secret string) 
 		checkPassword("", secret) // same cost as a wrong password
 		return Mailbox{}, fmt.Errorf("authenticate: %w", ErrBadCredentials)
 	}
-	if !checkAuth(m, secret, kp) {
+	if !checkAuth(m, secret, kp, need) {
 		return Mailbox{}, fmt.Errorf("authenticate %s: %w", m.Address, ErrBadCredentials)
 	}
 	return m, nil

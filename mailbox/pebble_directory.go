@@ -195,7 +195,7 @@ func (s *PebbleStore) DeleteAPIKey(ctx context.Context, id string) error {
 }
 
 // Authenticate implements Store.
-func (s *PebbleStore) Authenticate(ctx context.Context, address, secret string) (Mailbox, error) {
+func (s *PebbleStore) Authenticate(ctx context.Context, address, secret string, need []string) (Mailbox, error) {
 	m, err := s.Mailbox(ctx, address)
 	if err != nil {
 		checkPassword("", secret) // same cost as a wrong password
@@ -212,7 +212,7 @@ func (s *PebbleStore) Authenticate(ctx context.Context, address, secret string) 
 	if err == nil {
 		key = &k
 	}
-	if !checkAuth(m, secret, key) {
+	if !checkAuth(m, secret, key, need) {
 		return Mailbox{}, fmt.Errorf("authenticate %s: %w", m.Address, ErrBadCredentials)
 	}
 	return m, nil

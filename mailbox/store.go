@@ -35,9 +35,11 @@ type Store interface {
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	// DeleteAPIKey removes a key by ID (ErrNotFound).
 	DeleteAPIKey(ctx context.Context, id string) error
-	// Authenticate accepts the mailbox password or any API key scoped to that
-	// mailbox (or "*"). Any failure, unknown mailbox included, is ErrBadCredentials.
-	Authenticate(ctx context.Context, address, secret string) (Mailbox, error)
+	// Authenticate accepts the mailbox password, or an API key scoped to that mailbox (or
+	// "*") that holds every scope in need: a key never grants more than it holds, so the
+	// door says what it lets the key do (SMTP submission: send; IMAP: read and tag). Any
+	// failure, unknown mailbox and missing scope included, is ErrBadCredentials.
+	Authenticate(ctx context.Context, address, secret string, need []string) (Mailbox, error)
 
 	// Folders returns a mailbox's folders, INBOX first then by name (ErrNotFound).
 	Folders(ctx context.Context, mailbox string) ([]Folder, error)

@@ -87,12 +87,12 @@ func TestSMTPRefusals(t *testing.T) {
 			return c.SendMail("auto@example.com", []string{"bob@dest.example"},
 				strings.NewReader("Sender: Agent <auto@example.com>\r\n"+msg))
 		}, "ok"},
-		{"read-scoped API key may log in but not send", func(c *smtp.Client) error {
+		{"read-scoped API key may not log in to send", func(c *smtp.Client) error {
 			if err := c.Auth(sasl.NewPlainClient("", "auto@example.com", readOnlyKey)); err != nil {
 				return err
 			}
 			return c.Mail("auto@example.com", nil)
-		}, "550 5.7.1"},
+		}, "535 5.7.8"},
 		{"API key as password is accepted", func(c *smtp.Client) error {
 			if err := c.Auth(sasl.NewPlainClient("", "auto@example.com", ts.key)); err != nil {
 				return err

@@ -60,6 +60,10 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 // AuthMechanisms implements smtp.AuthSession; go-smtp offers them only under TLS.
 func (s *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
 
+// submitScopes are what an API key used as the SMTP AUTH password must hold: submission
+// sends, so an operator key (approve, admin, never send) cannot send through SMTP either.
+var submitScopes = []string{mailbox.ScopeSend}
+
 // Auth implements smtp.AuthSession: PLAIN (RFC 4616) and LOGIN, checked against the mailbox
 // password or one of its API keys (mailbox.Store.Authenticate).
 func (s *session) Auth(mech string) (sasl.Server, error) {
@@ -90,7 +94,7 @@ func (s *session) authenticate(user, pass string) error {
 		s.expire()
 		return reply(err)
 	}
-	mb, err := s.srv.sub.opts.Store.Authenticate(s.ctx, strings.ToLower(user), pass)
+	mb, err := s.srv.sub.opts.Store.Authenticate(s.ctx, strings.ToLower(user), pass, submitScopes)
 	if errors.Is(err, mailbox.ErrBadCredentials) {
 		th.Failure(throttle.SMTP, s.addr, user)
 		return s.authFailed(user)

@@ -53,7 +53,7 @@ func newEnvStore(t testing.TB, store mailbox.Store, mod func(*Options)) *env {
 	must(t, err)
 	must(t, store.AddMailbox(ctx, mailbox.Mailbox{Address: testUser, PasswordHash: hash}))
 	secret, keyHash := mailbox.NewAPIKeySecret()
-	must(t, store.AddAPIKey(ctx, mailbox.APIKey{Hash: keyHash, Mailboxes: []string{testUser}, Scopes: []string{"read"}}))
+	must(t, store.AddAPIKey(ctx, mailbox.APIKey{Hash: keyHash, Mailboxes: []string{testUser}, Scopes: []string{"read", "tag"}}))
 	serverTLS, clientTLS := testCerts(t)
 	opts := Options{Store: store, TLSConfig: serverTLS}
 	if mod != nil {

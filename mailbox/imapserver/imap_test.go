@@ -40,6 +40,11 @@ func TestLoginRefusedBeforeTLS(t *testing.T) {
 func TestLogin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
+	// A key never grants more than it holds: one that can approve but not read and tag does
+	// not open the mailbox over IMAP.
+	approveOnly, approveHash := mailbox.NewAPIKeySecret()
+	must(t, e.store.AddAPIKey(context.Background(), mailbox.APIKey{ID: "key_approver", Hash: approveHash,
+		Mailboxes: []string{testUser}, Scopes: []string{mailbox.ScopeApprove}}))
 	for _, tc := range []struct {
 		name     string
 		implicit bool
@@ -54,6 +59,7 @@ func TestLogin(t *testing.T) {
 		{name: "imaps/authenticate-plain", implicit: true, secret: e.apiKey, plain: true},
 		{name: "starttls/authenticate-plain", secret: testPassword, plain: true},
 		{name: "wrong-password", secret: "nope", wantCode: imap.ResponseCodeAuthenticationFailed},
+		{name: "approve-only-key", secret: approveOnly, wantCode: imap.ResponseCodeAuthenticationFailed},
 		{name: "wrong-key", implicit: true, secret: "mm_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", wantCode: imap.ResponseCodeAuthenticationFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

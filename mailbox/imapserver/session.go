@@ -73,8 +73,13 @@ func (sess *session) Close() error {
 
 // Login implements goimap.Session for LOGIN and AUTHENTICATE PLAIN; go-imap
 // refuses both before TLS. The secret is the mailbox password or an API key
-// scoped to the mailbox. A client or account over the throttle's limits is
+// scoped to the mailbox that holds read and tag (imapScopes). A client or account over the throttle's limits is
 // refused (NO [UNAVAILABLE]) before the password is checked.
+// imapScopes are what an API key must hold to open an IMAP session: IMAP reads the mailbox
+// and changes its flags and keywords, so a key that cannot read and tag cannot log in (an
+// approve-only operator key never opens the agent's mailbox).
+var imapScopes = []string{mailbox.ScopeRead, mailbox.ScopeTag}
+
 func (sess *session) Login(username, password string) error {
 	th := sess.srv.opts.Throttle
 	if err := th.Check(throttle.IMAP, sess.addr, username); err != nil {
@@ -82,7 +87,7 @@ func (sess *session) Login(username, password string) error {
 		sess.log.Info("imap: login throttled", "mailbox", username, "err", err)
 		return toIMAP(err)
 	}
-	m, err := sess.store.Authenticate(sess.ctx, username, password)
+	m, err := sess.store.Authenticate(sess.ctx, username, password, imapScopes)
 	if err != nil {
 		sess.srv.metrics.logins.WithLabelValues("failed").Inc()
 		sess.log.Info("imap: login failed", "mailbox", username, "err", err)

@@ -95,32 +95,49 @@ func testAuthenticate(t *testing.T, s mailbox.Store) {
 	addMailbox(t, s, "a@example.com")
 	must(t, s.AddMailbox(c, mailbox.Mailbox{Address: "nopw@example.com"}))
 	own, ownHash := mailbox.NewAPIKeySecret()
-	admin, adminHash := mailbox.NewAPIKeySecret()
+	star, starHash := mailbox.NewAPIKeySecret()
+	operator, operatorHash := mailbox.NewAPIKeySecret()
+	approver, approverHash := mailbox.NewAPIKeySecret()
 	other, otherHash := mailbox.NewAPIKeySecret()
 	unstored, _ := mailbox.NewAPIKeySecret()
-	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_own", Hash: ownHash, Mailboxes: []string{"a@example.com"}}))
-	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_admin", Hash: adminHash, Mailboxes: []string{"*"}}))
-	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_other", Hash: otherHash, Mailboxes: []string{"b@example.com"}}))
+	agent := []string{mailbox.ScopeSend, mailbox.ScopeRead, mailbox.ScopeTag}
+	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_own", Hash: ownHash, Mailboxes: []string{"a@example.com"}, Scopes: agent}))
+	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_star", Hash: starHash, Mailboxes: []string{"*"}, Scopes: agent}))
+	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_operator", Hash: operatorHash, Mailboxes: []string{"*"},
+		Scopes: []string{mailbox.ScopeApprove, mailbox.ScopeAdmin}}))
+	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_approver", Hash: approverHash, Mailboxes: []string{"a@example.com"},
+		Scopes: []string{mailbox.ScopeApprove}}))
+	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_other", Hash: otherHash, Mailboxes: []string{"b@example.com"}, Scopes: agent}))
+	send := []string{mailbox.ScopeSend}
+	imap := []string{mailbox.ScopeRead, mailbox.ScopeTag}
 	cases := []struct {
 		name, addr, secret string
+		need               []string
 		ok                 bool
 	}{
-		{"password", "a@example.com", "pw", true},
-		{"password, address case", "A@Example.com", "pw", true},
-		{"wrong password", "a@example.com", "pw2", false},
-		{"empty secret", "a@example.com", "", false},
-		{"unknown mailbox", "zz@example.com", "pw", false},
-		{"own key", "a@example.com", own, true},
-		{"admin key", "a@example.com", admin, true},
-		{"admin key, no password mailbox", "nopw@example.com", admin, true},
-		{"no password set", "nopw@example.com", "", false},
-		{"key of another mailbox", "a@example.com", other, false},
-		{"unknown key", "a@example.com", unstored, false},
-		{"key, unknown mailbox", "zz@example.com", admin, false},
+		{"password", "a@example.com", "pw", send, true},
+		{"password, address case", "A@Example.com", "pw", imap, true},
+		{"wrong password", "a@example.com", "pw2", send, false},
+		{"empty secret", "a@example.com", "", nil, false},
+		{"unknown mailbox", "zz@example.com", "pw", nil, false},
+		{"own key, send", "a@example.com", own, send, true},
+		{"own key, read and tag", "a@example.com", own, imap, true},
+		{"* key", "a@example.com", star, send, true},
+		{"* key, no password mailbox", "nopw@example.com", star, imap, true},
+		{"no password set", "nopw@example.com", "", nil, false},
+		{"key of another mailbox", "a@example.com", other, send, false},
+		{"unknown key", "a@example.com", unstored, nil, false},
+		{"key, unknown mailbox", "zz@example.com", star, send, false},
+		// A key never grants more than it holds: the operator's approve+admin is not send,
+		// and approve alone neither reads nor tags.
+		{"operator key may not send", "a@example.com", operator, send, false},
+		{"operator key reads and tags (admin implies them)", "a@example.com", operator, imap, true},
+		{"approve-only key may not open the mailbox", "a@example.com", approver, imap, false},
+		{"approve-only key may not send", "a@example.com", approver, send, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := s.Authenticate(c, tc.addr, tc.secret)
+			m, err := s.Authenticate(c, tc.addr, tc.secret, tc.need)
 			if !tc.ok {
 				wantErr(t, err, mailbox.ErrBadCredentials)
 				return
@@ -132,7 +149,7 @@ func testAuthenticate(t *testing.T, s mailbox.Store) {
 		})
 	}
 	must(t, s.DeleteAPIKey(c, "key_own"))
-	if _, err := s.Authenticate(c, "a@example.com", own); !errors.Is(err, mailbox.ErrBadCredentials) {
+	if _, err := s.Authenticate(c, "a@example.com", own, nil); !errors.Is(err, mailbox.ErrBadCredentials) {
 		t.Fatalf("deleted key still accepted: %v", err)
 	}
 }
