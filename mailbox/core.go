@@ -124,6 +124,7 @@ func (c *core) prepareDomain(d Domain) (Domain, error) {
 		d.Created = c.opts.Now()
 	}
 	d.DKIMKeyPEM = bytes.Clone(d.DKIMKeyPEM)
+	d.IdentityKeys = cloneIdentityKeys(d.IdentityKeys)
 	return d, nil
 }
 
@@ -177,4 +178,17 @@ func (c *core) prepareAPIKey(k APIKey) (APIKey, error) {
 		k.Created = c.opts.Now()
 	}
 	return k, nil
+}
+
+// cloneIdentityKeys deep-copies keys (nil stays nil).
+func cloneIdentityKeys(keys []IdentityKey) []IdentityKey {
+	if keys == nil {
+		return nil
+	}
+	out := make([]IdentityKey, len(keys))
+	for i, k := range keys {
+		k.KeyPEM = bytes.Clone(k.KeyPEM)
+		out[i] = k
+	}
+	return out
 }

@@ -47,7 +47,7 @@
 //
 //	key                                                    value
 //	m 00 "version"                                         schema version, 1 byte (1)
-//	m 01 <domain>                                          v1 Domain
+//	m 01 <domain>                                          v1 Domain (with its DKIM and identity keys)
 //	m 02 <address>                                         v1 Mailbox
 //	m 03 <key id>                                          v1 APIKey
 //	m 04 <hex sha-256 of secret>                           key id (raw)     index of 03

@@ -92,7 +92,25 @@ func (s *MemoryStore) Domain(ctx context.Context, name string) (Domain, error) {
 		return Domain{}, fmt.Errorf("domain %s: %w", n, ErrNotFound)
 	}
 	d.DKIMKeyPEM = bytes.Clone(d.DKIMKeyPEM)
+	d.IdentityKeys = cloneIdentityKeys(d.IdentityKeys)
 	return d, nil
+}
+
+// SetIdentityKeys implements Store.
+func (s *MemoryStore) SetIdentityKeys(ctx context.Context, domain string, keys []IdentityKey) error {
+	n, err := normalizeDomain(domain)
+	if err != nil {
+		return fmt.Errorf("domain %q: %w", domain, ErrNotFound)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.domains[n]
+	if !ok {
+		return fmt.Errorf("domain %s: %w", n, ErrNotFound)
+	}
+	d.IdentityKeys = cloneIdentityKeys(keys)
+	s.domains[n] = d
+	return nil
 }
 
 // Domains implements Store.
@@ -102,6 +120,7 @@ func (s *MemoryStore) Domains(ctx context.Context) ([]Domain, error) {
 	out := make([]Domain, 0, len(s.domains))
 	for _, d := range s.domains {
 		d.DKIMKeyPEM = bytes.Clone(d.DKIMKeyPEM)
+		d.IdentityKeys = cloneIdentityKeys(d.IdentityKeys)
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })

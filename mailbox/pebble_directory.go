@@ -47,6 +47,24 @@ func (s *PebbleStore) Domain(ctx context.Context, name string) (Domain, error) {
 	return d, nil
 }
 
+// SetIdentityKeys implements Store.
+func (s *PebbleStore) SetIdentityKeys(ctx context.Context, domain string, keys []IdentityKey) error {
+	n, err := normalizeDomain(domain)
+	if err != nil {
+		return fmt.Errorf("domain %q: %w", domain, ErrNotFound)
+	}
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	var d Domain
+	if err := get(s.db, domainKey(n), &d); err != nil {
+		return fmt.Errorf("domain %s: %w", n, err)
+	}
+	d.IdentityKeys = cloneIdentityKeys(keys)
+	b := s.db.NewBatch()
+	b.Set(domainKey(n), encodeValue(d), nil)
+	return commit(b)
+}
+
 // scanAll decodes every record of a family, skipping corrupt ones.
 func scanAll[T any](s *PebbleStore, family byte) ([]T, error) {
 	var out []T

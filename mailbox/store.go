@@ -16,6 +16,8 @@ type Store interface {
 	Domain(ctx context.Context, name string) (Domain, error)
 	// Domains returns all domains ordered by name.
 	Domains(ctx context.Context) ([]Domain, error)
+	// SetIdentityKeys replaces the identity keys of an existing domain (ErrNotFound).
+	SetIdentityKeys(ctx context.Context, domain string, keys []IdentityKey) error
 	// AddMailbox stores a mailbox and creates INBOX, Sent, Drafts, Archive,
 	// Trash and Junk (ErrExists if present).
 	AddMailbox(ctx context.Context, m Mailbox) error

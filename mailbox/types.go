@@ -38,7 +38,29 @@ type Domain struct {
 	Name         string // lower-case
 	DKIMSelector string // default "mm1"
 	DKIMKeyPEM   []byte // PKCS#8 PEM private key, RSA or Ed25519
+	// IdentityKeys are the Ed25519 keys of the identity signature (package identity), oldest
+	// first: at most one "active" (it signs), "retired" ones still verify, "revoked" ones are
+	// published with an empty key. Kept like DKIMKeyPEM; see SetIdentityKeys.
+	IdentityKeys []IdentityKey `json:",omitempty"`
 	Created      time.Time
+}
+
+// IdentityKey is one identity signing key of a domain.
+type IdentityKey struct {
+	Selector string // DNS label, "mmid1", "mmid2", …
+	KeyPEM   []byte // PKCS#8 PEM Ed25519 private key
+	Status   string // "active", "retired" or "revoked"
+	Created  time.Time
+}
+
+// ActiveIdentityKey returns the key that signs, if any.
+func (d Domain) ActiveIdentityKey() (IdentityKey, bool) {
+	for i := len(d.IdentityKeys) - 1; i >= 0; i-- {
+		if d.IdentityKeys[i].Status == "active" {
+			return d.IdentityKeys[i], true
+		}
+	}
+	return IdentityKey{}, false
 }
 
 // DefaultDKIMSelector is the selector of a domain added without one.

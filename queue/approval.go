@@ -78,16 +78,28 @@ func (q *Queue) approvalByID(id string) (*ApprovalRecord, error) {
 // Approve releases a held message: its recipients become ready at once and the events
 // "approved" and "queued" are journaled. ErrNotPending when not pending.
 func (q *Queue) Approve(ctx context.Context, id, by, reason string) error {
-	return q.decide(id, ApprovalApproved, by, reason)
+	return q.decide(id, ApprovalApproved, by, reason, nil)
+}
+
+// ReleaseFunc rewrites a held message's body as it is released (submission adds the identity
+// header and its signature). It gets the decided approval record and the stored body and
+// returns the body to deliver; an error leaves the message held and undecided.
+type ReleaseFunc func(ar *ApprovalRecord, body []byte) ([]byte, error)
+
+// ApproveRelease is Approve with release rewriting the body: the new body, the decision and
+// the release are one synced batch, so a released message is never delivered with the body
+// it was held with.
+func (q *Queue) ApproveRelease(ctx context.Context, id, by, reason string, release ReleaseFunc) error {
+	return q.decide(id, ApprovalApproved, by, reason, release)
 }
 
 // Reject decides a held message will never be sent: recipients become "rejected", the body
 // is deleted and the event "rejected" is journaled. ErrNotPending when not pending.
 func (q *Queue) Reject(ctx context.Context, id, by, reason string) error {
-	return q.decide(id, ApprovalRejected, by, reason)
+	return q.decide(id, ApprovalRejected, by, reason, nil)
 }
 
-func (q *Queue) decide(id string, state ApprovalState, by, reason string) error {
+func (q *Queue) decide(id string, state ApprovalState, by, reason string, release ReleaseFunc) error {
 	ar, err := q.approvalByID(id)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", state, id, err)
@@ -105,10 +117,10 @@ func (q *Queue) decide(id string, state ApprovalState, by, reason string) error 
 	if ar.State != ApprovalPending {
 		return fmt.Errorf("%s %s: %w (%s)", state, id, ErrNotPending, ar.State)
 	}
-	return q.decideLocked(ar, mid, state, by, reason)
+	return q.decideLocked(ar, mid, state, by, reason, release)
 }
 
-func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, by, reason string) error {
+func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, by, reason string, release ReleaseFunc) error {
 	m, rcpts, err := q.loadMsgAndRcpts(mid)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", state, ar.ID, err)
@@ -117,6 +129,12 @@ func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, 
 	ar.State, ar.By, ar.Reason, ar.DecidedAt = state, by, reason, now
 	aid, _ := parseID(prefixApproval, ar.ID)
 	b := q.db.NewBatch()
+	if release != nil {
+		if err := q.rewriteBody(b, ar, m, mid, release); err != nil {
+			b.Close()
+			return fmt.Errorf("%s %s: release: %w", state, ar.ID, err)
+		}
+	}
 	set(b, approvalKey(aid), encodeValue(ar))
 	del(b, holdKey(aid))
 	j := q.newJournal(b, m.ID)
@@ -157,4 +175,20 @@ func (q *Queue) releaseHeld(j *journal, m *msgRecord, rcpts []*rcptRecord, state
 	}
 	j.add(Event{Type: EventQueued, Tags: m.Tags})
 	return q.scheduleDomains(j, m.Lane, rcpts, t)
+}
+
+// rewriteBody puts the released body of m into b and updates its size.
+func (q *Queue) rewriteBody(b *pebble.Batch, ar *ApprovalRecord, m *msgRecord, mid ulid, release ReleaseFunc) error {
+	body, err := q.Body(context.Background(), m.ID)
+	if err != nil {
+		return err
+	}
+	out, err := release(ar, body)
+	if err != nil {
+		return err
+	}
+	set(b, bodyKey(mid), encodeBody(out))
+	m.Size = len(out)
+	set(b, msgKey(mid), encodeValue(m))
+	return nil
 }

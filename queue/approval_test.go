@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -88,4 +89,42 @@ func TestApprovalErrors(t *testing.T) {
 			t.Fatalf("Approval(%q) = %v", id, err)
 		}
 	}
+}
+
+// ApproveRelease delivers the body the release function returns, in the same commit as the
+// decision; a failing release leaves the message held and undecided.
+func TestApproveRelease(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Options{})
+	ctx := context.Background()
+	a := Approval{}
+	m := &Message{Mailbox: "gated@x", Subject: "s", To: []string{"a@x.example"}, Body: []byte("held\r\n"), Approval: &a}
+	h.enqueue(m)
+	boom := errors.New("no key")
+	if err := h.q.ApproveRelease(ctx, a.ID, "cli", "", func(*ApprovalRecord, []byte) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing release = %v", err)
+	}
+	h.none()
+	if ar, _ := h.q.Approval(ctx, a.ID); ar.State != ApprovalPending {
+		t.Fatalf("after a failed release the approval is %s", ar.State)
+	}
+	var seen *ApprovalRecord
+	err := h.q.ApproveRelease(ctx, a.ID, "cli", "ok", func(ar *ApprovalRecord, body []byte) ([]byte, error) {
+		seen = ar
+		return append([]byte("X-Released: yes\r\n"), body...), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen == nil || seen.State != ApprovalApproved || seen.ID != a.ID || seen.By != "cli" {
+		t.Fatalf("release saw %+v", seen)
+	}
+	want := "X-Released: yes\r\nheld\r\n"
+	if b, err := h.q.Body(ctx, m.ID); err != nil || string(b) != want {
+		t.Fatalf("body %q %v", b, err)
+	}
+	if st := h.status(m.ID); st.Size != len(want) {
+		t.Fatalf("size %d, want %d", st.Size, len(want))
+	}
+	h.next()
 }

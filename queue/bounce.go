@@ -18,6 +18,11 @@ import (
 // to it; Enqueue refuses an id that already exists.
 func NewMessageID(t time.Time) string { return formatID(prefixMsg, newULID(t)) }
 
+// NewApprovalID returns a fresh approval id ("apr_" + a ULID for t), for a caller that must
+// name the approval in the message before Enqueue (the identity header of a send an approval
+// rule releases); it sets Message.Approval.ID to it.
+func NewApprovalID(t time.Time) string { return formatID(prefixApproval, newULID(t)) }
+
 // bouncePrefix starts the local part of every VERP return path.
 const bouncePrefix = "bounce+"
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 )
@@ -85,9 +86,18 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 	if err := checkWire(raw); err != nil {
 		return queue.Receipt{}, s.refused("unsafe_bytes", fmt.Errorf("submission: %s: %w", env.msgID, err))
 	}
+	if dec.approval != nil && dec.approval.ID == "" {
+		dec.approval.ID = queue.NewApprovalID(env.now) // the identity header names it
+	}
+	raw = identity.RemoveFields(raw, identity.FieldName) // only the release adds one
 	signed, err := s.sign(raw, env.sender.domain)
 	if err != nil {
 		return queue.Receipt{}, err
+	}
+	if h, now := releaseAtAccept(env, dec); now {
+		if signed, err = s.release(signed, env.sender.domain, h); err != nil {
+			return queue.Receipt{}, s.refused("identity", err)
+		}
 	}
 	r, err := s.opts.Queue.Enqueue(ctx, &queue.Message{
 		ID: env.msgID, Mailbox: addr, From: s.opts.Queue.BounceAddress(env.msgID, env.sender.domain.Name),

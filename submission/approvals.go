@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/queue"
 )
 
@@ -35,7 +36,16 @@ func (s *Submitter) Approve(ctx context.Context, id, reason string, auth Princip
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Queue.Approve(ctx, id, auth.by(), reason); err != nil {
+	snd, err := s.sender(ctx, rec.Mailbox)
+	if err != nil {
+		return fmt.Errorf("submission: approve %s: %w", id, err)
+	}
+	// The release adds the identity header in the queue's commit of the decision (identity.go).
+	release := func(ar *queue.ApprovalRecord, body []byte) ([]byte, error) {
+		return s.release(body, snd.domain, identity.Header{Mailbox: ar.Mailbox, Mode: string(snd.mbox.Oversight),
+			Release: identity.ReleaseApproved, Ref: ar.ID, At: ar.DecidedAt, Msg: ar.MsgID})
+	}
+	if err := s.opts.Queue.ApproveRelease(ctx, id, auth.by(), reason, release); err != nil {
 		return fmt.Errorf("submission: approve %s: %w", id, err)
 	}
 	s.log.InfoContext(ctx, "approved", "msg_id", rec.MsgID, "mailbox", rec.Mailbox, "by", auth.by())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -66,6 +67,28 @@ func (c *keyCache) signer(d mailbox.Domain) (crypto.Signer, string, error) {
 	c.keys[k] = cachedKey{pem: bytes.Clone(d.DKIMKeyPEM), signer: s}
 	c.mu.Unlock()
 	return s, sel, nil
+}
+
+// identity returns the parsed identity key k of domain, parsing and caching it on first use.
+func (c *keyCache) identity(domain string, k mailbox.IdentityKey) (ed25519.PrivateKey, error) {
+	ck := "id\x00" + domain + "\x00" + k.Selector
+	c.mu.RLock()
+	e, ok := c.keys[ck]
+	c.mu.RUnlock()
+	if ok && bytes.Equal(e.pem, k.KeyPEM) {
+		return e.signer.(ed25519.PrivateKey), nil
+	}
+	key, err := identity.ParseKey(k.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.keys == nil {
+		c.keys = make(map[string]cachedKey)
+	}
+	c.keys[ck] = cachedKey{pem: bytes.Clone(k.KeyPEM), signer: key}
+	c.mu.Unlock()
+	return key, nil
 }
 
 // ParseDKIMKey parses a PEM private key: PKCS#8 (RSA or Ed25519), or PKCS#1 RSA.

@@ -43,6 +43,8 @@ func dkimRecord(tb testing.TB, pemKey []byte) string {
 }
 
 // goVerify verifies msg with go-msgauth against record published at sel._domainkey.domain.
+// A released message also carries the identity signature (another selector, identity_test.go);
+// only the domain's DKIM signature is checked here.
 func goVerify(t *testing.T, msg []byte, name, record string) {
 	t.Helper()
 	vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{
@@ -53,36 +55,53 @@ func goVerify(t *testing.T, msg []byte, name, record string) {
 			return []string{record}, nil
 		},
 	})
-	if err != nil || len(vs) != 1 || vs[0].Err != nil {
+	var dkimSig []*dkim.Verification
+	for _, v := range vs {
+		if !strings.HasPrefix(strings.ToLower(strings.Join(v.HeaderKeys, ":")), "multimail-identity:") {
+			dkimSig = append(dkimSig, v)
+		}
+	}
+	if err != nil || len(dkimSig) != 1 || dkimSig[0].Err != nil {
 		t.Fatalf("go-msgauth verify: %v %+v", err, vs)
 	}
-	if got := strings.Join(vs[0].HeaderKeys, ":"); !strings.HasPrefix(strings.ToLower(got), "from:from:to:cc:subject") {
+	if got := strings.Join(dkimSig[0].HeaderKeys, ":"); !strings.HasPrefix(strings.ToLower(got), "from:from:to:cc:subject") {
 		t.Errorf("h= %s: From not oversigned", got)
 	}
 }
 
 // pyVerify is an independent check: Debian's python3-dkim (dkimpy, the library of
-// /usr/bin/dkimverify) with its DNS lookup answered from a file.
+// /usr/bin/dkimverify) with its DNS lookup answered from a file of "name<TAB>record" lines.
+// Every DKIM-Signature of the message must verify (a released message has two: the domain's
+// DKIM signature and the identity signature).
 const pyVerify = `
 import sys, dkim
-record = open(sys.argv[2], 'rb').read()
-name = sys.argv[3].encode()
+records = {}
+for line in open(sys.argv[2], 'rb').read().splitlines():
+    n, r = line.split(b'\t', 1)
+    records[n] = r
 def dnsfunc(n, timeout=5):
-    return record if n.rstrip(b'.') == name else None
-ok = dkim.verify(open(sys.argv[1], 'rb').read(), dnsfunc=dnsfunc)
-sys.exit(0 if ok else 1)
+    return records.get(n.rstrip(b'.'))
+d = dkim.DKIM(open(sys.argv[1], 'rb').read())
+n = sum(1 for k, v in d.headers if k.lower() == b'dkim-signature')
+if n == 0:
+    sys.exit(2)
+for i in range(n):
+    if not d.verify(idx=i, dnsfunc=dnsfunc):
+        print('signature', i, 'refused')
+        sys.exit(1)
 `
 
-// pythonVerify runs pyVerify and fails the test when python3-dkim refuses the signature.
-func pythonVerify(t *testing.T, msg []byte, name, record string) {
+// pythonVerify runs pyVerify and fails the test when python3-dkim refuses a signature.
+// records maps "<selector>._domainkey.<domain>" to its TXT record.
+func pythonVerify(t *testing.T, msg []byte, records map[string]string) {
 	t.Helper()
-	if out, err := pythonCheck(t, msg, name, record); err != nil {
+	if out, err := pythonCheck(t, msg, records); err != nil {
 		t.Fatalf("python3-dkim refused the signature: %v\n%s", err, out)
 	}
 }
 
 // pythonCheck runs pyVerify; it skips when python3-dkim is missing unless MULTIMAIL_INTEROP=1.
-func pythonCheck(t *testing.T, msg []byte, name, record string) ([]byte, error) {
+func pythonCheck(t *testing.T, msg []byte, records map[string]string) ([]byte, error) {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import dkim, nacl").Run(); err != nil {
@@ -93,10 +112,14 @@ func pythonCheck(t *testing.T, msg []byte, name, record string) ([]byte, error) 
 	if err := os.WriteFile(msgFile, msg, 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(recFile, []byte(record), 0o600); err != nil {
+	var recs []byte
+	for name, r := range records {
+		recs = append(recs, name+"\t"+r+"\n"...)
+	}
+	if err := os.WriteFile(recFile, recs, 0o600); err != nil {
 		return nil, err
 	}
-	return exec.Command(py, "-c", pyVerify, msgFile, recFile, name).CombinedOutput()
+	return exec.Command(py, "-c", pyVerify, msgFile, recFile).CombinedOutput()
 }
 
 // TestDKIMSign signs with both key types and checks with two independent verifiers.
@@ -122,9 +145,9 @@ func TestDKIMSign(t *testing.T) {
 			}
 			name, rec := sel+"._domainkey."+tc.domain, dkimRecord(t, pemKey)
 			goVerify(t, signed, name, rec)
-			pythonVerify(t, signed, name, rec)
+			pythonVerify(t, signed, map[string]string{name: rec})
 			tampered := bytes.Replace(signed, []byte("body line"), []byte("body lime"), 1)
-			if _, err := pythonCheck(t, tampered, name, rec); err == nil {
+			if _, err := pythonCheck(t, tampered, map[string]string{name: rec}); err == nil {
 				t.Fatal("python3-dkim accepted a tampered body: the check proves nothing")
 			}
 		})
@@ -155,9 +178,40 @@ func TestDKIMEndToEnd(t *testing.T) {
 			}
 			name, rec := tc.sel+"._domainkey."+domainOf(tc.mbox), dkimRecord(t, readFile(t, tc.pemFile))
 			goVerify(t, body, name, rec)
-			pythonVerify(t, body, name, rec)
+			// dkimpy checks both signatures: the domain's and the identity signature (Ed25519).
+			recs := map[string]string{name: rec}
+			for _, k := range testKeySet(t).Keys {
+				recs[k.Selector+"._domainkey."+k.Domain] = k.TXT()
+			}
+			pythonVerify(t, body, recs)
+			delete(recs, identityName(tc.mbox))
+			if _, err := pythonCheck(t, body, recs); err == nil {
+				t.Fatal("python3-dkim accepted the message without the identity key: the identity signature went unchecked")
+			}
+			changed := bytes.Replace(body, []byte("mode=autonomous"), []byte("mode=gated_send"), 1)
+			if bytes.Equal(changed, body) {
+				t.Fatal("no mode=autonomous in the identity header")
+			}
+			recs[identityName(tc.mbox)] = identityTXT(t, domainOf(tc.mbox))
+			if _, err := pythonCheck(t, changed, recs); err == nil {
+				t.Fatal("python3-dkim accepted a changed identity header")
+			}
 		})
 	}
+}
+
+// identityName is the identity key record's name for a test mailbox's domain.
+func identityName(mbox string) string { return "mmid1._domainkey." + domainOf(mbox) }
+
+// identityTXT is the identity key record of a test domain.
+func identityTXT(t *testing.T, domain string) string {
+	for _, k := range testKeySet(t).Keys {
+		if k.Domain == domain {
+			return k.TXT()
+		}
+	}
+	t.Fatalf("no identity key for %s", domain)
+	return ""
 }
 
 func TestParseDKIMKeyRejects(t *testing.T) {

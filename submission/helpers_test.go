@@ -84,8 +84,10 @@ func seedStore(tb testing.TB, store mailbox.Store) string {
 	tb.Helper()
 	ctx := context.Background()
 	for _, d := range []mailbox.Domain{
-		{Name: "example.com", DKIMSelector: "rsa1", DKIMKeyPEM: readFile(tb, "testdata/rsa2048.pem")},
-		{Name: "ed.example", DKIMSelector: "ed1", DKIMKeyPEM: readFile(tb, "testdata/ed25519.pem")},
+		{Name: "example.com", DKIMSelector: "rsa1", DKIMKeyPEM: readFile(tb, "testdata/rsa2048.pem"),
+			IdentityKeys: []mailbox.IdentityKey{{Selector: "mmid1", KeyPEM: readFile(tb, "testdata/identity-example.pem"), Status: "active"}}},
+		{Name: "ed.example", DKIMSelector: "ed1", DKIMKeyPEM: readFile(tb, "testdata/ed25519.pem"),
+			IdentityKeys: []mailbox.IdentityKey{{Selector: "mmid1", KeyPEM: readFile(tb, "testdata/identity-ed.pem"), Status: "active"}}},
 		{Name: "plain.test"},
 	} {
 		if err := store.AddDomain(ctx, d); err != nil {

@@ -14,6 +14,8 @@ type metrics struct {
 	sentCopyErrors prometheus.Counter
 	// oversight messages (copies, approval requests) queued and failed, by kind
 	oversightSent, oversightErrors *prometheus.CounterVec
+	// identity headers added at release, by release (or no_key, error)
+	identity *prometheus.CounterVec
 }
 
 // newMetrics makes the collectors and registers them with reg when it is not nil.
@@ -44,11 +46,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "multimail_submission_oversight_errors_total",
 			Help: "Oversight messages that could not be built or queued, by kind; the send stood.",
 		}, []string{"kind"}),
+		identity: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "multimail_submission_identity_total",
+			Help: "Messages released with a Multimail-Identity header, by release; no_key: released without one (the domain has no identity key); error: not released.",
+		}, []string{"release"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.accepted, m.refused, m.signSeconds, m.sentCopyErrors, m.oversightSent, m.oversightErrors}
+	cs := []prometheus.Collector{m.accepted, m.refused, m.signSeconds, m.sentCopyErrors, m.oversightSent, m.oversightErrors, m.identity}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("submission: register metrics"), err)

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/queue"
 )
 
@@ -94,6 +95,11 @@ func (s *Submitter) enqueueNotice(ctx context.Context, n *notice) (string, error
 	}
 	dom := n.env.sender.domain
 	signed, err := s.sign(raw, dom)
+	if err != nil {
+		return "", err
+	}
+	signed, err = s.release(signed, dom, identity.Header{Mailbox: oversightLocal + "@" + dom.Name,
+		Mode: modeSystem, Release: identity.ReleaseAutonomous, At: n.now, Msg: n.msgID})
 	if err != nil {
 		return "", err
 	}

@@ -24,7 +24,8 @@ var allowed = map[string][]string{
 	"budget":     {},
 	"model":      {},
 	"mta":        {"queue", "dnsclient"},
-	"submission": {"queue", "mailbox", "smtpserver", "throttle"},
+	"submission": {"queue", "mailbox", "smtpserver", "throttle", "identity"},
+	"identity":   {},
 	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient"},
 	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget"},
 }

@@ -24,6 +24,20 @@ func testDomains(t *testing.T, s mailbox.Store) {
 	if len(ds) != 2 || ds[0].Name != "a.example" || ds[0].DKIMSelector != "s2" || ds[1].Name != "example.com" {
 		t.Fatalf("domains = %+v", ds)
 	}
+	keys := []mailbox.IdentityKey{{Selector: "mmid1", KeyPEM: []byte("k1"), Status: "retired"},
+		{Selector: "mmid2", KeyPEM: []byte("k2"), Status: "active"}}
+	must(t, s.SetIdentityKeys(c, "EXAMPLE.com", keys))
+	keys[1].KeyPEM[0] = 'x' // the store keeps its own copy
+	wantErr(t, s.SetIdentityKeys(c, "nope.example", keys), mailbox.ErrNotFound)
+	d, err = s.Domain(c, "example.com")
+	must(t, err)
+	if act, ok := d.ActiveIdentityKey(); !ok || act.Selector != "mmid2" || string(act.KeyPEM) != "k2" ||
+		len(d.IdentityKeys) != 2 || string(d.DKIMKeyPEM) != "pem" {
+		t.Fatalf("identity keys = %+v", d.IdentityKeys)
+	}
+	if _, ok := ds[0].ActiveIdentityKey(); ok {
+		t.Fatal("a domain without identity keys has an active one")
+	}
 }
 
 func testMailboxes(t *testing.T, s mailbox.Store) {
