@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -61,7 +62,13 @@ func (s *Server) newDomain(req wire.DomainRequest) (mailbox.Domain, error) {
 	if err != nil {
 		return mailbox.Domain{}, err
 	}
-	return mailbox.Domain{Name: name, DKIMSelector: sel, DKIMKeyPEM: pemKey, Created: s.clock.Now().UTC()}, nil
+	idKey, err := identity.GenerateKey()
+	if err != nil {
+		return mailbox.Domain{}, err
+	}
+	now := s.clock.Now().UTC()
+	return mailbox.Domain{Name: name, DKIMSelector: sel, DKIMKeyPEM: pemKey, Created: now,
+		IdentityKeys: mailbox.RotateIdentityKeys(nil, idKey, now)}, nil
 }
 
 // validDomain accepts LDH labels (and "localhost"-style single labels).

@@ -20,10 +20,10 @@ func TestAdminDomains(t *testing.T) {
 		}
 	}
 	r.json(t, &d)
-	if r.status != 201 || len(d.DNS.Records) != 4 {
+	if r.status != 201 || len(d.DNS.Records) != 5 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	want := map[string]string{"mx": "10 mx.test.", "spf": "v=spf1", "dkim": "k=ed25519; p=", "dmarc": "v=DMARC1"}
+	want := map[string]string{"mx": "10 mx.test.", "spf": "v=spf1", "dkim": "k=ed25519; p=", "dmarc": "v=DMARC1", "identity": "v=DKIM1; k=ed25519; p="}
 	for _, rec := range d.DNS.Records {
 		if !strings.Contains(rec.Value, want[rec.Purpose]) {
 			t.Errorf("%s record %q", rec.Purpose, rec.Value)

@@ -15,6 +15,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"multimail.dev/multimail/api/mcp"
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -172,8 +173,19 @@ func matrixRows() map[string]matrixRow {
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
 		}},
-		"GET /v1/admin/domains":            {[]string{"admin"}, super, 200, static("/v1/admin/domains", nil)},
-		"GET /v1/admin/domains/{name}/dns": {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/dns", nil)},
+		"GET /v1/admin/domains":                         {[]string{"admin"}, super, 200, static("/v1/admin/domains", nil)},
+		"GET /v1/admin/domains/{name}/dns":              {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/dns", nil)},
+		"POST /v1/admin/domains/{name}/identity/rotate": {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/identity/rotate", nil)},
+		"POST /v1/admin/domains/{name}/identity/{selector}/revoke": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
+			name := f.fresh("id") + ".example"
+			k1, _ := identity.GenerateKey()
+			k2, _ := identity.GenerateKey()
+			keys := mailbox.RotateIdentityKeys(mailbox.RotateIdentityKeys(nil, k1, time.Now()), k2, time.Now())
+			if err := f.e.store.AddDomain(context.Background(), mailbox.Domain{Name: name, IdentityKeys: keys}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/admin/domains/" + name + "/identity/mmid1/revoke", nil}
+		}},
 		"POST /v1/admin/mailboxes": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/mailboxes", map[string]any{"address": f.fresh("new") + "@example.com"}}
 		}},

@@ -64,7 +64,8 @@ func dkimRecord(pemKey []byte) (keyType, txt string, err error) {
 	return "", "", fmt.Errorf("unsupported DKIM key type %T", signer.Public())
 }
 
-// dnsRecords lists what to publish for d: MX, SPF, DKIM and DMARC.
+// dnsRecords lists what to publish for d: MX, SPF, DKIM, the identity keys (one record per
+// selector: active, retired, and revoked with an empty p=) and DMARC.
 func dnsRecords(d mailbox.Domain, hostname string) (wire.DNS, error) {
 	name := strings.TrimSuffix(d.Name, ".") + "."
 	host := strings.TrimSuffix(hostname, ".") + "."
@@ -78,6 +79,13 @@ func dnsRecords(d mailbox.Domain, hostname string) (wire.DNS, error) {
 			return wire.DNS{}, fmt.Errorf("domain %s: dkim key: %w", d.Name, err)
 		}
 		recs = append(recs, wire.DNSRecord{Purpose: "dkim", Name: selectorOf(d) + "._domainkey." + name, Type: "TXT", Value: txt})
+	}
+	ids, err := identityKeys(d)
+	if err != nil {
+		return wire.DNS{}, fmt.Errorf("domain %s: identity key: %w", d.Name, err)
+	}
+	for _, k := range ids {
+		recs = append(recs, wire.DNSRecord{Purpose: "identity", Name: k.RecordName(), Type: "TXT", Value: k.TXT()})
 	}
 	recs = append(recs, wire.DNSRecord{Purpose: "dmarc", Name: "_dmarc." + name, Type: "TXT",
 		Value: "v=DMARC1; p=quarantine; rua=mailto:postmaster@" + d.Name})

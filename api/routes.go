@@ -36,6 +36,8 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
 		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},
 		{"GET", "/v1/admin/domains/{name}/dns", []string{scopeAdmin}, s.domainDNS},
+		{"POST", "/v1/admin/domains/{name}/identity/rotate", []string{scopeAdmin}, s.rotateIdentity},
+		{"POST", "/v1/admin/domains/{name}/identity/{selector}/revoke", []string{scopeAdmin}, s.revokeIdentity},
 		{"POST", "/v1/admin/mailboxes", []string{scopeAdmin}, s.addMailbox},
 		{"GET", "/v1/admin/mailboxes", []string{scopeAdmin}, s.listMailboxes},
 		{"POST", "/v1/admin/keys", []string{scopeAdmin}, s.createKey},

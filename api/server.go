@@ -116,7 +116,7 @@ func withDefaults(o Options) (Options, error) {
 }
 
 // Handler returns the public HTTP handler: the JSON API (bearer API keys), /mcp, /healthz,
-// /metrics and /openapi.json.
+// /metrics, /openapi.json and the identity key set at /.well-known/multimail-identity.
 func (s *Server) Handler() http.Handler { return s.public }
 
 // AdminHandler returns the same /v1 endpoints (admin, approvals and the rest) without bearer
@@ -131,6 +131,7 @@ func (s *Server) buildPublic() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", s.openAPI)
+	mux.HandleFunc("GET "+WellKnownIdentityPath, s.wellKnownIdentity)
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt, s.bearer))
 	}

@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,7 +57,7 @@ type IdentityKey struct {
 // ActiveIdentityKey returns the key that signs, if any.
 func (d Domain) ActiveIdentityKey() (IdentityKey, bool) {
 	for i := len(d.IdentityKeys) - 1; i >= 0; i-- {
-		if d.IdentityKeys[i].Status == "active" {
+		if d.IdentityKeys[i].Status == IdentityActive {
 			return d.IdentityKeys[i], true
 		}
 	}
@@ -193,4 +194,28 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Identity key states (package identity serves them in its key set).
+const (
+	IdentityActive  = "active"
+	IdentityRetired = "retired"
+	IdentityRevoked = "revoked"
+)
+
+// RotateIdentityKeys returns keys with the active key retired and a new active key keyPEM
+// appended under the next selector ("mmid1", "mmid2", …, one past the highest in keys).
+func RotateIdentityKeys(keys []IdentityKey, keyPEM []byte, now time.Time) []IdentityKey {
+	out := make([]IdentityKey, 0, len(keys)+1)
+	next := 1
+	for _, k := range keys {
+		if k.Status == IdentityActive {
+			k.Status = IdentityRetired
+		}
+		if n, err := strconv.Atoi(strings.TrimPrefix(k.Selector, "mmid")); err == nil && n >= next {
+			next = n + 1
+		}
+		out = append(out, k)
+	}
+	return append(out, IdentityKey{Selector: "mmid" + strconv.Itoa(next), KeyPEM: keyPEM, Status: IdentityActive, Created: now.UTC()})
 }

@@ -18,7 +18,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -47,6 +49,9 @@ func (n *node) bootstrap(ctx context.Context) error {
 		if err := n.ensureDomain(ctx, d); err != nil {
 			return fmt.Errorf("domain %s: %w", d.Name, err)
 		}
+	}
+	if err := n.ensureIdentityKeys(ctx); err != nil {
+		return err
 	}
 	for _, m := range n.cfg.Mailbox {
 		if err := n.ensureMailbox(ctx, m); err != nil {
@@ -87,6 +92,30 @@ func (n *node) ensureDomain(ctx context.Context, d DomainConfig) error {
 		return err
 	}
 	return n.store.AddDomain(ctx, mailbox.Domain{Name: name, DKIMSelector: sel, DKIMKeyPEM: keyPEM})
+}
+
+// ensureIdentityKeys gives every domain without identity keys its first one (mmid1): new
+// domains of the config, and every domain of a data directory from before identity signing.
+// A domain that has keys, even none active, is left as its operator made it.
+func (n *node) ensureIdentityKeys(ctx context.Context) error {
+	ds, err := n.store.Domains(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if len(d.IdentityKeys) > 0 {
+			continue
+		}
+		pemKey, err := identity.GenerateKey()
+		if err != nil {
+			return err
+		}
+		if err := n.store.SetIdentityKeys(ctx, d.Name, mailbox.RotateIdentityKeys(nil, pemKey, time.Now())); err != nil {
+			return fmt.Errorf("domain %s: identity key: %w", d.Name, err)
+		}
+		n.log.Info("identity key generated", "domain", d.Name, "selector", identity.DefaultSelector)
+	}
+	return nil
 }
 
 // generateDKIMKey makes an RSA-2048 key, the size every verifier accepts (RFC 8301).

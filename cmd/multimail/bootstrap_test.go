@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,40 @@ func TestDevKeyUpgrade(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(dir, f))
 		if !strings.HasPrefix(string(b), mailbox.APIKeyPrefix) {
 			t.Errorf("%s holds %q", f, b)
+		}
+	}
+}
+
+// TestIdentityKeyUpgrade: a domain from before identity signing gets mmid1 at start; a domain
+// that has keys keeps them as they are; a second start changes nothing.
+func TestIdentityKeyUpgrade(t *testing.T) {
+	ctx := context.Background()
+	store := mailbox.NewMemory()
+	if err := store.AddDomain(ctx, mailbox.Domain{Name: "old.example"}); err != nil {
+		t.Fatal(err)
+	}
+	kept := []mailbox.IdentityKey{{Selector: "mmid3", KeyPEM: []byte("x"), Status: mailbox.IdentityRetired}}
+	if err := store.AddDomain(ctx, mailbox.Domain{Name: "kept.example", IdentityKeys: kept}); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{store: store, log: slog.New(slog.DiscardHandler)}
+	var first []byte
+	for range 2 {
+		if err := n.ensureIdentityKeys(ctx); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := store.Domain(ctx, "old.example")
+		k, ok := d.ActiveIdentityKey()
+		if !ok || k.Selector != "mmid1" || len(d.IdentityKeys) != 1 {
+			t.Fatalf("old.example keys %+v", d.IdentityKeys)
+		}
+		if first == nil {
+			first = k.KeyPEM
+		} else if string(first) != string(k.KeyPEM) {
+			t.Fatal("the identity key changed on the second start")
+		}
+		if d, _ := store.Domain(ctx, "kept.example"); len(d.IdentityKeys) != 1 || d.IdentityKeys[0].Selector != "mmid3" {
+			t.Fatalf("kept.example keys %+v", d.IdentityKeys)
 		}
 	}
 }

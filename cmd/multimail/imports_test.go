@@ -26,8 +26,8 @@ var allowed = map[string][]string{
 	"mta":        {"queue", "dnsclient"},
 	"submission": {"queue", "mailbox", "smtpserver", "throttle", "identity"},
 	"identity":   {},
-	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient"},
-	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget"},
+	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient", "identity"},
+	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget", "identity"},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's
