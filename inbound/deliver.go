@@ -11,8 +11,8 @@ import (
 )
 
 // deliver verifies the message and stores one copy per local recipient, each with our
-// Authentication-Results and Received fields on top and forged Authentication-Results
-// removed, then records a "received" event per copy. It returns the email ids.
+// Authentication-Results and Received fields on top and forged Authentication-Results and
+// Multimail-Identity fields removed, then records a "received" event per copy. It returns the email ids.
 func (s *session) deliver(raw []byte) ([]string, error) {
 	fields, _ := splitHeader(raw)
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.CheckTimeout)
@@ -28,6 +28,13 @@ func (s *session) deliver(raw []byte) ([]string, error) {
 	stripped, forged := stripForgedAuthResults(raw, s.srv.opts.Hostname)
 	if forged > 0 {
 		s.log.Info("removed forged Authentication-Results", "count", forged)
+	}
+	stripped, forged = stripForgedIdentity(stripped, func(d string) bool {
+		_, err := s.srv.opts.Store.Domain(s.ctx, d)
+		return err == nil
+	})
+	if forged > 0 {
+		s.log.Info("removed forged Multimail-Identity", "count", forged)
 	}
 	ar := authResultsField(s.srv.opts.Hostname, s.env, v)
 	var ids []string

@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"multimail.dev/multimail/identity"
 )
 
 // field is one header field of a raw message: its name and its raw bytes, continuation
@@ -113,6 +115,48 @@ func stripForgedAuthResults(raw []byte, authservID string) ([]byte, int) {
 		out.Write(body)
 	}
 	return out.Bytes(), dropped
+}
+
+// stripForgedIdentity drops every Multimail-Identity field (package identity) whose mailbox=
+// is on a domain local reports as ours: only our release path writes those, so one arriving
+// from outside is a forgery (or our own message come back, which keeps its DKIM signatures but
+// loses the claim). Fields naming other domains are kept: another node's header is its own.
+func stripForgedIdentity(raw []byte, local func(domain string) bool) ([]byte, int) {
+	fields, body := splitHeader(raw)
+	var out bytes.Buffer
+	dropped := 0
+	for _, f := range fields {
+		if strings.EqualFold(f.name, identity.FieldName) {
+			if d := identityDomain(f.value()); d != "" && local(d) {
+				dropped++
+				continue
+			}
+		}
+		out.Write(f.raw)
+	}
+	if dropped == 0 {
+		return raw, 0
+	}
+	if body != nil {
+		out.WriteString("\r\n")
+		out.Write(body)
+	}
+	return out.Bytes(), dropped
+}
+
+// identityDomain is the lower-cased domain of a Multimail-Identity value's mailbox= tag, read
+// loosely (whitespace and case ignored, the header's other tags unchecked), or "".
+func identityDomain(v string) string {
+	for _, part := range strings.Split(v, ";") {
+		k, val, ok := strings.Cut(part, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "mailbox") {
+			continue
+		}
+		if i := strings.LastIndexByte(val, '@'); i >= 0 {
+			return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(val[i+1:]), "."))
+		}
+	}
+	return ""
 }
 
 // fromDomain returns the domain of the message's single From: author (RFC 7489 §6.6.1), or ""

@@ -23,6 +23,7 @@ type command struct {
 // cliEnv carries what a command may touch: its output streams, so tests can run commands
 // in-process without global state.
 type cliEnv struct {
+	stdin          io.Reader // nil reads as empty
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
@@ -38,6 +39,7 @@ func commands() []command {
 		{"key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list", cmdKey},
 		{"queue", "queue list | show ID | retry ID | delete ID", cmdQueue},
 		{"approvals", "approvals list | approve ID | reject ID", cmdApprovals},
+		{"identity", "identity verify [--key-url URL | --keys FILE | --dns] [FILE] | rotate DOMAIN | revoke DOMAIN SELECTOR", cmdIdentity},
 		{"send", "send --from A --to B --subject S (--text T | --html H)", cmdSend},
 		{"mcp", "an MCP server on stdin/stdout, a client of the running server", cmdMCP},
 		{"version", "print the version", cmdVersion},
@@ -45,7 +47,7 @@ func commands() []command {
 }
 
 func main() {
-	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	os.Exit(run(context.Background(), env, os.Args[1:]))
 }
 
