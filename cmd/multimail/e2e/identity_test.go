@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -109,8 +111,39 @@ func TestIdentityHeader(t *testing.T) {
 		t.Fatalf("verify auto_approved: %v\n%s\n%s", err, out, m.Data)
 	}
 
+	// The Python SDK's verifier (pure Python: its own Ed25519 and DKIM canonicalization) agrees.
+	pyVerifyIdentity(t, n, m.Data, "auto_approved")
+
 	// A message with no identity header at all.
 	if out, err := verifyIdentity(t, n, []byte("From: a@example.com\r\nSubject: x\r\n\r\nhi\r\n")); err == nil || !strings.Contains(out, "no Multimail-Identity header") {
 		t.Errorf("missing header: err %v\n%s", err, out)
+	}
+}
+
+// pyVerifyIdentity runs multimail.identity.verify on msg with the node's well-known key set and
+// checks the release it reports, and that a changed body is refused.
+func pyVerifyIdentity(t *testing.T, n *Node, msg []byte, release string) {
+	t.Helper()
+	py := Tool(t, "python3")
+	file := filepath.Join(t.TempDir(), "msg.eml")
+	if err := os.WriteFile(file, msg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prog := `
+import json, sys, urllib.request
+from multimail import identity
+keys = json.load(urllib.request.urlopen(sys.argv[2]))
+raw = open(sys.argv[1], "rb").read()
+r = identity.verify(raw, keys)
+print(r.release, r.ref, r.mailbox)
+try:
+    identity.verify(raw[:-3] + b"X" + raw[-2:], keys)
+    print("TAMPERED ACCEPTED")
+except identity.IdentityError as e:
+    print("refused", e.reason)
+`
+	out := runPython(t, py, pythonEnv(t, n), 60*time.Second, "-c", prog, file, n.URL("/.well-known/multimail-identity"))
+	if !strings.HasPrefix(out, release+" apr_") || !strings.Contains(out, "refused body_hash") {
+		t.Fatalf("python identity.verify:\n%s", out)
 	}
 }

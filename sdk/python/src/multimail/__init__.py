@@ -8,12 +8,13 @@
     print(result.message_id, result.status, result.queued_at)
 
 Errors are exceptions (:mod:`multimail.errors`); webhook signatures are checked with
-:func:`multimail.webhooks.verify`. Standard library only; Python 3.9+.
+:func:`multimail.webhooks.verify`; a message's signed identity header with
+:func:`multimail.identity.verify`. Standard library only; Python 3.9+.
 """
 
 __version__ = "0.1.0"
 
-from . import webhooks  # noqa: E402
+from . import identity, webhooks  # noqa: E402
 from .client import DEFAULT_BASE_URL, MultimailClient  # noqa: E402
 from .errors import (  # noqa: E402
     APIConnectionError,
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MultimailClient",
     "webhooks",
+    "identity",
     "MultimailError",
     "APIError",
     "APIConnectionError",
