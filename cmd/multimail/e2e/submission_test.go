@@ -75,8 +75,9 @@ print("ok")
 	}
 }
 
-// TestDKIMVerifiesIndependently checks the delivered signature with python3-dkim (Debian's
-// dkimpy, not go-msgauth), using the key record `multimail domain dns` prints.
+// TestDKIMVerifiesIndependently checks the delivered signatures with python3-dkim (Debian's
+// dkimpy, not go-msgauth), using the key records `multimail domain dns` prints: the domain's
+// DKIM signature and the identity signature (docs/identity.md).
 func TestDKIMVerifiesIndependently(t *testing.T) {
 	t.Parallel()
 	py := "/usr/bin/python3" // Debian's, which has python3-dkim
@@ -92,12 +93,17 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 	key := apiKeyLine.FindStringSubmatch(n.mustCLI(t, "key", "create", "--mailbox", "bot@ed.test"))[1]
 	for _, c := range []struct{ domain, from, key string }{{Domain, Sender, APIKey}, {"ed.test", "bot@ed.test", key}} {
 		dns := n.mustCLI(t, "domain", "dns", c.domain)
-		rec := regexp.MustCompile(`(?m)^mm1\._domainkey\.` + regexp.QuoteMeta(c.domain) + `\.\s.*TXT\s+(.*)$`).FindStringSubmatch(dns)
-		if rec == nil {
-			t.Fatalf("no DKIM record in:\n%s", dns)
+		// Both the domain's DKIM record (mm1) and the identity record (mmid1), as published.
+		recs := map[string]string{}
+		for _, sel := range []string{"mm1", "mmid1"} {
+			rec := regexp.MustCompile(`(?m)^` + sel + `\._domainkey\.` + regexp.QuoteMeta(c.domain) + `\.\s.*TXT\s+(.*)$`).FindStringSubmatch(dns)
+			if rec == nil {
+				t.Fatalf("no %s record in:\n%s", sel, dns)
+			}
+			txt := strings.ReplaceAll(strings.Trim(rec[1], " "), "\" \"", "")
+			recs[sel+"._domainkey."+c.domain] = strings.Trim(txt, "\"")
 		}
-		txt := strings.ReplaceAll(strings.Trim(rec[1], " "), "\" \"", "")
-		txt = strings.Trim(txt, "\"")
+		txt, _ := json.Marshal(recs)
 		code, body := n.Do("POST", "/v1/send_email", c.key, []byte(fmt.Sprintf(
 			`{"mailbox_id":%q,"to":"dkim-%s@customer.test","subject":"signed","text":"check me","html":"<p>check me</p>"}`, c.from, c.domain)))
 		if code != 202 {
@@ -113,11 +119,14 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 		dir := t.TempDir()
 		mp, rp := filepath.Join(dir, "msg"), filepath.Join(dir, "rec")
 		os.WriteFile(mp, raw, 0o600)
-		os.WriteFile(rp, []byte(txt), 0o600)
-		script := `import dkim, sys
-msg = open(sys.argv[1], "rb").read(); rec = open(sys.argv[2], "rb").read()
-ok = dkim.verify(msg, dnsfunc=lambda name, timeout=5: rec)
-print("verified" if ok else "FAILED")
+		os.WriteFile(rp, txt, 0o600)
+		// Every DKIM-Signature: the domain's and the identity signature (Ed25519, mmid1).
+		script := `import dkim, json, sys
+msg = open(sys.argv[1], "rb").read(); recs = json.load(open(sys.argv[2]))
+d = dkim.DKIM(msg)
+n = sum(1 for k, v in d.headers if k.lower() == b"dkim-signature")
+ok = n == 2 and all(d.verify(idx=i, dnsfunc=lambda name, timeout=5: recs.get(name.decode().rstrip("."), "").encode() or None) for i in range(n))
+print("verified", n if ok else "FAILED")
 sys.exit(0 if ok else 1)`
 		out, err := exec.Command(py, "-c", script, mp, rp).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "verified") {
