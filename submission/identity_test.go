@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"multimail.dev/multimail/identity"
+	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 )
 
@@ -128,5 +129,38 @@ func TestIdentityWithoutKey(t *testing.T) {
 	body, _ := env.q.Body(context.Background(), rc.ID)
 	if strings.Contains(string(body), identity.FieldName) {
 		t.Fatalf("header without a key:\n%s", body)
+	}
+}
+
+// A release that cannot sign (a corrupt identity key) leaves the held send held and undecided:
+// it is never delivered without its header, and a later approval with a good key releases it.
+func TestIdentityApproveFailsClosed(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	ctx := context.Background()
+	rc, err := env.sub.Send(ctx, basicReq("gated@example.com"), apiAs("gated@example.com"))
+	if err != nil || rc.Status != queue.StatusPendingApproval {
+		t.Fatalf("held: %+v %v", rc, err)
+	}
+	st, _ := env.q.Status(ctx, rc.ID)
+	good, _ := env.store.Domain(ctx, "example.com")
+	bad := []mailbox.IdentityKey{{Selector: "mmid1", KeyPEM: []byte("not a key"), Status: mailbox.IdentityActive}}
+	if err := env.store.SetIdentityKeys(ctx, "example.com", bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.sub.Approve(ctx, st.Approval.ID, "", admin); err == nil {
+		t.Fatal("approve with a corrupt identity key succeeded")
+	}
+	if ar, _ := env.q.Approval(ctx, st.Approval.ID); ar.State != queue.ApprovalPending {
+		t.Fatalf("after a failed release: %s", ar.State)
+	}
+	if err := env.store.SetIdentityKeys(ctx, "example.com", good.IdentityKeys); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.sub.Approve(ctx, st.Approval.ID, "", admin); err != nil {
+		t.Fatal(err)
+	}
+	if h := verifyBody(t, env, rc.ID, testKeySet(t)); h.Release != identity.ReleaseApproved {
+		t.Fatalf("header %+v", h)
 	}
 }
