@@ -117,6 +117,7 @@
 //	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
 //	               event*, outbox*                                                Sync
 //	Approve/Reject approval, -hold, rcpt*, sched* / -body, event*, outbox*        Sync
+//	ApproveRelease as Approve, plus body and msg (the body its ReleaseFunc returns) Sync
 //	Retry          -sched, +sched (now), rcpt*, -domain                           Sync
 //	Delete         -sched*, rcpt*, approval, -hold, -body, event*, outbox*        Sync
 //	Record         event, outbox*, (late bounce: rcpt, sched)                     Sync

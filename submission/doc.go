@@ -14,6 +14,11 @@
 //     (queue.Queue.BounceAddress: the tag is an HMAC under the node's key);
 //   - the single queue.Enqueue call that makes the message durable (one Pebble batch, synced);
 //   - the approval flow on top of the queue (Approvals, Approve, Reject);
+//   - the release point (identity.go, Submitter.release): the one function that adds the
+//     Multimail-Identity header and its Ed25519 DKIM signature (package identity) when a
+//     message is released: at accept for autonomous, monitored and rule-approved sends, inside
+//     the queue's approval commit (queue.ApproveRelease) for a person's approval, and for the
+//     oversight messages (mode=system). A held message is stored without it;
 //   - the oversight messages for a mailbox's oversight_address (notify.go): a copy of each send
 //     of a monitored mailbox (LaneNormal) and an approval request for each held send (LaneHigh),
 //     each its own queued message from multimail-oversight@<domain>, DKIM-signed, Source
