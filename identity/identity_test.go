@@ -221,3 +221,21 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerify: Verify never panics on hostile input and accepts nothing the key did not sign.
+func FuzzVerify(f *testing.F) {
+	pemKey, _ := GenerateKey()
+	key, _ := ParseKey(pemKey)
+	k, _ := PublicKey("example.com", DefaultSelector, StatusActive, pemKey)
+	ks := KeySet{Keys: []Key{k}}
+	signed, _ := Sign([]byte(testMsg), testHeader(), "example.com", DefaultSelector, key)
+	f.Add(signed)
+	f.Add([]byte(testMsg))
+	f.Add([]byte("Multimail-Identity: v=1\r\nDKIM-Signature: a=ed25519-sha256; h=multimail-identity\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		res, err := Verify(msg, ks.LookupTXT)
+		if err == nil && (res.Domain != "example.com" || !bytes.Contains(msg, []byte("123456"))) {
+			t.Fatalf("accepted %q as %+v", msg, res)
+		}
+	})
+}
