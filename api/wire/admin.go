@@ -25,7 +25,7 @@ type DomainList struct {
 
 // DNSRecord is one record to publish.
 type DNSRecord struct {
-	Purpose string `json:"purpose"` // "mx" | "spf" | "dkim" | "dmarc"
+	Purpose string `json:"purpose"` // "mx" | "spf" | "dkim" | "identity" | "dmarc"
 	Name    string `json:"name"`    // fully qualified, with a trailing dot
 	Type    string `json:"type"`    // "MX" | "TXT"
 	Value   string `json:"value"`   // MX: "10 host."; TXT: the unquoted text
