@@ -175,6 +175,10 @@ func (j *Journal) Commit(b *pebble.Batch, recs ...Record) error {
 }
 
 func (j *Journal) apply(b *pebble.Batch, recs []Record) error {
+	tails := make([][]byte, len(recs)) // marshalled outside the lock
+	for i := range recs {
+		tails[i] = recs[i].tail()
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	now := j.opts.Clock().UTC().Format(time.RFC3339Nano)
@@ -183,7 +187,7 @@ func (j *Journal) apply(b *pebble.Batch, recs []Record) error {
 		r := &recs[i]
 		seq++
 		r.Seq, r.Prev, r.Time = seq, head, now
-		v := r.marshal()
+		v := r.withHead(tails[i])
 		if err := b.Set(recordKey(seq), v, nil); err != nil {
 			return fmt.Errorf("audit: batch: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -53,6 +54,31 @@ func (r *Record) marshal() []byte {
 		panic("audit: marshal record: " + err.Error())
 	}
 	return b
+}
+
+// headPrefix is how json.Marshal begins a Record whose Seq, Prev and Time are zero.
+const headPrefix = `{"seq":0,"prev":"","time":""`
+
+// tail is the record's JSON after its first three fields, marshalled before seq, prev and
+// time are known (outside the journal's lock).
+func (r *Record) tail() []byte {
+	c := *r
+	c.Seq, c.Prev, c.Time = 0, "", ""
+	return c.marshal()[len(headPrefix):]
+}
+
+// withHead returns the record's stored bytes from its tail: the bytes json.Marshal makes of
+// the whole record, since seq is a number and prev and time (hex, RFC 3339) need no escaping.
+func (r *Record) withHead(tail []byte) []byte {
+	b := make([]byte, 0, 128+len(tail))
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = append(b, `,"prev":"`...)
+	b = append(b, r.Prev...)
+	b = append(b, `","time":"`...)
+	b = append(b, r.Time...)
+	b = append(b, '"')
+	return append(b, tail...)
 }
 
 // Hash is the lower-case hex SHA-256 of a record's stored bytes, as the next record's prev.

@@ -83,30 +83,39 @@ func readItems(r io.Reader) ([]item, error) {
 	return out, sc.Err()
 }
 
+// parseItem tells the kinds of line apart by their exact keys (encoding/json would match
+// "Checkpoint" too, where the Python verifier of docs/audit.md would not).
 func parseItem(n int, line string) (item, error) {
-	var probe struct {
-		Journal    *int    `json:"audit_journal"`
-		Checkpoint *string `json:"checkpoint"`
-		Omitted    bool    `json:"omitted"`
-		Seq        uint64  `json:"seq"`
-		Hash       string  `json:"hash"`
-	}
-	if err := json.Unmarshal([]byte(line), &probe); err != nil {
-		return item{}, &Error{Line: n, Reason: "not JSON: " + err.Error()}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(line), &keys); err != nil {
+		return item{}, &Error{Line: n, Reason: "not a JSON object: " + err.Error()}
 	}
 	it := item{line: n, raw: line}
 	switch {
-	case probe.Journal != nil:
-		err := json.Unmarshal([]byte(line), &it.header)
-		return it, err
-	case probe.Checkpoint != nil:
-		it.ckpt = *probe.Checkpoint
-	case probe.Omitted:
-		it.omitted, it.hash, it.rec = true, probe.Hash, &Record{Seq: probe.Seq}
+	case keys["audit_journal"] != nil:
+		if err := json.Unmarshal([]byte(line), &it.header); err != nil {
+			return item{}, &Error{Line: n, Reason: "bad header: " + err.Error()}
+		}
+	case keys["checkpoint"] != nil:
+		if err := json.Unmarshal(keys["checkpoint"], &it.ckpt); err != nil || it.ckpt == "" {
+			return item{}, &Error{Line: n, Reason: "bad checkpoint line"}
+		}
+	case keys["omitted"] != nil:
+		var stub struct {
+			Seq  uint64 `json:"seq"`
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal([]byte(line), &stub); err != nil {
+			return item{}, &Error{Line: n, Reason: "bad stub: " + err.Error()}
+		}
+		it.omitted, it.hash, it.rec = true, stub.Hash, &Record{Seq: stub.Seq}
 	default:
 		it.rec = new(Record)
 		if err := json.Unmarshal([]byte(line), it.rec); err != nil {
-			return item{}, &Error{Line: n, Seq: probe.Seq, Reason: "not a record: " + err.Error()}
+			return item{}, &Error{Line: n, Reason: "not a record: " + err.Error()}
+		}
+		if keys["seq"] == nil || keys["prev"] == nil {
+			return item{}, &Error{Line: n, Reason: "not a record: no seq or prev"}
 		}
 		it.hash = Hash([]byte(line))
 	}
