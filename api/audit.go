@@ -45,7 +45,10 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *principal)
 		return errForbidden("this API key does not administer %s", f.Mailbox)
 	}
 	if !p.superAdmin() {
-		f.Mailboxes = p.mailboxes
+		f.Mailboxes = make([]string, len(p.mailboxes))
+		for i, m := range p.mailboxes {
+			f.Mailboxes[i] = strings.ToLower(m) // records name mailboxes in lower case
+		}
 		if f.Mailbox != "" {
 			f.Mailboxes = []string{f.Mailbox}
 		}

@@ -355,3 +355,79 @@ func (quiet) Errorf(string, ...any) {}
 func (quiet) Fatalf(f string, a ...any) {
 	panic(fmt.Sprintf(f, a...))
 }
+
+func TestSinceExportStartsUnanchored(t *testing.T) {
+	j, _, clk := openTest(t)
+	fill(t, j, 3)
+	since := clk.now()
+	fill(t, j, 2)
+	lines := export(t, j, Filter{Since: since})
+	if !strings.Contains(lines[0], `"complete":false`) {
+		t.Fatalf("header %s", lines[0])
+	}
+	rep, err := verify(lines, VerifyOptions{Key: j.PublicKey()})
+	if err != nil || rep.First != 4 || rep.Records != 2 || rep.Anchored {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	// The same records under a header claiming completeness: record 1 is missing.
+	lines[0] = strings.Replace(lines[0], `"complete":false`, `"complete":true`, 1)
+	_, err = verify(lines, VerifyOptions{Key: j.PublicKey()})
+	wantBad(t, err, 1)
+}
+
+// TestRunRound: a round checkpoints new records, hands the checkpoint to Anchor (offering it
+// again after a failure), prunes past Retention, and a full count of records kicks Run.
+func TestRunRound(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var got []Checkpoint
+	fail := true
+	j, err := Open(db, Options{Node: "n", Clock: clk.now, CheckpointEvery: 3, Retention: time.Hour,
+		Anchor: func(_ context.Context, c Checkpoint) error {
+			if fail {
+				fail = false
+				return errors.New("auditor down")
+			}
+			got = append(got, c)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fill(t, j, 3)
+	select {
+	case <-j.kick:
+	default:
+		t.Fatal("3 records with CheckpointEvery 3 did not kick Run")
+	}
+	sent := j.round(ctx, 0)
+	if sent != 0 || len(got) != 0 {
+		t.Fatalf("a failed anchor counted as sent: %d %v", sent, got)
+	}
+	if sent = j.round(ctx, sent); sent != 3 || len(got) != 1 || got[0].Size != 3 {
+		t.Fatalf("re-offered: sent %d, got %+v", sent, got)
+	}
+	if sent = j.round(ctx, sent); len(got) != 1 {
+		t.Fatal("a round without new records anchored again")
+	}
+	clk.mu.Lock()
+	clk.t = clk.t.Add(2 * time.Hour)
+	clk.mu.Unlock()
+	fill(t, j, 1)
+	j.round(ctx, sent)
+	a, err := j.Anchor()
+	if err != nil || a.Size != 3 {
+		t.Fatalf("retention did not prune under an anchor: %+v %v", a, err)
+	}
+	if len(got) != 2 || got[1].Size != 4 {
+		t.Fatalf("anchored %+v", got)
+	}
+	if _, err := verify(export(t, j, Filter{}), VerifyOptions{Key: j.PublicKey(), Against: got[1].Note}); err != nil {
+		t.Fatal(err)
+	}
+}
