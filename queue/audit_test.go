@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"multimail.dev/multimail/audit"
@@ -79,5 +81,51 @@ func TestAuditRecordsSendsAndDecisions(t *testing.T) {
 	if got[0].Rcpts[0] != j.RcptHash("bob@dest.example") || got[1].Detail["decided_by"] != "rule:2" ||
 		got[3].Object != held.ID || got[3].Mailbox != "agent@example.com" {
 		t.Errorf("records: %+v", got)
+	}
+}
+
+// TestAuditConcurrentEnqueues: sends from many goroutines each get exactly one record, and
+// the chain verifies (its order is the commit order, with no gap).
+func TestAuditConcurrentEnqueues(t *testing.T) {
+	db := memDB(t)
+	j, err := audit.Open(db, audit.Options{Node: "q.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Open(db, Options{Audit: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	ids := make(chan string, 200)
+	for g := range 8 {
+		wg.Go(func() {
+			for range 25 {
+				r, err := q.Enqueue(ctx, &Message{Mailbox: fmt.Sprintf("m%d@example.com", g), From: "a@example.com",
+					To: []string{"x@dest.example"}, Body: []byte("Subject: s\r\n\r\nb\r\n")})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids <- r.ID
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	var buf bytes.Buffer
+	if err := j.Export(ctx, &buf, audit.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(bytes.NewReader(buf.Bytes()), audit.VerifyOptions{Key: j.PublicKey()})
+	if err != nil || rep.Records != 200 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	for id := range ids {
+		if c := strings.Count(buf.String(), `"object":"`+id+`"`); c != 1 {
+			t.Errorf("message %s has %d records", id, c)
+		}
 	}
 }
