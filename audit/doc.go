@@ -41,9 +41,10 @@
 // a Merkle tree: the origin ("multimail.dev/audit/<node>"), the size (the seq of the last
 // record covered) and the base64 of that record's SHA-256, then one extension line
 // "time <RFC 3339>". The node's audit key is made at first start and kept in the store
-// (secret "signing"); its public verifier key ("<origin>+<hash>+<base64>") is printed by
-// `multimail audit key` and heads every export. A checkpoint is made every CheckpointEvery
-// records or CheckpointInterval, stored, and handed to Options.Anchor (the auditor webhook).
+// (secret "signing"); its public verifier key ("<origin>+<hash>+<base64>") heads every
+// export and every checkpoint webhook. A checkpoint is made every CheckpointEvery records,
+// at most CheckpointInterval after a new record, and at the start of a full export; it is
+// stored and handed to Options.Anchor (the auditor webhook).
 //
 // # Retention
 //
