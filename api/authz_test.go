@@ -187,6 +187,7 @@ func matrixRows() map[string]matrixRow {
 		"GET /v1/admin/queue/{message_id}":        {[]string{"admin"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/admin/queue/" + f.msgA, nil} }},
 		"POST /v1/admin/queue/{message_id}/retry": {[]string{"admin"}, byID, 200, freshMsg("/retry")},
 		"DELETE /v1/admin/queue/{message_id}":     {[]string{"admin"}, byID, 200, freshMsg("")},
+		"GET /v1/audit":                           {[]string{"admin"}, listing, 200, static("/v1/audit?limit=1000", nil)},
 	}
 }
 

@@ -45,6 +45,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.showQueue},
 		{"POST", "/v1/admin/queue/{message_id}/retry", []string{scopeAdmin}, s.retryQueue},
 		{"DELETE", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.deleteQueue},
+		{"GET", "/v1/audit", []string{scopeAdmin}, s.listAudit},
 	}
 }
 

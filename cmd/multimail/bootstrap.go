@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/mailbox"
 )
 
@@ -86,7 +87,11 @@ func (n *node) ensureDomain(ctx context.Context, d DomainConfig) error {
 	if err != nil {
 		return err
 	}
-	return n.store.AddDomain(ctx, mailbox.Domain{Name: name, DKIMSelector: sel, DKIMKeyPEM: keyPEM})
+	if err := n.store.AddDomain(ctx, mailbox.Domain{Name: name, DKIMSelector: sel, DKIMKeyPEM: keyPEM}); err != nil {
+		return err
+	}
+	return n.auditConfig(ctx, audit.Record{Kind: audit.KindDomainAdd, Object: name,
+		Detail: map[string]string{"dkim_selector": sel}})
 }
 
 // generateDKIMKey makes an RSA-2048 key, the size every verifier accepts (RFC 8301).
@@ -115,17 +120,26 @@ func (n *node) ensureMailbox(ctx context.Context, mc MailboxConfig) error {
 		}
 	}
 	old, err := n.store.Mailbox(ctx, m.Address)
+	var rec *audit.Record
 	switch {
 	case errors.Is(err, mailbox.ErrNotFound):
 		err = n.store.AddMailbox(ctx, m)
+		rec = &audit.Record{Kind: audit.KindMailboxAdd, Detail: map[string]string{"oversight": string(m.Oversight)}}
 	case err == nil:
 		if m.PasswordHash == "" {
 			m.PasswordHash = old.PasswordHash // a password set at run time survives
 		}
 		err = n.store.UpdateMailbox(ctx, m)
+		rec = mailboxChange(old, m)
 	}
 	if err != nil {
 		return err
+	}
+	if rec != nil {
+		rec.Mailbox, rec.Object = m.Address, m.Address
+		if err := n.auditConfig(ctx, *rec); err != nil {
+			return err
+		}
 	}
 	hashes := append([]string(nil), mc.APIKeyHashes...)
 	for _, k := range mc.APIKeys {
@@ -146,12 +160,32 @@ func (n *node) ensureKey(ctx context.Context, address, hash string) error {
 	} else if !errors.Is(err, mailbox.ErrNotFound) {
 		return err
 	}
-	return n.store.AddAPIKey(ctx, mailbox.APIKey{
+	k := mailbox.APIKey{
 		ID:        "key_cfg" + hash[:12],
 		Hash:      hash,
 		Mailboxes: []string{address},
 		Scopes:    []string{"send", "read", "tag"},
-	})
+	}
+	if err := n.store.AddAPIKey(ctx, k); err != nil {
+		return err
+	}
+	return n.auditConfig(ctx, audit.Record{Kind: audit.KindKeyCreate, Mailbox: address, Object: k.ID,
+		Detail: map[string]string{"mailboxes": address, "scopes": strings.Join(k.Scopes, ",")}})
+}
+
+// mailboxChange is the audit record of a config-declared mailbox applied over the stored
+// one: an oversight change is its own kind; a changed oversight address is a config.apply.
+// nil: neither changed. (A config password is hashed anew, with a new salt, at every start,
+// so password changes are not told apart from restarts and are not recorded.)
+func mailboxChange(old, m mailbox.Mailbox) *audit.Record {
+	switch {
+	case old.Oversight != m.Oversight:
+		return &audit.Record{Kind: audit.KindOversight,
+			Detail: map[string]string{"from": string(old.Oversight), "to": string(m.Oversight)}}
+	case old.OversightAddress != m.OversightAddress:
+		return &audit.Record{Kind: audit.KindConfig, Detail: map[string]string{"changed": "oversight_address"}}
+	}
+	return nil
 }
 
 // ensureDevKey returns the plaintext of one of the dev default's keys, creating it on first

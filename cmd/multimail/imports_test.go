@@ -14,7 +14,8 @@ const modulePath = "multimail.dev/multimail"
 // allowed is DESIGN.md's table of which project packages may import which. A sub-package
 // (api/webhook, mta/dsn, …) belongs to its top-level folder and may also import its siblings.
 var allowed = map[string][]string{
-	"queue":      {},
+	"audit":      {},
+	"queue":      {"audit"},
 	"mailbox":    {"throttle", "budget"},
 	"smtpserver": {},
 	"connlimit":  {},
@@ -26,7 +27,7 @@ var allowed = map[string][]string{
 	"mta":        {"queue", "dnsclient"},
 	"submission": {"queue", "mailbox", "smtpserver", "throttle"},
 	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient"},
-	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget"},
+	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget", "audit"},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's

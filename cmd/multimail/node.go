@@ -23,6 +23,7 @@ import (
 
 	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/api/webhook"
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/connlimit"
 	"multimail.dev/multimail/diskfloor"
@@ -50,6 +51,7 @@ type node struct {
 
 	store mailbox.Store
 	queue *queue.Queue
+	audit *audit.Journal    // the tamper-evident journal of decisions and changes (audit.go)
 	dns   *dnsclient.Client // the one resolver and cache inbound and delivery share
 
 	devKeys []string // the dev default's agent and operator keys, printed at start (nil with a config file)
@@ -101,6 +103,10 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		return nil, fmt.Errorf("open mailbox store: %w", err)
 	}
 	n.store = store
+	if _, err := n.openAudit(); err != nil {
+		n.close()
+		return nil, err
+	}
 	q, err := queue.Open(db, n.queueOptions())
 	if err != nil {
 		n.close()
@@ -119,6 +125,7 @@ func (n *node) queueOptions() queue.Options {
 		Subscribers:          webhook.Subscribers(webhookEndpoints(n.cfg.Webhook)),
 		Logger:               n.log.With("component", "queue"),
 		Registerer:           n.reg,
+		Audit:                n.audit,
 	}
 }
 
@@ -175,6 +182,7 @@ func (n *node) build() error {
 		Intake:    n.floor,
 		Throttle:  n.auth,
 		Budget:    n.budget,
+		Audit:     n.audit,
 	})
 	if err != nil {
 		return err
