@@ -103,7 +103,9 @@ func shoot(t *testing.T, ctx context.Context, dir, name string) {
 
 func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	c, cancel := context.WithTimeout(ctx, 20*time.Second) // one step, not the browser's life
+	defer cancel()
+	if err := chromedp.Do(c, actions...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -157,9 +159,9 @@ func signIn(t *testing.T, ctx context.Context, n *Node, key string) {
 	waitJS(t, ctx, 10*time.Second, `document.readyState === "complete" && !document.querySelector("#key") || !!document.querySelector(".error")`)
 }
 
-func signOut(t *testing.T, ctx context.Context) {
+func signOut(t *testing.T, ctx context.Context, n *Node) {
 	t.Helper()
-	run(t, ctx, chromedp.Click(chromedp.CSS(".signout button")))
+	run(t, ctx, chromedp.Navigate(n.URL("/console/approvals")), chromedp.Click(chromedp.CSS(".signout button")))
 	waitJS(t, ctx, 10*time.Second, `!!document.querySelector("#key")`)
 }
 
@@ -407,7 +409,7 @@ func TestConsole(t *testing.T) {
 	if st, _ := state(t, n, heldKey, m3); st != "pending_approval" {
 		t.Fatalf("following a link decided: %s", st)
 	}
-	signOut(t, ctx) // the link needs no session
+	signOut(t, ctx, n) // the link needs no session
 	run(t, ctx, chromedp.Navigate(links["Approve"]))
 	bodyHas(t, ctx, "decide this held send")
 	bodyHas(t, ctx, "plain text of third held send")
@@ -439,7 +441,7 @@ func TestConsole(t *testing.T) {
 	if st, _ := state(t, n, otherKey, mB); st != "pending_approval" {
 		t.Fatalf("approver of held@ decided other@'s send: %s", st)
 	}
-	signOut(t, ctx)
+	signOut(t, ctx, n)
 
 	// The other pages, as an operator of every mailbox.
 	signIn(t, ctx, n, admin)
