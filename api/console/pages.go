@@ -287,15 +287,15 @@ func (c *Console) messages(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if q.Has("status") || q.Has("mailbox") || q.Has("recipient") || q.Has("tag") {
 		d.Searched = true
-		lq := url.Values{"limit": {"200"}}
+		lq := url.Values{}
 		if st := q.Get("status"); st != "" {
 			lq.Set("state", st)
 		}
 		if mb := q.Get("mailbox"); mb != "" {
 			lq.Set("mailbox", mb)
 		}
-		var list wire.MessageList
-		if _, err := c.call(r, s, "GET", "/v1/admin/queue?"+lq.Encode(), nil, &list); err != nil {
+		list, err := c.queueList(r, s, lq)
+		if err != nil {
 			v.Error = apiMessage(err)
 		}
 		rc, tag := strings.ToLower(strings.TrimSpace(q.Get("recipient"))), strings.ToLower(strings.TrimSpace(q.Get("tag")))
@@ -346,8 +346,8 @@ type deferredRcpt struct {
 
 func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, s *session) {
 	v := c.pageView(r, s, "Queue", "queue", nil)
-	var list wire.MessageList
-	if _, err := c.call(r, s, "GET", "/v1/admin/queue?limit=500", nil, &list); err != nil {
+	list, err := c.queueList(r, s, url.Values{})
+	if err != nil {
 		v.Error = apiMessage(err)
 	}
 	d := queueData{}
@@ -376,6 +376,29 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	v.Data = d
 	c.render(w, http.StatusOK, "queue", v)
+}
+
+// maxQueuePages bounds how much of the queue one page reads (pages of the API's maximum, 200).
+const maxQueuePages = 25
+
+// queueList reads the key's queue listing with the filters q, page after page (the API
+// answers at most 200 messages a page).
+func (c *Console) queueList(r *http.Request, s *session, q url.Values) (wire.MessageList, error) {
+	var all wire.MessageList
+	q.Set("limit", "200")
+	for range maxQueuePages {
+		var page wire.MessageList
+		if _, err := c.call(r, s, "GET", "/v1/admin/queue?"+q.Encode(), nil, &page); err != nil {
+			return all, err
+		}
+		all.Messages = append(all.Messages, page.Messages...)
+		if page.NextCursor == "" {
+			return all, nil
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+	all.NextCursor = "more"
+	return all, nil
 }
 
 // queueAction is retry or cancel of one message, as the API allows the key.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"mime"
+	"net/url"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -26,7 +27,29 @@ type held struct {
 	Attachments                 []string
 }
 
-type link struct{ Text, Href string }
+// link is an <a href> of the HTML body. Mismatch: its text names a web address on another
+// host than the one it goes to (the classic phishing link), flagged on the page.
+type link struct {
+	Text, Href string
+	Mismatch   bool
+}
+
+// mismatch reports link text that looks like an address whose host differs from href's.
+func mismatch(text, href string) bool {
+	t := strings.ToLower(strings.TrimSpace(text))
+	if !strings.Contains(t, ".") || strings.ContainsAny(t, " \t") {
+		return false
+	}
+	if !strings.Contains(t, "://") {
+		t = "http://" + t
+	}
+	tu, err1 := url.Parse(t)
+	hu, err2 := url.Parse(strings.TrimSpace(href))
+	if err1 != nil || tu.Hostname() == "" {
+		return false
+	}
+	return err2 != nil || !strings.EqualFold(tu.Hostname(), hu.Hostname())
+}
 
 // parseHeld reads raw into a held. A part it cannot read is skipped; a message it cannot parse
 // at all is shown as its raw text.
@@ -111,7 +134,8 @@ func htmlLinks(b []byte) []link {
 		if n.Type == html.ElementNode && n.Data == "a" {
 			for _, a := range n.Attr {
 				if a.Key == "href" {
-					out = append(out, link{Text: strings.Join(strings.Fields(nodeText(n)), " "), Href: a.Val})
+					text := strings.Join(strings.Fields(nodeText(n)), " ")
+					out = append(out, link{Text: text, Href: a.Val, Mismatch: mismatch(text, a.Val)})
 				}
 			}
 		}

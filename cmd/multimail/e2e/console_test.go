@@ -313,6 +313,7 @@ func TestConsole(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(n.URL("/console/approvals/"+a1)))
 	bodyHas(t, ctx, "plain text of first held send")
 	bodyHas(t, ctx, "http://evil.test/login")
+	bodyHas(t, ctx, "the text names another site than the link goes to")
 	if sb := eval[string](t, ctx, `document.querySelector("iframe.html").getAttribute("sandbox")`); sb != "" {
 		t.Errorf("iframe sandbox = %q, want empty (no scripts, forms, popups, same-origin)", sb)
 	}
@@ -448,6 +449,10 @@ func TestConsole(t *testing.T) {
 	bodyHas(t, ctx, "other tenant send")
 	run(t, ctx, chromedp.Navigate(n.URL("/console/queue")))
 	bodyHas(t, ctx, "Messages per lane and state")
+	bodyHas(t, ctx, "pending_approval 1") // other@'s send waits in the normal lane
+	if eval[bool](t, ctx, `!!document.querySelector(".error")`) {
+		t.Fatalf("queue page shows an error: %s", eval[string](t, ctx, `document.querySelector(".error").innerText`))
+	}
 	shoot(t, ctx, dir, "08-queue")
 	run(t, ctx, chromedp.Navigate(n.URL("/console/mailboxes")))
 	bodyHas(t, ctx, "gated_send")
