@@ -13,12 +13,9 @@ import (
 	"multimail.dev/multimail/mailbox"
 )
 
-// loginPage is the sign-in form. Its CSRF token is a double-submit cookie (no session yet).
+// loginPage is the sign-in form (also when signed in: signing in again switches keys and
+// ends the old session). Its CSRF token is a double-submit cookie (no session yet).
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if s, _ := c.session(r, false); s != nil {
-		http.Redirect(w, r, "/console/approvals", http.StatusSeeOther)
-		return
-	}
 	c.showLogin(w, r, http.StatusOK, "")
 }
 
