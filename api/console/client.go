@@ -58,6 +58,7 @@ func (c *Console) call(orig *http.Request, s *session, method, path string, in, 
 	req.RemoteAddr = orig.RemoteAddr
 	req.Host = orig.Host
 	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("X-Multimail-Source", "console") // the trail says "approved by console:key_…"
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -450,7 +450,7 @@ func TestRejectNeedsReason(t *testing.T) {
 		t.Fatalf("rejected without a reason: %s", r.State)
 	}
 	b.do("POST", "/console/approvals/decide", url.Values{"csrf": {csrf}, "reject": {id}, "reason-" + id: {"not ours"}}, nil)
-	if r, _ := e.q.Approval(context.Background(), id); r.State != queue.ApprovalRejected || r.Reason != "not ours" || r.By != "api:key_approverA" {
+	if r, _ := e.q.Approval(context.Background(), id); r.State != queue.ApprovalRejected || r.Reason != "not ours" || r.By != "console:key_approverA" {
 		t.Fatalf("after reject: %+v", r)
 	}
 }

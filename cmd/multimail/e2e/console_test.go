@@ -341,7 +341,7 @@ func TestConsole(t *testing.T) {
 	}
 	run(t, ctx, chromedp.Navigate(n.URL("/console/messages/"+m1)))
 	bodyHas(t, ctx, "delivered")
-	bodyHas(t, ctx, "approved by api:")
+	bodyHas(t, ctx, "approved by console:key_")
 	bodyHas(t, ctx, "at MX")
 	shoot(t, ctx, dir, "06-message-trail")
 
