@@ -190,4 +190,8 @@ func (l *Links) forgetLocked(id string) {
 }
 
 // String never shows a token.
-func (l *Links) String() string { return fmt.Sprintf("console.Links(%d live)", len(l.tokens)) }
+func (l *Links) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprintf("console.Links(%d live)", len(l.tokens))
+}

@@ -170,11 +170,12 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		redirectMsg(w, r, back, "A rejection needs a reason: write one and press Reject again.")
 		return
 	}
+	if len(ids) > maxBulk {
+		redirectMsg(w, r, back, fmt.Sprintf("At most %d at a time.", maxBulk))
+		return
+	}
 	var done, failed []string
 	for _, id := range ids {
-		if len(ids) > 500 {
-			break
-		}
 		_, err := c.call(r, s, "POST", "/v1/approvals/"+url.PathEscape(id)+"/"+verb, wire.DecisionRequest{Reason: reason}, nil)
 		if err != nil {
 			failed = append(failed, id+": "+apiMessage(err))
@@ -196,6 +197,9 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	redirectMsg(w, r, back, msg)
 }
+
+// maxBulk bounds one bulk decision.
+const maxBulk = 500
 
 func redirectMsg(w http.ResponseWriter, r *http.Request, to, msg string) {
 	http.Redirect(w, r, to+"?done="+url.QueryEscape(msg), http.StatusSeeOther)
