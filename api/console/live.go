@@ -9,7 +9,8 @@ import (
 
 // events is the live-update stream (Server-Sent Events): every Poll it asks the API for the
 // key's pending approvals and sends "approvals" when the set changed; the page then fetches
-// its rows. It does not extend the session's idle time, and ends with the session.
+// its rows (the data is the pending ids, so a page that already shows them does nothing). It
+// does not extend the session's idle time, and ends with the session.
 func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	s, _ := c.session(r, false)
 	if s == nil {
@@ -43,7 +44,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 			}
 			if sig := strings.Join(ids, ","); sig != last {
 				last = sig
-				fmt.Fprintf(w, "event: approvals\ndata: %d\n\n", len(p))
+				fmt.Fprintf(w, "event: approvals\ndata: %s\n\n", sig) // the ids: the page refreshes only on a change
 				fl.Flush()
 			}
 		}

@@ -351,6 +351,14 @@ func TestConsole(t *testing.T) {
 	waitJS(t, ctx, 10*time.Second, `!!document.getElementById("row-`+a2+`")`)
 	run(t, ctx, chromedp.Click(chromedp.CSS(`button[name=reject][value="`+a2+`"]`)))
 	bodyHas(t, ctx, "needs a reason")
+	// The live update leaves rows that are already shown alone: a reason being typed keeps its
+	// node and its focus (the stream's first event, a moment after load, used to re-render).
+	run(t, ctx, chromedp.WaitVisible(chromedp.ID("#reason-"+a2)), js(`document.getElementById("reason-`+a2+`").__mark = 1`),
+		chromedp.Focus(chromedp.ID("#reason-"+a2)))
+	time.Sleep(time.Second) // four polls of the stream: a re-render would have happened by now
+	if !eval[bool](t, ctx, `document.getElementById("reason-`+a2+`").__mark === 1 && document.activeElement.id === "reason-`+a2+`"`) {
+		t.Fatal("the live update re-rendered the rows on screen (the reason field lost its node or focus)")
+	}
 	run(t, ctx, chromedp.WaitVisible(chromedp.ID("#reason-"+a2)), chromedp.SendKeys(chromedp.ID("#reason-"+a2), "wrong customer"),
 		chromedp.Click(chromedp.CSS(`button[name=reject][value="`+a2+`"]`)))
 	bodyHas(t, ctx, "Rejected 1.")
