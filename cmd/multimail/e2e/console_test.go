@@ -480,3 +480,43 @@ func hasSubject(ms []mtatest.Message, subject string) bool {
 	}
 	return false
 }
+
+// TestConsoleUnsafeOversight: a mailbox overseen by itself (its agent reads its own approval
+// requests) is flagged at start, and its approval requests carry no one-click links.
+func TestConsoleUnsafeOversight(t *testing.T) {
+	t.Parallel()
+	const key = "mm_live_e2e_self_key_000000000001"
+	n := Start(t, Options{Config: `
+[[mailbox]]
+address = "self@example.com"
+oversight = "gated_send"
+oversight_address = "self@example.com"
+api_keys = ["` + key + `"]
+`})
+	if !strings.Contains(n.Output(), "UNSAFE OVERSIGHT") || !strings.Contains(n.Output(), "self@example.com") {
+		t.Fatalf("no loud warning at start:\n%s", n.Output())
+	}
+	held(t, n, key, "self@example.com", "self-overseen", "")
+	var list struct {
+		Emails []struct {
+			ID      string `json:"email_id"`
+			Subject string `json:"subject"`
+		} `json:"emails"`
+	}
+	var id string
+	waitUntil(t, 30*time.Second, func() bool {
+		_, body := n.Do("GET", "/v1/mailboxes/self@example.com/emails", key, nil)
+		_ = json.Unmarshal(body, &list)
+		for _, e := range list.Emails {
+			if strings.HasPrefix(e.Subject, "Approval needed: self-overseen") {
+				id = e.ID
+				return true
+			}
+		}
+		return false
+	})
+	code, body := n.Do("GET", "/v1/emails/"+id, key, nil)
+	if code != 200 || !strings.Contains(string(body), "multimail approvals approve") || strings.Contains(string(body), "/console/d/") {
+		t.Fatalf("approval request to a self-overseen mailbox: %d %s", code, body)
+	}
+}
