@@ -30,6 +30,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/emails/{email_id}", []string{scopeRead}, s.readEmail},
 		{"POST", "/v1/emails/{email_id}/tags", []string{scopeTag}, s.tagEmail},
 		{"GET", "/v1/approvals", []string{scopeRead, scopeApprove}, s.listApprovals},
+		{"GET", "/v1/approvals/{approval_id}/message", []string{scopeRead, scopeApprove}, s.heldMessage},
 		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeApprove}, s.approve},
 		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
 
