@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 )
@@ -28,6 +29,10 @@ func (s *Server) addDomain(w http.ResponseWriter, r *http.Request, p *principal)
 		return err
 	}
 	if err := s.opts.Store.AddDomain(detached(r.Context()), d); err != nil {
+		return err
+	}
+	if err := s.audit(detached(r.Context()), p, audit.Record{Kind: audit.KindDomainAdd, Object: d.Name,
+		Detail: map[string]string{"dkim_selector": d.DKIMSelector}}); err != nil {
 		return err
 	}
 	out, err := s.domainJSON(d, true)
@@ -175,6 +180,10 @@ func (s *Server) addMailbox(w http.ResponseWriter, r *http.Request, p *principal
 	if err := s.opts.Store.AddMailbox(detached(r.Context()), m); err != nil {
 		return err
 	}
+	if err := s.audit(detached(r.Context()), p, audit.Record{Kind: audit.KindMailboxAdd, Mailbox: m.Address,
+		Object: m.Address, Detail: map[string]string{"oversight": string(m.Oversight)}}); err != nil {
+		return err
+	}
 	out := mailboxJSON(m)
 	out.Password = generated
 	writeJSON(w, http.StatusCreated, out)
@@ -250,6 +259,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *principal)
 	plain, hash := mailbox.NewAPIKeySecret()
 	k.Hash = hash
 	if err := s.opts.Store.AddAPIKey(detached(r.Context()), k); err != nil {
+		return err
+	}
+	if err := s.audit(detached(r.Context()), p, keyRecord(audit.KindKeyCreate, k)); err != nil {
 		return err
 	}
 	out := keyJSON(k)
@@ -336,6 +348,9 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, p *principal)
 		return errNotFound("API key")
 	}
 	if err := s.opts.Store.DeleteAPIKey(detached(r.Context()), id); err != nil {
+		return err
+	}
+	if err := s.audit(detached(r.Context()), p, keyRecord(audit.KindKeyRevoke, ks[i])); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.Done{KeyID: id, Status: "deleted"})

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"multimail.dev/multimail/api/wire"
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/queue"
 )
 
@@ -76,6 +77,9 @@ func (s *Server) retryQueue(w http.ResponseWriter, r *http.Request, p *principal
 	if err := s.opts.Queue.Retry(detached(r.Context()), st.ID); err != nil {
 		return err
 	}
+	if err := s.audit(detached(r.Context()), p, audit.Record{Kind: audit.KindQueueRetry, Mailbox: st.Mailbox, Object: st.ID}); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, wire.Done{MessageID: st.ID, Status: "retrying"})
 	return nil
 }
@@ -88,6 +92,9 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	if err := s.opts.Queue.Delete(detached(r.Context()), st.ID); err != nil {
+		return err
+	}
+	if err := s.audit(detached(r.Context()), p, audit.Record{Kind: audit.KindQueueDelete, Mailbox: st.Mailbox, Object: st.ID}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, wire.Done{MessageID: st.ID, Status: "deleted"})

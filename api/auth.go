@@ -152,8 +152,9 @@ func (s *Server) bearer(r *http.Request) (*principal, error) {
 		return nil, err
 	}
 	src := "api"
-	if r.Header.Get(mcp.SourceHeader) == "mcp" {
-		src = "mcp" // a label for the trail only
+	switch r.Header.Get(mcp.SourceHeader) {
+	case "mcp", "console": // a label for the trail only (the key is what authorizes)
+		src = r.Header.Get(mcp.SourceHeader)
 	}
 	// A legacy key (send with approve or admin) acts with its agent half only.
 	return &principal{keyID: k.ID, mailboxes: k.Mailboxes, scopes: mailbox.UsableScopes(k.Scopes), source: src}, nil

@@ -167,7 +167,10 @@ func matrixRows() map[string]matrixRow {
 		"POST /v1/emails/{email_id}/tags": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/emails/" + f.emailA + "/tags", map[string]any{"add": []string{"seen-by-matrix"}}}
 		}},
-		"GET /v1/approvals":                        {[]string{"read", "approve"}, listing, 200, static("/v1/approvals?state=all", nil)},
+		"GET /v1/approvals": {[]string{"read", "approve"}, listing, 200, static("/v1/approvals?state=all", nil)},
+		"GET /v1/approvals/{approval_id}/message": {[]string{"read", "approve"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/approvals/" + f.heldForDecisions() + "/message", nil}
+		}},
 		"POST /v1/approvals/{approval_id}/approve": {[]string{"approve"}, decision, 200, decide("approve")},
 		"POST /v1/approvals/{approval_id}/reject":  {[]string{"approve"}, decision, 200, decide("reject")},
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
@@ -199,6 +202,7 @@ func matrixRows() map[string]matrixRow {
 		"GET /v1/admin/queue/{message_id}":        {[]string{"admin"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/admin/queue/" + f.msgA, nil} }},
 		"POST /v1/admin/queue/{message_id}/retry": {[]string{"admin"}, byID, 200, freshMsg("/retry")},
 		"DELETE /v1/admin/queue/{message_id}":     {[]string{"admin"}, byID, 200, freshMsg("")},
+		"GET /v1/audit":                           {[]string{"admin"}, listing, 200, static("/v1/audit?limit=1000", nil)},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
@@ -55,6 +56,7 @@ type testEnv struct {
 	http   *httptest.Server
 	keys   map[string]string // test key name -> plaintext
 	reg    *prometheus.Registry
+	audit  *audit.Journal
 }
 
 // envOptions tweak a testEnv.
@@ -74,12 +76,17 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	j, err := audit.Open(db, audit.Options{Node: "mx.test"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eo.queueOpts.Audit = j
 	q, err := queue.Open(db, eo.queueOpts)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	legacy := &legacyStore{Store: mailbox.NewMemory(), keys: map[string]mailbox.APIKey{}}
-	e := &testEnv{t: tb, store: legacy, legacy: legacy, db: db, q: q, keys: map[string]string{}, reg: prometheus.NewRegistry()}
+	e := &testEnv{t: tb, store: legacy, legacy: legacy, db: db, q: q, keys: map[string]string{}, reg: prometheus.NewRegistry(), audit: j}
 	tb.Cleanup(func() {
 		_ = q.Close()
 		_ = db.Close()
@@ -94,7 +101,7 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 	}
 	e.srv, err = New(Options{Store: e.store, Queue: q, Submitter: sub, Gatherer: e.reg, Registerer: e.reg,
 		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock,
-		BodyTimeout: eo.bodyTime, Budget: eo.budget})
+		BodyTimeout: eo.bodyTime, Budget: eo.budget, Audit: j})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,8 +8,15 @@ import (
 	"net/http"
 	"strings"
 
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
+)
+
+// Audit record kinds of identity key changes (Object the domain, Detail the selectors).
+const (
+	kindIdentityRotate = "identity.rotate"
+	kindIdentityRevoke = "identity.revoke"
 )
 
 // WellKnownIdentityPath is where the identity key set is served.
@@ -73,7 +80,11 @@ func (s *Server) rotateIdentity(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	keys := mailbox.RotateIdentityKeys(d.IdentityKeys, pemKey, s.clock.Now())
-	if err := s.opts.Store.SetIdentityKeys(r.Context(), d.Name, keys); err != nil {
+	if err := s.opts.Store.SetIdentityKeys(detached(r.Context()), d.Name, keys); err != nil {
+		return err
+	}
+	if err := s.audit(detached(r.Context()), p, audit.Record{Kind: kindIdentityRotate, Object: d.Name,
+		Detail: map[string]string{"selector": keys[len(keys)-1].Selector}}); err != nil {
 		return err
 	}
 	d.IdentityKeys = keys
@@ -109,7 +120,11 @@ func (s *Server) revokeIdentity(w http.ResponseWriter, r *http.Request, p *princ
 	if !found {
 		return errNotFound("identity key")
 	}
-	if err := s.opts.Store.SetIdentityKeys(r.Context(), d.Name, keys); err != nil {
+	if err := s.opts.Store.SetIdentityKeys(detached(r.Context()), d.Name, keys); err != nil {
+		return err
+	}
+	if err := s.audit(detached(r.Context()), p, audit.Record{Kind: kindIdentityRevoke, Object: d.Name,
+		Detail: map[string]string{"selector": sel}}); err != nil {
 		return err
 	}
 	return s.writeIdentityKeys(w, d)

@@ -67,4 +67,11 @@ func TestIdentityKeyLifecycle(t *testing.T) {
 	if all := getKeySet(t, e, ""); len(all.Keys) < 2 {
 		t.Fatalf("unfiltered set %+v", all)
 	}
+	// Both changes are in the audit journal, with who made them.
+	joined := strings.Join(auditLines(t, e, "admin", "/v1/audit"), "\n")
+	for _, want := range []string{`"kind":"identity.rotate","actor":"api:`, `"kind":"identity.revoke","actor":"api:`, `"selector":"mmid1"`, `"selector":"mmid2"`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit export lacks %s:\n%s", want, joined)
+		}
+	}
 }

@@ -30,6 +30,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/emails/{email_id}", []string{scopeRead}, s.readEmail},
 		{"POST", "/v1/emails/{email_id}/tags", []string{scopeTag}, s.tagEmail},
 		{"GET", "/v1/approvals", []string{scopeRead, scopeApprove}, s.listApprovals},
+		{"GET", "/v1/approvals/{approval_id}/message", []string{scopeRead, scopeApprove}, s.heldMessage},
 		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeApprove}, s.approve},
 		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
 
@@ -47,6 +48,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.showQueue},
 		{"POST", "/v1/admin/queue/{message_id}/retry", []string{scopeAdmin}, s.retryQueue},
 		{"DELETE", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.deleteQueue},
+		{"GET", "/v1/audit", []string{scopeAdmin}, s.listAudit},
 	}
 }
 

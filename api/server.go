@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"multimail.dev/multimail/api/mcp"
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
@@ -49,8 +50,9 @@ type Options struct {
 	// Throttle answers 429 to a client address that sent too many unknown API keys, before
 	// the key is looked up; nil throttles nothing. One Limiter is shared with IMAP and SMTP.
 	Throttle    *throttle.Limiter
-	BodyTimeout time.Duration // time to send a request body; default 30 s (then the connection is closed)
-	Budget      *budget.Bytes // memory budget large sends reserve; nil: unlimited
+	BodyTimeout time.Duration  // time to send a request body; default 30 s (then the connection is closed)
+	Budget      *budget.Bytes  // memory budget large sends reserve; nil: unlimited
+	Audit       *audit.Journal // admin actions are recorded here, GET /v1/audit reads it; nil: none
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.

@@ -147,7 +147,7 @@ func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, 
 		b.Close()
 		return err
 	}
-	if err := commit(b, pebble.Sync); err != nil {
+	if err := q.commitAudited(b, decisionRecord(ar, state)); err != nil {
 		return fmt.Errorf("%s %s: %w", state, ar.ID, err)
 	}
 	if state == ApprovalRejected {

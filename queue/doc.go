@@ -124,4 +124,8 @@
 //	lease expiry   -lease, +sched                                                 NoSync
 //	Open           -lease*, +sched*; the VERP key once (bounce.go)                 Sync
 //	OutboxAck/Retry -outbox / outbox                                              NoSync
+//
+// With Options.Audit, the Enqueue and Approve/Reject batches also carry their audit record
+// (package audit, prefix 'a'): Journal.Commit adds it and commits the batch, so the record
+// and the change are one write and the audit chain's order is the commit order.
 package queue

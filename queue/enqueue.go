@@ -132,7 +132,7 @@ func (q *Queue) write(m *Message, id ulid, rcpts []*rcptRecord) (Receipt, error)
 		b.Close()
 		return Receipt{}, err
 	}
-	if err := commit(b, pebble.Sync); err != nil {
+	if err := q.commitAudited(b, q.sendRecord(m, e.receipt.Status)); err != nil {
 		return Receipt{}, fmt.Errorf("enqueue %s: %w", m.ID, err)
 	}
 	q.publish(e)

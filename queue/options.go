@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"multimail.dev/multimail/audit"
 )
 
 // Options configures a Queue. Zero values take the documented defaults.
@@ -22,7 +24,10 @@ type Options struct {
 	// OnFinal, when set, is told about recipients the queue finalised by itself inside Next
 	// (expired past ExpiresAt, failed past MaxLifetime); see FinalFunc. Complete returns its
 	// Finals instead and does not call it. SetOnFinal sets it after Open.
-	OnFinal    FinalFunc
+	OnFinal FinalFunc
+	// Audit, when set, receives a record of every enqueue and approval decision in the same
+	// batch as the change (audit.Journal.Commit).
+	Audit      *audit.Journal
 	Clock      Clock
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil -> no metrics registered

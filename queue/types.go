@@ -68,6 +68,7 @@ type Message struct {
 	IdempotencyKey string // optional, scoped per Mailbox; kept 24h
 	RequestHash    string // hash of the request body for idempotency comparison
 	Source         string // "smtp" | "api" | "dsn" | "mcp" ...
+	Actor          string // who sent, for the audit journal ("api:<key id>", "smtp:<mailbox>"); "" = Source
 	Monitored      bool   // oversight "monitored": an event "monitored" is recorded
 }
 

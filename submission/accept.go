@@ -30,6 +30,7 @@ type envelope struct {
 	source    string
 	now       time.Time
 	msgID     string // the queue id, assigned before the enqueue for the VERP return path
+	actor     string // who sends (Principal.by), for the audit journal
 }
 
 // sender looks up a sending mailbox and its domain: no mailbox is ErrUnknownMailbox, a mailbox
@@ -103,7 +104,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 		ID: env.msgID, Mailbox: addr, From: s.opts.Queue.BounceAddress(env.msgID, env.sender.domain.Name),
 		To: env.rcpts, Subject: env.subject, Lane: env.lane, Tags: env.tags, Body: signed,
 		ExpiresAt: env.expiresAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
-		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored,
+		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored, Actor: env.actor,
 	})
 	if err != nil {
 		return queue.Receipt{}, s.refused("enqueue", fmt.Errorf("submission: enqueue %s: %w", env.msgID, err))

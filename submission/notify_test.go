@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-message"
 	"github.com/prometheus/client_golang/prometheus"
@@ -244,4 +245,53 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// fakeLinks mints recognisable links, or none for one mailbox.
+type fakeLinks struct{ off string }
+
+func (f fakeLinks) DecisionLinks(id, mbox string, _ time.Time) (string, string, bool) {
+	if mbox == f.off {
+		return "", "", false
+	}
+	return "https://console.test/d/approve-" + id, "https://console.test/d/reject-" + id, true
+}
+
+// TestApprovalRequestLinks: with Options.Links the approval request carries the one-click
+// links in the explanation part (not in the attached held message); a mailbox the minter
+// refuses gets the CLI and API instructions only.
+func TestApprovalRequestLinks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, off string
+		want      bool
+	}{{"links", "", true}, {"refused for this mailbox", "held@example.com", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newOverseenEnv(t)
+			env.sub.opts.Links = fakeLinks{off: tc.off}
+			ctx := context.Background()
+			rc, err := env.sub.Send(ctx, basicReq("held@example.com"), apiAs("held@example.com"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			others := otherMessages(t, env, rc.ID)
+			if len(others) != 1 {
+				t.Fatalf("%d oversight messages", len(others))
+			}
+			body, err := env.q.Body(ctx, others[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.ReplaceAll(string(body), "=\r\n", "")
+			st, _ := env.q.Status(ctx, rc.ID)
+			has := strings.Contains(text, "Approve: https://console.test/d/approve-"+st.Approval.ID) &&
+				strings.Contains(text, "Reject:  https://console.test/d/reject-"+st.Approval.ID)
+			if has != tc.want || !strings.Contains(text, "multimail approvals approve") {
+				t.Fatalf("links present = %v, want %v:\n%s", has, tc.want, text)
+			}
+			if i, j := strings.Index(text, "Approve: https"), strings.Index(text, "message/rfc822"); tc.want && i > j {
+				t.Fatal("the links are not in the explanation part")
+			}
+		})
+	}
 }

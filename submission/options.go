@@ -37,6 +37,16 @@ type Options struct {
 	Logger          *slog.Logger
 	Registerer      prometheus.Registerer // nil: no metrics registered
 	Clock           Clock
+	// Links mints the one-click Approve and Reject links of approval requests (the console's);
+	// nil: the request tells how to decide with the CLI or the API only.
+	Links DecisionLinks
+}
+
+// DecisionLinks mints signed, single-use links that decide one approval (api/console). expires
+// is the message's expires_at (zero: none); the links expire no later. ok false: no links for
+// this mailbox (its oversight address is not safe to receive them).
+type DecisionLinks interface {
+	DecisionLinks(approvalID, mailbox string, expires time.Time) (approve, reject string, ok bool)
 }
 
 // Defaults of Options and ServerOptions.

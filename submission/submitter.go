@@ -91,7 +91,7 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	env := &envelope{
 		sender: snd, rcpts: d.rcpts, subject: req.Subject, lane: d.lane, tags: d.tags,
 		expiresAt: req.ExpiresAt, idemKey: req.IdempotencyKey, reqHash: hash,
-		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now),
+		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
 	}
 	raw, err := compose(req, d, now, s.messageIDHeader(env.msgID))
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	}
 	env := &envelope{
 		sender: snd, rcpts: rcpts, subject: m.subject(), lane: lane, tags: tags,
-		source: sourceOf(auth, "smtp"), now: now, msgID: queue.NewMessageID(now),
+		source: sourceOf(auth, "smtp"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
 	}
 	m.complete(now, s.messageIDHeader(env.msgID))
 	body, err := m.bytes()

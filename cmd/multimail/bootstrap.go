@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 )
@@ -91,8 +92,16 @@ func (n *node) ensureDomain(ctx context.Context, d DomainConfig) error {
 	if err != nil {
 		return err
 	}
-	return n.store.AddDomain(ctx, mailbox.Domain{Name: name, DKIMSelector: sel, DKIMKeyPEM: keyPEM})
+	if err := n.store.AddDomain(ctx, mailbox.Domain{Name: name, DKIMSelector: sel, DKIMKeyPEM: keyPEM}); err != nil {
+		return err
+	}
+	return n.auditConfig(ctx, audit.Record{Kind: audit.KindDomainAdd, Object: name,
+		Detail: map[string]string{"dkim_selector": sel}})
 }
+
+// kindIdentityKey is the audit record of an identity key generated at start (api's
+// identity.rotate and identity.revoke are the run-time ones).
+const kindIdentityKey = "identity.generate"
 
 // ensureIdentityKeys gives every domain without identity keys its first one (mmid1): new
 // domains of the config, and every domain of a data directory from before identity signing.
@@ -114,6 +123,10 @@ func (n *node) ensureIdentityKeys(ctx context.Context) error {
 			return fmt.Errorf("domain %s: identity key: %w", d.Name, err)
 		}
 		n.log.Info("identity key generated", "domain", d.Name, "selector", identity.DefaultSelector)
+		if err := n.auditConfig(ctx, audit.Record{Kind: kindIdentityKey, Object: d.Name,
+			Detail: map[string]string{"selector": identity.DefaultSelector, "changed": "identity key generated"}}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -144,17 +157,26 @@ func (n *node) ensureMailbox(ctx context.Context, mc MailboxConfig) error {
 		}
 	}
 	old, err := n.store.Mailbox(ctx, m.Address)
+	var rec *audit.Record
 	switch {
 	case errors.Is(err, mailbox.ErrNotFound):
 		err = n.store.AddMailbox(ctx, m)
+		rec = &audit.Record{Kind: audit.KindMailboxAdd, Detail: map[string]string{"oversight": string(m.Oversight)}}
 	case err == nil:
 		if m.PasswordHash == "" {
 			m.PasswordHash = old.PasswordHash // a password set at run time survives
 		}
 		err = n.store.UpdateMailbox(ctx, m)
+		rec = mailboxChange(old, m)
 	}
 	if err != nil {
 		return err
+	}
+	if rec != nil {
+		rec.Mailbox, rec.Object = m.Address, m.Address
+		if err := n.auditConfig(ctx, *rec); err != nil {
+			return err
+		}
 	}
 	hashes := append([]string(nil), mc.APIKeyHashes...)
 	for _, k := range mc.APIKeys {
@@ -175,12 +197,32 @@ func (n *node) ensureKey(ctx context.Context, address, hash string) error {
 	} else if !errors.Is(err, mailbox.ErrNotFound) {
 		return err
 	}
-	return n.store.AddAPIKey(ctx, mailbox.APIKey{
+	k := mailbox.APIKey{
 		ID:        "key_cfg" + hash[:12],
 		Hash:      hash,
 		Mailboxes: []string{address},
 		Scopes:    []string{"send", "read", "tag"},
-	})
+	}
+	if err := n.store.AddAPIKey(ctx, k); err != nil {
+		return err
+	}
+	return n.auditConfig(ctx, audit.Record{Kind: audit.KindKeyCreate, Mailbox: address, Object: k.ID,
+		Detail: map[string]string{"mailboxes": address, "scopes": strings.Join(k.Scopes, ",")}})
+}
+
+// mailboxChange is the audit record of a config-declared mailbox applied over the stored
+// one: an oversight change is its own kind; a changed oversight address is a config.apply.
+// nil: neither changed. (A config password is hashed anew, with a new salt, at every start,
+// so password changes are not told apart from restarts and are not recorded.)
+func mailboxChange(old, m mailbox.Mailbox) *audit.Record {
+	switch {
+	case old.Oversight != m.Oversight:
+		return &audit.Record{Kind: audit.KindOversight,
+			Detail: map[string]string{"from": string(old.Oversight), "to": string(m.Oversight)}}
+	case old.OversightAddress != m.OversightAddress:
+		return &audit.Record{Kind: audit.KindConfig, Detail: map[string]string{"changed": "oversight_address"}}
+	}
+	return nil
 }
 
 // ensureDevKey returns the plaintext of one of the dev default's keys, creating it on first

@@ -36,6 +36,7 @@ type Config struct {
 	Limits       LimitsConfig         `toml:"limits"`
 	Storage      StorageConfig        `toml:"storage"`
 	AuthThrottle AuthThrottleConfig   `toml:"auth_throttle"`
+	Audit        AuditConfig          `toml:"audit"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -325,6 +326,7 @@ func defaultConfig() Config {
 		API:     APIConfig{RateLimit: 50, RateBurst: 100},
 		Limits:  LimitsConfig{MaxConnections: DefaultMaxConnections, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP},
 		Storage: StorageConfig{MinFree: defaultMinFree, Ballast: defaultBallast},
+		Audit:   AuditConfig{CheckpointEvery: defaultCheckpointEvery, CheckpointInterval: Duration(defaultCheckpointInterval)},
 		AuthThrottle: AuthThrottleConfig{
 			MaxFailures:        throttle.DefaultMaxFailures,
 			Backoff:            Duration(throttle.DefaultBackoff),
@@ -457,7 +459,7 @@ func (c *Config) validate() error {
 	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits,
 		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
-		c.validateRules}
+		c.validateRules, c.validateAudit}
 	for _, f := range checks {
 		if err := f(); err != nil {
 			return err

@@ -14,7 +14,8 @@ const modulePath = "multimail.dev/multimail"
 // allowed is DESIGN.md's table of which project packages may import which. A sub-package
 // (api/webhook, mta/dsn, …) belongs to its top-level folder and may also import its siblings.
 var allowed = map[string][]string{
-	"queue":      {},
+	"audit":      {},
+	"queue":      {"audit"},
 	"mailbox":    {"throttle", "budget"},
 	"smtpserver": {},
 	"connlimit":  {},
@@ -27,7 +28,7 @@ var allowed = map[string][]string{
 	"submission": {"queue", "mailbox", "smtpserver", "throttle", "identity"},
 	"identity":   {},
 	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient", "identity"},
-	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget", "identity"},
+	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget", "audit", "identity"},
 }
 
 // TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's

@@ -39,6 +39,7 @@ func commands() []command {
 		{"key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list", cmdKey},
 		{"queue", "queue list | show ID | retry ID | delete ID", cmdQueue},
 		{"approvals", "approvals list | approve ID | reject ID", cmdApprovals},
+		{"audit", "audit export [--since T] [--mailbox A] | audit verify [FILE] [--against CHECKPOINT]", cmdAudit},
 		{"identity", "identity verify [--key-url URL | --keys FILE | --dns] [FILE] | rotate DOMAIN | revoke DOMAIN SELECTOR", cmdIdentity},
 		{"send", "send --from A --to B --subject S (--text T | --html H)", cmdSend},
 		{"mcp", "an MCP server on stdin/stdout, a client of the running server", cmdMCP},

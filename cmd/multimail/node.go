@@ -22,7 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"multimail.dev/multimail/api"
+	"multimail.dev/multimail/api/console"
 	"multimail.dev/multimail/api/webhook"
+	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/connlimit"
 	"multimail.dev/multimail/diskfloor"
@@ -50,6 +52,7 @@ type node struct {
 
 	store mailbox.Store
 	queue *queue.Queue
+	audit *audit.Journal    // the tamper-evident journal of decisions and changes (audit.go)
 	dns   *dnsclient.Client // the one resolver and cache inbound and delivery share
 
 	devKeys []string // the dev default's agent and operator keys, printed at start (nil with a config file)
@@ -101,6 +104,10 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		return nil, fmt.Errorf("open mailbox store: %w", err)
 	}
 	n.store = store
+	if _, err := n.openAudit(); err != nil {
+		n.close()
+		return nil, err
+	}
 	q, err := queue.Open(db, n.queueOptions())
 	if err != nil {
 		n.close()
@@ -119,6 +126,7 @@ func (n *node) queueOptions() queue.Options {
 		Subscribers:          webhook.Subscribers(webhookEndpoints(n.cfg.Webhook)),
 		Logger:               n.log.With("component", "queue"),
 		Registerer:           n.reg,
+		Audit:                n.audit,
 	}
 }
 
@@ -144,9 +152,13 @@ func (n *node) build() error {
 	if n.auth, err = newAuthThrottle(n.cfg.AuthThrottle, n.reg); err != nil {
 		return err
 	}
+	links, err := n.consoleLinks()
+	if err != nil {
+		return err
+	}
 	sub, err := submission.New(submission.Options{
 		Queue: n.queue, Store: n.store, Hostname: n.cfg.Hostname, Rules: approvalRules(n.cfg.ApprovalRule),
-		Logger: n.log.With("component", "submission"), Registerer: n.reg,
+		Logger: n.log.With("component", "submission"), Registerer: n.reg, Links: links,
 	})
 	if err != nil {
 		return err
@@ -175,15 +187,43 @@ func (n *node) build() error {
 		Intake:    n.floor,
 		Throttle:  n.auth,
 		Budget:    n.budget,
+		Audit:     n.audit,
 	})
 	if err != nil {
 		return err
 	}
+	con, err := console.New(console.Options{API: a, Links: links, Hosts: []string{n.cfg.Hostname},
+		Logger: n.log.With("component", "console")})
+	if err != nil {
+		return err
+	}
 	if addr := n.cfg.Listen.HTTP; addr != "" {
-		n.addHTTP("http", "tcp", addr, a.Handler(), n.caps.http)
+		n.addHTTP("http", "tcp", addr, consoleHandler(con, a), n.caps.http)
+		ls := n.sup.listeners[len(n.sup.listeners)-1]
+		shut := ls.shutdown
+		ls.shutdown = func(ctx context.Context) error { con.Stop(); return shut(ctx) }
 	}
 	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()), nil)
 	return nil
+}
+
+// consoleLinks makes the one-click decision links of approval requests, and refuses them (with
+// an error in the log at start) for every mailbox whose oversight address the agent can read.
+func (n *node) consoleLinks() (*console.Links, error) {
+	links := console.NewLinks(console.LinkOptions{
+		BaseURL:  consoleBaseURL(n.cfg.Listen.HTTP, n.cfg.Hostname),
+		Lifetime: n.cfg.Delivery.MaxLifetime.D(),
+	})
+	leaks, err := oversightLeaks(context.Background(), n.store)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range leaks {
+		links.Disable(l.mailbox, l.why)
+		n.log.Error("UNSAFE OVERSIGHT: the agent can read its own approval requests; no one-click links for this mailbox",
+			"mailbox", l.mailbox, "oversight_address", l.oversight, "why", l.why)
+	}
+	return links, nil
 }
 
 // makeCaps makes the connection caps: one per kind, shared by that kind's listeners, each
@@ -419,6 +459,9 @@ func (n *node) printBanner(out io.Writer, took time.Duration) {
 	fmt.Fprintf(w, "\nmailbox %s; API keys (stable across restarts, kept in %s):\n", devMailbox, n.cfg.DataDir)
 	fmt.Fprintf(w, "agent key (send, read, tag on %s; also its IMAP/SMTP password):\n  %s\n", devMailbox, agent)
 	fmt.Fprintf(w, "operator key (approve, admin on every mailbox; never sends):\n  %s\n", operator)
+	if n.cfg.Listen.HTTP != "" {
+		fmt.Fprintf(w, "\napprover's console (sign in with the operator key):\n  http://%s/console/\n", n.cfg.Listen.HTTP)
+	}
 	if n.cfg.Listen.HTTP != "" {
 		fmt.Fprintf(w, "\nsend a first message:\n  curl -s http://%s/v1/send_email -H 'Authorization: Bearer %s' \\\n"+
 			"    -H 'Content-Type: application/json' \\\n"+

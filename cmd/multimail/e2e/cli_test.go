@@ -101,7 +101,7 @@ func TestAdminCLI(t *testing.T) {
 // server says so and exits non-zero.
 func TestCLIHelpAndNoServer(t *testing.T) {
 	t.Parallel()
-	for _, c := range []string{"serve", "domain", "mailbox", "key", "queue", "approvals", "send", "mcp", "version"} {
+	for _, c := range []string{"serve", "domain", "mailbox", "key", "queue", "approvals", "audit", "send", "mcp", "version"} {
 		out, err := exec.Command(Binary(t), c, "--help").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "usage: multimail "+c) {
 			t.Errorf("%s --help: %v\n%s", c, err, out)
