@@ -170,7 +170,7 @@ func (c *seqCache) forget(id ulid) {
 
 // fanOut writes one outbox entry per subscriber whose filter matches.
 func (j *journal) fanOut(ev Event) {
-	for _, s := range j.q.opts.Subscribers {
+	for _, s := range *j.q.subs.Load() {
 		if len(s.Events) > 0 && !slices.Contains(s.Events, ev.Type) {
 			continue
 		}

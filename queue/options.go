@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,10 +96,25 @@ func (o Options) validate() error {
 	case o.OutboxMaxAge < 24*time.Hour:
 		return fmt.Errorf("%w: OutboxMaxAge %v < 24h", ErrInvalid, o.OutboxMaxAge)
 	}
-	for _, s := range o.Subscribers {
+	return validSubscribers(o.Subscribers)
+}
+
+func validSubscribers(subs []Subscriber) error {
+	for _, s := range subs {
 		if s.ID == "" || len(s.ID) > 255 {
 			return fmt.Errorf("%w: subscriber id %q", ErrInvalid, s.ID)
 		}
 	}
+	return nil
+}
+
+// SetSubscribers replaces the webhook fan-out (a config reload): events journalled from now on
+// get one outbox entry per subscriber of subs; entries already in the outbox stay as they are.
+func (q *Queue) SetSubscribers(subs []Subscriber) error {
+	if err := validSubscribers(subs); err != nil {
+		return err
+	}
+	subs = slices.Clone(subs)
+	q.subs.Store(&subs)
 	return nil
 }

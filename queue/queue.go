@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,8 @@ type Queue struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
-	onFinal atomic.Pointer[FinalFunc] // nil: nobody listens
+	onFinal atomic.Pointer[FinalFunc]    // nil: nobody listens
+	subs    atomic.Pointer[[]Subscriber] // the webhook fan-out in force (SetSubscribers)
 	seqs    seqCache
 
 	ids     idGen
@@ -60,6 +62,8 @@ func Open(db *pebble.DB, opts Options) (*Queue, error) {
 	q.ob.init()
 	q.seqs.init()
 	q.SetOnFinal(opts.OnFinal)
+	subs := slices.Clone(opts.Subscribers)
+	q.subs.Store(&subs)
 	if err := q.load(); err != nil {
 		return nil, err
 	}

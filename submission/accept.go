@@ -80,7 +80,7 @@ func (s *Submitter) rawSender(ctx context.Context, from string, auth Principal) 
 // message (notify.go), the Sent copy.
 func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queue.Receipt, error) {
 	addr := env.sender.mbox.Address
-	dec, err := decide(env.sender.mbox.Oversight, s.opts.Rules, addr, env.tags, env.rcpts, env.now)
+	dec, err := decide(env.sender.mbox.Oversight, *s.rules.Load(), addr, env.tags, env.rcpts, env.now)
 	if err != nil {
 		return queue.Receipt{}, s.refused("forbidden", err)
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
@@ -18,6 +20,7 @@ type Submitter struct {
 	clock   Clock
 	keys    keyCache
 	metrics *metrics
+	rules   atomic.Pointer[[]Rule] // the approval rules in force (SetRules swaps them)
 }
 
 // New checks opts and returns a Submitter. A bad approval rule is an error naming the rule.
@@ -25,17 +28,40 @@ func New(opts Options) (*Submitter, error) {
 	if opts.Queue == nil || opts.Store == nil {
 		return nil, errors.New("submission: Queue and Store are required")
 	}
-	for i, r := range opts.Rules {
-		if err := r.validate(); err != nil {
-			return nil, fmt.Errorf("submission: approval_rule %d: %w", i+1, err)
-		}
+	if err := ValidateRules(opts.Rules); err != nil {
+		return nil, err
 	}
 	opts = withDefaults(opts)
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	return &Submitter{opts: opts, log: opts.Logger, clock: opts.Clock, metrics: m}, nil
+	s := &Submitter{opts: opts, log: opts.Logger, clock: opts.Clock, metrics: m}
+	rules := slices.Clone(opts.Rules)
+	s.rules.Store(&rules)
+	return s, nil
+}
+
+// ValidateRules checks every rule's action and recipient globs; the error names the first bad
+// rule (counting from 1, as the config file's [[approval_rule]]s).
+func ValidateRules(rules []Rule) error {
+	for i, r := range rules {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("submission: approval_rule %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// SetRules replaces the approval rules (a config reload); sends already decided keep their
+// decision, every later send is decided by rules. A bad rule is refused and the old set stays.
+func (s *Submitter) SetRules(rules []Rule) error {
+	if err := ValidateRules(rules); err != nil {
+		return err
+	}
+	rules = slices.Clone(rules)
+	s.rules.Store(&rules)
+	return nil
 }
 
 // withDefaults fills the zero values of opts.

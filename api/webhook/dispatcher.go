@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +70,7 @@ type Options struct {
 // Dispatcher sends the queue's webhook outbox. Run it once; it is not restartable.
 type Dispatcher struct {
 	q         *queue.Queue
-	endpoints map[string]Endpoint
+	endpoints atomic.Pointer[map[string]Endpoint] // SetEndpoints swaps it
 	opts      Options
 	clock     Clock
 	log       *slog.Logger
@@ -96,10 +97,30 @@ func NewDispatcher(q *queue.Queue, endpoints []Endpoint, opts Options) (*Dispatc
 	if err != nil {
 		return nil, fmt.Errorf("webhook: metrics: %w", err)
 	}
-	return &Dispatcher{
-		q: q, endpoints: eps, opts: opts, clock: opts.Clock, log: opts.Logger, m: m,
+	d := &Dispatcher{
+		q: q, opts: opts, clock: opts.Clock, log: opts.Logger, m: m,
 		inflight: map[string]bool{}, finished: map[string]bool{}, done: make(chan struct{}, 1),
-	}, nil
+	}
+	d.endpoints.Store(&eps)
+	return d, nil
+}
+
+// ValidateEndpoints checks endpoints as NewDispatcher and SetEndpoints do.
+func ValidateEndpoints(endpoints []Endpoint) error {
+	_, err := indexEndpoints(endpoints)
+	return err
+}
+
+// SetEndpoints replaces the endpoints (a config reload); the next attempt of every outbox
+// entry uses the new URL and secret of its endpoint ID. An entry whose endpoint is gone is
+// dropped when it comes due, as after a restart. Bad endpoints are refused; the old set stays.
+func (d *Dispatcher) SetEndpoints(endpoints []Endpoint) error {
+	eps, err := indexEndpoints(endpoints)
+	if err != nil {
+		return err
+	}
+	d.endpoints.Store(&eps)
+	return nil
 }
 
 func indexEndpoints(endpoints []Endpoint) (map[string]Endpoint, error) {
@@ -255,7 +276,7 @@ func (d *Dispatcher) wait(ctx context.Context, started int, failed bool) {
 
 // attempt makes one delivery attempt of it and records the outcome in the queue.
 func (d *Dispatcher) attempt(ctx context.Context, it queue.OutboxItem) {
-	ep, ok := d.endpoints[it.Subscriber]
+	ep, ok := (*d.endpoints.Load())[it.Subscriber]
 	if !ok {
 		d.m.dropped.WithLabelValues(it.Subscriber).Inc()
 		d.log.Warn("webhook endpoint no longer configured; dropping event", "endpoint", it.Subscriber, "webhook_id", it.ID)

@@ -55,12 +55,29 @@ type ListenConfig struct {
 	IMAP        string `toml:"imap"`
 	IMAPS       string `toml:"imaps"`
 	HTTP        string `toml:"http"`
+	// HTTPS serves what HTTP serves (API, console, /mcp, /metrics) over TLS, and answers ACME
+	// TLS-ALPN-01 challenges when [tls] acme is on (then it must be reachable on port 443).
+	HTTPS string `toml:"https"`
+	// ACMEHTTP answers ACME HTTP-01 challenges (port 80) and redirects everything else to
+	// https; only with [tls] acme.
+	ACMEHTTP string `toml:"acme_http"`
 }
 
 // TLSConfig names a certificate and key; both empty means a self-signed pair in data_dir.
+// ACME instead obtains and renews certificates (acme.go); SIGHUP re-reads the files (reload.go).
 type TLSConfig struct {
 	Cert string `toml:"cert"`
 	Key  string `toml:"key"`
+	// ACME obtains certificates for hostname, ACMENames and mta-sts.<domain> of every local
+	// domain from an ACME CA (TLS-ALPN-01 on listen.https, HTTP-01 on listen.acme_http),
+	// kept in data_dir/acme and renewed 30 days before they expire.
+	ACME          bool     `toml:"acme"`
+	ACMEEmail     string   `toml:"acme_email"`     // the account's contact address
+	ACMEDirectory string   `toml:"acme_directory"` // default Let's Encrypt's production directory
+	ACMENames     []string `toml:"acme_names"`     // more names: the API/console's public name
+	// ACMECARoot is a PEM file of roots trusted for the directory's HTTPS (a private or test
+	// CA such as pebble's); absent: the system roots.
+	ACMECARoot string `toml:"acme_ca_root"`
 }
 
 // DNSConfig chooses the resolver used for MX, SPF, DKIM and DMARC lookups.
@@ -482,6 +499,9 @@ func (c *Config) validateBasics() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return bad("tls.cert", "tls.cert and tls.key go together")
 	}
+	if err := c.validateACME(); err != nil {
+		return err
+	}
 	if c.DNS.Resolver != "" {
 		if _, err := netip.ParseAddrPort(c.DNS.Resolver); err != nil {
 			return bad("dns.resolver", "want ip:port, got %q", c.DNS.Resolver)
@@ -510,7 +530,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 func (c *Config) validateListen() error {
 	l := c.Listen
 	for _, kv := range [][2]string{{"smtp", l.SMTP}, {"submission", l.Submission},
-		{"submissions", l.Submissions}, {"imap", l.IMAP}, {"imaps", l.IMAPS}, {"http", l.HTTP}} {
+		{"submissions", l.Submissions}, {"imap", l.IMAP}, {"imaps", l.IMAPS}, {"http", l.HTTP},
+		{"https", l.HTTPS}, {"acme_http", l.ACMEHTTP}} {
 		if kv[1] == "" {
 			continue
 		}

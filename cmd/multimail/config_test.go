@@ -58,7 +58,7 @@ func TestDevConfigIsValid(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	want := ListenConfig{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025"}
+	want := ListenConfig{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025", "", ""}
 	if c.Listen != want || c.DataDir != "./multimail-data" {
 		t.Errorf("dev default = %+v", c)
 	}

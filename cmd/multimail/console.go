@@ -13,10 +13,22 @@ import (
 )
 
 // consoleBaseURL is where an overseer's browser reaches the console, for the one-click links
-// of approval requests: the HTTP listener's address, or the node's hostname when the listener
-// is bound to every address. Plain http: the listener does not speak TLS (a TLS proxy in front
-// would need its own name here; not configurable yet).
-func consoleBaseURL(listen, hostname string) string {
+// of approval requests: https://<public name> when listen.https is set, else the HTTP
+// listener's address, or the node's hostname when the listener is bound to every address.
+func consoleBaseURL(c *Config) string {
+	if c.Listen.HTTPS != "" {
+		// The public name: the first [tls] acme_names entry (the API/console's name), else
+		// the host name; the port only when it is not 443.
+		name := c.Hostname
+		if len(c.TLS.ACMENames) > 0 {
+			name = c.TLS.ACMENames[0]
+		}
+		if _, port, err := net.SplitHostPort(c.Listen.HTTPS); err == nil && port != "443" {
+			name = net.JoinHostPort(name, port)
+		}
+		return "https://" + name
+	}
+	listen, hostname := c.Listen.HTTP, c.Hostname
 	if listen == "" {
 		return ""
 	}

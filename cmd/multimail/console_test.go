@@ -9,15 +9,22 @@ import (
 
 func TestConsoleBaseURL(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ listen, host, want string }{
-		{"127.0.0.1:8025", "localhost", "http://127.0.0.1:8025"},
-		{"0.0.0.0:80", "mx.example.com", "http://mx.example.com:80"},
-		{":8025", "mx.example.com", "http://mx.example.com:8025"},
-		{"[::1]:8025", "x", "http://[::1]:8025"},
-		{"", "x", ""},
+	for _, tc := range []struct {
+		listen, https, host string
+		names               []string
+		want                string
+	}{
+		{"127.0.0.1:8025", "", "localhost", nil, "http://127.0.0.1:8025"},
+		{"0.0.0.0:80", "", "mx.example.com", nil, "http://mx.example.com:80"},
+		{":8025", "", "mx.example.com", nil, "http://mx.example.com:8025"},
+		{"[::1]:8025", "", "x", nil, "http://[::1]:8025"},
+		{"", "", "x", nil, ""},
+		{"127.0.0.1:8025", "0.0.0.0:443", "mx.example.com", nil, "https://mx.example.com"},
+		{"", ":8443", "mx.example.com", []string{"mail.example.com"}, "https://mail.example.com:8443"},
 	} {
-		if got := consoleBaseURL(tc.listen, tc.host); got != tc.want {
-			t.Errorf("consoleBaseURL(%q, %q) = %q, want %q", tc.listen, tc.host, got, tc.want)
+		c := &Config{Hostname: tc.host, Listen: ListenConfig{HTTP: tc.listen, HTTPS: tc.https}, TLS: TLSConfig{ACMENames: tc.names}}
+		if got := consoleBaseURL(c); got != tc.want {
+			t.Errorf("consoleBaseURL(%q, %q, %q, %v) = %q, want %q", tc.listen, tc.https, tc.host, tc.names, got, tc.want)
 		}
 	}
 }

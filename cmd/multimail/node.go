@@ -62,6 +62,16 @@ type node struct {
 	// [auth_throttle] max_failures = -1.
 	auth   *throttle.Limiter
 	budget *budget.Bytes // memory budget of large request bodies (memory.go)
+
+	// What a reload (SIGHUP, reload.go) swaps: the certificate files (certs; nil under ACME,
+	// whose acmeCerts renew by themselves), the approval rules, the webhooks and the
+	// one-click link check; made by build.
+	certs  *certStore
+	acme   *acmeCerts
+	sub    *submission.Submitter
+	hooks  *webhook.Dispatcher
+	links  *console.Links
+	reload reloader
 }
 
 // caps are the connection caps of the listener kinds ([limits] in the config).
@@ -142,7 +152,7 @@ func webhookEndpoints(ws []WebhookConfig) []webhook.Endpoint {
 
 // build creates the protocol servers and registers their listeners and workers.
 func (n *node) build() error {
-	tlsConf, err := loadTLS(n.cfg)
+	tlsConf, httpsConf, err := n.makeTLS()
 	if err != nil {
 		return err
 	}
@@ -163,6 +173,7 @@ func (n *node) build() error {
 	if err != nil {
 		return err
 	}
+	n.sub, n.links = sub, links
 	n.addSubmission(sub, tlsConf)
 	n.addIMAP(tlsConf)
 	n.addStorageWorkers()
@@ -192,16 +203,25 @@ func (n *node) build() error {
 	if err != nil {
 		return err
 	}
-	con, err := console.New(console.Options{API: a, Links: links, Hosts: []string{n.cfg.Hostname},
+	con, err := console.New(console.Options{API: a, Links: links, Hosts: append([]string{n.cfg.Hostname}, n.cfg.TLS.ACMENames...),
 		Logger: n.log.With("component", "console")})
 	if err != nil {
 		return err
 	}
-	if addr := n.cfg.Listen.HTTP; addr != "" {
-		n.addHTTP("http", "tcp", addr, consoleHandler(con, a), n.caps.http)
-		ls := n.sup.listeners[len(n.sup.listeners)-1]
+	stopConsole := func(ls *listenerService) {
 		shut := ls.shutdown
 		ls.shutdown = func(ctx context.Context) error { con.Stop(); return shut(ctx) }
+	}
+	if addr := n.cfg.Listen.HTTP; addr != "" {
+		n.addHTTP("http", "tcp", addr, consoleHandler(con, a), n.caps.http)
+		stopConsole(n.sup.listeners[len(n.sup.listeners)-1])
+	}
+	if addr := n.cfg.Listen.HTTPS; addr != "" {
+		n.addHTTPS(addr, consoleHandler(con, a), httpsConf)
+		stopConsole(n.sup.listeners[len(n.sup.listeners)-1])
+	}
+	if addr := n.cfg.Listen.ACMEHTTP; addr != "" && n.acme != nil {
+		n.addHTTP("acme_http", "tcp", addr, n.acme.httpHandler(), n.caps.http)
 	}
 	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()), nil)
 	return nil
@@ -211,7 +231,7 @@ func (n *node) build() error {
 // an error in the log at start) for every mailbox whose oversight address the agent can read.
 func (n *node) consoleLinks() (*console.Links, error) {
 	links := console.NewLinks(console.LinkOptions{
-		BaseURL:  consoleBaseURL(n.cfg.Listen.HTTP, n.cfg.Hostname),
+		BaseURL:  consoleBaseURL(n.cfg),
 		Lifetime: n.cfg.Delivery.MaxLifetime.D(),
 	})
 	leaks, err := oversightLeaks(context.Background(), n.store)
@@ -360,17 +380,16 @@ func (n *node) addDelivery() error {
 	return nil
 }
 
+// addWebhooks runs the dispatcher, also with no webhook configured, so a reload can add one.
 func (n *node) addWebhooks() error {
 	eps := webhookEndpoints(n.cfg.Webhook)
-	if len(eps) == 0 {
-		return nil
-	}
 	d, err := webhook.NewDispatcher(n.queue, eps, webhook.Options{
 		Logger: n.log.With("component", "webhook"), Registerer: n.reg,
 	})
 	if err != nil {
 		return err
 	}
+	n.hooks = d
 	n.sup.workers = append(n.sup.workers, worker{name: "webhooks", run: d.Run})
 	return nil
 }
@@ -417,6 +436,36 @@ func (n *node) addHTTP(name, network, addr string, h http.Handler, lim *connlimi
 	n.sup.listeners = append(n.sup.listeners, &listenerService{
 		name: name, network: network, addr: addr, serve: capped(lim, nil, srv.Serve), shutdown: srv.Shutdown,
 	})
+}
+
+// addHTTPS registers the HTTPS listener: the HTTP listener's handler over TLS (with the
+// TLS-ALPN-01 protocol under ACME), capped with the http kind; a refusal is written in TLS.
+func (n *node) addHTTPS(addr string, h http.Handler, tlsConf *tls.Config) {
+	srv := &http.Server{
+		Handler:           storePanicGuard(h, n.log.With("component", "https"), n.exit),
+		TLSConfig:         tlsConf,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	serve := func(l net.Listener) error { return srv.ServeTLS(l, "", "") }
+	n.sup.listeners = append(n.sup.listeners, &listenerService{
+		name: "https", addr: addr, serve: capped(n.caps.http, tlsConf, serve), shutdown: srv.Shutdown,
+	})
+}
+
+// makeTLS makes the TLS config of every listener, and the one of the HTTPS listener: from
+// ACME when [tls] acme is on, else from the certificate files (or the self-signed pair).
+func (n *node) makeTLS() (all, https *tls.Config, err error) {
+	if n.cfg.TLS.ACME {
+		if n.acme, err = newACME(n.cfg, n.store, n.log); err != nil {
+			return nil, nil, err
+		}
+		n.sup.workers = append(n.sup.workers, worker{name: "acme", run: n.acme.warm})
+		return n.acme.tlsConfig(false), n.acme.tlsConfig(true), nil
+	}
+	all, n.certs, err = loadTLS(n.cfg)
+	return all, all, err
 }
 
 // shutdown runs the two phases: drain the listeners, then stop the workers.

@@ -67,6 +67,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // serve runs a node until ctx ends or SIGINT/SIGTERM arrives. A second signal exits at once.
 func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grace time.Duration) error {
 	start := time.Now()
+	// SIGHUP is caught from the first moment, so one sent during start is not fatal (Go's
+	// default for SIGHUP is to exit); it is acted on once everything is serving.
+	hupc := make(chan os.Signal, 1)
+	signal.Notify(hupc, syscall.SIGHUP)
+	defer signal.Stop(hupc)
 	checkFileLimit(log, raiseFileLimit(log), cfg)
 	syscall.Umask(privateUmask) // files 0600, dirs 0700, whatever umask we were started under
 	n, err := newNode(cfg, log)
@@ -97,12 +102,21 @@ func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grac
 		"config", cfg.path, "startup_ms", time.Since(start).Milliseconds())
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case s := <-sigc:
-		log.Info("shutting down: draining", "signal", s.String(), "grace", grace)
-	case runErr = <-n.sup.errc:
-		log.Error("a service failed; shutting down", "err", runErr)
+run:
+	for {
+		select {
+		case <-ctx.Done():
+			break run
+		case <-hupc:
+			log.Info("SIGHUP: reloading certificates and config", "config", cfg.path)
+			_ = n.reloadConfig(workCtx) // logged; a refused reload keeps the running config
+		case s := <-sigc:
+			log.Info("shutting down: draining", "signal", s.String(), "grace", grace)
+			break run
+		case runErr = <-n.sup.errc:
+			log.Error("a service failed; shutting down", "err", runErr)
+			break run
+		}
 	}
 	done := make(chan struct{})
 	defer close(done)

@@ -16,12 +16,36 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
-// loadTLS returns the server's TLS config. With no [tls] section it creates (once) a
+// certStore holds the node's certificate: every TLS listener asks it on each handshake
+// (tls.Config.GetCertificate), so a reload that swaps it reaches the next handshake of every
+// listener while open sessions keep the certificate they began with.
+type certStore struct {
+	cur atomic.Pointer[tls.Certificate]
+}
+
+func (s *certStore) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.cur.Load(), nil
+}
+
+// loadTLS returns the server's TLS config and, unless ACME provides the certificates (acme.go,
+// then nil), the store its certificate files were loaded into.
+func loadTLS(c *Config) (*tls.Config, *certStore, error) {
+	pair, err := loadPair(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &certStore{}
+	s.cur.Store(pair)
+	return &tls.Config{GetCertificate: s.getCertificate, MinVersion: tls.VersionTLS12}, s, nil
+}
+
+// loadPair reads the configured certificate and key. With no [tls] files it creates (once) a
 // self-signed ECDSA certificate for hostname in dataDir/tls.
-func loadTLS(c *Config) (*tls.Config, error) {
+func loadPair(c *Config) (*tls.Certificate, error) {
 	certFile, keyFile := c.TLS.Cert, c.TLS.Key
 	if certFile == "" {
 		dir := filepath.Join(c.DataDir, "tls")
@@ -34,10 +58,7 @@ func loadTLS(c *Config) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load certificate %s: %w", certFile, err)
 	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	return &pair, nil
 }
 
 func ensureSelfSigned(dir, certFile, keyFile, host string) error {

@@ -280,6 +280,30 @@ func (n *Node) WaitExit(d time.Duration) (status int, ok bool) {
 // Output is everything the process printed so far.
 func (n *Node) Output() string { return n.out.String() }
 
+// Signal sends sig to the process (SIGHUP: reload).
+func (n *Node) Signal(sig os.Signal) {
+	n.t.Helper()
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// WaitOutput waits up to d until the output holds want count times or more (e.g. the
+// count-th reload's log line) and fails the test otherwise.
+func (n *Node) WaitOutput(want string, count int, d time.Duration) {
+	n.t.Helper()
+	deadline := time.Now().Add(d)
+	for strings.Count(n.Output(), want) < count {
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%q not seen %d times in %v\n%s", want, count, d, n.Output())
+		}
+		if !n.running() {
+			n.t.Fatalf("multimail exited waiting for %q: %v\n%s", want, n.exitErr, n.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // URL is the node's HTTP address joined with path.
 func (n *Node) URL(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", n.Ports.HTTP, path)
