@@ -464,8 +464,12 @@ func (n *node) makeTLS() (all, https *tls.Config, err error) {
 		n.sup.workers = append(n.sup.workers, worker{name: "acme", run: n.acme.warm})
 		return n.acme.tlsConfig(false), n.acme.tlsConfig(true), nil
 	}
-	all, n.certs, err = loadTLS(n.cfg)
-	return all, all, err
+	if all, n.certs, err = loadTLS(n.cfg); err != nil {
+		return nil, nil, err
+	}
+	// Its own copy: net/http adds h2 and http/1.1 to the NextProtos of the config it serves,
+	// which would make IMAP and SMTP clients that offer ALPN fail the handshake.
+	return all, all.Clone(), nil
 }
 
 // shutdown runs the two phases: drain the listeners, then stop the workers.

@@ -29,6 +29,7 @@ import (
 // Ports are the listener ports of one started binary.
 type Ports struct {
 	SMTP, Submission, Submissions, IMAP, IMAPS, HTTP int
+	HTTPS, ACMEHTTP                                  int // reserved for tests that write their own config (RawConfig)
 }
 
 // Options shape one started binary. The zero value starts a node with the domain example.com,
@@ -55,6 +56,10 @@ type Options struct {
 	DataDir string
 	// Umask, when set (e.g. "000"), starts the binary under that umask through sh.
 	Umask string
+	// RawConfig, when set, is the whole config file instead of the generated one (Config is
+	// ignored); it gets the node with its Ports, MX, Hooks and DataDir set. Its HTTP listener
+	// must be on 127.0.0.1:Ports.HTTP, where the harness checks /healthz.
+	RawConfig func(n *Node) string
 }
 
 // Test credentials every node gets from the generated config.
@@ -135,7 +140,11 @@ func Start(t testing.TB, opts Options) *Node {
 	t.Cleanup(func() { n.Hooks.CheckTrails(t) })
 	n.Ports = freePorts(t)
 	n.Config = filepath.Join(n.Dir, "multimail.toml")
-	if err := os.WriteFile(n.Config, []byte(n.configText()), 0o600); err != nil {
+	text := n.configText()
+	if opts.RawConfig != nil {
+		text = opts.RawConfig(n)
+	}
+	if err := os.WriteFile(n.Config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n.start()
@@ -358,7 +367,7 @@ func Context(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// freePorts reserves six distinct loopback ports. They are released before the binary binds
+// freePorts reserves eight distinct loopback ports. They are released before the binary binds
 // them; a port taken in between fails the start loudly, never silently.
 func freePorts(t testing.TB) Ports {
 	t.Helper()
@@ -376,7 +385,7 @@ func freePorts(t testing.TB) Ports {
 		ls = append(ls, l)
 		return l.Addr().(*net.TCPAddr).Port
 	}
-	return Ports{port(), port(), port(), port(), port(), port()}
+	return Ports{port(), port(), port(), port(), port(), port(), port(), port()}
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's writers and the test's readers.
