@@ -1,7 +1,9 @@
 // Package mailbox owns the directory and the mailbox contents.
 //
 // The directory: domains and their DKIM keys, mailboxes (address, oversight
-// mode, oversight address, bcrypt password hash) and API keys (SHA-256 hash of
+// mode, oversight address, bcrypt password hash) with their oversight policy
+// (recipient allowlist, approval rules added over the API, a pending request
+// for less oversight; see Policy and docs/oversight-controls.md) and API keys (SHA-256 hash of
 // the secret, the mailboxes it may act for, scopes). The contents: per
 // mailbox, folders (IMAP mailboxes) with UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
 // and subscription; emails with UID, ModSeq, system flags and keywords; and
@@ -60,6 +62,7 @@
 //	m 0b <address> 00 <lower keyword> 00 <sort:24>         folder id:8      Query by tag
 //	m 0c <body id:16>                                      0x01 + raw message bytes
 //	m 0d <body id:16> <email id:16>                        ∅                references to a body
+//	m 0e <address>                                         v1 Policy        allowlist, API rules, oversight request
 //
 // Record values ("v1 T") are the version byte 0x01 followed by the JSON of
 // T, except emailRecord, the hot record read once per email by List and
@@ -81,7 +84,8 @@
 // a moment before its fsync; a crash in that moment loses only an unacknowledged write.
 //
 //   - AddDomain: 01. AddMailbox: 02 and, per default folder, 05 + 06.
-//     UpdateMailbox: 02. AddAPIKey/DeleteAPIKey: 03 + 04.
+//     UpdateMailbox: 02. AddAPIKey/DeleteAPIKey: 03 + 04. UpdateOversight: 02 + 0e (the mode
+//     and the policy change together: deciding an oversight request is one batch).
 //   - CreateFolder: 05 + 06. RenameFolder: 05 (delete + set) and 06 for the
 //     folder and each sub-folder. DeleteFolder: every email of the folder as
 //     in Expunge, then 05 + 06. SetSubscribed: 06.

@@ -31,6 +31,7 @@ const (
 	famKeyword    byte = 0x0b // m 0b <address> 00 <lower keyword> 00 <sort key:24>
 	famBody       byte = 0x0c // m 0c <body id:16>
 	famBodyRef    byte = 0x0d // m 0d <body id:16> <email id:16>
+	famPolicy     byte = 0x0e // m 0e <address>
 )
 
 // Fixed widths of key parts.
@@ -48,6 +49,7 @@ func fam(f byte) []byte { return []byte{keyPrefix, f} }
 func domainKey(name string) []byte  { return append(fam(famDomain), name...) }
 func mailboxKey(addr string) []byte { return append(fam(famMailbox), addr...) }
 func apiKeyKey(id string) []byte    { return append(fam(famAPIKey), id...) }
+func policyKey(addr string) []byte  { return append(fam(famPolicy), addr...) }
 func keyHashKey(hash string) []byte { return append(fam(famKeyHash), hash...) }
 func folderNamePrefix(addr string) []byte {
 	return append(append(fam(famFolderName), addr...), sep)
@@ -117,7 +119,7 @@ func parseKey(k []byte) (parsedKey, error) {
 	rest := k[2:]
 	var err error
 	switch p.Family {
-	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash:
+	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy:
 		p.Name = string(rest)
 	case famFolderName:
 		p.Name, p.Folder, err = cutString(rest)
@@ -210,7 +212,7 @@ func FormatKey(k []byte) string {
 	}
 	f := "m/" + familyName(p.Family)
 	switch p.Family {
-	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash:
+	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy:
 		return fmt.Sprintf("%s/%q", f, p.Name)
 	case famFolderName:
 		return fmt.Sprintf("%s/%q/%q", f, p.Name, p.Folder)

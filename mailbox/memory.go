@@ -26,6 +26,7 @@ var _ Store = (*MemoryStore)(nil)
 
 type memMailbox struct {
 	m       Mailbox
+	policy  Policy
 	folders map[string]*memFolder // by normalized name
 	emails  map[ulid]*memEmail
 }

@@ -24,6 +24,14 @@ type Store interface {
 	// UpdateMailbox replaces Oversight, OversightAddress and PasswordHash of an
 	// existing mailbox (ErrNotFound).
 	UpdateMailbox(ctx context.Context, m Mailbox) error
+	// Policy returns a mailbox's oversight policy (allowlist, API rules, pending oversight
+	// request); an empty one if none was stored (ErrNotFound for no such mailbox).
+	Policy(ctx context.Context, address string) (Policy, error)
+	// UpdateOversight applies fn to the mailbox and its policy under the directory lock and
+	// writes both in one synced batch: fn may change the mailbox's Oversight and anything in
+	// the policy. An error from fn writes nothing and is returned (ErrNotFound for no such
+	// mailbox, ErrInvalidAddress for a bad allowlist entry, ErrInvalidPolicy beyond bounds).
+	UpdateOversight(ctx context.Context, address string, fn PolicyFunc) (Mailbox, Policy, error)
 	// Mailbox returns one mailbox (ErrNotFound).
 	Mailbox(ctx context.Context, address string) (Mailbox, error)
 	// Mailboxes returns all mailboxes ordered by address.

@@ -80,7 +80,14 @@ func (s *Submitter) rawSender(ctx context.Context, from string, auth Principal) 
 // message (notify.go), the Sent copy.
 func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queue.Receipt, error) {
 	addr := env.sender.mbox.Address
-	dec, err := decide(env.sender.mbox.Oversight, s.opts.Rules, addr, env.tags, env.rcpts, env.now)
+	var pol mailbox.Policy
+	if m := env.sender.mbox.Oversight; m == mailbox.GatedSend || m == mailbox.GatedAll || m == "" {
+		var err error
+		if pol, err = s.opts.Store.Policy(ctx, addr); err != nil {
+			return queue.Receipt{}, s.refused("policy", fmt.Errorf("submission: policy of %s: %w", addr, err))
+		}
+	}
+	dec, err := decidePolicy(env.sender.mbox.Oversight, s.opts.Rules, pol, addr, env.tags, env.rcpts, env.now)
 	if err != nil {
 		return queue.Receipt{}, s.refused("forbidden", err)
 	}

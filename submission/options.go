@@ -68,11 +68,17 @@ const (
 // globs on the lower-case address ("*@partner.example"). Rules are consulted only for mailboxes
 // in gated_send or gated_all mode.
 type Rule struct {
+	// ID names a rule added over the API (mailbox.PolicyRule.ID); "" for a config rule, which
+	// is named by its 1-based position ("rule:3") in approval records.
+	ID         string
 	Mailbox    string
 	Tags       []string
 	Recipients []string
 	Action     string // auto_approve | require_approval | reject
 }
+
+// Check validates a rule as New does (action, glob syntax): the API checks rules it stores.
+func (r Rule) Check() error { return r.validate() }
 
 // validate checks the action and the glob syntax, so a bad rule is refused at start.
 func (r Rule) validate() error {
