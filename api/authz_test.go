@@ -81,6 +81,7 @@ const (
 	listing         // a list filtered to the key's mailboxes: 200 for all (content checked)
 	keyMaker        // POST /v1/admin/keys for own with scopes ["read"]
 	decision        // approve/reject: byID, and never a key that holds send (403)
+	oversee         // a mailbox's oversight controls: named, and never a key that holds send (403)
 )
 
 // call is one prepared request: fresh resources where the route changes them.
@@ -154,6 +155,25 @@ func matrixRows() map[string]matrixRow {
 			return call{"/v1/admin/queue/" + f.e.send(otpBody()) + suffix, nil}
 		}
 	}
+	// The oversight controls act on ownA (autonomous), so no row changes how ownG gates.
+	policy := func(path string, body any, edit func(f *fixtures, p *mailbox.Policy) string) func(*testing.T, *fixtures) call {
+		return func(t *testing.T, f *fixtures) call {
+			suffix := ""
+			if edit != nil {
+				if _, _, err := f.e.store.UpdateOversight(context.Background(), ownA, func(_ *mailbox.Mailbox, p *mailbox.Policy) error {
+					suffix = edit(f, p)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return call{"/v1/mailboxes/" + ownA + path + suffix, body}
+		}
+	}
+	pending := func(f *fixtures, p *mailbox.Policy) string {
+		p.Request = &mailbox.OversightRequest{ID: f.fresh("ovr_m"), From: mailbox.Autonomous, To: mailbox.Autonomous, RequestedBy: "matrix"}
+		return ""
+	}
 	decide := func(verb string) func(*testing.T, *fixtures) call {
 		return func(t *testing.T, f *fixtures) call {
 			return call{"/v1/approvals/" + f.heldForDecisions() + "/" + verb, map[string]string{"reason": "matrix"}}
@@ -203,6 +223,40 @@ func matrixRows() map[string]matrixRow {
 		"POST /v1/admin/queue/{message_id}/retry": {[]string{"admin"}, byID, 200, freshMsg("/retry")},
 		"DELETE /v1/admin/queue/{message_id}":     {[]string{"admin"}, byID, 200, freshMsg("")},
 		"GET /v1/audit":                           {[]string{"admin"}, listing, 200, static("/v1/audit?limit=1000", nil)},
+
+		// Oversight controls (oversight.go).
+		"GET /v1/mailboxes/{mailbox_id}/allowlist": {[]string{"approve"}, oversee, 200, policy("/allowlist", nil, nil)},
+		"PUT /v1/mailboxes/{mailbox_id}/allowlist": {[]string{"approve"}, oversee, 200, policy("/allowlist", map[string]any{"entries": []string{"@partner.example"}}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/allowlist": {[]string{"approve"}, oversee, 201, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/mailboxes/" + ownA + "/allowlist", map[string]any{"entry": f.fresh("m") + "@partner.example"}}
+		}},
+		"DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}": {[]string{"approve"}, oversee, 200, policy("/allowlist/", nil, func(f *fixtures, p *mailbox.Policy) string {
+			e := f.fresh("d") + "@partner.example"
+			p.Allowlist = append(p.Allowlist, mailbox.AllowEntry{Entry: e})
+			return e
+		})},
+		"GET /v1/mailboxes/{mailbox_id}/rules":  {[]string{"approve"}, oversee, 200, policy("/rules", nil, nil)},
+		"PUT /v1/mailboxes/{mailbox_id}/rules":  {[]string{"approve"}, oversee, 200, policy("/rules", map[string]any{"rules": []map[string]any{{"tags": []string{"otp"}, "action": "auto_approve"}}}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/rules": {[]string{"approve"}, oversee, 201, policy("/rules", map[string]any{"recipients": []string{"*@blocked.example"}, "action": "reject"}, nil)},
+		"DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}": {[]string{"approve"}, oversee, 200, policy("/rules/", nil, func(f *fixtures, p *mailbox.Policy) string {
+			id := f.fresh("rl_m")
+			p.Rules = append(p.Rules, mailbox.PolicyRule{ID: id, Tags: []string{"x"}, Action: "reject"})
+			return id
+		})},
+		"GET /v1/mailboxes/{mailbox_id}/oversight":                  {[]string{"send", "read", "approve"}, named, 200, policy("/oversight", nil, nil)},
+		"PUT /v1/mailboxes/{mailbox_id}/oversight":                  {[]string{"approve"}, oversee, 200, policy("/oversight", map[string]any{"oversight": "autonomous", "reason": "matrix"}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/oversight_request":         {[]string{"send"}, named, 200, policy("/oversight_request", map[string]any{"oversight": "autonomous"}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/oversight_request/approve": {[]string{"approve"}, oversee, 200, policy("/oversight_request/approve", map[string]any{"reason": "matrix"}, pending)},
+		"POST /v1/mailboxes/{mailbox_id}/oversight_request/reject":  {[]string{"approve"}, oversee, 200, policy("/oversight_request/reject", nil, pending)},
+		"GET /v1/oversight_requests": {[]string{"approve"}, listing, 200, func(t *testing.T, f *fixtures) call {
+			if _, _, err := f.e.store.UpdateOversight(context.Background(), otherM, func(_ *mailbox.Mailbox, p *mailbox.Policy) error {
+				p.Request = &mailbox.OversightRequest{ID: "ovr_other", From: mailbox.GatedSend, To: mailbox.Autonomous, RequestedBy: "matrix"}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/oversight_requests", nil}
+		}},
 	}
 }
 
@@ -225,6 +279,10 @@ func expect(row matrixRow, k keyKind) int {
 			return 404
 		}
 		if slices.Contains(k.scopes, "send") {
+			return 403
+		}
+	case oversee:
+		if !k.own() || slices.Contains(k.scopes, "send") {
 			return 403
 		}
 	case super:

@@ -49,6 +49,23 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/admin/queue/{message_id}/retry", []string{scopeAdmin}, s.retryQueue},
 		{"DELETE", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.deleteQueue},
 		{"GET", "/v1/audit", []string{scopeAdmin}, s.listAudit},
+
+		// Oversight controls (oversight.go, docs/oversight-controls.md): editing needs approve or
+		// admin of that mailbox and no send (principal.oversees); the agent asks with send.
+		{"GET", "/v1/mailboxes/{mailbox_id}/allowlist", []string{scopeApprove}, s.getAllowlist},
+		{"PUT", "/v1/mailboxes/{mailbox_id}/allowlist", []string{scopeApprove}, s.putAllowlist},
+		{"POST", "/v1/mailboxes/{mailbox_id}/allowlist", []string{scopeApprove}, s.addAllowlist},
+		{"DELETE", "/v1/mailboxes/{mailbox_id}/allowlist/{entry}", []string{scopeApprove}, s.deleteAllowlist},
+		{"GET", "/v1/mailboxes/{mailbox_id}/rules", []string{scopeApprove}, s.getRules},
+		{"PUT", "/v1/mailboxes/{mailbox_id}/rules", []string{scopeApprove}, s.putRules},
+		{"POST", "/v1/mailboxes/{mailbox_id}/rules", []string{scopeApprove}, s.addRule},
+		{"DELETE", "/v1/mailboxes/{mailbox_id}/rules/{rule_id}", []string{scopeApprove}, s.deleteRule},
+		{"GET", "/v1/mailboxes/{mailbox_id}/oversight", []string{scopeSend, scopeRead, scopeApprove}, s.getOversight},
+		{"PUT", "/v1/mailboxes/{mailbox_id}/oversight", []string{scopeApprove}, s.setOversight},
+		{"POST", "/v1/mailboxes/{mailbox_id}/oversight_request", []string{scopeSend}, s.requestOversight},
+		{"POST", "/v1/mailboxes/{mailbox_id}/oversight_request/approve", []string{scopeApprove}, s.approveOversight},
+		{"POST", "/v1/mailboxes/{mailbox_id}/oversight_request/reject", []string{scopeApprove}, s.rejectOversight},
+		{"GET", "/v1/oversight_requests", []string{scopeApprove}, s.listOversightRequests},
 	}
 }
 

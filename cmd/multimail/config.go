@@ -306,6 +306,8 @@ var webhookEvents = map[string]bool{
 	"queued": true, "pending_approval": true, "approved": true, "rejected": true,
 	"monitored": true, "delivered": true, "deferred": true, "bounced": true, "failed": true,
 	"expired": true, "received": true,
+	// the trust ladder (docs/oversight-controls.md)
+	"oversight_requested": true, "oversight_approved": true, "oversight_rejected": true, "oversight_changed": true,
 }
 
 // defaultConfig returns the values every config starts from before the file is applied.
