@@ -386,6 +386,46 @@ var mcpTools = map[string]struct {
 	"reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"approval_id": f.heldForDecisions()}
 	}},
+
+	// Oversight controls, on ownA as the HTTP rows.
+	"get_allowlist": {"GET /v1/mailboxes/{mailbox_id}/allowlist", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"add_allowlist_entry": {"POST /v1/mailboxes/{mailbox_id}/allowlist", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "entry": f.fresh("mcp") + "@partner.example"}
+	}},
+	"set_allowlist": {"PUT /v1/mailboxes/{mailbox_id}/allowlist", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "entries": []string{"@partner.example"}}
+	}},
+	"remove_allowlist_entry": {"DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}", func(t *testing.T, f *fixtures) map[string]any {
+		c := matrixRows()["DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA, "entry": c.path[strings.LastIndex(c.path, "/")+1:]}
+	}},
+	"get_rules": {"GET /v1/mailboxes/{mailbox_id}/rules", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"add_rule": {"POST /v1/mailboxes/{mailbox_id}/rules", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "tags": []string{"mcp"}, "action": "require_approval"}
+	}},
+	"set_rules": {"PUT /v1/mailboxes/{mailbox_id}/rules", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "rules": []map[string]any{{"tags": []string{"otp"}, "action": "auto_approve"}}}
+	}},
+	"remove_rule": {"DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}", func(t *testing.T, f *fixtures) map[string]any {
+		c := matrixRows()["DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA, "rule_id": c.path[strings.LastIndex(c.path, "/")+1:]}
+	}},
+	"get_oversight": {"GET /v1/mailboxes/{mailbox_id}/oversight", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"request_oversight": {"POST /v1/mailboxes/{mailbox_id}/oversight_request", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "oversight": "autonomous"}
+	}},
+	"set_oversight": {"PUT /v1/mailboxes/{mailbox_id}/oversight", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "oversight": "autonomous"}
+	}},
+	"list_oversight_requests": {"GET /v1/oversight_requests", func(*testing.T, *fixtures) map[string]any { return map[string]any{} }},
+	"approve_oversight_request": {"POST /v1/mailboxes/{mailbox_id}/oversight_request/approve", func(t *testing.T, f *fixtures) map[string]any {
+		matrixRows()["POST /v1/mailboxes/{mailbox_id}/oversight_request/approve"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA}
+	}},
+	"reject_oversight_request": {"POST /v1/mailboxes/{mailbox_id}/oversight_request/reject", func(t *testing.T, f *fixtures) map[string]any {
+		matrixRows()["POST /v1/mailboxes/{mailbox_id}/oversight_request/reject"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA, "reason": "mcp matrix"}
+	}},
 }
 
 func TestAuthorizationMatrixMCP(t *testing.T) {

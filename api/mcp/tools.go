@@ -76,7 +76,123 @@ var tools = []tool{
 		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
 		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/reject" },
 	},
+
+	// Oversight controls (docs/oversight-controls.md). Editing needs an operator key (approve
+	// or admin on the mailbox, without send); request_oversight is the agent's own.
+	{
+		name:        "get_allowlist",
+		description: "List a mailbox's recipient allowlist (GET /v1/mailboxes/{mailbox_id}/allowlist). In gated_send, a send whose every recipient is on it goes out without waiting for a person. Operator key only.",
+		schema:      mailboxSchema(""), method: http.MethodGet, query: true, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/allowlist" },
+	},
+	{
+		name:        "add_allowlist_entry",
+		description: "Add an address (ops@partner.example) or a whole domain (@partner.example) to a mailbox's allowlist (POST /v1/mailboxes/{mailbox_id}/allowlist). Audited. Operator key only.",
+		schema:      mailboxSchema(`"entry": {"type": "string", "description": "An address or @domain."}`, "entry"), method: http.MethodPost, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/allowlist" },
+	},
+	{
+		name:        "set_allowlist",
+		description: "Replace a mailbox's whole allowlist (PUT /v1/mailboxes/{mailbox_id}/allowlist); an empty list clears it. Audited. Operator key only.",
+		schema:      mailboxSchema(`"entries": {"type": "array", "items": {"type": "string"}, "description": "Addresses and @domains."}`, "entries"), method: http.MethodPut, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/allowlist" },
+	},
+	{
+		name:        "remove_allowlist_entry",
+		description: "Remove an entry from a mailbox's allowlist (DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}). Audited. Operator key only.",
+		schema:      mailboxSchema(`"entry": {"type": "string", "description": "The entry to remove."}`, "entry"), method: http.MethodDelete, pathArgs: []string{"mailbox_id", "entry"},
+		path: func(a map[string]any) string {
+			return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/allowlist/" + esc(a["entry"])
+		},
+	},
+	{
+		name:        "get_rules",
+		description: "List the approval rules that apply to a mailbox (GET /v1/mailboxes/{mailbox_id}/rules): config rules first (source config, read-only), then rules added over the API; the first match decides a gated send. Operator key only.",
+		schema:      mailboxSchema(""), method: http.MethodGet, query: true, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/rules" },
+	},
+	{
+		name:        "add_rule",
+		description: "Add an approval rule to a mailbox (POST /v1/mailboxes/{mailbox_id}/rules): when every tag in tags is on a send and every recipient matches one of recipients (shell globs), action decides it. Audited. Operator key only.",
+		schema:      mailboxSchema(ruleProps, "action"), method: http.MethodPost, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/rules" },
+	},
+	{
+		name:        "set_rules",
+		description: "Replace a mailbox's API rules (PUT /v1/mailboxes/{mailbox_id}/rules); config rules stay. Audited. Operator key only.",
+		schema:      mailboxSchema(`"rules": {"type": "array", "items": {"type": "object", "required": ["action"], "properties": {`+ruleProps+`}}}`, "rules"), method: http.MethodPut, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/rules" },
+	},
+	{
+		name:        "remove_rule",
+		description: "Remove an API rule (DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}); config rules cannot be removed. Audited. Operator key only.",
+		schema:      mailboxSchema(`"rule_id": {"type": "string", "description": "The rule's id (rl_…), from get_rules."}`, "rule_id"), method: http.MethodDelete, pathArgs: []string{"mailbox_id", "rule_id"},
+		path: func(a map[string]any) string {
+			return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/rules/" + esc(a["rule_id"])
+		},
+	},
+	{
+		name:        "get_oversight",
+		description: "Get a mailbox's oversight mode (autonomous < monitored < gated_send < gated_all < read_only, from least to most oversight), its oversight address and any pending request for less oversight (GET /v1/mailboxes/{mailbox_id}/oversight).",
+		schema:      mailboxSchema(""), method: http.MethodGet, query: true, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/oversight" },
+	},
+	{
+		name:        "request_oversight",
+		description: "As the agent, ask for an oversight mode for your mailbox (POST /v1/mailboxes/{mailbox_id}/oversight_request). More oversight (towards read_only) applies at once (status applied); less oversight waits for a person to approve it (status pending). Needs the send scope.",
+		schema:      mailboxSchema(modeProps, "oversight"), method: http.MethodPost, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/oversight_request" },
+	},
+	{
+		name:        "set_oversight",
+		description: "As a person, set a mailbox's oversight mode in either direction (PUT /v1/mailboxes/{mailbox_id}/oversight); withdraws a pending request. Audited. Operator key only.",
+		schema:      mailboxSchema(modeProps, "oversight"), method: http.MethodPut, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/oversight" },
+	},
+	{
+		name:        "list_oversight_requests",
+		description: "List pending requests of agents for less oversight, for the mailboxes you oversee (GET /v1/oversight_requests), oldest first. Operator key only.",
+		schema:      `{"type": "object", "additionalProperties": false, "properties": {}}`, method: http.MethodGet, query: true,
+		path: func(map[string]any) string { return "/v1/oversight_requests" },
+	},
+	{
+		name:        "approve_oversight_request",
+		description: "Grant a mailbox's pending oversight request: its mode becomes the requested one (POST /v1/mailboxes/{mailbox_id}/oversight_request/approve). Audited. Operator key only, never the agent's.",
+		schema:      mailboxSchema(requestDecisionProps), method: http.MethodPost, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string {
+			return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/oversight_request/approve"
+		},
+	},
+	{
+		name:        "reject_oversight_request",
+		description: "Refuse a mailbox's pending oversight request; the mode stays (POST /v1/mailboxes/{mailbox_id}/oversight_request/reject). Audited. Operator key only.",
+		schema:      mailboxSchema(requestDecisionProps), method: http.MethodPost, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string {
+			return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/oversight_request/reject"
+		},
+	},
 }
+
+// mailboxSchema is an object schema with a required mailbox_id, the extra properties props
+// (JSON members, "" for none) and the extra required names.
+func mailboxSchema(props string, required ...string) string {
+	req, _ := json.Marshal(append([]string{"mailbox_id"}, required...))
+	if props != "" {
+		props = ", " + props
+	}
+	return `{"type": "object", "required": ` + string(req) + `, "additionalProperties": false, "properties": {` +
+		`"mailbox_id": {"type": "string", "description": "The mailbox's address."}` + props + `}}`
+}
+
+const ruleProps = `"tags": {"type": "array", "items": {"type": "string"}, "description": "Every tag must be on the send."},
+    "recipients": {"type": "array", "items": {"type": "string"}, "description": "Shell globs on the lower-case address, e.g. *@partner.example; every recipient must match one."},
+    "action": {"type": "string", "enum": ["auto_approve", "require_approval", "reject"]}`
+
+const modeProps = `"oversight": {"type": "string", "enum": ["autonomous", "monitored", "gated_send", "gated_all", "read_only"]},
+    "reason": {"type": "string", "description": "Why; recorded in the audit journal."}`
+
+const requestDecisionProps = `"request_id": {"type": "string", "description": "The pending request's id (ovr_…); refused if the agent replaced it."},
+    "reason": {"type": "string", "description": "Why; recorded in the audit journal."}`
 
 // esc path-escapes a string argument; anything else becomes "" (and the caller has already
 // refused a missing or non-string path argument).

@@ -37,6 +37,21 @@ func TestToolSchemasUseAPIFields(t *testing.T) {
 		"get_message":    {"message_id"},
 		"list_emails":    {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
 		"list_approvals": {"cursor", "limit", "mailbox_id", "state"},
+
+		"get_allowlist":             {"mailbox_id"},
+		"add_allowlist_entry":       {"entry", "mailbox_id"},
+		"set_allowlist":             {"entries", "mailbox_id"},
+		"remove_allowlist_entry":    {"entry", "mailbox_id"},
+		"get_rules":                 {"mailbox_id"},
+		"add_rule":                  append(jsonFields(wire.RuleRequest{}), "mailbox_id"),
+		"set_rules":                 append(jsonFields(wire.RulesRequest{}), "mailbox_id"),
+		"remove_rule":               {"mailbox_id", "rule_id"},
+		"get_oversight":             {"mailbox_id"},
+		"request_oversight":         append(jsonFields(wire.OversightChange{}), "mailbox_id"),
+		"set_oversight":             append(jsonFields(wire.OversightChange{}), "mailbox_id"),
+		"list_oversight_requests":   nil,
+		"approve_oversight_request": append(jsonFields(wire.OversightDecision{}), "mailbox_id"),
+		"reject_oversight_request":  append(jsonFields(wire.OversightDecision{}), "mailbox_id"),
 	}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {
