@@ -14,6 +14,11 @@ from . import __version__
 from ._http import IDEMPOTENT, NOT_IDEMPOTENT, Transport
 from .errors import MultimailError
 from .models import (
+    Allowlist,
+    Oversight,
+    OversightRequestList,
+    OversightRequestResult,
+    RuleList,
     Approval,
     ApprovalList,
     Email,
@@ -244,7 +249,108 @@ class MultimailClient:
         scope, never a key that holds send). Raises Conflict if the approval was already decided."""
         return self._decide(approval_id, "reject", reason)
 
+    # --- oversight controls (docs/oversight-controls.md) -------------------------------
+    # Editing needs an operator key: approve or admin on that mailbox, never a key that holds
+    # send (Forbidden). request_oversight is the agent's own (send scope).
+
+    def get_allowlist(self, mailbox_id: str) -> Allowlist:
+        """GET /v1/mailboxes/{mailbox_id}/allowlist."""
+        return Allowlist.from_dict(self._get(_path("v1", "mailboxes", mailbox_id, "allowlist")))
+
+    def add_allowlist_entry(self, mailbox_id: str, entry: str) -> Allowlist:
+        """POST /v1/mailboxes/{mailbox_id}/allowlist: add an address or ``@domain``. Raises
+        Conflict if it is there already, InvalidRequest (field ``entry``) if malformed."""
+        path = _path("v1", "mailboxes", mailbox_id, "allowlist")
+        return Allowlist.from_dict(self._t.request("POST", path, {"entry": entry}, policy=NOT_IDEMPOTENT).data)
+
+    def set_allowlist(self, mailbox_id: str, entries: Sequence[str]) -> Allowlist:
+        """PUT /v1/mailboxes/{mailbox_id}/allowlist: replace the whole list ([] clears it)."""
+        path = _path("v1", "mailboxes", mailbox_id, "allowlist")
+        return Allowlist.from_dict(self._t.request("PUT", path, {"entries": list(entries)}, policy=IDEMPOTENT).data)
+
+    def remove_allowlist_entry(self, mailbox_id: str, entry: str) -> Allowlist:
+        """DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}. Raises NotFound if absent."""
+        path = _path("v1", "mailboxes", mailbox_id, "allowlist", entry)
+        return Allowlist.from_dict(self._t.request("DELETE", path, policy=NOT_IDEMPOTENT).data)
+
+    def get_rules(self, mailbox_id: str) -> RuleList:
+        """GET /v1/mailboxes/{mailbox_id}/rules: config rules (read-only) then API rules."""
+        return RuleList.from_dict(self._get(_path("v1", "mailboxes", mailbox_id, "rules")))
+
+    def add_rule(
+        self,
+        mailbox_id: str,
+        action: str,
+        tags: Optional[Sequence[str]] = None,
+        recipients: Optional[Sequence[str]] = None,
+    ) -> RuleList:
+        """POST /v1/mailboxes/{mailbox_id}/rules: action is ``auto_approve``,
+        ``require_approval`` or ``reject``; tags must all be on a send, every recipient must
+        match one of recipients (shell globs such as ``*@partner.example``)."""
+        body: Dict[str, Any] = {"action": action}
+        if tags:
+            body["tags"] = list(tags)
+        if recipients:
+            body["recipients"] = list(recipients)
+        path = _path("v1", "mailboxes", mailbox_id, "rules")
+        return RuleList.from_dict(self._t.request("POST", path, body, policy=NOT_IDEMPOTENT).data)
+
+    def set_rules(self, mailbox_id: str, rules: Sequence[Mapping[str, Any]]) -> RuleList:
+        """PUT /v1/mailboxes/{mailbox_id}/rules: replace the API rules
+        (``[{"tags", "recipients", "action"}]``); config rules stay."""
+        path = _path("v1", "mailboxes", mailbox_id, "rules")
+        return RuleList.from_dict(self._t.request("PUT", path, {"rules": [dict(r) for r in rules]}, policy=IDEMPOTENT).data)
+
+    def remove_rule(self, mailbox_id: str, rule_id: str) -> RuleList:
+        """DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}. A config rule is Conflict."""
+        path = _path("v1", "mailboxes", mailbox_id, "rules", rule_id)
+        return RuleList.from_dict(self._t.request("DELETE", path, policy=NOT_IDEMPOTENT).data)
+
+    def get_oversight(self, mailbox_id: str) -> Oversight:
+        """GET /v1/mailboxes/{mailbox_id}/oversight: the mode and any pending request."""
+        return Oversight.from_dict(self._get(_path("v1", "mailboxes", mailbox_id, "oversight")))
+
+    def set_oversight(self, mailbox_id: str, oversight: str, reason: Optional[str] = None) -> Oversight:
+        """PUT /v1/mailboxes/{mailbox_id}/oversight: a person sets the mode (either way)."""
+        body: Dict[str, Any] = {"oversight": oversight}
+        if reason:
+            body["reason"] = reason
+        path = _path("v1", "mailboxes", mailbox_id, "oversight")
+        return Oversight.from_dict(self._t.request("PUT", path, body, policy=IDEMPOTENT).data)
+
+    def request_oversight(self, mailbox_id: str, oversight: str, reason: Optional[str] = None) -> OversightRequestResult:
+        """POST /v1/mailboxes/{mailbox_id}/oversight_request, as the agent. Modes from least to
+        most oversight: autonomous, monitored, gated_send, gated_all, read_only. More oversight
+        applies at once (``status == "applied"``); less waits for a person (``"pending"``)."""
+        body: Dict[str, Any] = {"oversight": oversight}
+        if reason:
+            body["reason"] = reason
+        path = _path("v1", "mailboxes", mailbox_id, "oversight_request")
+        return OversightRequestResult.from_dict(self._t.request("POST", path, body, policy=NOT_IDEMPOTENT).data)
+
+    def list_oversight_requests(self) -> OversightRequestList:
+        """GET /v1/oversight_requests: pending requests of the mailboxes this key oversees."""
+        return OversightRequestList.from_dict(self._get("/v1/oversight_requests"))
+
+    def approve_oversight_request(
+        self, mailbox_id: str, request_id: Optional[str] = None, reason: Optional[str] = None
+    ) -> Oversight:
+        """POST .../oversight_request/approve: the mode becomes the requested one. With
+        request_id, Conflict if the agent replaced that request meanwhile."""
+        return self._decide_oversight(mailbox_id, "approve", request_id, reason)
+
+    def reject_oversight_request(
+        self, mailbox_id: str, request_id: Optional[str] = None, reason: Optional[str] = None
+    ) -> Oversight:
+        """POST .../oversight_request/reject: the mode stays."""
+        return self._decide_oversight(mailbox_id, "reject", request_id, reason)
+
     # --- helpers -----------------------------------------------------------------------
+
+    def _decide_oversight(self, mailbox_id: str, action: str, request_id: Optional[str], reason: Optional[str]) -> Oversight:
+        body = {k: v for k, v in {"request_id": request_id, "reason": reason}.items() if v}
+        path = _path("v1", "mailboxes", mailbox_id, "oversight_request", action)
+        return Oversight.from_dict(self._t.request("POST", path, body, policy=NOT_IDEMPOTENT).data)
 
     def _decide(self, approval_id: str, action: str, reason: Optional[str]) -> Approval:
         body = {"reason": reason} if reason else {}
