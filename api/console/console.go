@@ -191,6 +191,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/queue", c.authed(c.queuePage))
 	m.HandleFunc("POST /console/queue/{id}/{action}", c.authed(c.queueAction))
 	m.HandleFunc("GET /console/mailboxes", c.authed(c.mailboxes))
+	m.HandleFunc("GET /console/mailboxes/{addr}", c.authed(c.mailboxPage))
+	m.HandleFunc("POST /console/mailboxes/{addr}/{action}", c.authed(c.mailboxAction))
 	m.HandleFunc("GET /console/d/{token}", c.linkPage)
 	m.HandleFunc("POST /console/d/{token}", c.linkDecide)
 	c.mux = m

@@ -425,7 +425,8 @@ func (c *Console) queueAction(w http.ResponseWriter, r *http.Request, s *session
 // mailboxesData is the mailboxes page.
 type mailboxesData struct {
 	Mailboxes []wire.Mailbox
-	Scoped    []string // without admin: the key's mailboxes, mode unknown
+	Scoped    []string // without admin: the key's mailboxes, each with its own page
+	Requests  []wire.OversightRequest
 }
 
 func (c *Console) mailboxes(w http.ResponseWriter, r *http.Request, s *session) {
@@ -433,8 +434,9 @@ func (c *Console) mailboxes(w http.ResponseWriter, r *http.Request, s *session) 
 	var list wire.MailboxList
 	d := mailboxesData{}
 	if _, err := c.call(r, s, "GET", "/v1/admin/mailboxes", nil, &list); err != nil {
-		d.Scoped = s.ident.Mailboxes
+		d.Scoped = slices.DeleteFunc(slices.Clone(s.ident.Mailboxes), func(m string) bool { return m == "*" })
 	}
+	d.Requests = c.pendingRequests(r, s)
 	for _, m := range list.Mailboxes {
 		m.Password = ""
 		d.Mailboxes = append(d.Mailboxes, m)
