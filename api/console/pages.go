@@ -323,8 +323,18 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, s *session) {
 		c.render(w, http.StatusNotFound, "message", v)
 		return
 	}
-	v.Title, v.Data = "Message "+m.MessageID, m
+	d := messageData{Message: m}
+	if verdict, err := c.opts.API.IdentityVerdict(r, s.key, m.MessageID); err == nil {
+		d.Identity = verdict
+	}
+	v.Title, v.Data = "Message "+m.MessageID, d
 	c.render(w, http.StatusOK, "message", v)
+}
+
+// messageData is a message's page: the API's message and its identity header verdict.
+type messageData struct {
+	wire.Message
+	Identity string
 }
 
 // queueData is the queue page.
