@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"multimail.dev/multimail/api/wire"
 	"multimail.dev/multimail/audit"
@@ -69,10 +70,17 @@ func (s *Server) showQueue(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 // retryQueue is POST /v1/admin/queue/{message_id}/retry: deferred recipients are due now.
+// 409 when no recipient waits for delivery (all delivered, bounced, failed…, or held).
 func (s *Server) retryQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
 	st, err := s.messageFor(r, p, "message_id")
 	if err != nil {
 		return err
+	}
+	if !hasRecipient(st, queue.RcptQueued, queue.RcptDeferred) {
+		if hasRecipient(st, queue.RcptPendingApproval) {
+			return errConflict("message %s is held for approval: approve or reject it, there is nothing to retry", st.ID)
+		}
+		return errConflict("message %s is %s: every recipient reached a final state, there is nothing to retry", st.ID, st.State)
 	}
 	if err := s.opts.Queue.Retry(detached(r.Context()), st.ID); err != nil {
 		return err
@@ -85,11 +93,15 @@ func (s *Server) retryQueue(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 // deleteQueue is DELETE /v1/admin/queue/{message_id}: the message is dropped and its
-// undelivered recipients reported failed ("deleted by admin").
+// undelivered recipients reported failed ("deleted by admin"). 409 when every recipient is
+// already final: there is nothing to stop.
 func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
 	st, err := s.messageFor(r, p, "message_id")
 	if err != nil {
 		return err
+	}
+	if !hasRecipient(st, queue.RcptQueued, queue.RcptDeferred, queue.RcptPendingApproval) {
+		return errConflict("message %s is %s: every recipient reached a final state, there is nothing left to delete", st.ID, st.State)
 	}
 	if err := s.opts.Queue.Delete(detached(r.Context()), st.ID); err != nil {
 		return err
@@ -99,4 +111,14 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	writeJSON(w, http.StatusOK, wire.Done{MessageID: st.ID, Status: "deleted"})
 	return nil
+}
+
+// hasRecipient reports whether a recipient of st is in one of the states.
+func hasRecipient(st *queue.Status, states ...string) bool {
+	for _, r := range st.Recipients {
+		if slices.Contains(states, r.Status) {
+			return true
+		}
+	}
+	return false
 }

@@ -49,6 +49,9 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/admin/queue/{message_id}/retry", []string{scopeAdmin}, s.retryQueue},
 		{"DELETE", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.deleteQueue},
 		{"GET", "/v1/audit", []string{scopeAdmin}, s.listAudit},
+
+		{"DELETE", "/v1/admin/mailboxes/{address}", []string{scopeAdmin}, s.deleteMailbox},
+		{"DELETE", "/v1/admin/domains/{name}", []string{scopeAdmin}, s.deleteDomain},
 	}
 }
 

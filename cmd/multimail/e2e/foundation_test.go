@@ -77,7 +77,7 @@ func runDevDefault(t *testing.T, dir string) devKeys {
 	n.waitHealthy()
 	out := n.Output()
 	for _, want := range []string{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025", "agent@localhost", "curl",
-		"agent key", "operator key", "IMAP/SMTP password"} {
+		"agent key", "operator key", "IMAP/SMTP password of agent@localhost", "the embedded dev default"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
