@@ -37,6 +37,7 @@ type Config struct {
 	Storage      StorageConfig        `toml:"storage"`
 	AuthThrottle AuthThrottleConfig   `toml:"auth_throttle"`
 	Audit        AuditConfig          `toml:"audit"`
+	Inbound      InboundConfig        `toml:"inbound"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -459,7 +460,7 @@ func (c *Config) validate() error {
 	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits,
 		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
-		c.validateRules, c.validateAudit}
+		c.validateRules, c.validateAudit, c.validateInbound}
 	for _, f := range checks {
 		if err := f(); err != nil {
 			return err
@@ -670,6 +671,26 @@ func (c *Config) validateRules() error {
 		default:
 			return bad(k+".action", "want auto_approve, require_approval or reject, got %q", r.Action)
 		}
+	}
+	return nil
+}
+
+// InboundConfig tunes port 25.
+type InboundConfig struct {
+	// Postmaster is the mailbox that receives postmaster@ and abuse@ of every local domain
+	// without a mailbox of that name (RFC 5321 §4.5.1, RFC 2142); empty: the domain's first
+	// mailbox by address.
+	Postmaster string `toml:"postmaster"`
+}
+
+func (c *Config) validateInbound() error {
+	pm := c.Inbound.Postmaster
+	if pm == "" {
+		return nil
+	}
+	local, domain, ok := strings.Cut(pm, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(pm, " \t\r\n<>\"") {
+		return bad("inbound.postmaster", "must be the address of a mailbox")
 	}
 	return nil
 }

@@ -334,6 +334,7 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 	opts := inbound.Options{
 		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf,
 		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Admit: n.floor.Admit, Resolver: n.dns,
+		Postmaster: n.cfg.Inbound.Postmaster,
 	}
 	srv, err := inbound.NewServer(opts)
 	if err != nil {
