@@ -20,10 +20,11 @@ func TestAdminDomains(t *testing.T) {
 		}
 	}
 	r.json(t, &d)
-	if r.status != 201 || len(d.DNS.Records) != 5 {
+	if r.status != 201 || len(d.DNS.Records) != 8 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	want := map[string]string{"mx": "10 mx.test.", "spf": "v=spf1", "dkim": "k=ed25519; p=", "dmarc": "v=DMARC1", "identity": "v=DKIM1; k=ed25519; p="}
+	want := map[string]string{"mx": "10 mx.test.", "spf": "v=spf1", "dkim": "k=ed25519; p=", "dmarc": "v=DMARC1; p=none", "identity": "v=DKIM1; k=ed25519; p=",
+		"mta-sts": "v=STSv1; id=", "mta-sts-host": "mx.test.", "tls-rpt": "v=TLSRPTv1; rua=mailto:postmaster@new.example"}
 	for _, rec := range d.DNS.Records {
 		if !strings.Contains(rec.Value, want[rec.Purpose]) {
 			t.Errorf("%s record %q", rec.Purpose, rec.Value)

@@ -211,6 +211,7 @@ func matrixRows() map[string]matrixRow {
 			}
 			return call{"/v1/admin/mailboxes/" + addr + "?confirm=true", nil}
 		}},
+		"GET /v1/admin/domains/{name}/check": {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/check", nil)},
 		"DELETE /v1/admin/domains/{name}": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
 			name := f.fresh("gone") + ".example"
 			if err := f.e.store.AddDomain(context.Background(), mailbox.Domain{Name: name}); err != nil {

@@ -52,6 +52,7 @@ func (s *Server) routes() []route {
 
 		{"DELETE", "/v1/admin/mailboxes/{address}", []string{scopeAdmin}, s.deleteMailbox},
 		{"DELETE", "/v1/admin/domains/{name}", []string{scopeAdmin}, s.deleteDomain},
+		{"GET", "/v1/admin/domains/{name}/check", []string{scopeAdmin}, s.domainCheck},
 	}
 }
 

@@ -19,3 +19,23 @@ type DomainDeleted struct {
 	Status string `json:"status"` // "deleted"
 	Note   string `json:"note,omitempty"`
 }
+
+// RecordCheck is one record of GET /v1/admin/domains/{name}/check, looked up live.
+type RecordCheck struct {
+	Purpose  string   `json:"purpose"`
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Expected string   `json:"expected"`
+	Found    []string `json:"found"`  // what the resolver answered (TXT strings joined)
+	Result   string   `json:"result"` // "ok" | "missing" | "wrong" | "error"
+	Detail   string   `json:"detail,omitempty"`
+}
+
+// DomainCheck is the body of GET /v1/admin/domains/{name}/check. OK is true when every
+// record's result is "ok".
+type DomainCheck struct {
+	Domain   string        `json:"domain"`
+	Resolver []string      `json:"resolver,omitempty"` // the servers asked
+	OK       bool          `json:"ok"`
+	Records  []RecordCheck `json:"records"`
+}

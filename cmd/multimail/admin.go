@@ -95,11 +95,11 @@ func (a *adminCmd) call(ctx context.Context, method, path string, in, out any, s
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
 
 func cmdDomain(ctx context.Context, env *cliEnv, args []string) error {
-	a := newAdminCmd(env, "domain", "domain add NAME [--selector S] [--key-type rsa|ed25519] | domain dns NAME | domain list | domain delete NAME [--yes]")
+	a := newAdminCmd(env, "domain", "domain add NAME [--selector S] [--key-type rsa|ed25519] | domain dns NAME | domain check NAME | domain list | domain delete NAME [--yes]")
 	sel := a.fs.String("selector", "mm1", "DKIM selector (add)")
 	kt := a.fs.String("key-type", "rsa", "DKIM key type: rsa (2048 bits) or ed25519 (add)")
 	yes := a.fs.Bool("yes", false, "confirm: really delete (delete; without it the command says what would go)")
-	verb, err := a.parse(args, "add", "dns", "list", "delete")
+	verb, err := a.parse(args, "add", "dns", "check", "list", "delete")
 	if err != nil {
 		return err
 	}
@@ -115,6 +115,9 @@ func cmdDomain(ctx context.Context, env *cliEnv, args []string) error {
 	name, err := a.arg("domain name")
 	if err != nil {
 		return err
+	}
+	if verb == "check" {
+		return a.domainCheck(ctx, name)
 	}
 	if verb == "delete" {
 		var out wire.DomainDeleted

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -163,4 +164,43 @@ func readAttachment(path string) (wire.Attachment, error) {
 		ct = "application/octet-stream"
 	}
 	return wire.Attachment{Filename: filepath.Base(path), ContentType: ct, Content: base64.StdEncoding.EncodeToString(b)}, nil
+}
+
+// errCheckFailed is domain check's exit 1 when a record is not ok (the table says which).
+var errCheckFailed = errors.New("some records are missing or wrong")
+
+// domainCheck prints each record's live state: ok, missing, wrong (or error), with the
+// expected value for every one that is not ok. Exit 1 unless all are ok.
+func (a *adminCmd) domainCheck(ctx context.Context, name string) error {
+	var out wire.DomainCheck
+	err := a.call(ctx, "GET", "/v1/admin/domains/"+url.PathEscape(name)+"/check", nil, &out, func(w io.Writer) {
+		fmt.Fprintf(w, "domain %s, resolver %s\n\n", out.Domain, strings.Join(out.Resolver, ", "))
+		fmt.Fprintln(w, "RESULT\tPURPOSE\tTYPE\tNAME\tDETAIL")
+		for _, c := range out.Records {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Result, c.Purpose, c.Type, c.Name, c.Detail)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if a.ctl.json {
+		if !out.OK {
+			return errCheckFailed
+		}
+		return nil
+	}
+	for _, c := range out.Records {
+		if c.Result == "ok" {
+			continue
+		}
+		fmt.Fprintf(a.env.stdout, "\n%s %s %s: %s\n  expected: %s\n", c.Purpose, c.Type, c.Name, c.Result, c.Expected)
+		for _, f := range c.Found {
+			fmt.Fprintf(a.env.stdout, "  found:    %s\n", f)
+		}
+	}
+	if !out.OK {
+		return errCheckFailed
+	}
+	fmt.Fprintln(a.env.stdout, "\nevery record is right")
+	return nil
 }

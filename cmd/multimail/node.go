@@ -181,7 +181,7 @@ func (n *node) build() error {
 	}
 	a, err := api.New(api.Options{
 		Store: n.store, Queue: n.queue, Submitter: sub,
-		Gatherer: n.reg, Registerer: n.reg,
+		Gatherer: n.reg, Registerer: n.reg, Resolver: n.dns,
 		Logger:    n.log.With("component", "api"),
 		Hostname:  n.cfg.Hostname,
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
