@@ -157,3 +157,30 @@ func (s *MemoryStore) DeleteDomain(ctx context.Context, name string) error {
 	delete(s.domains, n)
 	return nil
 }
+
+// RenewUIDValidity gives every folder a new UIDVALIDITY, above every value handed out before
+// (in practice the current time in seconds). A node restored from a backup calls it before
+// serving: the node the backup came from may have handed out the same UIDs for other messages
+// after the backup, so IMAP clients must drop what they cached (RFC 9051 §2.3.1.1). It returns
+// how many folders it renewed; one synced batch.
+func (s *PebbleStore) RenewUIDValidity(ctx context.Context) (int, error) {
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	b := s.db.NewBatch()
+	n := 0
+	err := s.scan(s.db, fam(famFolder), func(k, v []byte) error {
+		var r folderRecord
+		if err := decodeValue(v, &r); err != nil {
+			return err
+		}
+		r.UIDValidity = s.validity.next()
+		b.Set(append([]byte(nil), k...), encodeValue(r), nil)
+		n++
+		return nil
+	})
+	if err != nil {
+		b.Close()
+		return 0, fmt.Errorf("renew UIDVALIDITY: %w", err)
+	}
+	return n, commit(b)
+}

@@ -84,3 +84,30 @@ func TestDeleteMailboxAndDomain(t *testing.T) {
 		})
 	}
 }
+
+func TestRenewUIDValidity(t *testing.T) {
+	ctx := context.Background()
+	s := newPebble(t).(*mailbox.PebbleStore)
+	if err := s.AddDomain(ctx, mailbox.Domain{Name: "example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMailbox(ctx, mailbox.Mailbox{Address: "a@example.org", Oversight: mailbox.Autonomous}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Folders(ctx, "a@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.RenewUIDValidity(ctx)
+	if err != nil || n != len(before) {
+		t.Fatalf("renewed %d of %d: %v", n, len(before), err)
+	}
+	after, _ := s.Folders(ctx, "a@example.org")
+	seen := map[uint32]bool{}
+	for i := range after {
+		if after[i].UIDValidity <= before[i].UIDValidity || seen[after[i].UIDValidity] {
+			t.Errorf("%s: UIDVALIDITY %d -> %d", after[i].Name, before[i].UIDValidity, after[i].UIDValidity)
+		}
+		seen[after[i].UIDValidity] = true
+	}
+}

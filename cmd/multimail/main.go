@@ -43,6 +43,8 @@ func commands() []command {
 		{"audit", "audit export [--since T] [--mailbox A] | audit verify [FILE] [--against CHECKPOINT]", cmdAudit},
 		{"identity", "identity verify [--key-url URL | --keys FILE | --dns] [FILE] | rotate DOMAIN | revoke DOMAIN SELECTOR", cmdIdentity},
 		{"send", "send --from A --to B --subject S (--text T | --html H) [--cc] [--bcc] [--reply-to] [--attach FILE]", cmdSend},
+		{"backup", "backup DIR: a consistent copy of the running node (keys included: keep it private)", cmdBackup},
+		{"restore", "restore DIR --data-dir D: a backup into an empty data directory", cmdRestore},
 		{"mcp", "an MCP server on stdin/stdout, a client of the running server", cmdMCP},
 		{"version", "print the version", cmdVersion},
 	}

@@ -76,6 +76,10 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkStoreFormat(cfg.DataDir, log); err != nil {
+		lock.release()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	n := &node{cfg: cfg, log: log, reg: reg, lock: lock, exit: os.Exit, sup: supervisor{log: log}}
@@ -204,7 +208,7 @@ func (n *node) build() error {
 		shut := ls.shutdown
 		ls.shutdown = func(ctx context.Context) error { con.Stop(); return shut(ctx) }
 	}
-	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()), nil)
+	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler(), n.serveBackup), nil)
 	return nil
 }
 
@@ -273,9 +277,10 @@ func newAuthThrottle(c AuthThrottleConfig, reg prometheus.Registerer) (*throttle
 
 // adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
 // running node can be profiled (`curl --unix-socket data/ctl.sock http://x/debug/pprof/profile`).
-func adminMux(admin http.Handler) http.Handler {
+func adminMux(admin http.Handler, backup http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", admin)
+	mux.HandleFunc("GET "+ctlBackupPath, backup) // backup.go
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -74,6 +74,9 @@ func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grac
 		return err
 	}
 	defer n.close()
+	if err := n.restoreFixups(ctx); err != nil {
+		return err
+	}
 	if err := n.bootstrap(ctx); err != nil {
 		return err
 	}
