@@ -1,4 +1,4 @@
-// Package api is multimail's HTTP surface (CONTRACT.md §4): the JSON endpoints agents and apps
+// Package api is multimail's HTTP surface (docs/api.md): the JSON endpoints agents and apps
 // call (send_email, messages, emails, tags, approvals), the admin endpoints the CLI calls, the
 // OpenAPI 3.1 document describing all of them (openapi.json, checked against the route table by
 // a test), /mcp, and the middleware they share.

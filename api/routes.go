@@ -19,7 +19,7 @@ type route struct {
 	h       handlerFunc
 }
 
-// routes is the endpoint table of CONTRACT.md §4 plus the admin endpoints the CLI calls. The
+// routes is the endpoint table of docs/api.md plus the admin endpoints the CLI calls. The
 // scopes are the first gate; each handler then checks the mailboxes (see principal), and
 // TestAuthorizationMatrix walks this table, so a new route needs its row there.
 func (s *Server) routes() []route {

@@ -1,4 +1,4 @@
-// admin.go: the admin subcommands (CONTRACT.md §1). Each one is a client of the running
+// admin.go: the admin subcommands (docs/operations.md). Each one is a client of the running
 // server's admin socket (ctl.go); output is a readable table, or JSON with --json.
 package main
 

@@ -1,5 +1,5 @@
 // config.go: the TOML configuration file, its defaults and its validation, in one place
-// (CONTRACT.md §2). Each package gets its own small Options built from this struct; none sees
+// (docs/configuration.md). Each package gets its own small Options built from this struct; none sees
 // the whole file.
 package main
 
@@ -302,7 +302,7 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// Event names a webhook may subscribe to (CONTRACT.md §5).
+// Event names a webhook may subscribe to (docs/api.md, Webhooks).
 var webhookEvents = map[string]bool{
 	"queued": true, "pending_approval": true, "approved": true, "rejected": true,
 	"monitored": true, "delivered": true, "deferred": true, "bounced": true, "failed": true,
@@ -340,7 +340,7 @@ func defaultConfig() Config {
 	}
 }
 
-// devConfig is the embedded dev default of CONTRACT.md §1: loopback listeners on high ports,
+// devConfig is the embedded dev default of docs/operations.md: loopback listeners on high ports,
 // data in ./multimail-data, the domain localhost with the mailbox agent@localhost.
 func devConfig() Config {
 	c := defaultConfig()

@@ -1,6 +1,6 @@
 // Command multimail is a complete mail system for apps and AI agents in one binary: SMTP
 // submission and an HTTP API in, a durable priority queue, delivery to MX hosts, inbound mail
-// into IMAP-visible mailboxes, webhooks and MCP tools. See CONTRACT.md §1 for the commands.
+// into IMAP-visible mailboxes, webhooks and MCP tools. See docs/operations.md for the commands.
 package main
 
 import (

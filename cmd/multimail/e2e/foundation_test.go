@@ -39,7 +39,7 @@ func TestServeHealthAndMetrics(t *testing.T) {
 // TestDevDefault runs `multimail serve` with no flags in an empty directory, as the README
 // says, and checks the printed key is the same after a restart.
 func TestDevDefault(t *testing.T) {
-	// Not parallel: the dev default's ports are fixed (CONTRACT.md §1).
+	// Not parallel: the dev default's ports are fixed (docs/operations.md).
 	dir := t.TempDir()
 	if l, err := net.Listen("tcp", "127.0.0.1:8025"); err != nil {
 		t.Skipf("dev default port 8025 is busy: %v", err)
