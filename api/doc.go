@@ -20,6 +20,12 @@
 // exist); a mailbox named in the request that the key does not hold, or a missing scope, is
 // 403. See docs/authorization.md.
 //
+// Besides the /v1 routes the public handler serves, without a key, /healthz, /readyz,
+// /metrics, /openapi.json, the identity key set and the MTA-STS policy of the local domain
+// named by the Host header mta-sts.<domain> (dnscheck.go). GET /v1/admin/domains/{name}/check
+// looks the records of domain dns up through Options.Resolver (the node's dnsclient) and says
+// ok, missing or wrong for each.
+//
 // AdminHandler serves the same routes without bearer auth as the "cli" principal, for the
 // unix socket in the data directory whose file permissions are the authentication.
 //

@@ -410,8 +410,25 @@ func notLive(dir string) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
 
+// removeStaleCheckpoints deletes checkpoints left by a backup the process did not finish
+// (a crash mid-stream): they hold hard links that would keep old tables on disk.
+func (n *node) removeStaleCheckpoints() {
+	ents, err := os.ReadDir(n.cfg.DataDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), backupTmp) {
+			if err := os.RemoveAll(filepath.Join(n.cfg.DataDir, e.Name())); err != nil {
+				n.log.Warn("cannot remove a stale backup checkpoint", "dir", e.Name(), "err", err)
+			}
+		}
+	}
+}
+
 // restoreFixups runs at the start of a node whose data directory was just restored.
 func (n *node) restoreFixups(ctx context.Context) error {
+	n.removeStaleCheckpoints()
 	marker := filepath.Join(n.cfg.DataDir, restoredMarker)
 	raw, err := os.ReadFile(marker)
 	if errors.Is(err, fs.ErrNotExist) {
