@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"multimail.dev/multimail/api/wire"
 	"multimail.dev/multimail/audit"
@@ -19,6 +20,9 @@ func (s *Server) listQueue(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	v := r.URL.Query()
 	f := queue.ListFilter{Mailbox: v.Get("mailbox"), State: v.Get("state"), After: cursor, Limit: limit + 1}
+	if f.State != "" && !slices.Contains(queueStates, f.State) {
+		return errField("state", "must be one of %s", strings.Join(queueStates, ", "))
+	}
 	if f.Mailbox != "" && !p.may(f.Mailbox) {
 		return errForbidden("this API key is not scoped to %s", f.Mailbox)
 	}
@@ -112,6 +116,10 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p *principa
 	writeJSON(w, http.StatusOK, wire.Done{MessageID: st.ID, Status: "deleted"})
 	return nil
 }
+
+// queueStates are the values of ?state= (queue.Status.State).
+var queueStates = []string{queue.RcptQueued, queue.RcptDeferred, queue.RcptPendingApproval, queue.RcptDelivered,
+	queue.RcptBounced, queue.RcptFailed, queue.RcptExpired, queue.RcptRejected, "completed"}
 
 // hasRecipient reports whether a recipient of st is in one of the states.
 func hasRecipient(st *queue.Status, states ...string) bool {
