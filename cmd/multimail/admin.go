@@ -239,7 +239,7 @@ func cmdQueue(ctx context.Context, env *cliEnv, args []string) error {
 	a := newAdminCmd(env, "queue", "queue list [--state S] [--mailbox A] [--limit N] [--cursor C | --all] | show ID | retry ID | delete ID")
 	state := a.fs.String("state", "", "only messages in this state: queued, deferred, pending_approval, delivered, bounced, failed, expired, rejected, completed (list)")
 	mb := a.fs.String("mailbox", "", "only messages sent by this mailbox (list)")
-	limit := a.fs.Int("limit", 50, "messages per page, 1–1000 (list)")
+	limit := a.fs.Int("limit", 50, "messages per page, 1–200 (list)")
 	cursor := a.fs.String("cursor", "", "the page after this one (the next_cursor a previous list printed) (list)")
 	all := a.fs.Bool("all", false, "follow the pages to the end (list)")
 	verb, err := a.parse(args, "list", "show", "retry", "delete")

@@ -34,8 +34,8 @@ func confirmQuery(yes bool) string {
 // queueList prints one page (or, with all, every page) of the queue. A further page is
 // announced on stderr with the --cursor that fetches it.
 func (a *adminCmd) queueList(ctx context.Context, state, mb string, limit int, cursor string, all bool) error {
-	if limit < 1 || limit > 1000 {
-		return fmt.Errorf("%w: --limit must be 1–1000", errUsage)
+	if limit < 1 || limit > 200 {
+		return fmt.Errorf("%w: --limit must be 1–200 (the API's page size)", errUsage)
 	}
 	if all && cursor != "" {
 		return fmt.Errorf("%w: --all and --cursor do not go together", errUsage)
