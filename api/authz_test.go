@@ -203,6 +203,22 @@ func matrixRows() map[string]matrixRow {
 		"POST /v1/admin/queue/{message_id}/retry": {[]string{"admin"}, byID, 200, freshMsg("/retry")},
 		"DELETE /v1/admin/queue/{message_id}":     {[]string{"admin"}, byID, 200, freshMsg("")},
 		"GET /v1/audit":                           {[]string{"admin"}, listing, 200, static("/v1/audit?limit=1000", nil)},
+
+		"DELETE /v1/admin/mailboxes/{address}": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
+			addr := f.fresh("gone") + "@example.com"
+			if err := f.e.store.AddMailbox(context.Background(), mailbox.Mailbox{Address: addr, Oversight: mailbox.Autonomous}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/admin/mailboxes/" + addr + "?confirm=true", nil}
+		}},
+		"GET /v1/admin/domains/{name}/check": {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/check", nil)},
+		"DELETE /v1/admin/domains/{name}": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
+			name := f.fresh("gone") + ".example"
+			if err := f.e.store.AddDomain(context.Background(), mailbox.Domain{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/admin/domains/" + name + "?confirm=true", nil}
+		}},
 	}
 }
 

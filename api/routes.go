@@ -19,7 +19,7 @@ type route struct {
 	h       handlerFunc
 }
 
-// routes is the endpoint table of CONTRACT.md §4 plus the admin endpoints the CLI calls. The
+// routes is the endpoint table of docs/api.md plus the admin endpoints the CLI calls. The
 // scopes are the first gate; each handler then checks the mailboxes (see principal), and
 // TestAuthorizationMatrix walks this table, so a new route needs its row there.
 func (s *Server) routes() []route {
@@ -49,6 +49,10 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/admin/queue/{message_id}/retry", []string{scopeAdmin}, s.retryQueue},
 		{"DELETE", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.deleteQueue},
 		{"GET", "/v1/audit", []string{scopeAdmin}, s.listAudit},
+
+		{"DELETE", "/v1/admin/mailboxes/{address}", []string{scopeAdmin}, s.deleteMailbox},
+		{"DELETE", "/v1/admin/domains/{name}", []string{scopeAdmin}, s.deleteDomain},
+		{"GET", "/v1/admin/domains/{name}/check", []string{scopeAdmin}, s.domainCheck},
 	}
 }
 

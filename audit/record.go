@@ -26,6 +26,8 @@ const (
 	KindConfig        = "config.apply"   // a config-declared change applied at start (Detail what)
 	KindQueueRetry    = "queue.retry"    // an admin retried a queued message
 	KindQueueDelete   = "queue.delete"   // an admin deleted a queued message
+	KindBackup        = "backup"         // a backup was taken over the ctl socket (Detail files, bytes)
+	KindRestore       = "restore"        // the node started from a restored backup (Detail backup time, held messages, folders)
 )
 
 // zeroHash is prev of the first record of a journal.

@@ -50,6 +50,10 @@ type Options struct {
 	// nil: a dnsclient.Client of its own asking /etc/resolv.conf's servers.
 	Resolver  Resolver
 	TLSConfig *tls.Config // STARTTLS is offered when set
+	// Postmaster is the mailbox that receives postmaster@ and abuse@ of every local domain
+	// without a mailbox of that name, and RCPT TO:<Postmaster>. "": the domain's first
+	// mailbox by address (for <Postmaster>: the hostname's domain's, else the first of all).
+	Postmaster string
 
 	MaxMessageBytes int64         // SIZE; default 25 MiB
 	MaxRecipients   int           // per transaction; default 100 (452 4.5.3 beyond)

@@ -82,6 +82,8 @@
 //
 //   - AddDomain: 01. AddMailbox: 02 and, per default folder, 05 + 06.
 //     UpdateMailbox: 02. AddAPIKey/DeleteAPIKey: 03 + 04.
+//   - DeleteMailbox (Remover): every folder as in DeleteFolder (INBOX too), then 02; API
+//     keys are the caller's. DeleteDomain: 01, refused while a mailbox of it exists.
 //   - CreateFolder: 05 + 06. RenameFolder: 05 (delete + set) and 06 for the
 //     folder and each sub-folder. DeleteFolder: every email of the folder as
 //     in Expunge, then 05 + 06. SetSubscribed: 06.

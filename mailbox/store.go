@@ -37,6 +37,8 @@ type Store interface {
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	// DeleteAPIKey removes a key by ID (ErrNotFound).
 	DeleteAPIKey(ctx context.Context, id string) error
+	// DeleteMailbox and DeleteDomain (remove.go).
+	Remover
 	// Authenticate accepts the mailbox password, or an API key scoped to that mailbox (or
 	// "*") that holds every scope in need: a key never grants more than it holds, so the
 	// door says what it lets the key do (SMTP submission: send; IMAP: read and tag). Any

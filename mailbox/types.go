@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Oversight is a mailbox's oversight mode (CONTRACT.md §7).
+// Oversight is a mailbox's oversight mode (docs/oversight-model.md).
 type Oversight string
 
 // The oversight modes.

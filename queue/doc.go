@@ -121,6 +121,8 @@
 //	Retry          -sched, +sched (now), rcpt*, -domain                           Sync
 //	Delete         -sched*, rcpt*, approval, -hold, -body, event*, outbox*        Sync
 //	Record         event, outbox*, (late bounce: rcpt, sched)                     Sync
+//	HoldInFlight   per message: -sched*, rcpt*, msg, approval, +hold, event*,
+//	               outbox* (restore.go: after a restore, before any Next)          Sync
 //	lease expiry   -lease, +sched                                                 NoSync
 //	Open           -lease*, +sched*; the VERP key once (bounce.go)                 Sync
 //	OutboxAck/Retry -outbox / outbox                                              NoSync

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// SendRequest is the body of the API's send_email (CONTRACT.md §4), with its JSON names, so
+// SendRequest is the body of the API's send_email (docs/api.md), with its JSON names, so
 // that package api and MCP decode into it directly (see DecodeSendRequest).
 type SendRequest struct {
 	MailboxID      string            `json:"mailbox_id"`

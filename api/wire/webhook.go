@@ -5,7 +5,7 @@ import "time"
 // WebhookVersion is the "version" field of every webhook event this server sends.
 const WebhookVersion = "1"
 
-// WebhookEvent is the JSON body POSTed to webhook endpoints (CONTRACT.md §5). Exactly one of
+// WebhookEvent is the JSON body POSTed to webhook endpoints (docs/api.md, Webhooks). Exactly one of
 // the <event>_at fields is set: the one named after Event. Receivers must ignore fields they do
 // not know; new ones may appear.
 type WebhookEvent struct {

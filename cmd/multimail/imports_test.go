@@ -11,7 +11,7 @@ import (
 
 const modulePath = "multimail.dev/multimail"
 
-// allowed is DESIGN.md's table of which project packages may import which. A sub-package
+// allowed is docs/architecture.md's table of which project packages may import which. A sub-package
 // (api/webhook, mta/dsn, …) belongs to its top-level folder and may also import its siblings.
 var allowed = map[string][]string{
 	"audit":      {},
@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget", "audit", "identity"},
 }
 
-// TestImportsFollowDesign fails on any import edge between project packages that DESIGN.md's
+// TestImportsFollowDesign fails on any import edge between project packages that docs/architecture.md's
 // table does not have, and on any import of cmd/.
 func TestImportsFollowDesign(t *testing.T) {
 	t.Parallel()
@@ -46,7 +46,7 @@ func TestImportsFollowDesign(t *testing.T) {
 					continue
 				}
 				pkg, _ := filepath.Rel(root, dir)
-				t.Errorf("%s imports %s: not allowed by DESIGN.md (%s may import %v)", pkg, rel, top, may)
+				t.Errorf("%s imports %s: not allowed by docs/architecture.md (%s may import %v)", pkg, rel, top, may)
 			}
 		}
 	}

@@ -1,5 +1,5 @@
 // mcp.go: `multimail mcp`, an MCP server on stdin/stdout that is a client of the running
-// server's HTTP API (CONTRACT.md §6).
+// server's HTTP API (docs/api.md, MCP).
 package main
 
 import (

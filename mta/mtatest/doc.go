@@ -19,7 +19,7 @@
 // MXOptions.Delay adds a delay before every end-of-DATA reply, which is how benchmarks model a
 // remote MX that takes a fixed time per message. MXOptions.LogPath appends one JSON line per
 // accepted message ({"time","conn","seq","from","to","size","tls"}), the SINK_LOG format of
-// shared/bench/smtp-load.sh; command mtasink (./mta/mtatest/mtasink) runs such an MX on its own.
+// the Postfix comparison script (docs/benchmarks.md); command mtasink (./mta/mtatest/mtasink) runs such an MX on its own.
 //
 // To route mail to an MX through DNS in a test, serve MX and A records from a DNS and point
 // a dnsclient.Client (Config.Servers) at DNS.Addr, with mta.Options.MXPort set to MX.Port.
