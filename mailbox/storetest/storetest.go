@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"Mailboxes", testMailboxes},
 		{"APIKeys", testAPIKeys},
 		{"Authenticate", testAuthenticate},
+		{"AuthCacheFlush", testAuthCacheFlush},
 		{"DefaultFolders", testDefaultFolders},
 		{"CreateDeleteFolder", testCreateDeleteFolder},
 		{"RenameFolder", testRenameFolder},
