@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"DeliverErrors", testDeliverErrors},
 		{"Summary", testSummary},
 		{"SetFlags", testSetFlags},
+		{"ListFlags", testListFlags},
 		{"InvalidKeywords", testInvalidKeywords},
 		{"CopyMove", testCopyMove},
 		{"Expunge", testExpunge},
