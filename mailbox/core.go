@@ -18,6 +18,7 @@ type core struct {
 	ids      idGen
 	validity validityGen
 	hub      *hub
+	auth     *authCache
 }
 
 func newCore(opts Options) core {
@@ -27,6 +28,7 @@ func newCore(opts Options) core {
 		ids:      idGen{now: opts.Now},
 		validity: validityGen{now: opts.Now},
 		hub:      newHub(opts.WatchBuffer),
+		auth:     newAuthCache(opts.AuthCacheTTL, opts.Now),
 	}
 }
 
@@ -108,6 +110,20 @@ func checkAuth(m Mailbox, secret string, key *APIKey, need []string) bool {
 		return true
 	}
 	return checkPassword(m.PasswordHash, secret)
+}
+
+// checkAuthCached is checkAuth with the login cache in front of the password's bcrypt.
+func (c *core) checkAuthCached(m Mailbox, secret string, key *APIKey, need []string) bool {
+	if secret != "" && (key == nil || !sameHash(key.Hash, HashAPIKey(secret))) && c.auth.ok(m.Address, m.PasswordHash, secret) {
+		return true
+	}
+	if !checkAuth(m, secret, key, need) {
+		return false
+	}
+	if key == nil || !sameHash(key.Hash, HashAPIKey(secret)) || !key.AllowsMailbox(m.Address) {
+		c.auth.put(m.Address, m.PasswordHash, secret) // it was the password
+	}
+	return true
 }
 
 // prepareDomain validates and completes a Domain for AddDomain.

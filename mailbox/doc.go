@@ -15,6 +15,12 @@
 //
 // # Semantics shared by both stores
 //
+//   - Authenticate keeps a login cache in memory (authcache.go): a password
+//     verified within Options.AuthCacheTTL (default 60 s) is accepted again
+//     without bcrypt, keyed by an HMAC of the secret under a per-process key
+//     and the bcrypt hash it matched. Only successes are cached; UpdateMailbox
+//     flushes the mailbox's entry, DeleteAPIKey and a restart flush all. API
+//     keys (one SHA-256) are never cached.
 //   - Addresses and domain names are lower-cased. Folder names are
 //     case-sensitive except INBOX; "/" is the hierarchy separator.
 //   - UIDVALIDITY is the creation time in Unix seconds, forced above every

@@ -168,6 +168,7 @@ func (s *MemoryStore) UpdateMailbox(ctx context.Context, m Mailbox) error {
 	}
 	m.Created = mb.m.Created
 	mb.m = m
+	s.auth.flush(m.Address) // a changed password logs in with bcrypt at once
 	return nil
 }
 
@@ -270,6 +271,7 @@ func (s *MemoryStore) DeleteAPIKey(ctx context.Context, id string) error {
 		return fmt.Errorf("delete API key %s: %w", id, ErrNotFound)
 	}
 	delete(s.keys, id)
+	s.auth.flush("") // a revoke flushes the login cache
 	return nil
 }
 
@@ -291,7 +293,7 @@ func (s *MemoryStore) Authenticate(ctx context.Context, address, secret string, 
 		checkPassword("", secret) // same cost as a wrong password
 		return Mailbox{}, fmt.Errorf("authenticate: %w", ErrBadCredentials)
 	}
-	if !checkAuth(m, secret, kp, need) {
+	if !s.checkAuthCached(m, secret, kp, need) {
 		return Mailbox{}, fmt.Errorf("authenticate %s: %w", m.Address, ErrBadCredentials)
 	}
 	return m, nil

@@ -78,6 +78,8 @@ type emailReader struct {
 	r     reader
 	it    *pebble.Iterator // nil: point lookups
 	names map[uint64]string
+	// flagsOnly decodes only each record's head (ListFlags).
+	flagsOnly bool
 }
 
 func newEmailReader(r reader) (*emailReader, error) {
@@ -99,7 +101,11 @@ func (er *emailReader) read(id ulid) (Email, error) {
 	if err != nil {
 		return Email{}, err
 	}
-	rec, err := decodeEmailRecord(id, v)
+	decode := decodeEmailRecord
+	if er.flagsOnly {
+		decode = decodeEmailRecordHead
+	}
+	rec, err := decode(id, v)
 	if err != nil {
 		return Email{}, fmt.Errorf("email %s: %w", id, err)
 	}
@@ -153,8 +159,18 @@ func (s *PebbleStore) Raw(ctx context.Context, id string) ([]byte, error) {
 	return raw[1:], nil
 }
 
+// ListFlags implements FlagLister: List decoding only the head of each
+// record (UID, ModSeq, flags, keywords).
+func (s *PebbleStore) ListFlags(ctx context.Context, mailbox, folder string) ([]Email, error) {
+	return s.list(mailbox, folder, true)
+}
+
 // List implements Store.
 func (s *PebbleStore) List(ctx context.Context, mailbox, folder string) ([]Email, error) {
+	return s.list(mailbox, folder, false)
+}
+
+func (s *PebbleStore) list(mailbox, folder string, flagsOnly bool) ([]Email, error) {
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	_, fid, f, err := s.readFolder(snap, mailbox, folder)
@@ -167,6 +183,7 @@ func (s *PebbleStore) List(ctx context.Context, mailbox, folder string) ([]Email
 	}
 	defer er.close()
 	er.names[fid] = f.Name
+	er.flagsOnly = flagsOnly
 	out := make([]Email, 0, f.Messages)
 	err = s.scan(snap, uidPrefix(fid), func(k, v []byte) error {
 		id, err := decodeULID(v)

@@ -98,6 +98,27 @@ func decodeEmailRecord(id ulid, b []byte) (emailRecord, error) {
 	return r, d.err
 }
 
+// decodeEmailRecordHead decodes only the head of an email record: folder,
+// UID, ModSeq, flags and keywords (FlagLister); the rest stays zero.
+func decodeEmailRecordHead(id ulid, b []byte) (emailRecord, error) {
+	var r emailRecord
+	if len(b) == 0 || b[0] != valueV1 {
+		return r, fmt.Errorf("%w: email record version", ErrCorrupt)
+	}
+	d := decoder{b: b[1:]}
+	r.FolderID = d.uvarint()
+	copy(r.Body[:], d.next(ulidLen))
+	r.UID, r.ModSeq = uint32(d.uvarint()), d.uvarint()
+	bits := d.byte()
+	r.Flags, r.Pending = flagsFromBits(bits), bits&pendingBit != 0
+	r.Keywords = d.strs()
+	if r.Keywords == nil {
+		r.Keywords = []string{}
+	}
+	r.ID = id.String()
+	return r, d.err
+}
+
 func appendStr(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }

@@ -91,3 +91,10 @@ type Store interface {
 	// Options.WatchBuffer changes has its channel closed early (it must resync).
 	Watch(ctx context.Context, mailbox string) <-chan Change
 }
+
+// FlagLister is implemented by stores that list a folder's emails more cheaply when only
+// their UID, ID, ModSeq, Flags and Keywords (and Folder) are needed: the other fields of
+// the returned Emails are zero. The IMAP server uses it for SELECT and flag-only SEARCH.
+type FlagLister interface {
+	ListFlags(ctx context.Context, mailbox, folder string) ([]Email, error)
+}
