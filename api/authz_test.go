@@ -203,6 +203,34 @@ func matrixRows() map[string]matrixRow {
 		"POST /v1/admin/queue/{message_id}/retry": {[]string{"admin"}, byID, 200, freshMsg("/retry")},
 		"DELETE /v1/admin/queue/{message_id}":     {[]string{"admin"}, byID, 200, freshMsg("")},
 		"GET /v1/audit":                           {[]string{"admin"}, listing, 200, static("/v1/audit?limit=1000", nil)},
+		// the agent's mailbox (mail.go): reading needs read, filing needs tag, reply needs send
+		"GET /v1/threads/{thread_id}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			em, err := f.e.store.Email(context.Background(), f.emailA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/threads/" + em.ThreadID, nil}
+		}},
+		"POST /v1/emails/{email_id}/reply": {[]string{"send"}, byID, 202, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/reply", map[string]any{"text": "thanks"}}
+		}},
+		"GET /v1/mailboxes/{mailbox_id}/check_inbox": {[]string{"read"}, named, 200, static("/v1/mailboxes/"+ownA+"/check_inbox?timeout=0", nil)},
+		"GET /v1/emails/{email_id}/raw":              {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/emails/" + f.emailA + "/raw", nil} }},
+		"GET /v1/emails/{email_id}/attachments/{n}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/attachments/0", nil}
+		}},
+		"POST /v1/emails/{email_id}/move": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/move", map[string]any{"folder": "INBOX"}}
+		}},
+		"POST /v1/emails/{email_id}/archive": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}) + "/archive", nil}
+		}},
+		"DELETE /v1/emails/{email_id}": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}), nil}
+		}},
+		"POST /v1/emails/{email_id}/mark": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/mark", map[string]any{"read": true}}
+		}},
 	}
 }
 
