@@ -356,6 +356,32 @@ var mcpTools = map[string]struct {
 	"reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"approval_id": f.heldForDecisions()}
 	}},
+	// the agent's mailbox (mail.go)
+	"reply_email": {"POST /v1/emails/{email_id}/reply", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "text": "thanks"}
+	}},
+	"check_inbox": {"GET /v1/mailboxes/{mailbox_id}/check_inbox", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "timeout": 0}
+	}},
+	"get_thread": {"GET /v1/threads/{thread_id}", func(t *testing.T, f *fixtures) map[string]any {
+		em, err := f.e.store.Email(context.Background(), f.emailA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"thread_id": em.ThreadID}
+	}},
+	"move_email": {"POST /v1/emails/{email_id}/move", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "folder": "INBOX"}
+	}},
+	"archive_email": {"POST /v1/emails/{email_id}/archive", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"delete_email": {"DELETE /v1/emails/{email_id}", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"mark_email": {"POST /v1/emails/{email_id}/mark", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "read": true}
+	}},
 }
 
 func TestAuthorizationMatrixMCP(t *testing.T) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -186,5 +187,28 @@ func TestRawAttachmentMarkdownFiling(t *testing.T) {
 	}
 	if r := e.do("POST", "/v1/emails/"+id+"/mark", "send", map[string]any{}); r.status != 400 {
 		t.Fatalf("empty mark: %d", r.status)
+	}
+}
+
+// TestMCPOrigin: /mcp refuses a browser request from another origin (DNS rebinding) before
+// looking at the key, and accepts its own origin and non-browser clients.
+func TestMCPOrigin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	list := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+	hdr := []string{"Accept", "application/json, text/event-stream"}
+	host := strings.TrimPrefix(e.http.URL, "http://")
+	for origin, want := range map[string]int{
+		"https://evil.example": 403, "http://evil.example:80": 403, "null": 403,
+		"http://" + host: 200, "": 200,
+	} {
+		h := hdr
+		if origin != "" {
+			h = append(slices.Clone(hdr), "Origin", origin)
+		}
+		r := e.do("POST", "/mcp", "send", list, h...)
+		if r.status != want {
+			t.Errorf("Origin %q: %d, want %d: %s", origin, r.status, want, r.body)
+		}
 	}
 }
