@@ -109,7 +109,7 @@ func (s *session) recordReceived(mailboxID string, em mailbox.Email, msg []byte)
 	}
 	emailID := em.ID
 	ev := queue.Event{Type: queue.EventReceived, MsgID: emailID, Time: s.srv.now(),
-		MailboxID: mailboxID, EmailID: emailID, Received: receivedSummary(em, msg)}
+		MailboxID: mailboxID, EmailID: emailID, Received: ReceivedSummary(em, msg)}
 	if err := s.srv.opts.Queue.Record(s.ctx, ev); err != nil {
 		s.log.Error("recording received event", "email_id", emailID, "err", err)
 	}
@@ -118,9 +118,9 @@ func (s *session) recordReceived(mailboxID string, em mailbox.Email, msg []byte)
 // snippetRunes is the length of a received event's snippet.
 const snippetRunes = 200
 
-// receivedSummary summarises a stored email for its event: addresses, subject, thread, a snippet
+// ReceivedSummary summarises a stored email for its event: addresses, subject, thread, a snippet
 // of the visible text (hidden HTML dropped, see api/render) and our authentication results.
-func receivedSummary(em mailbox.Email, msg []byte) *queue.ReceivedInfo {
+func ReceivedSummary(em mailbox.Email, msg []byte) *queue.ReceivedInfo {
 	text, html := bodyParts(msg)
 	ri := &queue.ReceivedInfo{From: em.From, To: em.To, Subject: em.Subject, ThreadID: em.ThreadID,
 		AuthResults: em.AuthResults, Snippet: render.Snippet(text, html, snippetRunes)}
