@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
@@ -49,7 +48,7 @@ func (l localDelivery) storeInbox(ctx context.Context, mb mailbox.Mailbox, raw [
 		return err
 	}
 	ev := queue.Event{Type: queue.EventReceived, MsgID: em.ID, MailboxID: mb.Address, EmailID: em.ID,
-		Received: inbound.ReceivedSummary(em, raw)}
+		Received: receivedSummary(em, raw)}
 	if err := l.queue.Record(ctx, ev); err != nil {
 		// The mail is stored; a lost event must not turn into a second copy.
 		l.log.Warn("record received event", "mailbox", mb.Address, "email_id", em.ID, "err", err)
