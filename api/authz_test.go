@@ -219,6 +219,34 @@ func matrixRows() map[string]matrixRow {
 			}
 			return call{"/v1/admin/domains/" + name + "?confirm=true", nil}
 		}},
+		// the agent's mailbox (mail.go): reading needs read, filing needs tag, reply needs send
+		"GET /v1/threads/{thread_id}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			em, err := f.e.store.Email(context.Background(), f.emailA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/threads/" + em.ThreadID, nil}
+		}},
+		"POST /v1/emails/{email_id}/reply": {[]string{"send"}, byID, 202, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/reply", map[string]any{"text": "thanks"}}
+		}},
+		"GET /v1/mailboxes/{mailbox_id}/check_inbox": {[]string{"read"}, named, 200, static("/v1/mailboxes/"+ownA+"/check_inbox?timeout=0", nil)},
+		"GET /v1/emails/{email_id}/raw":              {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/emails/" + f.emailA + "/raw", nil} }},
+		"GET /v1/emails/{email_id}/attachments/{n}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/attachments/0", nil}
+		}},
+		"POST /v1/emails/{email_id}/move": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/move", map[string]any{"folder": "INBOX"}}
+		}},
+		"POST /v1/emails/{email_id}/archive": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}) + "/archive", nil}
+		}},
+		"DELETE /v1/emails/{email_id}": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}), nil}
+		}},
+		"POST /v1/emails/{email_id}/mark": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/mark", map[string]any{"read": true}}
+		}},
 	}
 }
 
@@ -343,6 +371,32 @@ var mcpTools = map[string]struct {
 	}},
 	"reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"approval_id": f.heldForDecisions()}
+	}},
+	// the agent's mailbox (mail.go)
+	"reply_email": {"POST /v1/emails/{email_id}/reply", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "text": "thanks"}
+	}},
+	"check_inbox": {"GET /v1/mailboxes/{mailbox_id}/check_inbox", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "timeout": 0}
+	}},
+	"get_thread": {"GET /v1/threads/{thread_id}", func(t *testing.T, f *fixtures) map[string]any {
+		em, err := f.e.store.Email(context.Background(), f.emailA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"thread_id": em.ThreadID}
+	}},
+	"move_email": {"POST /v1/emails/{email_id}/move", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "folder": "INBOX"}
+	}},
+	"archive_email": {"POST /v1/emails/{email_id}/archive", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"delete_email": {"DELETE /v1/emails/{email_id}", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"mark_email": {"POST /v1/emails/{email_id}/mark", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "read": true}
 	}},
 }
 

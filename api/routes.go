@@ -34,6 +34,17 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeApprove}, s.approve},
 		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
 
+		// the agent's mailbox: threads, reply, check_inbox, raw and attachments, filing (mail.go)
+		{"GET", "/v1/threads/{thread_id}", []string{scopeRead}, s.getThread},
+		{"POST", "/v1/emails/{email_id}/reply", []string{scopeSend}, s.replyEmail},
+		{"GET", "/v1/mailboxes/{mailbox_id}/check_inbox", []string{scopeRead}, s.checkInbox},
+		{"GET", "/v1/emails/{email_id}/raw", []string{scopeRead}, s.rawEmail},
+		{"GET", "/v1/emails/{email_id}/attachments/{n}", []string{scopeRead}, s.emailAttachment},
+		{"POST", "/v1/emails/{email_id}/move", []string{scopeTag}, s.moveEmail},
+		{"POST", "/v1/emails/{email_id}/archive", []string{scopeTag}, s.archiveEmail},
+		{"DELETE", "/v1/emails/{email_id}", []string{scopeTag}, s.deleteEmail},
+		{"POST", "/v1/emails/{email_id}/mark", []string{scopeTag}, s.markEmail},
+
 		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
 		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},
 		{"GET", "/v1/admin/domains/{name}/dns", []string{scopeAdmin}, s.domainDNS},

@@ -46,6 +46,9 @@ type Options struct {
 	// Queue records "received" and "bounced" events (a *queue.Queue). nil: no events, and
 	// bounce addresses are refused as unknown users.
 	Queue Recorder
+	// Summarize, if set, gives a "received" event the email in brief (from, subject, snippet,
+	// thread, authentication results) for webhooks; cmd/multimail sets it.
+	Summarize func(em mailbox.Email, raw []byte) *queue.ReceivedInfo
 	// Resolver answers SPF, DKIM and DMARC lookups: the node's shared *dnsclient.Client.
 	// nil: a dnsclient.Client of its own asking /etc/resolv.conf's servers.
 	Resolver  Resolver

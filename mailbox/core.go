@@ -70,26 +70,27 @@ func (g *validityGen) observe(v uint32) {
 
 // newEmail validates a delivery and builds its Email, without placement
 // (Folder, UID, ModSeq).
-func (c *core) newEmail(ctx context.Context, mailbox string, raw []byte, o DeliverOptions) (Email, ulid, error) {
+func (c *core) newEmail(ctx context.Context, mailbox string, raw []byte, o DeliverOptions) (Email, ulid, summary, error) {
 	if err := ctx.Err(); err != nil {
-		return Email{}, ulid{}, err
+		return Email{}, ulid{}, summary{}, err
 	}
 	addr, err := normalizeAddress(mailbox)
 	if err != nil {
-		return Email{}, ulid{}, err
+		return Email{}, ulid{}, summary{}, err
 	}
 	e := Email{Mailbox: addr, InternalDate: o.InternalDate, Size: int64(len(raw)), Pending: o.Pending}
 	if _, err := applyFlags(&e, slices.Concat(o.Flags, o.Keywords), nil); err != nil {
-		return Email{}, ulid{}, err
+		return Email{}, ulid{}, summary{}, err
 	}
 	if e.InternalDate.IsZero() {
 		e.InternalDate = c.opts.Now()
 	}
 	e.InternalDate = e.InternalDate.Round(0)
-	parseSummary(raw).fill(&e)
+	sum := parseSummary(raw)
+	sum.fill(&e)
 	id := c.ids.next()
 	e.ID = id.String()
-	return e, id, nil
+	return e, id, sum, nil
 }
 
 // checkAuth decides Authenticate once the mailbox and the API key stored

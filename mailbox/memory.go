@@ -28,6 +28,9 @@ type memMailbox struct {
 	m       Mailbox
 	folders map[string]*memFolder // by normalized name
 	emails  map[ulid]*memEmail
+	// the threading indexes (thread.go)
+	msgIDs   map[string]tid
+	subjects map[tid]memSubject
 }
 
 // memFolder keeps Folder's fields except the counters, computed on read.
@@ -138,7 +141,8 @@ func (s *MemoryStore) AddMailbox(ctx context.Context, m Mailbox) error {
 	if _, ok := s.mailboxes[m.Address]; ok {
 		return fmt.Errorf("add mailbox %s: %w", m.Address, ErrExists)
 	}
-	mb := &memMailbox{m: m, folders: make(map[string]*memFolder), emails: make(map[ulid]*memEmail)}
+	mb := &memMailbox{m: m, folders: make(map[string]*memFolder), emails: make(map[ulid]*memEmail),
+		msgIDs: make(map[string]tid), subjects: make(map[tid]memSubject)}
 	for _, df := range defaultFolders() {
 		mb.folders[df.name] = s.newFolder(df.name, df.specialUse)
 	}

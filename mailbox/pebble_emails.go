@@ -12,7 +12,7 @@ import (
 // Deliver implements Store. The body, its reference, the email record, its
 // indexes and the folder's counters go in one batch committed with pebble.Sync.
 func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw []byte, o DeliverOptions) (Email, error) {
-	e, id, err := s.newEmail(ctx, mailbox, raw, o)
+	e, id, sum, err := s.newEmail(ctx, mailbox, raw, o)
 	if err != nil {
 		return Email{}, err
 	}
@@ -24,6 +24,12 @@ func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 			return err
 		}
 		r := &emailRecord{Email: e, Body: id}
+		th, err := assignThread(t, sum, id, e.InternalDate)
+		if err != nil {
+			return err
+		}
+		r.ThreadID = formatThreadID(th)
+		t.indexThread(th, sum, e.InternalDate)
 		t.b.Set(bodyKey(id), append([]byte{valueV1}, raw...), nil)
 		t.b.Set(bodyRefKey(id, id), nil, nil)
 		if err := t.place(id, r, fid); err != nil {

@@ -19,6 +19,7 @@ import (
 //	time InternalDate, varint Size
 //	strs From, To, Cc; str Subject, MessageID; time Date; str AuthResults
 //	str Mailbox
+//	[str ThreadID]                         absent in records written before threads
 //
 // str is uvarint length + bytes; strs is uvarint count + str each; time is
 // one byte 0 (zero time) or 1 followed by varint Unix ns and varint zone
@@ -46,7 +47,11 @@ func (r *emailRecord) encode() []byte {
 	b = appendStr(appendStr(b, r.Subject), r.MessageID)
 	b = appendTime(b, r.Date)
 	b = appendStr(b, r.AuthResults)
-	return appendStr(b, r.Mailbox)
+	b = appendStr(b, r.Mailbox)
+	if r.ThreadID != "" {
+		b = appendStr(b, r.ThreadID)
+	}
+	return b
 }
 
 func (r *emailRecord) flagBits() byte {
@@ -91,6 +96,11 @@ func decodeEmailRecord(id ulid, b []byte) (emailRecord, error) {
 	r.From, r.To, r.Cc = d.strs(), d.strs(), d.strs()
 	r.Subject, r.MessageID = d.str(), d.str()
 	r.Date, r.AuthResults, r.Mailbox = d.time(), d.str(), d.str()
+	if d.err == nil && len(d.b) != 0 {
+		if r.ThreadID = d.str(); r.ThreadID == "" {
+			d.fail("thread id") // encode never writes an empty one
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes in email record", ErrCorrupt, len(d.b))
 	}

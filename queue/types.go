@@ -200,6 +200,19 @@ type Event struct {
 	Reason       string   `json:",omitempty"`
 	MailboxID    string   `json:",omitempty"` // for "received"
 	EmailID      string   `json:",omitempty"` // for "received"
+	// Received is what a "received" event tells about the email, so a webhook receiver can act
+	// without a second call (untrusted mail content: From, Subject and Snippet are the sender's).
+	Received *ReceivedInfo `json:",omitempty"`
+}
+
+// ReceivedInfo summarises an inbound email for its "received" event.
+type ReceivedInfo struct {
+	From, To    []string
+	Subject     string
+	Snippet     string
+	ThreadID    string
+	AuthResults string            // our Authentication-Results value
+	Auth        map[string]string // "spf", "dkim", "dmarc" -> result ("pass", "fail", "none", …)
 }
 
 // Recipient statuses reported by Status.

@@ -173,6 +173,7 @@ type EmailSummary struct {
 	Unread     bool      `json:"unread"`
 	Tags       []string  `json:"tags"`
 	Flags      []string  `json:"flags"`
+	ThreadID   string    `json:"thread_id,omitempty"`
 }
 
 // EmailList is the body of GET /v1/mailboxes/{mailbox_id}/emails: newest first.
@@ -199,11 +200,14 @@ type AttachmentInfo struct {
 // Email is the body of GET /v1/emails/{email_id}.
 type Email struct {
 	EmailSummary
-	ReplyTo               []string         `json:"reply_to,omitempty"`
-	MessageIDHeader       string           `json:"message_id_header,omitempty"`
-	Headers               []Header         `json:"headers"`
-	Text                  string           `json:"text"`
-	HTML                  string           `json:"html"`
+	ReplyTo         []string `json:"reply_to,omitempty"`
+	MessageIDHeader string   `json:"message_id_header,omitempty"`
+	Headers         []Header `json:"headers"`
+	Text            string   `json:"text"`
+	HTML            string   `json:"html"`
+	// Markdown renders the body for an agent: the text part, or the HTML part converted with
+	// hidden content (hidden elements, zero-size text, comments, scripts) dropped.
+	Markdown              string           `json:"markdown"`
 	Attachments           []AttachmentInfo `json:"attachments"`
 	AuthenticationResults string           `json:"authentication_results,omitempty"`
 }
@@ -224,4 +228,51 @@ type TagResponse struct {
 // Health is the body of GET /healthz.
 type Health struct {
 	Status string `json:"status"`
+}
+
+// Thread is the body of GET /v1/threads/{thread_id}: the thread's emails oldest first.
+type Thread struct {
+	ThreadID string         `json:"thread_id"`
+	Emails   []EmailSummary `json:"emails"`
+	// Truncated: the thread has more than the MaxThreadEmails newest emails shown.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// ReplyRequest is the body of POST /v1/emails/{email_id}/reply.
+type ReplyRequest struct {
+	Text           string   `json:"text,omitempty"`
+	HTML           string   `json:"html,omitempty"`
+	ReplyAll       bool     `json:"reply_all,omitempty"`
+	Priority       string   `json:"priority,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+}
+
+// ReplyResponse is the 202 body of POST /v1/emails/{email_id}/reply.
+type ReplyResponse struct {
+	SendResponse
+	ThreadID string   `json:"thread_id,omitempty"`
+	To       []string `json:"to"`
+	Cc       []string `json:"cc,omitempty"`
+	Subject  string   `json:"subject"`
+}
+
+// InboxCheck is the body of GET /v1/mailboxes/{mailbox_id}/check_inbox: the emails that
+// arrived after the cursor (oldest first) and the cursor to pass next time.
+type InboxCheck struct {
+	Emails []EmailSummary `json:"emails"`
+	Cursor string         `json:"cursor"`
+	// More: there are more new emails than returned; call again at once with Cursor.
+	More bool `json:"more,omitempty"`
+}
+
+// MoveRequest is the body of POST /v1/emails/{email_id}/move.
+type MoveRequest struct {
+	Folder string `json:"folder"`
+}
+
+// MarkRequest is the body of POST /v1/emails/{email_id}/mark.
+type MarkRequest struct {
+	Read    *bool `json:"read,omitempty"`
+	Flagged *bool `json:"flagged,omitempty"`
 }

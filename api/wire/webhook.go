@@ -29,6 +29,17 @@ type WebhookEvent struct {
 	EmailID      string   `json:"email_id,omitempty"`   // received
 	Seq          uint64   `json:"seq,omitempty"`        // position in the message's event trail
 
+	// received: the email in brief, so a receiver can act without a second call. From,
+	// Subject and Snippet are untrusted mail content (the sender wrote them); Snippet is the
+	// visible text, with hidden HTML dropped.
+	From                  []string          `json:"from,omitempty"`
+	To                    []string          `json:"to,omitempty"`
+	Subject               string            `json:"subject,omitempty"`
+	Snippet               string            `json:"snippet,omitempty"`
+	ThreadID              string            `json:"thread_id,omitempty"`
+	AuthenticationResults string            `json:"authentication_results,omitempty"`
+	Authentication        map[string]string `json:"authentication,omitempty"` // spf, dkim, dmarc -> result
+
 	QueuedAt          *time.Time `json:"queued_at,omitempty"`
 	PendingApprovalAt *time.Time `json:"pending_approval_at,omitempty"`
 	ApprovedAt        *time.Time `json:"approved_at,omitempty"`

@@ -337,7 +337,7 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 		return nil
 	}
 	opts := inbound.Options{
-		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf,
+		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf, Summarize: receivedSummary,
 		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Admit: n.floor.Admit, Resolver: n.dns,
 		Postmaster: n.cfg.Inbound.Postmaster,
 	}

@@ -44,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"Pending", testPending},
 		{"Watch", testWatch},
 		{"ConcurrentDeliver", testConcurrentDeliver},
+		{"Threads", testThreads},
+		{"ThreadSubjectFallback", testThreadSubjectFallback},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

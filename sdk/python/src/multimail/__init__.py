@@ -39,14 +39,18 @@ from .models import (  # noqa: E402
     Approval,
     ApprovalList,
     AttachmentInfo,
+    Download,
     Email,
     EmailList,
     EmailSummary,
     Header,
+    InboxCheck,
     Message,
     Recipient,
+    ReplyResult,
     SendResult,
     TagResult,
+    Thread,
     TrailEvent,
 )
 
@@ -85,4 +89,8 @@ __all__ = [
     "Header",
     "AttachmentInfo",
     "TagResult",
+    "Thread",
+    "ReplyResult",
+    "InboxCheck",
+    "Download",
 ]
