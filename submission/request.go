@@ -1,7 +1,6 @@
 package submission
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,57 +10,20 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"multimail.dev/multimail/api/wire"
 )
 
-// SendRequest is the body of the API's send_email (CONTRACT.md §4), with its JSON names, so
-// that package api and MCP decode into it directly (see DecodeSendRequest).
-type SendRequest struct {
-	MailboxID      string            `json:"mailbox_id"`
-	To             AddressList       `json:"to"`
-	Cc             AddressList       `json:"cc,omitempty"`
-	Bcc            AddressList       `json:"bcc,omitempty"`
-	ReplyTo        string            `json:"reply_to,omitempty"`
-	Subject        string            `json:"subject,omitempty"`
-	Text           string            `json:"text,omitempty"`
-	HTML           string            `json:"html,omitempty"`
-	Priority       string            `json:"priority,omitempty"` // high | normal | low; "" = normal
-	Tags           []string          `json:"tags,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
-	Attachments    []Attachment      `json:"attachments,omitempty"`
-	ExpiresAt      time.Time         `json:"expires_at,omitzero"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-	// RequestHash identifies the request for idempotency. Empty: Send computes it from the
-	// request itself (every field but the key), so API and MCP agree.
-	RequestHash string `json:"-"`
-}
+// SendRequest is the body of the API's send_email (CONTRACT.md §4): the one definition, in
+// package api/wire, that the server, the CLI and the MCP tools share. DecodeSendRequest decodes
+// it strictly.
+type SendRequest = wire.SendRequest
 
-// Attachment is one attached file; Content is base64 in JSON.
-type Attachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type,omitempty"` // default application/octet-stream
-	Content     []byte `json:"content"`
-}
+// Attachment is one attached file of a SendRequest.
+type Attachment = wire.Attachment
 
 // AddressList is a list of addresses that JSON may also give as one string.
-type AddressList []string
-
-// UnmarshalJSON accepts "a@b" or ["a@b", ...].
-func (l *AddressList) UnmarshalJSON(b []byte) error {
-	if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`"`)) {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*l = AddressList{s}
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return err
-	}
-	*l = list
-	return nil
-}
+type AddressList = wire.StringList
 
 // DecodeSendRequest decodes a send_email JSON body strictly: unknown fields and wrong types are a
 // *FieldError naming the field, trailing data is an error. The body is not validated here;
@@ -120,7 +82,7 @@ func jsonKind(te *json.UnmarshalTypeError) string {
 // requestHash is a stable hash of everything in req but the idempotency fields.
 func requestHash(req *SendRequest) string {
 	c := *req
-	c.IdempotencyKey, c.RequestHash = "", ""
+	c.IdempotencyKey = ""
 	b, _ := json.Marshal(&c) // marshalling strings, maps, []byte and time never fails
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -81,8 +81,8 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	if err != nil {
 		return queue.Receipt{}, s.refused("sender", err)
 	}
-	hash := req.RequestHash
-	if req.IdempotencyKey != "" && hash == "" {
+	hash := ""
+	if req.IdempotencyKey != "" {
 		hash = requestHash(req)
 	}
 	if r, dup, err := s.idempotent(ctx, d.mailbox, req.IdempotencyKey, hash); err != nil || dup {

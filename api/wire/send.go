@@ -1,0 +1,63 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// SendRequest is the body of POST /v1/send_email and one item of POST /v1/send_batch: the one
+// definition of a send that the server (package submission decodes into it strictly), the CLI
+// (multimail send) and the MCP tools share.
+type SendRequest struct {
+	MailboxID string     `json:"mailbox_id"`
+	To        StringList `json:"to"`
+	Cc        StringList `json:"cc,omitempty"`
+	// Bcc recipients get the message; they never appear in its header.
+	Bcc            StringList        `json:"bcc,omitempty"`
+	ReplyTo        string            `json:"reply_to,omitempty"`
+	Subject        string            `json:"subject,omitempty"`
+	Text           string            `json:"text,omitempty"`
+	HTML           string            `json:"html,omitempty"`
+	Priority       string            `json:"priority,omitempty"` // high | normal | low; "" = normal
+	Tags           []string          `json:"tags,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Attachments    []Attachment      `json:"attachments,omitempty"`
+	ExpiresAt      time.Time         `json:"expires_at,omitzero"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+}
+
+// Attachment is one attached file; Content is the file's bytes, base64 (standard encoding) in
+// JSON.
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type,omitempty"` // default application/octet-stream
+	Content     []byte `json:"content"`
+}
+
+// StringList is a JSON value that may be a single string or a list of strings ("to" accepts
+// both, as in the seed examples). It always encodes as a list.
+type StringList []string
+
+// UnmarshalJSON accepts "a", ["a","b"] or null.
+func (l *StringList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*l = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = StringList{s}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err // an *json.UnmarshalTypeError: the decoder names the field
+	}
+	*l = list
+	return nil
+}
