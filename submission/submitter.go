@@ -93,6 +93,14 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 		expiresAt: req.ExpiresAt, idemKey: req.IdempotencyKey, reqHash: hash,
 		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
 	}
+	if req.Markdown != "" { // the text part is the markdown itself, the html part its rendering
+		c := *req
+		if c.HTML, err = renderMarkdown(req.Markdown); err != nil {
+			return queue.Receipt{}, s.refused("invalid", fieldErr("markdown", "could not be rendered"))
+		}
+		c.Text, c.Markdown = req.Markdown, ""
+		req = &c
+	}
 	raw, err := compose(req, d, now, s.messageIDHeader(env.msgID))
 	if err != nil {
 		return queue.Receipt{}, fmt.Errorf("submission: compose: %w", err)

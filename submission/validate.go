@@ -21,6 +21,7 @@ const (
 	maxKeyLen      = 255
 	maxFilename    = 255
 	maxHeaders     = 50
+	maxFromName    = 200
 )
 
 // draft is a validated SendRequest: parsed addresses, the envelope, lane and tags.
@@ -148,8 +149,19 @@ func checkContent(req *SendRequest, now time.Time) error {
 	if err := checkHeaderValue("subject", req.Subject); err != nil {
 		return err
 	}
-	if req.Text == "" && req.HTML == "" {
-		return fieldErr("text", "text or html is required")
+	if err := checkHeaderValue("from_name", req.FromName); err != nil {
+		return err
+	}
+	if len(req.FromName) > maxFromName {
+		return fieldErr("from_name", fmt.Sprintf("longer than %d bytes", maxFromName))
+	}
+	switch {
+	case req.Markdown != "" && (req.Text != "" || req.HTML != ""):
+		return fieldErr("markdown", "give markdown, or text and/or html, not both")
+	case len(req.Markdown) > maxMarkdown:
+		return fieldErr("markdown", fmt.Sprintf("longer than %d bytes", maxMarkdown))
+	case req.Text == "" && req.HTML == "" && req.Markdown == "":
+		return fieldErr("text", "text, html or markdown is required")
 	}
 	if err := checkHeaders(req.Headers); err != nil {
 		return err

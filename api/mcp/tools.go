@@ -25,7 +25,7 @@ var tools = []tool{
 		description: "Send an email from one of your mailboxes (POST /v1/send_email). Returns message_id, status " +
 			"(\"queued\", or \"pending_approval\" when the mailbox's oversight mode holds it for a human) and queued_at. " +
 			"Delivery is asynchronous: call get_message with the message_id to see per-recipient status and events. " +
-			"Give text and/or html. Reuse the same idempotency_key to retry safely without sending twice.",
+			"Give text and/or html, or markdown. Reuse the same idempotency_key to retry safely without sending twice.",
 		schema: sendSchema, method: http.MethodPost,
 		path: func(map[string]any) string { return "/v1/send_email" },
 	},
@@ -105,9 +105,11 @@ const sendSchema = `{
     "cc": {"description": "Cc address or list.", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
     "bcc": {"description": "Bcc address or list (not shown to other recipients).", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
     "reply_to": {"type": "string", "description": "Reply-To address."},
+    "from_name": {"type": "string", "description": "Display name shown with the mailbox's address in From, e.g. \"Acme Login\"."},
     "subject": {"type": "string", "description": "Subject line (no line breaks)."},
     "text": {"type": "string", "description": "Plain-text body. Give text, html or both."},
     "html": {"type": "string", "description": "HTML body."},
+    "markdown": {"type": "string", "description": "Markdown body instead of text/html: the server renders it to HTML (raw HTML dropped) and sends the markdown as the text part."},
     "priority": {"type": "string", "enum": ["high", "normal", "low"], "description": "Queue lane; use high for login links and one-time codes. Default normal."},
     "tags": {"type": "array", "items": {"type": "string"}, "description": "Labels carried into events and webhooks, e.g. [\"auth\",\"magic-link\"]; approval rules may match them."},
     "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Extra header fields, name to value (no line breaks)."},

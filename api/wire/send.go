@@ -14,11 +14,16 @@ type SendRequest struct {
 	To        StringList `json:"to"`
 	Cc        StringList `json:"cc,omitempty"`
 	// Bcc recipients get the message; they never appear in its header.
-	Bcc            StringList        `json:"bcc,omitempty"`
-	ReplyTo        string            `json:"reply_to,omitempty"`
-	Subject        string            `json:"subject,omitempty"`
-	Text           string            `json:"text,omitempty"`
-	HTML           string            `json:"html,omitempty"`
+	Bcc     StringList `json:"bcc,omitempty"`
+	ReplyTo string     `json:"reply_to,omitempty"`
+	// FromName is the display name of From: (the address is always the mailbox's).
+	FromName string `json:"from_name,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Text     string `json:"text,omitempty"`
+	HTML     string `json:"html,omitempty"`
+	// Markdown is a body the server renders to HTML (raw HTML in it is dropped, unsafe link
+	// schemes removed); the Markdown itself is the text part. It excludes text and html.
+	Markdown       string            `json:"markdown,omitempty"`
 	Priority       string            `json:"priority,omitempty"` // high | normal | low; "" = normal
 	Tags           []string          `json:"tags,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
