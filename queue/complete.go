@@ -163,7 +163,7 @@ func (q *Queue) deferral(m *msgRecord, r *rcptRecord, now time.Time) EventType {
 	switch {
 	case !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt):
 		return EventExpired
-	case !next.Before(m.QueuedAt.Add(q.opts.MaxLifetime)):
+	case !next.Before(m.start().Add(q.opts.MaxLifetime)):
 		return EventFailed
 	case !m.ExpiresAt.IsZero() && next.After(m.ExpiresAt):
 		next = m.ExpiresAt // wake at expiry so "expired" is reported on time

@@ -191,7 +191,7 @@ func (q *Queue) finaliseDue(j *journal, m *msgRecord, rcpts []*rcptRecord, domai
 		switch {
 		case !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt):
 			finals = append(finals, q.finalise(j, m, r, EventExpired, "expired before delivery", now))
-		case !now.Before(m.QueuedAt.Add(q.opts.MaxLifetime)):
+		case !now.Before(m.start().Add(q.opts.MaxLifetime)):
 			detail := "maximum queue lifetime reached"
 			if r.LastDetail != "" {
 				detail += "; last error: " + r.LastDetail

@@ -25,6 +25,7 @@ type msgRecord struct {
 	Lane      Lane      `json:"lane"`
 	Tags      []string  `json:"tags,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	SendAt    time.Time `json:"send_at,omitzero"`
 	QueuedAt  time.Time `json:"queued_at"`
 	Size      int       `json:"size"`
 	NRcpt     int       `json:"nrcpt"`
@@ -32,6 +33,22 @@ type msgRecord struct {
 	Source    string    `json:"source,omitempty"`
 	Monitored bool      `json:"monitored,omitempty"`
 	IdemKey   string    `json:"idem_key,omitempty"`
+}
+
+// start is when the message's lifetime starts: its SendAt when scheduled, else QueuedAt.
+func (m *msgRecord) start() time.Time {
+	if m.SendAt.After(m.QueuedAt) {
+		return m.SendAt
+	}
+	return m.QueuedAt
+}
+
+// firstDue is when a message released at t is first due: t, or SendAt when later.
+func (m *msgRecord) firstDue(t time.Time) time.Time {
+	if m.SendAt.After(t) {
+		return m.SendAt
+	}
+	return t
 }
 
 // rcptRecord is one recipient's delivery state.

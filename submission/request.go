@@ -32,20 +32,50 @@ func DecodeSendRequest(r io.Reader) (*SendRequest, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var req SendRequest
-	if err := dec.Decode(&req); err != nil {
+	sh := sendTimes{plainSend: (*plainSend)(&req)}
+	if err := dec.Decode(&sh); err != nil {
 		return nil, jsonFieldError(err)
 	}
 	if dec.More() {
 		return nil, fieldErr("body", "trailing data after the JSON object")
 	}
+	var err error
+	if req.ExpiresAt, err = decodeTime("expires_at", sh.ExpiresAt); err != nil {
+		return nil, err
+	}
+	if req.SendAt, err = decodeTime("send_at", sh.SendAt); err != nil {
+		return nil, err
+	}
 	return &req, nil
+}
+
+// plainSend is SendRequest without its time fields' decoding, which sendTimes shadows so that
+// a bad time is an error naming its field (time.Time's own errors name none).
+type plainSend SendRequest
+
+type sendTimes struct {
+	*plainSend
+	ExpiresAt json.RawMessage `json:"expires_at"`
+	SendAt    json.RawMessage `json:"send_at"`
+}
+
+// decodeTime decodes an optional RFC 3339 time field (absent or null: zero).
+func decodeTime(field string, raw json.RawMessage) (time.Time, error) {
+	var t time.Time
+	if len(raw) == 0 || string(raw) == "null" {
+		return t, nil
+	}
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return t, fieldErr(field, "must be an RFC 3339 time")
+	}
+	return t, nil
 }
 
 // jsonFieldError turns encoding/json's errors into a *FieldError naming the field.
 func jsonFieldError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := te.Field
+		field := strings.TrimPrefix(te.Field, "plainSend.")
 		if field == "" {
 			field = "body"
 		}
@@ -54,10 +84,6 @@ func jsonFieldError(err error) error {
 	var ce base64.CorruptInputError
 	if errors.As(err, &ce) { // the only []byte of the request
 		return fieldErr("attachments.content", "must be base64")
-	}
-	var pe *time.ParseError
-	if errors.As(err, &pe) {
-		return fieldErr("expires_at", "must be an RFC 3339 time")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return fieldErr(strings.Trim(name, `"`), "unknown field")

@@ -90,7 +90,7 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	}
 	env := &envelope{
 		sender: snd, rcpts: d.rcpts, subject: req.Subject, lane: d.lane, tags: d.tags,
-		expiresAt: req.ExpiresAt, idemKey: req.IdempotencyKey, reqHash: hash,
+		expiresAt: req.ExpiresAt, sendAt: req.SendAt, idemKey: req.IdempotencyKey, reqHash: hash,
 		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
 	}
 	if req.Markdown != "" { // the text part is the markdown itself, the html part its rendering

@@ -24,6 +24,9 @@ const (
 	maxFromName    = 200
 )
 
+// MaxScheduleAhead is how far ahead send_at may be.
+const MaxScheduleAhead = 30 * 24 * time.Hour
+
 // draft is a validated SendRequest: parsed addresses, the envelope, lane and tags.
 type draft struct {
 	mailbox string
@@ -171,6 +174,12 @@ func checkContent(req *SendRequest, now time.Time) error {
 	}
 	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now) {
 		return fieldErr("expires_at", "is in the past")
+	}
+	if req.SendAt.After(now.Add(MaxScheduleAhead)) {
+		return fieldErr("send_at", fmt.Sprintf("more than %s ahead", "30 days"))
+	}
+	if !req.ExpiresAt.IsZero() && !req.SendAt.IsZero() && !req.SendAt.Before(req.ExpiresAt) {
+		return fieldErr("send_at", "is not before expires_at")
 	}
 	return checkIdempotencyKey(req.IdempotencyKey)
 }

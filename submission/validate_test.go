@@ -62,6 +62,10 @@ func TestSendHostileInput(t *testing.T) {
 		{"from_name too long", func(r *SendRequest) { r.FromName = strings.Repeat("n", 201) }, Principal{}, "from_name", nil},
 		{"markdown with text", func(r *SendRequest) { r.Markdown = "# hi" }, Principal{}, "markdown", nil},
 		{"no body at all", func(r *SendRequest) { r.Text = "" }, Principal{}, "text", nil},
+		{"send_at past 30 days", func(r *SendRequest) { r.SendAt = time.Now().Add(31 * 24 * time.Hour) }, Principal{}, "send_at", nil},
+		{"send_at after expires_at", func(r *SendRequest) {
+			r.ExpiresAt, r.SendAt = time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
+		}, Principal{}, "send_at", nil},
 		{"expired already", func(r *SendRequest) { r.ExpiresAt = time.Now().Add(-time.Minute) }, Principal{}, "expires_at", nil},
 		{"no body", func(r *SendRequest) { r.Text = "" }, Principal{}, "text", nil},
 		{"no mailbox_id", func(r *SendRequest) { r.MailboxID = "" }, Principal{}, "mailbox_id", nil},

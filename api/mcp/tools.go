@@ -118,6 +118,7 @@ const sendSchema = `{
       "content_type": {"type": "string", "description": "MIME type; default application/octet-stream."},
       "content": {"type": "string", "description": "The file's bytes, base64."}}}},
     "expires_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time after which undelivered recipients are reported expired instead of retried."},
+    "send_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time to send at (scheduled send, at most 30 days ahead): the message is held in the queue until then and can be cancelled with cancel_message before it goes."},
     "idempotency_key": {"type": "string", "description": "Any unique string; repeating a send with the same key and body returns the first result instead of sending again (24 h)."}
   }
 }`

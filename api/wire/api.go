@@ -64,22 +64,23 @@ type DecisionRequest struct {
 
 // TrailEvent is one entry of a message's ordered event trail.
 type TrailEvent struct {
-	Seq          uint64    `json:"seq"`
-	Event        string    `json:"event"`
-	Time         time.Time `json:"time"`
-	Recipient    string    `json:"recipient,omitempty"`
-	MXHost       string    `json:"mx_host,omitempty"`
-	SMTPCode     int       `json:"smtp_code,omitempty"`
-	EnhancedCode string    `json:"enhanced_code,omitempty"`
-	ErrorDetail  string    `json:"error_detail,omitempty"`
-	Attempt      int       `json:"attempt,omitempty"`
-	TLS          bool      `json:"tls,omitempty"`
-	Tags         []string  `json:"tags,omitempty"`
-	By           string    `json:"by,omitempty"`
-	Rule         string    `json:"rule,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
-	MailboxID    string    `json:"mailbox_id,omitempty"`
-	EmailID      string    `json:"email_id,omitempty"`
+	Seq          uint64     `json:"seq"`
+	Event        string     `json:"event"`
+	Time         time.Time  `json:"time"`
+	Recipient    string     `json:"recipient,omitempty"`
+	MXHost       string     `json:"mx_host,omitempty"`
+	SMTPCode     int        `json:"smtp_code,omitempty"`
+	EnhancedCode string     `json:"enhanced_code,omitempty"`
+	ErrorDetail  string     `json:"error_detail,omitempty"`
+	Attempt      int        `json:"attempt,omitempty"`
+	TLS          bool       `json:"tls,omitempty"`
+	Tags         []string   `json:"tags,omitempty"`
+	By           string     `json:"by,omitempty"`
+	Rule         string     `json:"rule,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	MailboxID    string     `json:"mailbox_id,omitempty"`
+	EmailID      string     `json:"email_id,omitempty"`
+	SendAt       *time.Time `json:"send_at,omitempty"` // "scheduled": when the first attempt is due
 }
 
 // Message is the body of GET /v1/messages/{message_id} (and of admin queue show).
@@ -93,6 +94,7 @@ type Message struct {
 	Tags       []string     `json:"tags,omitempty"`
 	QueuedAt   time.Time    `json:"queued_at"`
 	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
+	SendAt     *time.Time   `json:"send_at,omitempty"`
 	Size       int          `json:"size"`
 	Recipients []Recipient  `json:"recipients"`
 	Approval   *Approval    `json:"approval,omitempty"`

@@ -23,13 +23,16 @@ type SendRequest struct {
 	HTML     string `json:"html,omitempty"`
 	// Markdown is a body the server renders to HTML (raw HTML in it is dropped, unsafe link
 	// schemes removed); the Markdown itself is the text part. It excludes text and html.
-	Markdown       string            `json:"markdown,omitempty"`
-	Priority       string            `json:"priority,omitempty"` // high | normal | low; "" = normal
-	Tags           []string          `json:"tags,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
-	Attachments    []Attachment      `json:"attachments,omitempty"`
-	ExpiresAt      time.Time         `json:"expires_at,omitzero"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	Markdown    string            `json:"markdown,omitempty"`
+	Priority    string            `json:"priority,omitempty"` // high | normal | low; "" = normal
+	Tags        []string          `json:"tags,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Attachments []Attachment      `json:"attachments,omitempty"`
+	ExpiresAt   time.Time         `json:"expires_at,omitzero"`
+	// SendAt holds the message in the queue until then (at most 30 days ahead; a time
+	// already past sends at once).
+	SendAt         time.Time `json:"send_at,omitzero"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 }
 
 // Attachment is one attached file; Content is the file's bytes, base64 (standard encoding) in
