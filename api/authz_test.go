@@ -173,6 +173,10 @@ func matrixRows() map[string]matrixRow {
 		}},
 		"POST /v1/approvals/{approval_id}/approve": {[]string{"approve"}, decision, 200, decide("approve")},
 		"POST /v1/approvals/{approval_id}/reject":  {[]string{"approve"}, decision, 200, decide("reject")},
+		// sending (docs/sending.md)
+		"POST /v1/messages/{message_id}/cancel": {[]string{"send", "admin"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/messages/" + f.e.send(otpBody()) + "/cancel", nil}
+		}},
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
 		}},
@@ -327,6 +331,10 @@ var mcpTools = map[string]struct {
 	}},
 	"reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"approval_id": f.heldForDecisions()}
+	}},
+	// sending (docs/sending.md)
+	"cancel_message": {"POST /v1/messages/{message_id}/cancel", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"message_id": f.e.send(otpBody())}
 	}},
 }
 

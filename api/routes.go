@@ -33,6 +33,8 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/approvals/{approval_id}/message", []string{scopeRead, scopeApprove}, s.heldMessage},
 		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeApprove}, s.approve},
 		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
+		// sending (docs/sending.md)
+		{"POST", "/v1/messages/{message_id}/cancel", []string{scopeSend, scopeAdmin}, s.cancelMessage},
 
 		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
 		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},

@@ -26,6 +26,7 @@ const (
 	KindConfig        = "config.apply"   // a config-declared change applied at start (Detail what)
 	KindQueueRetry    = "queue.retry"    // an admin retried a queued message
 	KindQueueDelete   = "queue.delete"   // an admin deleted a queued message
+	KindCancel        = "send.cancel"    // the sender cancelled a message (Detail cancelled, in_flight counts)
 )
 
 // zeroHash is prev of the first record of a journal.

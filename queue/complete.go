@@ -150,6 +150,10 @@ func (q *Queue) applyResult(j *journal, m *msgRecord, r *rcptRecord, res Result,
 	r.Status = string(ev.Type)
 	j.putRcpt(r)
 	j.add(ev)
+	if ev.Type == EventDeferred && r.Cancel { // cancelled during the attempt: it takes what is left
+		q.cancelRcpt(j, m, r, now)
+		return nil
+	}
 	if ev.Type == EventDelivered || ev.Type == EventDeferred {
 		return nil
 	}

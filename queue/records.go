@@ -62,6 +62,10 @@ type rcptRecord struct {
 	LastEnhanced string    `json:"last_enhanced,omitempty"`
 	LastDetail   string    `json:"last_detail,omitempty"`
 	Updated      time.Time `json:"updated"`
+	// Cancel: the sender cancelled the message while this recipient was in a live attempt.
+	// The attempt's outcome stands; if it leaves the recipient pending, it is cancelled
+	// (Complete), and a unit returned to the schedule cancels it when next picked (Next).
+	Cancel bool `json:"cancel,omitempty"`
 
 	idx int // position in the message (from the key)
 }

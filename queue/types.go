@@ -84,6 +84,8 @@ const (
 	ApprovalPending  ApprovalState = "pending"
 	ApprovalApproved ApprovalState = "approved"
 	ApprovalRejected ApprovalState = "rejected"
+	// ApprovalCancelled: the sender cancelled the held message (Cancel); closed, not decided.
+	ApprovalCancelled ApprovalState = "cancelled"
 )
 
 // Approval is the oversight record of a message.

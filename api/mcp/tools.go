@@ -76,6 +76,17 @@ var tools = []tool{
 		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
 		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/reject" },
 	},
+	// sending (docs/sending.md)
+	{
+		name: "cancel_message",
+		description: "Cancel a sent message (POST /v1/messages/{message_id}/cancel): every recipient not yet delivered is cancelled " +
+			"(a scheduled send before its send_at is never sent; a held one is withdrawn). Returns the recipients cancelled and " +
+			"those in a delivery attempt running now (in_flight: that attempt's outcome stands, what it leaves pending is cancelled). " +
+			"Error nothing_to_cancel (409) when every recipient is already delivered or final.",
+		schema: idSchema("message_id", "The message_id (msg_…) returned by send_email."),
+		method: http.MethodPost, pathArgs: []string{"message_id"},
+		path: func(a map[string]any) string { return "/v1/messages/" + esc(a["message_id"]) + "/cancel" },
+	},
 }
 
 // esc path-escapes a string argument; anything else becomes "" (and the caller has already

@@ -37,6 +37,7 @@ func TestToolSchemasUseAPIFields(t *testing.T) {
 		"get_message":    {"message_id"},
 		"list_emails":    {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
 		"list_approvals": {"cursor", "limit", "mailbox_id", "state"},
+		"cancel_message": {"message_id"},
 	}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {

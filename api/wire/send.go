@@ -35,6 +35,18 @@ type SendRequest struct {
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 }
 
+// CancelResponse is the 200 body of POST /v1/messages/{message_id}/cancel.
+type CancelResponse struct {
+	MessageID string `json:"message_id"`
+	// Status is the message's status after the cancel (see Message.Status).
+	Status string `json:"status"`
+	// Cancelled are the recipients cancelled now.
+	Cancelled []string `json:"cancelled"`
+	// InFlight are recipients in a delivery attempt running now: its outcome stands, and
+	// whatever it leaves pending is cancelled then.
+	InFlight []string `json:"in_flight"`
+}
+
 // Attachment is one attached file; Content is the file's bytes, base64 (standard encoding) in
 // JSON.
 type Attachment struct {
