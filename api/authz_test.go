@@ -177,6 +177,7 @@ func matrixRows() map[string]matrixRow {
 		"POST /v1/messages/{message_id}/cancel": {[]string{"send", "admin"}, byID, 200, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/messages/" + f.e.send(otpBody()) + "/cancel", nil}
 		}},
+		"POST /v1/send_batch": {[]string{"send"}, named, 200, static("/v1/send_batch", map[string]any{"messages": []any{otpBody()}})},
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
 		}},
@@ -335,6 +336,9 @@ var mcpTools = map[string]struct {
 	// sending (docs/sending.md)
 	"cancel_message": {"POST /v1/messages/{message_id}/cancel", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"message_id": f.e.send(otpBody())}
+	}},
+	"send_batch": {"POST /v1/send_batch", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"messages": []any{otpBody()}}
 	}},
 }
 

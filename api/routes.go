@@ -35,6 +35,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
 		// sending (docs/sending.md)
 		{"POST", "/v1/messages/{message_id}/cancel", []string{scopeSend, scopeAdmin}, s.cancelMessage},
+		{"POST", "/v1/send_batch", []string{scopeSend}, s.sendBatch},
 
 		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
 		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},

@@ -87,7 +87,26 @@ var tools = []tool{
 		method: http.MethodPost, pathArgs: []string{"message_id"},
 		path: func(a map[string]any) string { return "/v1/messages/" + esc(a["message_id"]) + "/cancel" },
 	},
+	{
+		name: "send_batch",
+		description: "Send up to 500 emails in one call (POST /v1/send_batch). Each item of messages takes exactly the " +
+			"arguments of send_email and is accepted or refused on its own: results holds one entry per item, in order, " +
+			"with http_status 202 and message_id/status, or the item's error (field named messages[i].<field>). " +
+			"Give each item its own idempotency_key to retry the batch safely.",
+		schema: batchSchema, method: http.MethodPost,
+		path: func(map[string]any) string { return "/v1/send_batch" },
+	},
 }
+
+// batchSchema is send_batch's: a list of send_email argument objects.
+var batchSchema = `{
+  "type": "object",
+  "required": ["messages"],
+  "additionalProperties": false,
+  "properties": {
+    "messages": {"type": "array", "minItems": 1, "maxItems": 500, "description": "The emails, each with send_email's arguments.", "items": ` + sendSchema + `}
+  }
+}`
 
 // esc path-escapes a string argument; anything else becomes "" (and the caller has already
 // refused a missing or non-string path argument).

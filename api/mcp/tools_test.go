@@ -38,6 +38,7 @@ func TestToolSchemasUseAPIFields(t *testing.T) {
 		"list_emails":    {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
 		"list_approvals": {"cursor", "limit", "mailbox_id", "state"},
 		"cancel_message": {"message_id"},
+		"send_batch":     jsonFields(wire.BatchRequest{}),
 	}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {

@@ -47,6 +47,35 @@ type CancelResponse struct {
 	InFlight []string `json:"in_flight"`
 }
 
+// MaxBatch is the most messages one POST /v1/send_batch may carry.
+const MaxBatch = 500
+
+// BatchRequest is the body of POST /v1/send_batch: up to MaxBatch sends, each accepted or
+// refused on its own (each idempotent on its own idempotency_key).
+type BatchRequest struct {
+	Messages []SendRequest `json:"messages"`
+}
+
+// BatchResponse is the 200 body of POST /v1/send_batch: one result per message, in order.
+type BatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
+// BatchResult is the outcome of one message of a batch: what POST /v1/send_email would have
+// answered for it, its HTTP status in http_status (202 with the SendResponse fields, or an
+// error status with the error object).
+type BatchResult struct {
+	Index      int        `json:"index"`
+	HTTPStatus int        `json:"http_status"`
+	MessageID  string     `json:"message_id,omitempty"`
+	Status     string     `json:"status,omitempty"` // queued | pending_approval | rejected
+	QueuedAt   *time.Time `json:"queued_at,omitempty"`
+	// IdempotentReplayed: the item's idempotency_key was seen with the same body; this is the
+	// first result.
+	IdempotentReplayed bool   `json:"idempotent_replayed,omitempty"`
+	Error              *Error `json:"error,omitempty"`
+}
+
 // Attachment is one attached file; Content is the file's bytes, base64 (standard encoding) in
 // JSON.
 type Attachment struct {
