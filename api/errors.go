@@ -92,6 +92,9 @@ func toError(err error) *Error {
 	if errors.As(err, &fe) && errors.Is(err, submission.ErrAttachmentType) {
 		return errUnprocessable(fe.Field, "%s: %s", fe.Field, fe.Msg)
 	}
+	if errors.As(err, &fe) && errors.Is(err, submission.ErrSuppressed) {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeSuppressed, Field: fe.Field, Message: fe.Field + ": " + fe.Msg}
+	}
 	if errors.As(err, &fe) {
 		return errField(fe.Field, "%s", fe.Msg)
 	}

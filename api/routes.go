@@ -36,6 +36,9 @@ func (s *Server) routes() []route {
 		// sending (docs/sending.md)
 		{"POST", "/v1/messages/{message_id}/cancel", []string{scopeSend, scopeAdmin}, s.cancelMessage},
 		{"POST", "/v1/send_batch", []string{scopeSend}, s.sendBatch},
+		{"GET", "/v1/suppressions", []string{scopeSend, scopeRead}, s.listSuppressions},
+		{"POST", "/v1/suppressions", []string{scopeSend, scopeAdmin}, s.addSuppression},
+		{"DELETE", "/v1/suppressions", []string{scopeAdmin}, s.deleteSuppression},
 
 		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
 		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},

@@ -48,6 +48,10 @@ func (s *Server) sendEmail(w http.ResponseWriter, r *http.Request, p *principal)
 
 // checkSendOptions checks the options of a send that need more than the send scope.
 func (s *Server) checkSendOptions(_ context.Context, req *submission.SendRequest, p *principal) error {
+	if req.IgnoreSuppression && !(p.owner || (p.holds(scopeAdmin) && p.holds(scopeSend))) {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: "ignore_suppression",
+			Message: "ignore_suppression: needs the admin scope on top of send (the CLI over the ctl socket)"}
+	}
 	return nil
 }
 

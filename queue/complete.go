@@ -141,6 +141,7 @@ func (q *Queue) applyResult(j *journal, m *msgRecord, r *rcptRecord, res Result,
 		ev.Type = EventDelivered
 	case Bounced:
 		ev.Type = EventBounced
+		q.suppressBounce(j.b, m, r.Addr, res.EnhancedCode, res.Detail, now)
 	default: // Deferred, and anything unknown: temporary
 		ev.Type = q.deferral(m, r, now)
 		if ev.Type == EventFailed {

@@ -33,6 +33,7 @@ type draft struct {
 	to, cc  []*mail.Address
 	replyTo *mail.Address
 	rcpts   []string // envelope recipients: to, cc, bcc
+	fields  []string // the request field of each of rcpts: to[0], cc[1], ...
 	lane    queue.Lane
 	tags    []string
 }
@@ -95,9 +96,10 @@ func (d *draft) addresses(req *SendRequest, max int) error {
 			return err
 		}
 	}
-	for _, l := range [][]*mail.Address{d.to, d.cc, bcc} {
-		for _, a := range l {
+	for li, l := range [][]*mail.Address{d.to, d.cc, bcc} {
+		for i, a := range l {
 			d.rcpts = append(d.rcpts, a.Address)
+			d.fields = append(d.fields, fmt.Sprintf("%s[%d]", [3]string{"to", "cc", "bcc"}[li], i))
 		}
 	}
 	return nil

@@ -96,7 +96,60 @@ var tools = []tool{
 		schema: batchSchema, method: http.MethodPost,
 		path: func(map[string]any) string { return "/v1/send_batch" },
 	},
+	{
+		name: "list_suppressions",
+		description: "List a sending domain's suppression list (GET /v1/suppressions): addresses that hard-bounced " +
+			"(5.1.1/5.1.2/5.1.10), complained or were added by hand, with reason and detail. Sends to them are refused " +
+			"with error code suppressed. Page with limit and next_cursor.",
+		schema: suppressionsSchema, method: http.MethodGet, query: true,
+		path: func(map[string]any) string { return "/v1/suppressions" },
+	},
+	{
+		name:        "add_suppression",
+		description: "Stop all mail from a sending domain to an address (POST /v1/suppressions), e.g. when a user asks to stop receiving email. Optional expires_at.",
+		schema:      addSuppressionSchema, method: http.MethodPost,
+		path: func(map[string]any) string { return "/v1/suppressions" },
+	},
+	{
+		name:        "delete_suppression",
+		description: "Remove an address from a sending domain's suppression list (DELETE /v1/suppressions). Needs an admin key.",
+		schema:      deleteSuppressionSchema, method: http.MethodDelete, query: true,
+		path: func(map[string]any) string { return "/v1/suppressions" },
+	},
 }
+
+const suppressionsSchema = `{
+  "type": "object",
+  "required": ["domain"],
+  "additionalProperties": false,
+  "properties": {
+    "domain": {"type": "string", "description": "The sending domain, e.g. yourproduct.com (the domain of one of your mailboxes)."},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Page size, default 50."},
+    "cursor": {"type": "string", "description": "next_cursor from the previous page."}
+  }
+}`
+
+const addSuppressionSchema = `{
+  "type": "object",
+  "required": ["domain", "address"],
+  "additionalProperties": false,
+  "properties": {
+    "domain": {"type": "string", "description": "The sending domain."},
+    "address": {"type": "string", "description": "The address to stop sending to."},
+    "detail": {"type": "string", "description": "Why (one line)."},
+    "expires_at": {"type": "string", "format": "date-time", "description": "When the entry lapses; default never."}
+  }
+}`
+
+const deleteSuppressionSchema = `{
+  "type": "object",
+  "required": ["domain", "address"],
+  "additionalProperties": false,
+  "properties": {
+    "domain": {"type": "string", "description": "The sending domain."},
+    "address": {"type": "string", "description": "The address to remove from the list."}
+  }
+}`
 
 // batchSchema is send_batch's: a list of send_email argument objects.
 var batchSchema = `{
@@ -148,6 +201,7 @@ const sendSchema = `{
       "content_type": {"type": "string", "description": "MIME type; default application/octet-stream."},
       "content": {"type": "string", "description": "The file's bytes, base64."}}}},
     "expires_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time after which undelivered recipients are reported expired instead of retried."},
+    "ignore_suppression": {"type": "boolean", "description": "Send to addresses on the suppression list too; needs an admin principal (the CLI), else forbidden. A suppressed recipient is otherwise refused with error code suppressed naming the address and why."},
     "send_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time to send at (scheduled send, at most 30 days ahead): the message is held in the queue until then and can be cancelled with cancel_message before it goes."},
     "idempotency_key": {"type": "string", "description": "Any unique string; repeating a send with the same key and body returns the first result instead of sending again (24 h)."}
   }

@@ -29,16 +29,19 @@ func jsonFields(v any) []string {
 func TestToolSchemasUseAPIFields(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"send_email":     jsonFields(wire.SendRequest{}),
-		"tag_email":      append(jsonFields(wire.TagRequest{}), "email_id"),
-		"approve":        append(jsonFields(wire.DecisionRequest{}), "approval_id"),
-		"reject":         append(jsonFields(wire.DecisionRequest{}), "approval_id"),
-		"read_email":     {"email_id"},
-		"get_message":    {"message_id"},
-		"list_emails":    {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
-		"list_approvals": {"cursor", "limit", "mailbox_id", "state"},
-		"cancel_message": {"message_id"},
-		"send_batch":     jsonFields(wire.BatchRequest{}),
+		"send_email":         jsonFields(wire.SendRequest{}),
+		"tag_email":          append(jsonFields(wire.TagRequest{}), "email_id"),
+		"approve":            append(jsonFields(wire.DecisionRequest{}), "approval_id"),
+		"reject":             append(jsonFields(wire.DecisionRequest{}), "approval_id"),
+		"read_email":         {"email_id"},
+		"get_message":        {"message_id"},
+		"list_emails":        {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
+		"list_approvals":     {"cursor", "limit", "mailbox_id", "state"},
+		"cancel_message":     {"message_id"},
+		"send_batch":         jsonFields(wire.BatchRequest{}),
+		"list_suppressions":  {"cursor", "domain", "limit"},
+		"add_suppression":    jsonFields(wire.SuppressionRequest{}),
+		"delete_suppression": {"address", "domain"},
 	}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {

@@ -31,8 +31,11 @@ type SendRequest struct {
 	ExpiresAt   time.Time         `json:"expires_at,omitzero"`
 	// SendAt holds the message in the queue until then (at most 30 days ahead; a time
 	// already past sends at once).
-	SendAt         time.Time `json:"send_at,omitzero"`
-	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	SendAt time.Time `json:"send_at,omitzero"`
+	// IgnoreSuppression sends to suppressed addresses too; it needs the admin scope on top of
+	// send (the CLI's owner principal: no key is created with both).
+	IgnoreSuppression bool   `json:"ignore_suppression,omitempty"`
+	IdempotencyKey    string `json:"idempotency_key,omitempty"`
 }
 
 // CancelResponse is the 200 body of POST /v1/messages/{message_id}/cancel.
@@ -74,6 +77,32 @@ type BatchResult struct {
 	// first result.
 	IdempotentReplayed bool   `json:"idempotent_replayed,omitempty"`
 	Error              *Error `json:"error,omitempty"`
+}
+
+// Suppression is one address on a sending domain's suppression list: a send from that domain
+// to it is refused with 422 suppressed.
+type Suppression struct {
+	Domain    string     `json:"domain"`
+	Address   string     `json:"address"`
+	Reason    string     `json:"reason"` // hard_bounce | complaint | unsubscribe | manual
+	Detail    string     `json:"detail,omitempty"`
+	MessageID string     `json:"message_id,omitempty"` // the message that caused it
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// SuppressionList is the body of GET /v1/suppressions.
+type SuppressionList struct {
+	Suppressions []Suppression `json:"suppressions"`
+	NextCursor   string        `json:"next_cursor,omitempty"`
+}
+
+// SuppressionRequest is the body of POST /v1/suppressions (reason is always "manual").
+type SuppressionRequest struct {
+	Domain    string     `json:"domain"`
+	Address   string     `json:"address"`
+	Detail    string     `json:"detail,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Attachment is one attached file; Content is the file's bytes, base64 (standard encoding) in
