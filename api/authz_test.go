@@ -17,6 +17,7 @@ import (
 	"multimail.dev/multimail/api/mcp"
 	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/queue"
 )
 
 // The authorization matrix (docs/authorization.md): every route of the route table and every
@@ -173,6 +174,22 @@ func matrixRows() map[string]matrixRow {
 		}},
 		"POST /v1/approvals/{approval_id}/approve": {[]string{"approve"}, decision, 200, decide("approve")},
 		"POST /v1/approvals/{approval_id}/reject":  {[]string{"approve"}, decision, 200, decide("reject")},
+		// sending (docs/sending.md)
+		"POST /v1/messages/{message_id}/cancel": {[]string{"send", "admin"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/messages/" + f.e.send(otpBody()) + "/cancel", nil}
+		}},
+		"POST /v1/send_batch":  {[]string{"send"}, named, 200, static("/v1/send_batch", map[string]any{"messages": []any{otpBody()}})},
+		"GET /v1/suppressions": {[]string{"send", "read"}, named, 200, static("/v1/suppressions?domain=yourproduct.com", nil)},
+		"POST /v1/suppressions": {[]string{"send", "admin"}, named, 201, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/suppressions", map[string]any{"domain": "yourproduct.com", "address": f.fresh("s") + "@dest.example"}}
+		}},
+		"DELETE /v1/suppressions": {[]string{"admin"}, named, 200, func(t *testing.T, f *fixtures) call {
+			addr := f.fresh("d") + "@dest.example"
+			if err := f.e.q.Suppress(context.Background(), queue.Suppression{Domain: "yourproduct.com", Address: addr, Reason: "manual"}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/suppressions?domain=yourproduct.com&address=" + addr, nil}
+		}},
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
 		}},
@@ -397,6 +414,26 @@ var mcpTools = map[string]struct {
 	}},
 	"mark_email": {"POST /v1/emails/{email_id}/mark", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"email_id": f.emailA, "read": true}
+	}},
+	// sending (docs/sending.md)
+	"cancel_message": {"POST /v1/messages/{message_id}/cancel", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"message_id": f.e.send(otpBody())}
+	}},
+	"send_batch": {"POST /v1/send_batch", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"messages": []any{otpBody()}}
+	}},
+	"list_suppressions": {"GET /v1/suppressions", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"domain": "yourproduct.com"}
+	}},
+	"add_suppression": {"POST /v1/suppressions", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"domain": "yourproduct.com", "address": f.fresh("ms") + "@dest.example"}
+	}},
+	"delete_suppression": {"DELETE /v1/suppressions", func(t *testing.T, f *fixtures) map[string]any {
+		addr := f.fresh("md") + "@dest.example"
+		if err := f.e.q.Suppress(context.Background(), queue.Suppression{Domain: "yourproduct.com", Address: addr, Reason: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"domain": "yourproduct.com", "address": addr}
 	}},
 }
 

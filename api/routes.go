@@ -33,6 +33,12 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/approvals/{approval_id}/message", []string{scopeRead, scopeApprove}, s.heldMessage},
 		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeApprove}, s.approve},
 		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
+		// sending (docs/sending.md)
+		{"POST", "/v1/messages/{message_id}/cancel", []string{scopeSend, scopeAdmin}, s.cancelMessage},
+		{"POST", "/v1/send_batch", []string{scopeSend}, s.sendBatch},
+		{"GET", "/v1/suppressions", []string{scopeSend, scopeRead}, s.listSuppressions},
+		{"POST", "/v1/suppressions", []string{scopeSend, scopeAdmin}, s.addSuppression},
+		{"DELETE", "/v1/suppressions", []string{scopeAdmin}, s.deleteSuppression},
 
 		// the agent's mailbox: threads, reply, check_inbox, raw and attachments, filing (mail.go)
 		{"GET", "/v1/threads/{thread_id}", []string{scopeRead}, s.getThread},

@@ -28,6 +28,7 @@ const (
 	KindQueueDelete   = "queue.delete"   // an admin deleted a queued message
 	KindBackup        = "backup"         // a backup was taken over the ctl socket (Detail files, bytes)
 	KindRestore       = "restore"        // the node started from a restored backup (Detail backup time, held messages, folders)
+	KindCancel        = "send.cancel"    // the sender cancelled a message (Detail cancelled, in_flight counts)
 )
 
 // zeroHash is prev of the first record of a journal.

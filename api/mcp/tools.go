@@ -28,7 +28,7 @@ var tools = []tool{
 		description: "Send an email from one of your mailboxes (POST /v1/send_email). Returns message_id, status " +
 			"(\"queued\", or \"pending_approval\" when the mailbox's oversight mode holds it for a human) and queued_at. " +
 			"Delivery is asynchronous: call get_message with the message_id to see per-recipient status and events. " +
-			"Give text and/or html. Reuse the same idempotency_key to retry safely without sending twice.",
+			"Give text and/or html, or markdown. Reuse the same idempotency_key to retry safely without sending twice.",
 		schema: sendSchema, method: http.MethodPost,
 		path: func(map[string]any) string { return "/v1/send_email" },
 	},
@@ -134,6 +134,47 @@ var tools = []tool{
 		schema:      markSchema, method: http.MethodPost, pathArgs: []string{"email_id"},
 		path: func(a map[string]any) string { return "/v1/emails/" + esc(a["email_id"]) + "/mark" },
 	},
+
+	// sending (docs/sending.md)
+	{
+		name: "cancel_message",
+		description: "Cancel a sent message (POST /v1/messages/{message_id}/cancel): every recipient not yet delivered is cancelled " +
+			"(a scheduled send before its send_at is never sent; a held one is withdrawn). Returns the recipients cancelled and " +
+			"those in a delivery attempt running now (in_flight: that attempt's outcome stands, what it leaves pending is cancelled). " +
+			"Error nothing_to_cancel (409) when every recipient is already delivered or final.",
+		schema: idSchema("message_id", "The message_id (msg_…) returned by send_email."),
+		method: http.MethodPost, pathArgs: []string{"message_id"},
+		path: func(a map[string]any) string { return "/v1/messages/" + esc(a["message_id"]) + "/cancel" },
+	},
+	{
+		name: "send_batch",
+		description: "Send up to 500 emails in one call (POST /v1/send_batch). Each item of messages takes exactly the " +
+			"arguments of send_email and is accepted or refused on its own: results holds one entry per item, in order, " +
+			"with http_status 202 and message_id/status, or the item's error (field named messages[i].<field>). " +
+			"Give each item its own idempotency_key to retry the batch safely.",
+		schema: batchSchema, method: http.MethodPost,
+		path: func(map[string]any) string { return "/v1/send_batch" },
+	},
+	{
+		name: "list_suppressions",
+		description: "List a sending domain's suppression list (GET /v1/suppressions): addresses that hard-bounced " +
+			"(5.1.1/5.1.2/5.1.10), complained or were added by hand, with reason and detail. Sends to them are refused " +
+			"with error code suppressed. Page with limit and next_cursor.",
+		schema: suppressionsSchema, method: http.MethodGet, query: true,
+		path: func(map[string]any) string { return "/v1/suppressions" },
+	},
+	{
+		name:        "add_suppression",
+		description: "Stop all mail from a sending domain to an address (POST /v1/suppressions), e.g. when a user asks to stop receiving email. Optional expires_at.",
+		schema:      addSuppressionSchema, method: http.MethodPost,
+		path: func(map[string]any) string { return "/v1/suppressions" },
+	},
+	{
+		name:        "delete_suppression",
+		description: "Remove an address from a sending domain's suppression list (DELETE /v1/suppressions). Needs an admin key.",
+		schema:      deleteSuppressionSchema, method: http.MethodDelete, query: true,
+		path: func(map[string]any) string { return "/v1/suppressions" },
+	},
 }
 
 const replySchema = `{
@@ -195,6 +236,49 @@ const markSchema = `{
   }
 }`
 
+const suppressionsSchema = `{
+  "type": "object",
+  "required": ["domain"],
+  "additionalProperties": false,
+  "properties": {
+    "domain": {"type": "string", "description": "The sending domain, e.g. yourproduct.com (the domain of one of your mailboxes)."},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Page size, default 50."},
+    "cursor": {"type": "string", "description": "next_cursor from the previous page."}
+  }
+}`
+
+const addSuppressionSchema = `{
+  "type": "object",
+  "required": ["domain", "address"],
+  "additionalProperties": false,
+  "properties": {
+    "domain": {"type": "string", "description": "The sending domain."},
+    "address": {"type": "string", "description": "The address to stop sending to."},
+    "detail": {"type": "string", "description": "Why (one line)."},
+    "expires_at": {"type": "string", "format": "date-time", "description": "When the entry lapses; default never."}
+  }
+}`
+
+const deleteSuppressionSchema = `{
+  "type": "object",
+  "required": ["domain", "address"],
+  "additionalProperties": false,
+  "properties": {
+    "domain": {"type": "string", "description": "The sending domain."},
+    "address": {"type": "string", "description": "The address to remove from the list."}
+  }
+}`
+
+// batchSchema is send_batch's: a list of send_email argument objects.
+var batchSchema = `{
+  "type": "object",
+  "required": ["messages"],
+  "additionalProperties": false,
+  "properties": {
+    "messages": {"type": "array", "minItems": 1, "maxItems": 500, "description": "The emails, each with send_email's arguments.", "items": ` + sendSchema + `}
+  }
+}`
+
 // esc path-escapes a string argument; anything else becomes "" (and the caller has already
 // refused a missing or non-string path argument).
 func esc(v any) string {
@@ -222,9 +306,11 @@ const sendSchema = `{
     "cc": {"description": "Cc address or list.", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
     "bcc": {"description": "Bcc address or list (not shown to other recipients).", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
     "reply_to": {"type": "string", "description": "Reply-To address."},
+    "from_name": {"type": "string", "description": "Display name shown with the mailbox's address in From, e.g. \"Acme Login\"."},
     "subject": {"type": "string", "description": "Subject line (no line breaks)."},
     "text": {"type": "string", "description": "Plain-text body. Give text, html or both."},
     "html": {"type": "string", "description": "HTML body."},
+    "markdown": {"type": "string", "description": "Markdown body instead of text/html: the server renders it to HTML (raw HTML dropped) and sends the markdown as the text part."},
     "priority": {"type": "string", "enum": ["high", "normal", "low"], "description": "Queue lane; use high for login links and one-time codes. Default normal."},
     "tags": {"type": "array", "items": {"type": "string"}, "description": "Labels carried into events and webhooks, e.g. [\"auth\",\"magic-link\"]; approval rules may match them."},
     "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Extra header fields, name to value (no line breaks)."},
@@ -233,6 +319,8 @@ const sendSchema = `{
       "content_type": {"type": "string", "description": "MIME type; default application/octet-stream."},
       "content": {"type": "string", "description": "The file's bytes, base64."}}}},
     "expires_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time after which undelivered recipients are reported expired instead of retried."},
+    "ignore_suppression": {"type": "boolean", "description": "Send to addresses on the suppression list too; needs an admin principal (the CLI), else forbidden. A suppressed recipient is otherwise refused with error code suppressed naming the address and why."},
+    "send_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time to send at (scheduled send, at most 30 days ahead): the message is held in the queue until then and can be cancelled with cancel_message before it goes."},
     "idempotency_key": {"type": "string", "description": "Any unique string; repeating a send with the same key and body returns the first result instead of sending again (24 h)."}
   }
 }`

@@ -48,6 +48,12 @@ func TestToolSchemasUseAPIFields(t *testing.T) {
 		"archive_email": {"email_id"},
 		"delete_email":  {"email_id"},
 		"mark_email":    append(jsonFields(wire.MarkRequest{}), "email_id"),
+		// sending
+		"cancel_message":     {"message_id"},
+		"send_batch":         jsonFields(wire.BatchRequest{}),
+		"list_suppressions":  {"cursor", "domain", "limit"},
+		"add_suppression":    jsonFields(wire.SuppressionRequest{}),
+		"delete_suppression": {"address", "domain"},
 	}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {

@@ -37,6 +37,10 @@ func Payload(ev queue.Event) wire.WebhookEvent {
 		tls := ev.TLS
 		p.TLS = &tls
 	}
+	if !ev.SendAt.IsZero() {
+		t := ev.SendAt.UTC()
+		p.SendAt = &t
+	}
 	p.SetAt(ev.Time.UTC().Truncate(time.Second))
 	return p
 }

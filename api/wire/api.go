@@ -1,61 +1,8 @@
 package wire
 
 import (
-	"encoding/json"
-	"errors"
 	"time"
 )
-
-// StringList is a JSON value that may be a single string or a list of strings ("to" accepts
-// both, as in the seed examples). It always encodes as a list.
-type StringList []string
-
-// UnmarshalJSON accepts "a", ["a","b"] or null.
-func (l *StringList) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*l = nil
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*l = StringList{s}
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return errors.New("must be a string or a list of strings")
-	}
-	*l = list
-	return nil
-}
-
-// Attachment is one attachment of a send_email request; Content is base64 (standard encoding).
-type Attachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type,omitempty"`
-	Content     string `json:"content"`
-}
-
-// SendRequest is the body of POST /v1/send_email.
-type SendRequest struct {
-	MailboxID      string            `json:"mailbox_id"`
-	To             StringList        `json:"to"`
-	Cc             StringList        `json:"cc,omitempty"`
-	Bcc            StringList        `json:"bcc,omitempty"`
-	ReplyTo        string            `json:"reply_to,omitempty"`
-	Subject        string            `json:"subject,omitempty"`
-	Text           string            `json:"text,omitempty"`
-	HTML           string            `json:"html,omitempty"`
-	Priority       string            `json:"priority,omitempty"`
-	Tags           []string          `json:"tags,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
-	Attachments    []Attachment      `json:"attachments,omitempty"`
-	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-}
 
 // SendResponse is the 202 body of POST /v1/send_email.
 type SendResponse struct {
@@ -117,22 +64,23 @@ type DecisionRequest struct {
 
 // TrailEvent is one entry of a message's ordered event trail.
 type TrailEvent struct {
-	Seq          uint64    `json:"seq"`
-	Event        string    `json:"event"`
-	Time         time.Time `json:"time"`
-	Recipient    string    `json:"recipient,omitempty"`
-	MXHost       string    `json:"mx_host,omitempty"`
-	SMTPCode     int       `json:"smtp_code,omitempty"`
-	EnhancedCode string    `json:"enhanced_code,omitempty"`
-	ErrorDetail  string    `json:"error_detail,omitempty"`
-	Attempt      int       `json:"attempt,omitempty"`
-	TLS          bool      `json:"tls,omitempty"`
-	Tags         []string  `json:"tags,omitempty"`
-	By           string    `json:"by,omitempty"`
-	Rule         string    `json:"rule,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
-	MailboxID    string    `json:"mailbox_id,omitempty"`
-	EmailID      string    `json:"email_id,omitempty"`
+	Seq          uint64     `json:"seq"`
+	Event        string     `json:"event"`
+	Time         time.Time  `json:"time"`
+	Recipient    string     `json:"recipient,omitempty"`
+	MXHost       string     `json:"mx_host,omitempty"`
+	SMTPCode     int        `json:"smtp_code,omitempty"`
+	EnhancedCode string     `json:"enhanced_code,omitempty"`
+	ErrorDetail  string     `json:"error_detail,omitempty"`
+	Attempt      int        `json:"attempt,omitempty"`
+	TLS          bool       `json:"tls,omitempty"`
+	Tags         []string   `json:"tags,omitempty"`
+	By           string     `json:"by,omitempty"`
+	Rule         string     `json:"rule,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	MailboxID    string     `json:"mailbox_id,omitempty"`
+	EmailID      string     `json:"email_id,omitempty"`
+	SendAt       *time.Time `json:"send_at,omitempty"` // "scheduled": when the first attempt is due
 }
 
 // Message is the body of GET /v1/messages/{message_id} (and of admin queue show).
@@ -146,6 +94,7 @@ type Message struct {
 	Tags       []string     `json:"tags,omitempty"`
 	QueuedAt   time.Time    `json:"queued_at"`
 	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
+	SendAt     *time.Time   `json:"send_at,omitempty"`
 	Size       int          `json:"size"`
 	Recipients []Recipient  `json:"recipients"`
 	Approval   *Approval    `json:"approval,omitempty"`

@@ -51,6 +51,10 @@ type WebhookEvent struct {
 	FailedAt          *time.Time `json:"failed_at,omitempty"`
 	ExpiredAt         *time.Time `json:"expired_at,omitempty"`
 	ReceivedAt        *time.Time `json:"received_at,omitempty"`
+	ScheduledAt       *time.Time `json:"scheduled_at,omitempty"`
+	CancelledAt       *time.Time `json:"cancelled_at,omitempty"`
+	// SendAt is when a "scheduled" message's first attempt is due.
+	SendAt *time.Time `json:"send_at,omitempty"`
 }
 
 // SetAt sets the <event>_at field named after e.Event to t (UTC, whole seconds kept as given).
@@ -81,5 +85,9 @@ func (e *WebhookEvent) SetAt(t time.Time) {
 		e.ExpiredAt = tp
 	case "received":
 		e.ReceivedAt = tp
+	case "scheduled":
+		e.ScheduledAt = tp
+	case "cancelled":
+		e.CancelledAt = tp
 	}
 }

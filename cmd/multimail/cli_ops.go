@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -163,7 +162,7 @@ func readAttachment(path string) (wire.Attachment, error) {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	return wire.Attachment{Filename: filepath.Base(path), ContentType: ct, Content: base64.StdEncoding.EncodeToString(b)}, nil
+	return wire.Attachment{Filename: filepath.Base(path), ContentType: ct, Content: b}, nil
 }
 
 // errCheckFailed is domain check's exit 1 when a record is not ok (the table says which).

@@ -306,7 +306,7 @@ func (e *ConfigError) Error() string {
 var webhookEvents = map[string]bool{
 	"queued": true, "pending_approval": true, "approved": true, "rejected": true,
 	"monitored": true, "delivered": true, "deferred": true, "bounced": true, "failed": true,
-	"expired": true, "received": true,
+	"expired": true, "received": true, "scheduled": true, "cancelled": true,
 }
 
 // defaultConfig returns the values every config starts from before the file is applied.

@@ -11,6 +11,7 @@
 //	tempfail-*  451 4.3.0 at RCPT
 //	tempfail1-* 451 4.3.0 at the first RCPT for that address, 250 after (greylisting)
 //	reject-*    550 5.1.1 at RCPT
+//	policy-*    550 5.7.1 at RCPT (a policy refusal, which never suppresses the address)
 //	datafail-*  554 5.6.0 at the end of DATA (for the whole message)
 //	datatemp-*  452 4.3.1 at the end of DATA (for the whole message)
 //	slow-*      250, after MXOptions.SlowDelay (default 2s) at the end of DATA

@@ -29,20 +29,6 @@ func sendAPI(t *testing.T, n *Node, to, subject string) string {
 	return r.MessageID
 }
 
-// waitStatus polls the admin view of a message until its status is want.
-func waitStatus(t *testing.T, n *Node, id, want string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		out, err := n.cli(t, "queue", "show", id, "--json")
-		if err == nil && strings.Contains(out, `"status":"`+want+`"`) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("message %s never became %s", id, want)
-}
-
 // TestHonestCLI: the admin CLI refuses what would do nothing (retry of a delivered or
 // bounced message, delete of a delivered one: exit 1 with why, 409 on the API), revokes
 // keys, deletes mailboxes and domains only when confirmed and says what goes, pages the

@@ -27,6 +27,8 @@ from .errors import (  # noqa: E402
     MethodNotAllowed,
     MultimailError,
     NotFound,
+    NothingToCancel,
+    Suppressed,
     PayloadTooLarge,
     RateLimited,
     ServerError,

@@ -134,6 +134,10 @@ class MultimailClient:
         attachments: Optional[Sequence[Mapping[str, Any]]] = None,
         expires_at: Optional[Union[datetime, str]] = None,
         idempotency_key: Optional[str] = None,
+        from_name: Optional[str] = None,
+        markdown: Optional[str] = None,
+        send_at: Optional[Union[datetime, str]] = None,
+        ignore_suppression: Optional[bool] = None,
     ) -> SendResult:
         """POST /v1/send_email: queue a message from mailbox_id (the sender address).
 
@@ -171,6 +175,10 @@ class MultimailClient:
             "headers": None if headers is None else dict(headers),
             "attachments": None if attachments is None else [_attachment(a) for a in attachments],
             "expires_at": None if expires_at is None else format_time(expires_at),
+            "from_name": from_name,
+            "markdown": markdown,
+            "send_at": None if send_at is None else format_time(send_at),
+            "ignore_suppression": ignore_suppression,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or "mmpy_" + uuid.uuid4().hex
@@ -341,6 +349,42 @@ class MultimailClient:
         """POST /v1/approvals/{approval_id}/reject (needs an operator key: the approve or admin
         scope, never a key that holds send). Raises Conflict if the approval was already decided."""
         return self._decide(approval_id, "reject", reason)
+
+    # --- sending (docs/sending.md) -------------------------------------------------------
+
+    def cancel_message(self, message_id: str) -> Dict[str, Any]:
+        """POST /v1/messages/{message_id}/cancel: cancel every recipient not yet delivered.
+        Returns {"message_id", "status", "cancelled", "in_flight"}. Raises NothingToCancel
+        when every recipient is already final."""
+        path = _path("v1", "messages", message_id, "cancel")
+        return self._t.request("POST", path, {}, policy=IDEMPOTENT).data
+
+    def send_batch(self, messages: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        """POST /v1/send_batch: up to 500 send_email bodies (give each an idempotency_key to
+        retry safely). Returns {"results": [...]}, one per message: http_status 202 with
+        message_id, or the item's error."""
+        return self._t.request("POST", "/v1/send_batch", {"messages": [dict(m) for m in messages]},
+                               policy=NOT_IDEMPOTENT).data
+
+    def list_suppressions(self, domain: str, limit: Optional[int] = None,
+                          cursor: Optional[str] = None) -> Dict[str, Any]:
+        """GET /v1/suppressions: a sending domain's suppression list."""
+        return self._get("/v1/suppressions" + _query({"domain": domain, "limit": limit, "cursor": cursor}))
+
+    def add_suppression(self, domain: str, address: str, detail: Optional[str] = None,
+                        expires_at: Optional[Union[datetime, str]] = None) -> Dict[str, Any]:
+        """POST /v1/suppressions: stop mail from domain to address."""
+        body: Dict[str, Any] = {"domain": domain, "address": address}
+        if detail:
+            body["detail"] = detail
+        if expires_at is not None:
+            body["expires_at"] = format_time(expires_at)
+        return self._t.request("POST", "/v1/suppressions", body, policy=IDEMPOTENT).data
+
+    def delete_suppression(self, domain: str, address: str) -> Dict[str, Any]:
+        """DELETE /v1/suppressions (admin key): mail may reach address again."""
+        path = "/v1/suppressions" + _query({"domain": domain, "address": address})
+        return self._t.request("DELETE", path, policy=IDEMPOTENT).data
 
     # --- helpers -----------------------------------------------------------------------
 
