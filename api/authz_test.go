@@ -17,6 +17,7 @@ import (
 	"multimail.dev/multimail/api/mcp"
 	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/queue"
 )
 
 // The authorization matrix (docs/authorization.md): every route of the route table and every
@@ -193,6 +194,22 @@ func matrixRows() map[string]matrixRow {
 		}},
 		"POST /v1/approvals/{approval_id}/approve": {[]string{"approve"}, decision, 200, decide("approve")},
 		"POST /v1/approvals/{approval_id}/reject":  {[]string{"approve"}, decision, 200, decide("reject")},
+		// sending (docs/sending.md)
+		"POST /v1/messages/{message_id}/cancel": {[]string{"send", "admin"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/messages/" + f.e.send(otpBody()) + "/cancel", nil}
+		}},
+		"POST /v1/send_batch":  {[]string{"send"}, named, 200, static("/v1/send_batch", map[string]any{"messages": []any{otpBody()}})},
+		"GET /v1/suppressions": {[]string{"send", "read"}, named, 200, static("/v1/suppressions?domain=yourproduct.com", nil)},
+		"POST /v1/suppressions": {[]string{"send", "admin"}, named, 201, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/suppressions", map[string]any{"domain": "yourproduct.com", "address": f.fresh("s") + "@dest.example"}}
+		}},
+		"DELETE /v1/suppressions": {[]string{"admin"}, named, 200, func(t *testing.T, f *fixtures) call {
+			addr := f.fresh("d") + "@dest.example"
+			if err := f.e.q.Suppress(context.Background(), queue.Suppression{Domain: "yourproduct.com", Address: addr, Reason: "manual"}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/suppressions?domain=yourproduct.com&address=" + addr, nil}
+		}},
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
 		}},
@@ -256,6 +273,49 @@ func matrixRows() map[string]matrixRow {
 				t.Fatal(err)
 			}
 			return call{"/v1/oversight_requests", nil}
+		}},
+		"DELETE /v1/admin/mailboxes/{address}": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
+			addr := f.fresh("gone") + "@example.com"
+			if err := f.e.store.AddMailbox(context.Background(), mailbox.Mailbox{Address: addr, Oversight: mailbox.Autonomous}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/admin/mailboxes/" + addr + "?confirm=true", nil}
+		}},
+		"GET /v1/admin/domains/{name}/check": {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/check", nil)},
+		"DELETE /v1/admin/domains/{name}": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
+			name := f.fresh("gone") + ".example"
+			if err := f.e.store.AddDomain(context.Background(), mailbox.Domain{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/admin/domains/" + name + "?confirm=true", nil}
+		}},
+		// the agent's mailbox (mail.go): reading needs read, filing needs tag, reply needs send
+		"GET /v1/threads/{thread_id}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			em, err := f.e.store.Email(context.Background(), f.emailA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/threads/" + em.ThreadID, nil}
+		}},
+		"POST /v1/emails/{email_id}/reply": {[]string{"send"}, byID, 202, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/reply", map[string]any{"text": "thanks"}}
+		}},
+		"GET /v1/mailboxes/{mailbox_id}/check_inbox": {[]string{"read"}, named, 200, static("/v1/mailboxes/"+ownA+"/check_inbox?timeout=0", nil)},
+		"GET /v1/emails/{email_id}/raw":              {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/emails/" + f.emailA + "/raw", nil} }},
+		"GET /v1/emails/{email_id}/attachments/{n}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/attachments/0", nil}
+		}},
+		"POST /v1/emails/{email_id}/move": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/move", map[string]any{"folder": "INBOX"}}
+		}},
+		"POST /v1/emails/{email_id}/archive": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}) + "/archive", nil}
+		}},
+		"DELETE /v1/emails/{email_id}": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}), nil}
+		}},
+		"POST /v1/emails/{email_id}/mark": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/mark", map[string]any{"read": true}}
 		}},
 	}
 }
@@ -425,6 +485,52 @@ var mcpTools = map[string]struct {
 	"reject_oversight_request": {"POST /v1/mailboxes/{mailbox_id}/oversight_request/reject", func(t *testing.T, f *fixtures) map[string]any {
 		matrixRows()["POST /v1/mailboxes/{mailbox_id}/oversight_request/reject"].setup(t, f)
 		return map[string]any{"mailbox_id": ownA, "reason": "mcp matrix"}
+	}},
+	// the agent's mailbox (mail.go)
+	"reply_email": {"POST /v1/emails/{email_id}/reply", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "text": "thanks"}
+	}},
+	"check_inbox": {"GET /v1/mailboxes/{mailbox_id}/check_inbox", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "timeout": 0}
+	}},
+	"get_thread": {"GET /v1/threads/{thread_id}", func(t *testing.T, f *fixtures) map[string]any {
+		em, err := f.e.store.Email(context.Background(), f.emailA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"thread_id": em.ThreadID}
+	}},
+	"move_email": {"POST /v1/emails/{email_id}/move", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "folder": "INBOX"}
+	}},
+	"archive_email": {"POST /v1/emails/{email_id}/archive", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"delete_email": {"DELETE /v1/emails/{email_id}", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"mark_email": {"POST /v1/emails/{email_id}/mark", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "read": true}
+	}},
+	// sending (docs/sending.md)
+	"cancel_message": {"POST /v1/messages/{message_id}/cancel", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"message_id": f.e.send(otpBody())}
+	}},
+	"send_batch": {"POST /v1/send_batch", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"messages": []any{otpBody()}}
+	}},
+	"list_suppressions": {"GET /v1/suppressions", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"domain": "yourproduct.com"}
+	}},
+	"add_suppression": {"POST /v1/suppressions", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"domain": "yourproduct.com", "address": f.fresh("ms") + "@dest.example"}
+	}},
+	"delete_suppression": {"DELETE /v1/suppressions", func(t *testing.T, f *fixtures) map[string]any {
+		addr := f.fresh("md") + "@dest.example"
+		if err := f.e.q.Suppress(context.Background(), queue.Suppression{Domain: "yourproduct.com", Address: addr, Reason: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"domain": "yourproduct.com", "address": addr}
 	}},
 }
 

@@ -25,6 +25,7 @@ type envelope struct {
 	lane      queue.Lane
 	tags      []string
 	expiresAt time.Time
+	sendAt    time.Time
 	idemKey   string
 	reqHash   string
 	source    string
@@ -110,7 +111,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 	r, err := s.opts.Queue.Enqueue(ctx, &queue.Message{
 		ID: env.msgID, Mailbox: addr, From: s.opts.Queue.BounceAddress(env.msgID, env.sender.domain.Name),
 		To: env.rcpts, Subject: env.subject, Lane: env.lane, Tags: env.tags, Body: signed,
-		ExpiresAt: env.expiresAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
+		ExpiresAt: env.expiresAt, SendAt: env.sendAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
 		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored, Actor: env.actor,
 	})
 	if err != nil {

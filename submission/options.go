@@ -28,7 +28,7 @@ type Options struct {
 	Queue    *queue.Queue
 	Store    mailbox.Store
 	Hostname string // Message-ID domain; default "localhost"
-	// Rules are the [[approval_rule]]s in config order; the first match wins (CONTRACT.md §2).
+	// Rules are the [[approval_rule]]s in config order; the first match wins (docs/configuration.md).
 	Rules []Rule
 	// MaxRecipients bounds to+cc+bcc of one API send (default 100, as SMTP).
 	MaxRecipients int
@@ -55,7 +55,7 @@ const (
 	DefaultMaxMessageBytes = 25 << 20
 )
 
-// Rule actions (CONTRACT.md §2 [[approval_rule]] action).
+// Rule actions (docs/configuration.md, [[approval_rule]] action).
 const (
 	ActionAutoApprove     = "auto_approve"
 	ActionRequireApproval = "require_approval"

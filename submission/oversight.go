@@ -17,7 +17,7 @@ type decision struct {
 	monitored bool
 }
 
-// decide applies the mailbox's oversight mode (CONTRACT.md §7) and, for gated modes, the
+// decide applies the mailbox's oversight mode (docs/oversight-model.md) and, for gated modes, the
 // approval rules. read_only is ErrForbidden.
 func decide(mode mailbox.Oversight, rules []Rule, mbox string, tags, rcpts []string, now time.Time) (decision, error) {
 	return decidePolicy(mode, rules, mailbox.Policy{}, mbox, tags, rcpts, now)

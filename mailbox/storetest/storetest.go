@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"APIKeys", testAPIKeys},
 		{"Authenticate", testAuthenticate},
 		{"Policy", testPolicy},
+		{"AuthCacheFlush", testAuthCacheFlush},
 		{"DefaultFolders", testDefaultFolders},
 		{"CreateDeleteFolder", testCreateDeleteFolder},
 		{"RenameFolder", testRenameFolder},
@@ -35,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"DeliverErrors", testDeliverErrors},
 		{"Summary", testSummary},
 		{"SetFlags", testSetFlags},
+		{"ListFlags", testListFlags},
 		{"InvalidKeywords", testInvalidKeywords},
 		{"CopyMove", testCopyMove},
 		{"Expunge", testExpunge},
@@ -43,6 +45,8 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"Pending", testPending},
 		{"Watch", testWatch},
 		{"ConcurrentDeliver", testConcurrentDeliver},
+		{"Threads", testThreads},
+		{"ThreadSubjectFallback", testThreadSubjectFallback},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,11 +21,16 @@ from .models import (
     RuleList,
     Approval,
     ApprovalList,
+    Download,
     Email,
     EmailList,
+    EmailSummary,
+    InboxCheck,
     Message,
+    ReplyResult,
     SendResult,
     TagResult,
+    Thread,
     format_time,
 )
 
@@ -134,6 +139,10 @@ class MultimailClient:
         attachments: Optional[Sequence[Mapping[str, Any]]] = None,
         expires_at: Optional[Union[datetime, str]] = None,
         idempotency_key: Optional[str] = None,
+        from_name: Optional[str] = None,
+        markdown: Optional[str] = None,
+        send_at: Optional[Union[datetime, str]] = None,
+        ignore_suppression: Optional[bool] = None,
     ) -> SendResult:
         """POST /v1/send_email: queue a message from mailbox_id (the sender address).
 
@@ -171,6 +180,10 @@ class MultimailClient:
             "headers": None if headers is None else dict(headers),
             "attachments": None if attachments is None else [_attachment(a) for a in attachments],
             "expires_at": None if expires_at is None else format_time(expires_at),
+            "from_name": from_name,
+            "markdown": markdown,
+            "send_at": None if send_at is None else format_time(send_at),
+            "ignore_suppression": ignore_suppression,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or "mmpy_" + uuid.uuid4().hex
@@ -224,6 +237,99 @@ class MultimailClient:
             body["remove"] = list(remove)
         path = _path("v1", "emails", email_id, "tags")
         return TagResult.from_dict(self._t.request("POST", path, body, policy=IDEMPOTENT).data)
+
+    # --- the agent's mailbox: threads, reply, check_inbox, downloads, filing ---------------
+
+    def get_thread(self, thread_id: str, mailbox_id: Optional[str] = None) -> Thread:
+        """GET /v1/threads/{thread_id}: the conversation, oldest first, in your mailboxes (or
+        mailbox_id's). Raises NotFound when none of its emails is in them."""
+        path = _path("v1", "threads", thread_id) + _query({"mailbox_id": mailbox_id})
+        return Thread.from_dict(self._get(path))
+
+    def reply_email(
+        self,
+        email_id: str,
+        text: Optional[str] = None,
+        html: Optional[str] = None,
+        reply_all: bool = False,
+        priority: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> ReplyResult:
+        """POST /v1/emails/{email_id}/reply: reply from the mailbox holding the email, with
+        In-Reply-To, References and "Re: " set, so it stays in the thread. The mailbox's
+        oversight applies (status may be ``pending_approval``). Needs the send scope."""
+        body: Dict[str, Any] = {"text": text, "html": html, "priority": priority,
+                                "tags": None if tags is None else list(tags)}
+        body = {k: v for k, v in body.items() if v is not None}
+        if reply_all:
+            body["reply_all"] = True
+        key = idempotency_key or "mmpy_" + uuid.uuid4().hex
+        path = _path("v1", "emails", email_id, "reply")
+        resp = self._t.request("POST", path, body, {"Idempotency-Key": key}, IDEMPOTENT)
+        result = ReplyResult.from_dict(resp.data)
+        object.__setattr__(result, "replayed", resp.headers.get("idempotent-replayed") == "true")
+        return result
+
+    def check_inbox(
+        self,
+        mailbox_id: str,
+        cursor: Optional[str] = None,
+        timeout: Optional[int] = None,
+        folder: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> InboxCheck:
+        """GET /v1/mailboxes/{mailbox_id}/check_inbox: without cursor, the unread emails and a
+        cursor; with one, the emails that arrived after it, waiting up to timeout seconds
+        (0-60, server default 30) for some. Keep the returned cursor for the next call."""
+        q = {"cursor": cursor, "timeout": timeout, "folder": folder, "limit": limit}
+        path = _path("v1", "mailboxes", mailbox_id, "check_inbox") + _query(q)
+        wait = 30 if timeout is None else timeout
+        resp = self._t.request("GET", path, policy=IDEMPOTENT, timeout=max(self._t.timeout, wait + 15))
+        return InboxCheck.from_dict(resp.data)
+
+    def get_raw_email(self, email_id: str) -> Download:
+        """GET /v1/emails/{email_id}/raw: the stored RFC 5322 bytes."""
+        return self._download(_path("v1", "emails", email_id, "raw"))
+
+    def get_attachment(self, email_id: str, n: int) -> Download:
+        """GET /v1/emails/{email_id}/attachments/{n}: attachment n (the order of
+        read_email's attachments) with its content type."""
+        return self._download(_path("v1", "emails", email_id, "attachments", str(int(n))))
+
+    def move_email(self, email_id: str, folder: str) -> EmailSummary:
+        """POST /v1/emails/{email_id}/move: file it in another folder (tag scope)."""
+        path = _path("v1", "emails", email_id, "move")
+        return EmailSummary.from_dict(self._t.request("POST", path, {"folder": folder}, policy=IDEMPOTENT).data)
+
+    def archive_email(self, email_id: str) -> EmailSummary:
+        """POST /v1/emails/{email_id}/archive: move it to Archive (tag scope)."""
+        path = _path("v1", "emails", email_id, "archive")
+        return EmailSummary.from_dict(self._t.request("POST", path, policy=IDEMPOTENT).data)
+
+    def delete_email(self, email_id: str) -> EmailSummary:
+        """DELETE /v1/emails/{email_id}: move it to Trash; nothing is erased (tag scope)."""
+        path = _path("v1", "emails", email_id)
+        return EmailSummary.from_dict(self._t.request("DELETE", path, policy=IDEMPOTENT).data)
+
+    def mark_email(self, email_id: str, read: Optional[bool] = None, flagged: Optional[bool] = None) -> EmailSummary:
+        """POST /v1/emails/{email_id}/mark: read/unread and flagged/unflagged (tag scope)."""
+        body = {k: v for k, v in {"read": read, "flagged": flagged}.items() if v is not None}
+        path = _path("v1", "emails", email_id, "mark")
+        return EmailSummary.from_dict(self._t.request("POST", path, body, policy=IDEMPOTENT).data)
+
+    def _download(self, path: str) -> Download:
+        resp = self._t.request("GET", path, policy=IDEMPOTENT, decode=False)
+        ctype = resp.headers.get("content-type", "application/octet-stream")
+        filename = None
+        cd = resp.headers.get("content-disposition", "")
+        if "filename=" in cd:
+            from email.message import Message as _M
+
+            m = _M()
+            m["content-disposition"] = cd
+            filename = m.get_filename()
+        return Download(content=resp.data, content_type=ctype, filename=filename)
 
     # --- approvals ---------------------------------------------------------------------
 
@@ -344,6 +450,42 @@ class MultimailClient:
     ) -> Oversight:
         """POST .../oversight_request/reject: the mode stays."""
         return self._decide_oversight(mailbox_id, "reject", request_id, reason)
+
+    # --- sending (docs/sending.md) -------------------------------------------------------
+
+    def cancel_message(self, message_id: str) -> Dict[str, Any]:
+        """POST /v1/messages/{message_id}/cancel: cancel every recipient not yet delivered.
+        Returns {"message_id", "status", "cancelled", "in_flight"}. Raises NothingToCancel
+        when every recipient is already final."""
+        path = _path("v1", "messages", message_id, "cancel")
+        return self._t.request("POST", path, {}, policy=IDEMPOTENT).data
+
+    def send_batch(self, messages: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        """POST /v1/send_batch: up to 500 send_email bodies (give each an idempotency_key to
+        retry safely). Returns {"results": [...]}, one per message: http_status 202 with
+        message_id, or the item's error."""
+        return self._t.request("POST", "/v1/send_batch", {"messages": [dict(m) for m in messages]},
+                               policy=NOT_IDEMPOTENT).data
+
+    def list_suppressions(self, domain: str, limit: Optional[int] = None,
+                          cursor: Optional[str] = None) -> Dict[str, Any]:
+        """GET /v1/suppressions: a sending domain's suppression list."""
+        return self._get("/v1/suppressions" + _query({"domain": domain, "limit": limit, "cursor": cursor}))
+
+    def add_suppression(self, domain: str, address: str, detail: Optional[str] = None,
+                        expires_at: Optional[Union[datetime, str]] = None) -> Dict[str, Any]:
+        """POST /v1/suppressions: stop mail from domain to address."""
+        body: Dict[str, Any] = {"domain": domain, "address": address}
+        if detail:
+            body["detail"] = detail
+        if expires_at is not None:
+            body["expires_at"] = format_time(expires_at)
+        return self._t.request("POST", "/v1/suppressions", body, policy=IDEMPOTENT).data
+
+    def delete_suppression(self, domain: str, address: str) -> Dict[str, Any]:
+        """DELETE /v1/suppressions (admin key): mail may reach address again."""
+        path = "/v1/suppressions" + _query({"domain": domain, "address": address})
+        return self._t.request("DELETE", path, policy=IDEMPOTENT).data
 
     # --- helpers -----------------------------------------------------------------------
 

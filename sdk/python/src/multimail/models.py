@@ -259,6 +259,7 @@ class EmailSummary(Model):
     unread: bool = False
     tags: List[str] = _field(list_=True)
     flags: List[str] = _field(list_=True)
+    thread_id: Optional[str] = None
 
 
 @_model
@@ -297,6 +298,7 @@ class Email(EmailSummary):
     headers: List[Header] = _field(list_=True)
     text: str = ""
     html: str = ""
+    markdown: str = ""
     attachments: List[AttachmentInfo] = _field(list_=True)
     authentication_results: Optional[str] = None
 
@@ -394,3 +396,41 @@ class OversightRequestList(Model):
     """Pending oversight requests of the mailboxes the key oversees, oldest first."""
 
     requests: List[OversightRequest] = _field(list_=True)
+
+
+@_model
+class Thread(Model):
+    """get_thread: a conversation's emails in your mailboxes, oldest first (received and sent)."""
+
+    thread_id: str = ""
+    emails: List[EmailSummary] = _field(list_=True)
+    truncated: bool = False
+
+
+@_model
+class ReplyResult(SendResult):
+    """reply_email: like send_email's answer, plus where the reply went and its thread."""
+
+    thread_id: Optional[str] = None
+    to: List[str] = _field(list_=True)
+    cc: List[str] = _field(list_=True)
+    subject: str = ""
+
+
+@_model
+class InboxCheck(Model):
+    """check_inbox: emails that arrived after the cursor (oldest first) and the cursor to keep.
+    more is True when there are more new emails than returned: call again at once."""
+
+    emails: List[EmailSummary] = _field(list_=True)
+    cursor: str = ""
+    more: bool = False
+
+
+@_model
+class Download(Model):
+    """get_raw_email / get_attachment: the bytes and their type (untrusted mail content)."""
+
+    content: bytes = b""
+    content_type: str = ""
+    filename: Optional[str] = None
