@@ -31,9 +31,9 @@ const (
 	KindAllowlist        = "oversight.allowlist" // allowlist entries added or removed
 	KindRule             = "oversight.rule"      // approval rules added or removed over the API
 	KindOversightRequest = "oversight.request"   // the agent asked for less oversight (Detail from, to); approved or rejected later
-	KindBackup        = "backup"         // a backup was taken over the ctl socket (Detail files, bytes)
-	KindRestore       = "restore"        // the node started from a restored backup (Detail backup time, held messages, folders)
-	KindCancel        = "send.cancel"    // the sender cancelled a message (Detail cancelled, in_flight counts)
+	KindBackup           = "backup"              // a backup was taken over the ctl socket (Detail files, bytes)
+	KindRestore          = "restore"             // the node started from a restored backup (Detail backup time, held messages, folders)
+	KindCancel           = "send.cancel"         // the sender cancelled a message (Detail cancelled, in_flight counts)
 )
 
 // zeroHash is prev of the first record of a journal.
