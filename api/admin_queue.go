@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"multimail.dev/multimail/api/wire"
 	"multimail.dev/multimail/audit"
@@ -18,6 +20,9 @@ func (s *Server) listQueue(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	v := r.URL.Query()
 	f := queue.ListFilter{Mailbox: v.Get("mailbox"), State: v.Get("state"), After: cursor, Limit: limit + 1}
+	if f.State != "" && !slices.Contains(queueStates, f.State) {
+		return errField("state", "must be one of %s", strings.Join(queueStates, ", "))
+	}
 	if f.Mailbox != "" && !p.may(f.Mailbox) {
 		return errForbidden("this API key is not scoped to %s", f.Mailbox)
 	}
@@ -69,10 +74,17 @@ func (s *Server) showQueue(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 // retryQueue is POST /v1/admin/queue/{message_id}/retry: deferred recipients are due now.
+// 409 when no recipient waits for delivery (all delivered, bounced, failed…, or held).
 func (s *Server) retryQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
 	st, err := s.messageFor(r, p, "message_id")
 	if err != nil {
 		return err
+	}
+	if !hasRecipient(st, queue.RcptQueued, queue.RcptDeferred) {
+		if hasRecipient(st, queue.RcptPendingApproval) {
+			return errConflict("message %s is held for approval: approve or reject it, there is nothing to retry", st.ID)
+		}
+		return errConflict("message %s is %s: every recipient reached a final state, there is nothing to retry", st.ID, st.State)
 	}
 	if err := s.opts.Queue.Retry(detached(r.Context()), st.ID); err != nil {
 		return err
@@ -85,11 +97,15 @@ func (s *Server) retryQueue(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 // deleteQueue is DELETE /v1/admin/queue/{message_id}: the message is dropped and its
-// undelivered recipients reported failed ("deleted by admin").
+// undelivered recipients reported failed ("deleted by admin"). 409 when every recipient is
+// already final: there is nothing to stop.
 func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p *principal) error {
 	st, err := s.messageFor(r, p, "message_id")
 	if err != nil {
 		return err
+	}
+	if !hasRecipient(st, queue.RcptQueued, queue.RcptDeferred, queue.RcptPendingApproval) {
+		return errConflict("message %s is %s: every recipient reached a final state, there is nothing left to delete", st.ID, st.State)
 	}
 	if err := s.opts.Queue.Delete(detached(r.Context()), st.ID); err != nil {
 		return err
@@ -99,4 +115,18 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	writeJSON(w, http.StatusOK, wire.Done{MessageID: st.ID, Status: "deleted"})
 	return nil
+}
+
+// queueStates are the values of ?state= (queue.Status.State).
+var queueStates = []string{queue.RcptQueued, queue.RcptDeferred, queue.RcptPendingApproval, queue.RcptDelivered,
+	queue.RcptBounced, queue.RcptFailed, queue.RcptExpired, queue.RcptRejected, "completed"}
+
+// hasRecipient reports whether a recipient of st is in one of the states.
+func hasRecipient(st *queue.Status, states ...string) bool {
+	for _, r := range st.Recipients {
+		if slices.Contains(states, r.Status) {
+			return true
+		}
+	}
+	return false
 }

@@ -20,10 +20,11 @@ func TestAdminDomains(t *testing.T) {
 		}
 	}
 	r.json(t, &d)
-	if r.status != 201 || len(d.DNS.Records) != 5 {
+	if r.status != 201 || len(d.DNS.Records) != 8 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	want := map[string]string{"mx": "10 mx.test.", "spf": "v=spf1", "dkim": "k=ed25519; p=", "dmarc": "v=DMARC1", "identity": "v=DKIM1; k=ed25519; p="}
+	want := map[string]string{"mx": "10 mx.test.", "spf": "v=spf1", "dkim": "k=ed25519; p=", "dmarc": "v=DMARC1; p=none", "identity": "v=DKIM1; k=ed25519; p=",
+		"mta-sts": "v=STSv1; id=", "mta-sts-host": "mx.test.", "tls-rpt": "v=TLSRPTv1; rua=mailto:postmaster@new.example"}
 	for _, rec := range d.DNS.Records {
 		if !strings.Contains(rec.Value, want[rec.Purpose]) {
 			t.Errorf("%s record %q", rec.Purpose, rec.Value)
@@ -203,5 +204,42 @@ func adminErrors(t *testing.T, e *testEnv, cases []adminCase) {
 				t.Errorf("field %q, want %q (%s)", field, tc.field, r.body)
 			}
 		})
+	}
+}
+
+// TestQueueActionsRefuseNothingToDo: retry and delete of a message whose recipients are all
+// final are 409 saying why (the CLI exits 1 with it); retry of a held message is 409; a bad
+// ?state= is 400 naming it.
+func TestQueueActionsRefuseNothingToDo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	id := e.send(otpBody())
+	if r := e.do("DELETE", "/v1/admin/queue/"+id, "admin", nil); r.status != 200 {
+		t.Fatalf("first delete: %d %s", r.status, r.body)
+	}
+	for _, c := range []struct{ method, path, want string }{
+		{"DELETE", "/v1/admin/queue/" + id, "nothing left to delete"},
+		{"POST", "/v1/admin/queue/" + id + "/retry", "nothing to retry"},
+	} {
+		r := e.do(c.method, c.path, "admin", nil)
+		if code, _, msg := r.apiError(t); r.status != 409 || code != CodeConflict || !strings.Contains(msg, c.want) {
+			t.Errorf("%s %s after delete: %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+	body := otpBody()
+	body["mailbox_id"] = "gated@example.com"
+	r := e.do("POST", "/v1/send_email", "gated", body)
+	var held struct {
+		MessageID string `json:"message_id"`
+	}
+	r.json(t, &held)
+	if r := e.do("POST", "/v1/admin/queue/"+held.MessageID+"/retry", "admin", nil); r.status != 409 || !strings.Contains(string(r.body), "held for approval") {
+		t.Errorf("retry of a held message: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/admin/queue?state=bogus", "admin", nil); r.status != 400 || !strings.Contains(string(r.body), `"field":"state"`) {
+		t.Errorf("bad state: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/admin/queue?state=failed", "admin", nil); r.status != 200 || !strings.Contains(string(r.body), id) {
+		t.Errorf("state=failed: %d %s", r.status, r.body)
 	}
 }

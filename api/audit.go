@@ -16,12 +16,13 @@ import (
 
 // audit records an admin action that already committed (the directory and the admin queue
 // actions cannot share the journal's batch: audit.Journal.Append, a synced batch of its own).
-// Without a journal it does nothing.
+// Every admin action is also logged ("admin action"); without a journal nothing is recorded.
 func (s *Server) audit(ctx context.Context, p *principal, rec audit.Record) error {
+	rec.Actor = p.by()
+	s.log.InfoContext(ctx, "admin action", "kind", rec.Kind, "actor", rec.Actor, "object", rec.Object, "mailbox", rec.Mailbox)
 	if s.opts.Audit == nil {
 		return nil
 	}
-	rec.Actor = p.by()
 	if err := s.opts.Audit.Append(ctx, rec); err != nil {
 		s.log.ErrorContext(ctx, "audit record lost", "kind", rec.Kind, "err", err)
 		return err

@@ -2,7 +2,9 @@ package api
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -172,6 +174,11 @@ func (s *Server) mcpAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := s.guardBody(w, r)
 		defer body.done()
+		if !sameOrigin(r) { // DNS rebinding: the MCP specification asks servers to check Origin
+			body.refused(http.StatusForbidden)
+			s.writeError(w, r, errForbidden("Origin %q is not this server", r.Header.Get("Origin")))
+			return
+		}
 		if _, err := s.bearer(r); err != nil {
 			body.refused(toError(err).Status)
 			s.writeError(w, r, err)
@@ -179,4 +186,35 @@ func (s *Server) mcpAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sameOrigin accepts a request without an Origin header (not from a browser) or whose Origin
+// is this server as the request addressed it (scheme-less host:port equal to Host). A page on
+// another origin, or a rebound DNS name, is refused before any key is looked at.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return false
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	want := r.Host
+	if _, _, err := net.SplitHostPort(want); err != nil {
+		port := "80"
+		if r.TLS != nil {
+			port = "443"
+		}
+		want = net.JoinHostPort(want, port)
+	}
+	return strings.EqualFold(host, want)
 }

@@ -17,6 +17,7 @@ import (
 	"multimail.dev/multimail/api/mcp"
 	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/queue"
 )
 
 // The authorization matrix (docs/authorization.md): every route of the route table and every
@@ -81,6 +82,7 @@ const (
 	listing         // a list filtered to the key's mailboxes: 200 for all (content checked)
 	keyMaker        // POST /v1/admin/keys for own with scopes ["read"]
 	decision        // approve/reject: byID, and never a key that holds send (403)
+	oversee         // a mailbox's oversight controls: named, and never a key that holds send (403)
 )
 
 // call is one prepared request: fresh resources where the route changes them.
@@ -154,6 +156,25 @@ func matrixRows() map[string]matrixRow {
 			return call{"/v1/admin/queue/" + f.e.send(otpBody()) + suffix, nil}
 		}
 	}
+	// The oversight controls act on ownA (autonomous), so no row changes how ownG gates.
+	policy := func(path string, body any, edit func(f *fixtures, p *mailbox.Policy) string) func(*testing.T, *fixtures) call {
+		return func(t *testing.T, f *fixtures) call {
+			suffix := ""
+			if edit != nil {
+				if _, _, err := f.e.store.UpdateOversight(context.Background(), ownA, func(_ *mailbox.Mailbox, p *mailbox.Policy) error {
+					suffix = edit(f, p)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return call{"/v1/mailboxes/" + ownA + path + suffix, body}
+		}
+	}
+	pending := func(f *fixtures, p *mailbox.Policy) string {
+		p.Request = &mailbox.OversightRequest{ID: f.fresh("ovr_m"), From: mailbox.Autonomous, To: mailbox.Autonomous, RequestedBy: "matrix"}
+		return ""
+	}
 	decide := func(verb string) func(*testing.T, *fixtures) call {
 		return func(t *testing.T, f *fixtures) call {
 			return call{"/v1/approvals/" + f.heldForDecisions() + "/" + verb, map[string]string{"reason": "matrix"}}
@@ -173,6 +194,22 @@ func matrixRows() map[string]matrixRow {
 		}},
 		"POST /v1/approvals/{approval_id}/approve": {[]string{"approve"}, decision, 200, decide("approve")},
 		"POST /v1/approvals/{approval_id}/reject":  {[]string{"approve"}, decision, 200, decide("reject")},
+		// sending (docs/sending.md)
+		"POST /v1/messages/{message_id}/cancel": {[]string{"send", "admin"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/messages/" + f.e.send(otpBody()) + "/cancel", nil}
+		}},
+		"POST /v1/send_batch":  {[]string{"send"}, named, 200, static("/v1/send_batch", map[string]any{"messages": []any{otpBody()}})},
+		"GET /v1/suppressions": {[]string{"send", "read"}, named, 200, static("/v1/suppressions?domain=yourproduct.com", nil)},
+		"POST /v1/suppressions": {[]string{"send", "admin"}, named, 201, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/suppressions", map[string]any{"domain": "yourproduct.com", "address": f.fresh("s") + "@dest.example"}}
+		}},
+		"DELETE /v1/suppressions": {[]string{"admin"}, named, 200, func(t *testing.T, f *fixtures) call {
+			addr := f.fresh("d") + "@dest.example"
+			if err := f.e.q.Suppress(context.Background(), queue.Suppression{Domain: "yourproduct.com", Address: addr, Reason: "manual"}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/suppressions?domain=yourproduct.com&address=" + addr, nil}
+		}},
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
 		}},
@@ -203,6 +240,83 @@ func matrixRows() map[string]matrixRow {
 		"POST /v1/admin/queue/{message_id}/retry": {[]string{"admin"}, byID, 200, freshMsg("/retry")},
 		"DELETE /v1/admin/queue/{message_id}":     {[]string{"admin"}, byID, 200, freshMsg("")},
 		"GET /v1/audit":                           {[]string{"admin"}, listing, 200, static("/v1/audit?limit=1000", nil)},
+
+		// Oversight controls (oversight.go).
+		"GET /v1/mailboxes/{mailbox_id}/allowlist": {[]string{"approve"}, oversee, 200, policy("/allowlist", nil, nil)},
+		"PUT /v1/mailboxes/{mailbox_id}/allowlist": {[]string{"approve"}, oversee, 200, policy("/allowlist", map[string]any{"entries": []string{"@partner.example"}}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/allowlist": {[]string{"approve"}, oversee, 201, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/mailboxes/" + ownA + "/allowlist", map[string]any{"entry": f.fresh("m") + "@partner.example"}}
+		}},
+		"DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}": {[]string{"approve"}, oversee, 200, policy("/allowlist/", nil, func(f *fixtures, p *mailbox.Policy) string {
+			e := f.fresh("d") + "@partner.example"
+			p.Allowlist = append(p.Allowlist, mailbox.AllowEntry{Entry: e})
+			return e
+		})},
+		"GET /v1/mailboxes/{mailbox_id}/rules":  {[]string{"approve"}, oversee, 200, policy("/rules", nil, nil)},
+		"PUT /v1/mailboxes/{mailbox_id}/rules":  {[]string{"approve"}, oversee, 200, policy("/rules", map[string]any{"rules": []map[string]any{{"tags": []string{"otp"}, "action": "auto_approve"}}}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/rules": {[]string{"approve"}, oversee, 201, policy("/rules", map[string]any{"recipients": []string{"*@blocked.example"}, "action": "reject"}, nil)},
+		"DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}": {[]string{"approve"}, oversee, 200, policy("/rules/", nil, func(f *fixtures, p *mailbox.Policy) string {
+			id := f.fresh("rl_m")
+			p.Rules = append(p.Rules, mailbox.PolicyRule{ID: id, Tags: []string{"x"}, Action: "reject"})
+			return id
+		})},
+		"GET /v1/mailboxes/{mailbox_id}/oversight":                  {[]string{"send", "read", "approve"}, named, 200, policy("/oversight", nil, nil)},
+		"PUT /v1/mailboxes/{mailbox_id}/oversight":                  {[]string{"approve"}, oversee, 200, policy("/oversight", map[string]any{"oversight": "autonomous", "reason": "matrix"}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/oversight_request":         {[]string{"send"}, named, 200, policy("/oversight_request", map[string]any{"oversight": "autonomous"}, nil)},
+		"POST /v1/mailboxes/{mailbox_id}/oversight_request/approve": {[]string{"approve"}, oversee, 200, policy("/oversight_request/approve", map[string]any{"reason": "matrix"}, pending)},
+		"POST /v1/mailboxes/{mailbox_id}/oversight_request/reject":  {[]string{"approve"}, oversee, 200, policy("/oversight_request/reject", nil, pending)},
+		"GET /v1/oversight_requests": {[]string{"approve"}, listing, 200, func(t *testing.T, f *fixtures) call {
+			if _, _, err := f.e.store.UpdateOversight(context.Background(), otherM, func(_ *mailbox.Mailbox, p *mailbox.Policy) error {
+				p.Request = &mailbox.OversightRequest{ID: "ovr_other", From: mailbox.GatedSend, To: mailbox.Autonomous, RequestedBy: "matrix"}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/oversight_requests", nil}
+		}},
+		"DELETE /v1/admin/mailboxes/{address}": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
+			addr := f.fresh("gone") + "@example.com"
+			if err := f.e.store.AddMailbox(context.Background(), mailbox.Mailbox{Address: addr, Oversight: mailbox.Autonomous}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/admin/mailboxes/" + addr + "?confirm=true", nil}
+		}},
+		"GET /v1/admin/domains/{name}/check": {[]string{"admin"}, super, 200, static("/v1/admin/domains/example.com/check", nil)},
+		"DELETE /v1/admin/domains/{name}": {[]string{"admin"}, super, 200, func(t *testing.T, f *fixtures) call {
+			name := f.fresh("gone") + ".example"
+			if err := f.e.store.AddDomain(context.Background(), mailbox.Domain{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/admin/domains/" + name + "?confirm=true", nil}
+		}},
+		// the agent's mailbox (mail.go): reading needs read, filing needs tag, reply needs send
+		"GET /v1/threads/{thread_id}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			em, err := f.e.store.Email(context.Background(), f.emailA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return call{"/v1/threads/" + em.ThreadID, nil}
+		}},
+		"POST /v1/emails/{email_id}/reply": {[]string{"send"}, byID, 202, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/reply", map[string]any{"text": "thanks"}}
+		}},
+		"GET /v1/mailboxes/{mailbox_id}/check_inbox": {[]string{"read"}, named, 200, static("/v1/mailboxes/"+ownA+"/check_inbox?timeout=0", nil)},
+		"GET /v1/emails/{email_id}/raw":              {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call { return call{"/v1/emails/" + f.emailA + "/raw", nil} }},
+		"GET /v1/emails/{email_id}/attachments/{n}": {[]string{"read"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/attachments/0", nil}
+		}},
+		"POST /v1/emails/{email_id}/move": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/move", map[string]any{"folder": "INBOX"}}
+		}},
+		"POST /v1/emails/{email_id}/archive": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}) + "/archive", nil}
+		}},
+		"DELETE /v1/emails/{email_id}": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{}), nil}
+		}},
+		"POST /v1/emails/{email_id}/mark": {[]string{"tag"}, byID, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/emails/" + f.emailA + "/mark", map[string]any{"read": true}}
+		}},
 	}
 }
 
@@ -225,6 +339,10 @@ func expect(row matrixRow, k keyKind) int {
 			return 404
 		}
 		if slices.Contains(k.scopes, "send") {
+			return 403
+		}
+	case oversee:
+		if !k.own() || slices.Contains(k.scopes, "send") {
 			return 403
 		}
 	case super:
@@ -327,6 +445,92 @@ var mcpTools = map[string]struct {
 	}},
 	"reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"approval_id": f.heldForDecisions()}
+	}},
+
+	// Oversight controls, on ownA as the HTTP rows.
+	"get_allowlist": {"GET /v1/mailboxes/{mailbox_id}/allowlist", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"add_allowlist_entry": {"POST /v1/mailboxes/{mailbox_id}/allowlist", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "entry": f.fresh("mcp") + "@partner.example"}
+	}},
+	"set_allowlist": {"PUT /v1/mailboxes/{mailbox_id}/allowlist", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "entries": []string{"@partner.example"}}
+	}},
+	"remove_allowlist_entry": {"DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}", func(t *testing.T, f *fixtures) map[string]any {
+		c := matrixRows()["DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA, "entry": c.path[strings.LastIndex(c.path, "/")+1:]}
+	}},
+	"get_rules": {"GET /v1/mailboxes/{mailbox_id}/rules", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"add_rule": {"POST /v1/mailboxes/{mailbox_id}/rules", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "tags": []string{"mcp"}, "action": "require_approval"}
+	}},
+	"set_rules": {"PUT /v1/mailboxes/{mailbox_id}/rules", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "rules": []map[string]any{{"tags": []string{"otp"}, "action": "auto_approve"}}}
+	}},
+	"remove_rule": {"DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}", func(t *testing.T, f *fixtures) map[string]any {
+		c := matrixRows()["DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA, "rule_id": c.path[strings.LastIndex(c.path, "/")+1:]}
+	}},
+	"get_oversight": {"GET /v1/mailboxes/{mailbox_id}/oversight", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"request_oversight": {"POST /v1/mailboxes/{mailbox_id}/oversight_request", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "oversight": "autonomous"}
+	}},
+	"set_oversight": {"PUT /v1/mailboxes/{mailbox_id}/oversight", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "oversight": "autonomous"}
+	}},
+	"list_oversight_requests": {"GET /v1/oversight_requests", func(*testing.T, *fixtures) map[string]any { return map[string]any{} }},
+	"approve_oversight_request": {"POST /v1/mailboxes/{mailbox_id}/oversight_request/approve", func(t *testing.T, f *fixtures) map[string]any {
+		matrixRows()["POST /v1/mailboxes/{mailbox_id}/oversight_request/approve"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA}
+	}},
+	"reject_oversight_request": {"POST /v1/mailboxes/{mailbox_id}/oversight_request/reject", func(t *testing.T, f *fixtures) map[string]any {
+		matrixRows()["POST /v1/mailboxes/{mailbox_id}/oversight_request/reject"].setup(t, f)
+		return map[string]any{"mailbox_id": ownA, "reason": "mcp matrix"}
+	}},
+	// the agent's mailbox (mail.go)
+	"reply_email": {"POST /v1/emails/{email_id}/reply", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "text": "thanks"}
+	}},
+	"check_inbox": {"GET /v1/mailboxes/{mailbox_id}/check_inbox", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "timeout": 0}
+	}},
+	"get_thread": {"GET /v1/threads/{thread_id}", func(t *testing.T, f *fixtures) map[string]any {
+		em, err := f.e.store.Email(context.Background(), f.emailA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"thread_id": em.ThreadID}
+	}},
+	"move_email": {"POST /v1/emails/{email_id}/move", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "folder": "INBOX"}
+	}},
+	"archive_email": {"POST /v1/emails/{email_id}/archive", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"delete_email": {"DELETE /v1/emails/{email_id}", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.e.deliver(ownA, testRaw, mailbox.DeliverOptions{})}
+	}},
+	"mark_email": {"POST /v1/emails/{email_id}/mark", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"email_id": f.emailA, "read": true}
+	}},
+	// sending (docs/sending.md)
+	"cancel_message": {"POST /v1/messages/{message_id}/cancel", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"message_id": f.e.send(otpBody())}
+	}},
+	"send_batch": {"POST /v1/send_batch", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"messages": []any{otpBody()}}
+	}},
+	"list_suppressions": {"GET /v1/suppressions", func(*testing.T, *fixtures) map[string]any {
+		return map[string]any{"domain": "yourproduct.com"}
+	}},
+	"add_suppression": {"POST /v1/suppressions", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"domain": "yourproduct.com", "address": f.fresh("ms") + "@dest.example"}
+	}},
+	"delete_suppression": {"DELETE /v1/suppressions", func(t *testing.T, f *fixtures) map[string]any {
+		addr := f.fresh("md") + "@dest.example"
+		if err := f.e.q.Suppress(context.Background(), queue.Suppression{Domain: "yourproduct.com", Address: addr, Reason: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"domain": "yourproduct.com", "address": addr}
 	}},
 }
 

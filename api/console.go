@@ -7,9 +7,11 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
+	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -126,4 +128,48 @@ func (s *Server) heldMessage(w http.ResponseWriter, r *http.Request, p *principa
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(raw)
 	return nil
+}
+
+// IdentityVerdict checks the Multimail-Identity header of a message's stored body (as
+// released) against this node's own identity key set, for the console's message page. The
+// key must be one that may see the message (its sending mailbox); anything else is a 404
+// *Error. The verdict is one line for a person: "verified: …", "not released yet", "the body
+// is no longer kept", or "FAILED: <why>".
+func (s *Server) IdentityVerdict(r *http.Request, key, msgID string) (string, error) {
+	ident, err := s.Identify(r, key)
+	if err != nil {
+		return "", err
+	}
+	st, err := s.opts.Queue.Status(r.Context(), msgID)
+	if err != nil || !(mailbox.APIKey{Mailboxes: ident.Mailboxes}).AllowsMailbox(st.Mailbox) {
+		return "", errNotFound("message")
+	}
+	switch st.State {
+	case "pending_approval":
+		return "not released yet (held for approval)", nil
+	case "rejected":
+		return "never released (rejected)", nil
+	}
+	body, err := s.opts.Queue.Body(r.Context(), msgID)
+	if err != nil || len(body) == 0 {
+		return "the body is no longer kept", nil
+	}
+	ks := identity.KeySet{Version: 1}
+	ds, err := s.opts.Store.Domains(r.Context())
+	if err != nil {
+		return "", err
+	}
+	for _, d := range ds {
+		keys, err := identityKeys(d)
+		if err != nil {
+			return "", err
+		}
+		ks.Keys = append(ks.Keys, keys...)
+	}
+	res, err := identity.Verify(body, ks.LookupTXT)
+	if err != nil {
+		return "FAILED: " + err.Error(), nil
+	}
+	return fmt.Sprintf("verified: %s, mode %s, released %s (selector %s)", res.Header.Mailbox, res.Header.Mode,
+		res.Header.Release, res.Selector), nil
 }

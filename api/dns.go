@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"strings"
@@ -65,12 +67,15 @@ func dkimRecord(pemKey []byte) (keyType, txt string, err error) {
 }
 
 // dnsRecords lists what to publish for d: MX, SPF, DKIM, the identity keys (one record per
-// selector: active, retired, and revoked with an empty p=) and DMARC.
+// selector: active, retired, and revoked with an empty p=), DMARC at p=none, MTA-STS (the
+// _mta-sts TXT and the mta-sts host serving the policy) and TLS-RPT; and, as advice, the
+// host's reverse DNS.
 func dnsRecords(d mailbox.Domain, hostname string) (wire.DNS, error) {
 	name := strings.TrimSuffix(d.Name, ".") + "."
 	host := strings.TrimSuffix(hostname, ".") + "."
 	recs := []wire.DNSRecord{
-		{Purpose: "mx", Name: name, Type: "MX", Value: "10 " + host},
+		{Purpose: "mx", Name: name, Type: "MX", Value: "10 " + host,
+			Note: "the host must have A/AAAA records of its public addresses"},
 		{Purpose: "spf", Name: name, Type: "TXT", Value: "v=spf1 mx ~all"},
 	}
 	if len(d.DKIMKeyPEM) > 0 {
@@ -87,9 +92,36 @@ func dnsRecords(d mailbox.Domain, hostname string) (wire.DNS, error) {
 	for _, k := range ids {
 		recs = append(recs, wire.DNSRecord{Purpose: "identity", Name: k.RecordName(), Type: "TXT", Value: k.TXT()})
 	}
-	recs = append(recs, wire.DNSRecord{Purpose: "dmarc", Name: "_dmarc." + name, Type: "TXT",
-		Value: "v=DMARC1; p=quarantine; rua=mailto:postmaster@" + d.Name})
-	return wire.DNS{Domain: d.Name, Records: recs, Text: zoneText(recs)}, nil
+	policy := mtaSTSPolicy(hostname)
+	recs = append(recs,
+		wire.DNSRecord{Purpose: "dmarc", Name: "_dmarc." + name, Type: "TXT",
+			Value: "v=DMARC1; p=none; rua=mailto:postmaster@" + d.Name,
+			Note:  "p=none first: the aggregate reports to postmaster@ show every source sending as the domain; once they all pass SPF or DKIM, raise it to quarantine, then reject"},
+		wire.DNSRecord{Purpose: "mta-sts", Name: "_mta-sts." + name, Type: "TXT", Value: "v=STSv1; id=" + mtaSTSID(policy),
+			Note: "the id changes whenever the policy does"},
+		wire.DNSRecord{Purpose: "mta-sts-host", Name: "mta-sts." + name, Type: "CNAME", Value: host,
+			Note: "multimail serves the policy at https://mta-sts." + d.Name + "/.well-known/mta-sts.txt on its HTTPS listener (port 443); its certificate must cover mta-sts." + d.Name},
+		wire.DNSRecord{Purpose: "tls-rpt", Name: "_smtp._tls." + name, Type: "TXT", Value: "v=TLSRPTv1; rua=mailto:postmaster@" + d.Name},
+	)
+	advice := []string{
+		"PTR: the reverse DNS of each public address of " + strings.TrimSuffix(host, ".") + " must name " + host +
+			" (set by whoever owns the address block: your hosting provider), and " + host + " must resolve back to that address; many receivers refuse mail from an address without it",
+	}
+	return wire.DNS{Domain: d.Name, Records: recs, Text: zoneText(recs, advice), Advice: advice, MTASTSPolicy: policy}, nil
+}
+
+// mtaSTSPolicy is the MTA-STS policy (RFC 8461 §3.2) of every local domain: mode testing, so
+// a certificate problem is reported over TLS-RPT instead of stopping mail; switch to enforce
+// once the reports are clean.
+func mtaSTSPolicy(hostname string) string {
+	return "version: STSv1\r\nmode: testing\r\nmx: " + strings.TrimSuffix(hostname, ".") + "\r\nmax_age: 604800\r\n"
+}
+
+// mtaSTSID is the policy's id for the _mta-sts TXT record: a hash of the policy, so it
+// changes exactly when the policy does (1–32 alphanumerics, RFC 8461 §3.1).
+func mtaSTSID(policy string) string {
+	sum := sha256.Sum256([]byte(policy))
+	return hex.EncodeToString(sum[:])[:20]
 }
 
 func selectorOf(d mailbox.Domain) string {
@@ -100,19 +132,28 @@ func selectorOf(d mailbox.Domain) string {
 }
 
 // zoneText renders records as zone-file lines; TXT values are split into quoted strings of
-// at most 255 bytes (RFC 1035 §3.3.14), as a 2048-bit DKIM key needs.
-func zoneText(recs []wire.DNSRecord) string {
+// at most 255 bytes (RFC 1035 §3.3.14), as a 2048-bit DKIM key needs. Notes and advice are
+// comments.
+func zoneText(recs []wire.DNSRecord, advice []string) string {
 	var b strings.Builder
 	for _, r := range recs {
+		if r.Note != "" {
+			fmt.Fprintf(&b, "; %s\n", r.Note)
+		}
 		v := r.Value
 		if r.Type == "TXT" {
 			v = quoteTXT(v)
 		}
 		fmt.Fprintf(&b, "%s\t3600\tIN\t%s\t%s\n", r.Name, r.Type, v)
 	}
+	for _, a := range advice {
+		fmt.Fprintf(&b, "; %s\n", a)
+	}
 	return b.String()
 }
 
+// quoteTXT splits v into quoted strings of at most 255 bytes. The values multimail publishes
+// hold no quote or backslash, which would need escaping.
 func quoteTXT(v string) string {
 	var parts []string
 	for len(v) > 255 {

@@ -1,4 +1,4 @@
-// Package api is multimail's HTTP surface (CONTRACT.md §4): the JSON endpoints agents and apps
+// Package api is multimail's HTTP surface (docs/api.md): the JSON endpoints agents and apps
 // call (send_email, messages, emails, tags, approvals), the admin endpoints the CLI calls, the
 // OpenAPI 3.1 document describing all of them (openapi.json, checked against the route table by
 // a test), /mcp, and the middleware they share.
@@ -19,6 +19,12 @@
 // Another mailbox's message, email, approval, queue entry or key is 404 (as if it did not
 // exist); a mailbox named in the request that the key does not hold, or a missing scope, is
 // 403. See docs/authorization.md.
+//
+// Besides the /v1 routes the public handler serves, without a key, /healthz, /readyz,
+// /metrics, /openapi.json, the identity key set and the MTA-STS policy of the local domain
+// named by the Host header mta-sts.<domain> (dnscheck.go). GET /v1/admin/domains/{name}/check
+// looks the records of domain dns up through Options.Resolver (the node's dnsclient) and says
+// ok, missing or wrong for each.
 //
 // AdminHandler serves the same routes without bearer auth as the "cli" principal, for the
 // unix socket in the data directory whose file permissions are the authentication.

@@ -53,6 +53,12 @@ func emailQuery(r *http.Request, mbox string) (mailbox.Query, error) {
 	if hasCRLF(q.Tag) {
 		return q, errField("tag", "must be one line")
 	}
+	if th := v.Get("thread_id"); th != "" {
+		if !mailbox.ParseThreadID(th) {
+			return q, errField("thread_id", "must be a th_… thread id")
+		}
+		q.ThreadID = th
+	}
 	switch v.Get("unread") {
 	case "":
 	case "true", "1":
@@ -74,6 +80,7 @@ func summaryJSON(e mailbox.Email) wire.EmailSummary {
 		From: nonNil(e.From), To: nonNil(e.To), Cc: e.Cc, Subject: e.Subject,
 		Date: wireTime(e.Date), ReceivedAt: wireTime(e.InternalDate), Size: e.Size,
 		Unread: !e.HasFlag(mailbox.FlagSeen), Tags: nonNil(e.Keywords), Flags: nonNil(e.Flags),
+		ThreadID: e.ThreadID,
 	}
 }
 

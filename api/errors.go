@@ -43,6 +43,8 @@ const (
 	CodeInternal            = "internal_error"       // 500
 	CodeUnavailable         = "service_unavailable"  // 503
 	// CodeInsufficientStorage (503, with Retry-After) is in intake.go.
+	CodeNothingToCancel = "nothing_to_cancel" // 409: every recipient is delivered or final
+	CodeSuppressed      = "suppressed"        // 422: a recipient is on the suppression list
 )
 
 func errField(field, format string, args ...any) *Error {
@@ -90,6 +92,9 @@ func toError(err error) *Error {
 	if errors.As(err, &fe) && errors.Is(err, submission.ErrAttachmentType) {
 		return errUnprocessable(fe.Field, "%s: %s", fe.Field, fe.Msg)
 	}
+	if errors.As(err, &fe) && errors.Is(err, submission.ErrSuppressed) {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeSuppressed, Field: fe.Field, Message: fe.Field + ": " + fe.Msg}
+	}
 	if errors.As(err, &fe) {
 		return errField(fe.Field, "%s", fe.Msg)
 	}
@@ -124,6 +129,9 @@ func sentinelError(err error) *Error {
 	case errors.Is(err, queue.ErrIdempotencyConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeIdempotencyConflict, Field: "idempotency_key",
 			Message: "idempotency_key: already used with a different request in the last 24 h"}
+	case errors.Is(err, queue.ErrNothingToCancel):
+		return &Error{Status: http.StatusConflict, Code: CodeNothingToCancel,
+			Message: "nothing left to cancel: every recipient is delivered, final or already cancelled"}
 	case errors.Is(err, queue.ErrNotPending):
 		return errConflict("the approval is no longer pending")
 	case errors.Is(err, mailbox.ErrExists):

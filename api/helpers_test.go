@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"multimail.dev/multimail/audit"
 	"multimail.dev/multimail/budget"
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/mta/mtatest"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
 )
@@ -68,6 +70,7 @@ type envOptions struct {
 	rules     []submission.Rule
 	bodyTime  time.Duration
 	budget    *budget.Bytes
+	resolver  Resolver // default: one asking an empty test DNS server (every record missing)
 }
 
 func newEnv(tb testing.TB, eo envOptions) *testEnv {
@@ -96,12 +99,15 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if eo.resolver == nil {
+		eo.resolver = testResolver(mtatest.NewDNS(tb, nil).Addr())
+	}
 	if eo.rateLimit.PerSecond == 0 {
 		eo.rateLimit.PerSecond = -1 // tests that want a limit set one
 	}
 	e.srv, err = New(Options{Store: e.store, Queue: q, Submitter: sub, Gatherer: e.reg, Registerer: e.reg,
 		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock,
-		BodyTimeout: eo.bodyTime, Budget: eo.budget, Audit: j})
+		BodyTimeout: eo.bodyTime, Budget: eo.budget, Audit: j, Resolver: eo.resolver})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -334,4 +340,12 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// testResolver is a Go resolver that asks only the DNS server at addr.
+func testResolver(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }

@@ -41,7 +41,7 @@ func messageJSON(st *queue.Status) wire.Message {
 	m := wire.Message{
 		MessageID: st.ID, MailboxID: st.Mailbox, From: st.From, Subject: st.Subject,
 		Status: st.State, Priority: st.Lane.String(), Tags: st.Tags,
-		QueuedAt: wireTime(st.QueuedAt), ExpiresAt: timePtr(st.ExpiresAt), Size: st.Size,
+		QueuedAt: wireTime(st.QueuedAt), ExpiresAt: timePtr(st.ExpiresAt), SendAt: timePtr(st.SendAt), Size: st.Size,
 		Recipients: make([]wire.Recipient, 0, len(st.Recipients)),
 	}
 	for _, rc := range st.Recipients {
@@ -67,6 +67,7 @@ func trailEvent(ev queue.Event) wire.TrailEvent {
 		MXHost: ev.MXHost, SMTPCode: ev.SMTPCode, EnhancedCode: ev.EnhancedCode,
 		ErrorDetail: ev.Detail, Attempt: ev.Attempt, TLS: ev.TLS, Tags: ev.Tags,
 		By: ev.By, Rule: ev.Rule, Reason: ev.Reason, MailboxID: ev.MailboxID, EmailID: ev.EmailID,
+		SendAt: timePtr(ev.SendAt),
 	}
 }
 

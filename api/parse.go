@@ -10,6 +10,7 @@ import (
 	_ "github.com/emersion/go-message/charset" // decode non-UTF-8 bodies and headers
 	"github.com/emersion/go-message/mail"
 
+	"multimail.dev/multimail/api/render"
 	"multimail.dev/multimail/api/wire"
 	"multimail.dev/multimail/mailbox"
 )
@@ -39,15 +40,30 @@ func parseEmail(e mailbox.Email, raw []byte) wire.Email {
 	if err != nil && !isUnknownCharset(err) {
 		return out
 	}
-	walkParts(mr, &out)
+	walkParts(mr, &out, -1, nil)
+	out.Markdown = out.Text
+	if strings.TrimSpace(out.Text) == "" && out.HTML != "" {
+		out.Markdown = render.Markdown(out.HTML)
+	}
 	return out
 }
 
-func walkParts(mr *mail.Reader, out *wire.Email) {
+// walkParts reads the parts into out. With want >= 0 it stops at attachment number want
+// (the index into out.Attachments) and hands its header and body to found.
+func walkParts(mr *mail.Reader, out *wire.Email, want int, found func(h *mail.AttachmentHeader, body io.Reader)) {
 	for {
 		p, err := mr.NextPart()
 		if err != nil && !isUnknownCharset(err) {
 			return // io.EOF or a malformed part
+		}
+		if want >= 0 && len(out.Attachments) == want && isAttachment(p.Header) {
+			switch h := p.Header.(type) {
+			case *mail.InlineHeader:
+				found(&mail.AttachmentHeader{Header: h.Header}, p.Body)
+			case *mail.AttachmentHeader:
+				found(h, p.Body)
+			}
+			return
 		}
 		switch h := p.Header.(type) {
 		case *mail.InlineHeader:
@@ -56,6 +72,18 @@ func walkParts(mr *mail.Reader, out *wire.Email) {
 			out.Attachments = append(out.Attachments, attachmentInfo(h, p.Body))
 		}
 	}
+}
+
+// isAttachment reports whether a part is listed in attachments (see addInline).
+func isAttachment(h any) bool {
+	switch h := h.(type) {
+	case *mail.AttachmentHeader:
+		return true
+	case *mail.InlineHeader:
+		ct, _, _ := h.ContentType()
+		return !strings.HasPrefix(ct, "text/")
+	}
+	return false
 }
 
 func isUnknownCharset(err error) bool {

@@ -19,7 +19,7 @@ type route struct {
 	h       handlerFunc
 }
 
-// routes is the endpoint table of CONTRACT.md §4 plus the admin endpoints the CLI calls. The
+// routes is the endpoint table of docs/api.md plus the admin endpoints the CLI calls. The
 // scopes are the first gate; each handler then checks the mailboxes (see principal), and
 // TestAuthorizationMatrix walks this table, so a new route needs its row there.
 func (s *Server) routes() []route {
@@ -33,6 +33,23 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/approvals/{approval_id}/message", []string{scopeRead, scopeApprove}, s.heldMessage},
 		{"POST", "/v1/approvals/{approval_id}/approve", []string{scopeApprove}, s.approve},
 		{"POST", "/v1/approvals/{approval_id}/reject", []string{scopeApprove}, s.reject},
+		// sending (docs/sending.md)
+		{"POST", "/v1/messages/{message_id}/cancel", []string{scopeSend, scopeAdmin}, s.cancelMessage},
+		{"POST", "/v1/send_batch", []string{scopeSend}, s.sendBatch},
+		{"GET", "/v1/suppressions", []string{scopeSend, scopeRead}, s.listSuppressions},
+		{"POST", "/v1/suppressions", []string{scopeSend, scopeAdmin}, s.addSuppression},
+		{"DELETE", "/v1/suppressions", []string{scopeAdmin}, s.deleteSuppression},
+
+		// the agent's mailbox: threads, reply, check_inbox, raw and attachments, filing (mail.go)
+		{"GET", "/v1/threads/{thread_id}", []string{scopeRead}, s.getThread},
+		{"POST", "/v1/emails/{email_id}/reply", []string{scopeSend}, s.replyEmail},
+		{"GET", "/v1/mailboxes/{mailbox_id}/check_inbox", []string{scopeRead}, s.checkInbox},
+		{"GET", "/v1/emails/{email_id}/raw", []string{scopeRead}, s.rawEmail},
+		{"GET", "/v1/emails/{email_id}/attachments/{n}", []string{scopeRead}, s.emailAttachment},
+		{"POST", "/v1/emails/{email_id}/move", []string{scopeTag}, s.moveEmail},
+		{"POST", "/v1/emails/{email_id}/archive", []string{scopeTag}, s.archiveEmail},
+		{"DELETE", "/v1/emails/{email_id}", []string{scopeTag}, s.deleteEmail},
+		{"POST", "/v1/emails/{email_id}/mark", []string{scopeTag}, s.markEmail},
 
 		{"POST", "/v1/admin/domains", []string{scopeAdmin}, s.addDomain},
 		{"GET", "/v1/admin/domains", []string{scopeAdmin}, s.listDomains},
@@ -49,6 +66,26 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/admin/queue/{message_id}/retry", []string{scopeAdmin}, s.retryQueue},
 		{"DELETE", "/v1/admin/queue/{message_id}", []string{scopeAdmin}, s.deleteQueue},
 		{"GET", "/v1/audit", []string{scopeAdmin}, s.listAudit},
+
+		// Oversight controls (oversight.go, docs/oversight-controls.md): editing needs approve or
+		// admin of that mailbox and no send (principal.oversees); the agent asks with send.
+		{"GET", "/v1/mailboxes/{mailbox_id}/allowlist", []string{scopeApprove}, s.getAllowlist},
+		{"PUT", "/v1/mailboxes/{mailbox_id}/allowlist", []string{scopeApprove}, s.putAllowlist},
+		{"POST", "/v1/mailboxes/{mailbox_id}/allowlist", []string{scopeApprove}, s.addAllowlist},
+		{"DELETE", "/v1/mailboxes/{mailbox_id}/allowlist/{entry}", []string{scopeApprove}, s.deleteAllowlist},
+		{"GET", "/v1/mailboxes/{mailbox_id}/rules", []string{scopeApprove}, s.getRules},
+		{"PUT", "/v1/mailboxes/{mailbox_id}/rules", []string{scopeApprove}, s.putRules},
+		{"POST", "/v1/mailboxes/{mailbox_id}/rules", []string{scopeApprove}, s.addRule},
+		{"DELETE", "/v1/mailboxes/{mailbox_id}/rules/{rule_id}", []string{scopeApprove}, s.deleteRule},
+		{"GET", "/v1/mailboxes/{mailbox_id}/oversight", []string{scopeSend, scopeRead, scopeApprove}, s.getOversight},
+		{"PUT", "/v1/mailboxes/{mailbox_id}/oversight", []string{scopeApprove}, s.setOversight},
+		{"POST", "/v1/mailboxes/{mailbox_id}/oversight_request", []string{scopeSend}, s.requestOversight},
+		{"POST", "/v1/mailboxes/{mailbox_id}/oversight_request/approve", []string{scopeApprove}, s.approveOversight},
+		{"POST", "/v1/mailboxes/{mailbox_id}/oversight_request/reject", []string{scopeApprove}, s.rejectOversight},
+		{"GET", "/v1/oversight_requests", []string{scopeApprove}, s.listOversightRequests},
+		{"DELETE", "/v1/admin/mailboxes/{address}", []string{scopeAdmin}, s.deleteMailbox},
+		{"DELETE", "/v1/admin/domains/{name}", []string{scopeAdmin}, s.deleteDomain},
+		{"GET", "/v1/admin/domains/{name}/check", []string{scopeAdmin}, s.domainCheck},
 	}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"multimail.dev/multimail/api/wire"
@@ -31,6 +32,9 @@ func (s *Server) sendEmail(w http.ResponseWriter, r *http.Request, p *principal)
 	if !p.may(req.MailboxID) {
 		return errForbidden("this API key may not send as %s", req.MailboxID)
 	}
+	if err := s.checkSendOptions(r.Context(), req, p); err != nil {
+		return err
+	}
 	rc, err := s.opts.Submitter.Send(detached(r.Context()), req, p.forSend(req.MailboxID))
 	if err != nil {
 		return err
@@ -39,6 +43,15 @@ func (s *Server) sendEmail(w http.ResponseWriter, r *http.Request, p *principal)
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	writeJSON(w, http.StatusAccepted, wire.SendResponse{MessageID: rc.ID, Status: rc.Status, QueuedAt: wireTime(rc.QueuedAt)})
+	return nil
+}
+
+// checkSendOptions checks the options of a send that need more than the send scope.
+func (s *Server) checkSendOptions(_ context.Context, req *submission.SendRequest, p *principal) error {
+	if req.IgnoreSuppression && !(p.owner || (p.holds(scopeAdmin) && p.holds(scopeSend))) {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: "ignore_suppression",
+			Message: "ignore_suppression: needs the admin scope on top of send (the CLI over the ctl socket)"}
+	}
 	return nil
 }
 

@@ -53,6 +53,9 @@ type Options struct {
 	BodyTimeout time.Duration  // time to send a request body; default 30 s (then the connection is closed)
 	Budget      *budget.Bytes  // memory budget large sends reserve; nil: unlimited
 	Audit       *audit.Journal // admin actions are recorded here, GET /v1/audit reads it; nil: none
+	// Resolver looks a domain's records up for GET /v1/admin/domains/{name}/check: the node's
+	// shared *dnsclient.Client. nil: the check answers 503.
+	Resolver Resolver
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -134,6 +137,7 @@ func (s *Server) buildPublic() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", s.openAPI)
 	mux.HandleFunc("GET "+WellKnownIdentityPath, s.wellKnownIdentity)
+	mux.HandleFunc("GET "+MTASTSPath, s.mtaSTS)
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt, s.bearer))
 	}

@@ -26,6 +26,14 @@ const (
 	KindConfig        = "config.apply"   // a config-declared change applied at start (Detail what)
 	KindQueueRetry    = "queue.retry"    // an admin retried a queued message
 	KindQueueDelete   = "queue.delete"   // an admin deleted a queued message
+	// A mailbox's oversight policy (docs/oversight-controls.md): Detail op (add, remove,
+	// replace), entry or rule; the mode change itself is KindOversight with Actor the person.
+	KindAllowlist        = "oversight.allowlist" // allowlist entries added or removed
+	KindRule             = "oversight.rule"      // approval rules added or removed over the API
+	KindOversightRequest = "oversight.request"   // the agent asked for less oversight (Detail from, to); approved or rejected later
+	KindBackup           = "backup"              // a backup was taken over the ctl socket (Detail files, bytes)
+	KindRestore          = "restore"             // the node started from a restored backup (Detail backup time, held messages, folders)
+	KindCancel           = "send.cancel"         // the sender cancelled a message (Detail cancelled, in_flight counts)
 )
 
 // zeroHash is prev of the first record of a journal.

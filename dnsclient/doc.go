@@ -2,7 +2,7 @@
 // question the node asks (inbound SPF, DKIM and DMARC; delivery's MX, A and AAAA) goes
 // through one *Client, built once per node by cmd/multimail and handed to inbound and mta.
 //
-// It imports no project package (a leaf, DESIGN.md); inbound and mta import it.
+// It imports no project package (a leaf, docs/architecture.md); inbound and mta import it.
 //
 // # Transport
 //

@@ -1,4 +1,4 @@
-// Package identity owns multimail's signed identity header (CONTRACT.md §7): the
+// Package identity owns multimail's signed identity header (docs/oversight-model.md): the
 // Multimail-Identity header field that names the sending mailbox, its oversight mode and how
 // the message was released, and the second DKIM-Signature (a=ed25519-sha256, RFC 8463, its
 // own selector, "mmid1" first) that binds that field to From, To, Subject, Date, Message-ID

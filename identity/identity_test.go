@@ -239,3 +239,27 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// A message released twice (held again after a restore, then approved) carries one identity
+// header and one identity signature, and it verifies; another DKIM-Signature is kept.
+func TestSignReplacesEarlierSignature(t *testing.T) {
+	ks, pemKey := testKeys(t)
+	other := "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=mm1; h=From:To:Subject;\r\n bh=x; b=y\r\n"
+	once := signTest(t, other+testMsg, testHeader(), pemKey)
+	h := testHeader()
+	h.Release = ReleaseAutoApproved
+	twice := signTest(t, string(once), h, pemKey)
+	if n := bytes.Count(twice, []byte("DKIM-Signature:")); n != 2 {
+		t.Fatalf("%d DKIM-Signature fields, want the other one and ours:\n%s", n, twice)
+	}
+	if !bytes.Contains(twice, []byte("s=mm1;")) {
+		t.Fatalf("the other signature was removed:\n%s", twice)
+	}
+	res, err := Verify(twice, ks.LookupTXT)
+	if err != nil {
+		t.Fatalf("Verify: %v\n%s", err, twice)
+	}
+	if res.Header.Release != ReleaseAutoApproved {
+		t.Fatalf("release %q", res.Header.Release)
+	}
+}

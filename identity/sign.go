@@ -23,8 +23,10 @@ func SignedHeaders() []string {
 // Verify to accept an identity signature.
 var RequiredHeaders = []string{FieldName, FieldName, "From", "From", "To", "Subject", "Date", "Message-ID"}
 
-// Sign removes every Multimail-Identity field of msg, prepends ours with value h, then the
-// identity DKIM-Signature by key for domain/selector (relaxed/relaxed, ed25519-sha256, no l=).
+// Sign removes every Multimail-Identity field of msg and every DKIM-Signature that covers one
+// (an identity signature from an earlier release, e.g. of a message held again after a restore,
+// would no longer verify), prepends ours with value h, then the identity DKIM-Signature by key
+// for domain/selector (relaxed/relaxed, ed25519-sha256, no l=).
 // domain must be the domain of h.Mailbox, which is the From address.
 func Sign(msg []byte, h Header, domain, selector string, key ed25519.PrivateKey) ([]byte, error) {
 	v, err := h.Format()
@@ -35,6 +37,9 @@ func Sign(msg []byte, h Header, domain, selector string, key ed25519.PrivateKey)
 		return nil, fmt.Errorf("identity: signing domain %s is not the mailbox's (%s)", domain, h.Mailbox)
 	}
 	msg = RemoveFields(msg, FieldName)
+	msg = removeMatching(msg, func(f []byte) bool {
+		return isField(f, "DKIM-Signature") && coversIdentity(sigTags(f)["h"])
+	})
 	field := FieldName + ": " + v + "\r\n"
 	out := make([]byte, 0, len(field)+len(msg)+512)
 	out = append(append(out, field...), msg...)
@@ -63,12 +68,17 @@ func Sign(msg []byte, h Header, domain, selector string, key ed25519.PrivateKey)
 // continuation lines included. The body and every other field are kept byte for byte; msg is
 // returned as is when it has none.
 func RemoveFields(msg []byte, name string) []byte {
+	return removeMatching(msg, func(f []byte) bool { return isField(f, name) })
+}
+
+// removeMatching returns msg without the header fields (raw, folding included) drop matches.
+func removeMatching(msg []byte, drop func(field []byte) bool) []byte {
 	var out []byte
 	rest, kept := msg, 0
 	for len(rest) > 0 && !bytes.HasPrefix(rest, []byte("\r\n")) {
 		end := fieldEnd(rest)
 		off := len(msg) - len(rest)
-		if isField(rest[:end], name) {
+		if drop(rest[:end]) {
 			if out == nil {
 				out = make([]byte, 0, len(msg))
 			}

@@ -90,17 +90,21 @@ func (s *session) store(mb mailbox.Mailbox, msg []byte, junk bool) (string, erro
 	s.srv.metrics.messages.WithLabelValues(outcome).Inc()
 	s.log.Info("stored", "mailbox", mb.Address, "email_id", em.ID, "folder", em.Folder,
 		"pending", em.Pending, "size", len(msg))
-	s.recordReceived(mb.Address, em.ID)
+	s.recordReceived(mb.Address, em, msg)
 	return em.ID, nil
 }
 
 // recordReceived appends the "received" event that webhooks fan out.
-func (s *session) recordReceived(mailboxID, emailID string) {
+func (s *session) recordReceived(mailboxID string, em mailbox.Email, msg []byte) {
 	if s.srv.opts.Queue == nil {
 		return
 	}
+	emailID := em.ID
 	ev := queue.Event{Type: queue.EventReceived, MsgID: emailID, Time: s.srv.now(),
 		MailboxID: mailboxID, EmailID: emailID}
+	if s.srv.opts.Summarize != nil {
+		ev.Received = s.srv.opts.Summarize(em, msg)
+	}
 	if err := s.srv.opts.Queue.Record(s.ctx, ev); err != nil {
 		s.log.Error("recording received event", "email_id", emailID, "err", err)
 	}

@@ -4,7 +4,7 @@
 // mailbox store's INBOX, the "received" event, and bounce correlation: a DSN to a VERP bounce
 // address becomes a "bounced" event on the original queued message instead of stored mail.
 //
-// It imports mailbox, queue, smtpserver and dnsclient only (DESIGN.md). The SMTP core — go-smtp's
+// It imports mailbox, queue, smtpserver and dnsclient only (docs/architecture.md). The SMTP core — go-smtp's
 // set-up, the connection limits, replies in one write, the DATA reader and Shutdown's drain —
 // is package smtpserver, shared with submission.
 //

@@ -46,10 +46,17 @@ type Options struct {
 	// Queue records "received" and "bounced" events (a *queue.Queue). nil: no events, and
 	// bounce addresses are refused as unknown users.
 	Queue Recorder
+	// Summarize, if set, gives a "received" event the email in brief (from, subject, snippet,
+	// thread, authentication results) for webhooks; cmd/multimail sets it.
+	Summarize func(em mailbox.Email, raw []byte) *queue.ReceivedInfo
 	// Resolver answers SPF, DKIM and DMARC lookups: the node's shared *dnsclient.Client.
 	// nil: a dnsclient.Client of its own asking /etc/resolv.conf's servers.
 	Resolver  Resolver
 	TLSConfig *tls.Config // STARTTLS is offered when set
+	// Postmaster is the mailbox that receives postmaster@ and abuse@ of every local domain
+	// without a mailbox of that name, and RCPT TO:<Postmaster>. "": the domain's first
+	// mailbox by address (for <Postmaster>: the hostname's domain's, else the first of all).
+	Postmaster string
 
 	MaxMessageBytes int64         // SIZE; default 25 MiB
 	MaxRecipients   int           // per transaction; default 100 (452 4.5.3 beyond)

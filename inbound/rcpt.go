@@ -20,6 +20,10 @@ type recipient struct {
 // and anything else must be an existing mailbox (else ErrUnknownUser). Store failures are
 // temporary.
 func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
+	if strings.EqualFold(to, "postmaster") {
+		// RFC 5321 §4.5.1: <Postmaster> with no domain is always accepted.
+		return s.roleMailbox(ctx, "")
+	}
 	local, domain, ok := strings.Cut(to, "@")
 	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") {
 		return recipient{}, fmt.Errorf("%w: %q", ErrBadRecipient, to)
@@ -37,6 +41,9 @@ func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
 	}
 	addr := strings.ToLower(local) + "@" + domain
 	mb, err := s.opts.Store.Mailbox(ctx, addr)
+	if notFound(err) && roleLocal(local) {
+		return s.roleMailbox(ctx, domain)
+	}
 	if notFound(err) {
 		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownUser, addr)
 	}
@@ -61,4 +68,51 @@ func rcptOutcome(err error) string {
 		return "unknown_user"
 	}
 	return "error"
+}
+
+// roleLocal reports the local parts every local domain accepts even without a mailbox of
+// that name: postmaster (RFC 5321 §4.5.1) and abuse (RFC 2142 §2).
+func roleLocal(local string) bool {
+	return strings.EqualFold(local, "postmaster") || strings.EqualFold(local, "abuse")
+}
+
+// roleMailbox is the mailbox that receives postmaster@ and abuse@ of domain (domain "": the
+// bare <Postmaster>): Options.Postmaster when set; else the first mailbox of domain by
+// address; else (or for the bare form) the first mailbox of the hostname's domain or any
+// domain. A store without a mailbox has nowhere to put it: ErrUnknownUser.
+func (s *Server) roleMailbox(ctx context.Context, domain string) (recipient, error) {
+	if pm := s.opts.Postmaster; pm != "" {
+		mb, err := s.opts.Store.Mailbox(ctx, pm)
+		if err == nil {
+			return recipient{mbox: mb}, nil
+		}
+		if !notFound(err) {
+			return recipient{}, fmt.Errorf("look up postmaster mailbox %s: %w", pm, err)
+		}
+		s.log.Error("the configured postmaster mailbox does not exist; using the domain's first mailbox", "postmaster", pm)
+	}
+	ms, err := s.opts.Store.Mailboxes(ctx)
+	if err != nil {
+		return recipient{}, fmt.Errorf("list mailboxes: %w", err)
+	}
+	for _, d := range []string{domain, hostDomain(s.opts.Hostname)} {
+		for _, m := range ms {
+			if d != "" && strings.HasSuffix(m.Address, "@"+d) {
+				return recipient{mbox: m}, nil
+			}
+		}
+	}
+	if len(ms) > 0 {
+		return recipient{mbox: ms[0]}, nil
+	}
+	return recipient{}, fmt.Errorf("%w: no mailbox to receive postmaster mail", ErrUnknownUser)
+}
+
+// hostDomain is the hostname without its first label (mx.example.com: example.com).
+func hostDomain(host string) string {
+	_, d, ok := strings.Cut(strings.ToLower(strings.TrimSuffix(host, ".")), ".")
+	if !ok || !strings.Contains(d, ".") {
+		return strings.ToLower(host)
+	}
+	return d
 }

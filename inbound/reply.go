@@ -9,7 +9,7 @@ import (
 )
 
 // reply maps an error of this package to the SMTP reply go-smtp writes. It is the only place
-// errors become SMTP codes (CONTRACT.md §3). go-smtp type-asserts *smtp.SMTPError instead of
+// errors become SMTP codes (docs/api.md, SMTP). go-smtp type-asserts *smtp.SMTPError instead of
 // using errors.As, so callers return the result as is, never wrapped. The text is generic; the
 // detail belongs in the log. Anything unknown is temporary (451): a bug of ours defers mail
 // instead of bouncing it.

@@ -18,6 +18,7 @@ type core struct {
 	ids      idGen
 	validity validityGen
 	hub      *hub
+	auth     *authCache
 }
 
 func newCore(opts Options) core {
@@ -27,6 +28,7 @@ func newCore(opts Options) core {
 		ids:      idGen{now: opts.Now},
 		validity: validityGen{now: opts.Now},
 		hub:      newHub(opts.WatchBuffer),
+		auth:     newAuthCache(opts.AuthCacheTTL, opts.Now),
 	}
 }
 
@@ -68,26 +70,27 @@ func (g *validityGen) observe(v uint32) {
 
 // newEmail validates a delivery and builds its Email, without placement
 // (Folder, UID, ModSeq).
-func (c *core) newEmail(ctx context.Context, mailbox string, raw []byte, o DeliverOptions) (Email, ulid, error) {
+func (c *core) newEmail(ctx context.Context, mailbox string, raw []byte, o DeliverOptions) (Email, ulid, summary, error) {
 	if err := ctx.Err(); err != nil {
-		return Email{}, ulid{}, err
+		return Email{}, ulid{}, summary{}, err
 	}
 	addr, err := normalizeAddress(mailbox)
 	if err != nil {
-		return Email{}, ulid{}, err
+		return Email{}, ulid{}, summary{}, err
 	}
 	e := Email{Mailbox: addr, InternalDate: o.InternalDate, Size: int64(len(raw)), Pending: o.Pending}
 	if _, err := applyFlags(&e, slices.Concat(o.Flags, o.Keywords), nil); err != nil {
-		return Email{}, ulid{}, err
+		return Email{}, ulid{}, summary{}, err
 	}
 	if e.InternalDate.IsZero() {
 		e.InternalDate = c.opts.Now()
 	}
 	e.InternalDate = e.InternalDate.Round(0)
-	parseSummary(raw).fill(&e)
+	sum := parseSummary(raw)
+	sum.fill(&e)
 	id := c.ids.next()
 	e.ID = id.String()
-	return e, id, nil
+	return e, id, sum, nil
 }
 
 // checkAuth decides Authenticate once the mailbox and the API key stored
@@ -108,6 +111,20 @@ func checkAuth(m Mailbox, secret string, key *APIKey, need []string) bool {
 		return true
 	}
 	return checkPassword(m.PasswordHash, secret)
+}
+
+// checkAuthCached is checkAuth with the login cache in front of the password's bcrypt.
+func (c *core) checkAuthCached(m Mailbox, secret string, key *APIKey, need []string) bool {
+	if secret != "" && (key == nil || !sameHash(key.Hash, HashAPIKey(secret))) && c.auth.ok(m.Address, m.PasswordHash, secret) {
+		return true
+	}
+	if !checkAuth(m, secret, key, need) {
+		return false
+	}
+	if key == nil || !sameHash(key.Hash, HashAPIKey(secret)) || !key.AllowsMailbox(m.Address) {
+		c.auth.put(m.Address, m.PasswordHash, secret) // it was the password
+	}
+	return true
 }
 
 // prepareDomain validates and completes a Domain for AddDomain.

@@ -1,7 +1,9 @@
 // Package mailbox owns the directory and the mailbox contents.
 //
 // The directory: domains and their DKIM keys, mailboxes (address, oversight
-// mode, oversight address, bcrypt password hash) and API keys (SHA-256 hash of
+// mode, oversight address, bcrypt password hash) with their oversight policy
+// (recipient allowlist, approval rules added over the API, a pending request
+// for less oversight; see Policy and docs/oversight-controls.md) and API keys (SHA-256 hash of
 // the secret, the mailboxes it may act for, scopes). The contents: per
 // mailbox, folders (IMAP mailboxes) with UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
 // and subscription; emails with UID, ModSeq, system flags and keywords; and
@@ -15,6 +17,12 @@
 //
 // # Semantics shared by both stores
 //
+//   - Authenticate keeps a login cache in memory (authcache.go): a password
+//     verified within Options.AuthCacheTTL (default 60 s) is accepted again
+//     without bcrypt, keyed by an HMAC of the secret under a per-process key
+//     and the bcrypt hash it matched. Only successes are cached; UpdateMailbox
+//     flushes the mailbox's entry, DeleteAPIKey and a restart flush all. API
+//     keys (one SHA-256) are never cached.
 //   - Addresses and domain names are lower-cased. Folder names are
 //     case-sensitive except INBOX; "/" is the hierarchy separator.
 //   - UIDVALIDITY is the creation time in Unix seconds, forced above every
@@ -60,6 +68,10 @@
 //	m 0b <address> 00 <lower keyword> 00 <sort:24>         folder id:8      Query by tag
 //	m 0c <body id:16>                                      0x01 + raw message bytes
 //	m 0d <body id:16> <email id:16>                        ∅                references to a body
+//	m 0e <address> 00 <message-id>                         thread id:16     threading: Message-IDs seen
+//	m 0f <address> 00 <subject key:16>                     thread id:16 + unix ns:8  threading: last Re: target
+//	m 10 <address> 00 <thread id:16> <sort:24>             folder id:8      Query by thread
+//	m 11 <address>                                         v1 Policy        allowlist, API rules, oversight request
 //
 // Record values ("v1 T") are the version byte 0x01 followed by the JSON of
 // T, except emailRecord, the hot record read once per email by List and
@@ -81,18 +93,28 @@
 // a moment before its fsync; a crash in that moment loses only an unacknowledged write.
 //
 //   - AddDomain: 01. AddMailbox: 02 and, per default folder, 05 + 06.
-//     UpdateMailbox: 02. AddAPIKey/DeleteAPIKey: 03 + 04.
+//     UpdateMailbox: 02. AddAPIKey/DeleteAPIKey: 03 + 04. UpdateOversight: 02 + 11 (the mode
+//     and the policy change together: deciding an oversight request is one batch).
+//   - DeleteMailbox (Remover): every folder as in DeleteFolder (INBOX too), then 02 and 11; API
+//     keys are the caller's. DeleteDomain: 01, refused while a mailbox of it exists.
 //   - CreateFolder: 05 + 06. RenameFolder: 05 (delete + set) and 06 for the
 //     folder and each sub-folder. DeleteFolder: every email of the folder as
 //     in Expunge, then 05 + 06. SetSubscribed: 06.
-//   - Deliver: 0c + 0d, 07, 08 (or 09 if pending), 0a, one 0b per keyword,
-//     06 (UIDNEXT, HIGHESTMODSEQ, counters).
+//   - Deliver: 0c + 0d, 07, 08 (or 09 if pending), 0a, one 0b per keyword, 10,
+//     0e (unless that Message-ID is already indexed), 0f, 06 (UIDNEXT, HIGHESTMODSEQ,
+//     counters).
 //   - SetFlags: 07, 0b for added/removed keywords, 06.
 //   - Copy: 0d (a new reference to the same body), then as Deliver without 0c.
-//   - Move, Release: remove 08/09, 0a, 0b and set them again in the target
+//   - Move, Release: remove 08/09, 0a, 0b, 10 and set them again in the target
 //     (a new UID), 07, both 06.
-//   - Expunge: per email 07, 08, 0a, 0b, 0d deleted; 0c deleted when no 0d of
-//     that body is left; 06.
+//   - Expunge: per email 07, 08, 0a, 0b, 10, 0d deleted; 0c deleted when no 0d of
+//     that body is left; 06. The threading indexes 0e and 0f are kept (they name only
+//     thread ids, so a later reply to a deleted message still joins its thread).
+//
+// Threads (thread.go): an email's ThreadID is computed at Deliver from References and
+// In-Reply-To (0e), with a subject fallback for Re:/Fwd: subjects between the same
+// participants within ThreadSubjectWindow (0f), and stored in its record; subject key is the
+// SHA-256 (16 bytes) of the base subject and the sorted participant addresses.
 //
 // Writers of one mailbox's contents are serialised by a per-mailbox mutex;
 // directory writers by one mutex. Readers use snapshots and take no lock.

@@ -20,6 +20,8 @@ var (
 	ErrInvalidKeyword = errors.New("mailbox: invalid keyword")
 	// ErrInvalidAddress: a malformed mailbox address or domain name.
 	ErrInvalidAddress = errors.New("mailbox: invalid address")
+	// ErrInvalidPolicy: a mailbox policy beyond its bounds (allowlist or rule count).
+	ErrInvalidPolicy = errors.New("mailbox: invalid policy")
 	// ErrInvalidOversight: an unknown oversight mode.
 	ErrInvalidOversight = errors.New("mailbox: invalid oversight mode")
 	// ErrInvalidCursor: a Query cursor this store did not produce.

@@ -70,7 +70,10 @@ func incrementRandom(id *ulid) {
 }
 
 // String formats the ID as "em_" + 26 Crockford base32 characters.
-func (id ulid) String() string {
+func (id ulid) String() string { return formatID(emailIDPrefix, id) }
+
+// formatID formats 16 bytes as prefix + 26 Crockford base32 characters (email and thread IDs).
+func formatID(prefix string, id [ulidLen]byte) string {
 	var out [ulidTextLen]byte
 	// 128 bits in 26 characters of 5 bits: the first character holds 3 bits.
 	hi := binary.BigEndian.Uint64(id[:8])
@@ -80,28 +83,37 @@ func (id ulid) String() string {
 		lo = lo>>5 | hi<<59
 		hi >>= 5
 	}
-	return emailIDPrefix + string(out[:])
+	return prefix + string(out[:])
 }
 
 // parseEmailID parses "em_" + 26 Crockford characters (case-insensitive).
 func parseEmailID(s string) (ulid, error) {
-	var id ulid
-	text, ok := strings.CutPrefix(s, emailIDPrefix)
-	if !ok || len(text) != ulidTextLen {
+	id, ok := parseID(emailIDPrefix, s)
+	if !ok {
 		return id, fmt.Errorf("%w: email id %q", ErrNotFound, s)
+	}
+	return id, nil
+}
+
+// parseID parses prefix + 26 Crockford characters (case-insensitive).
+func parseID(prefix, s string) (ulid, bool) {
+	var id ulid
+	text, ok := strings.CutPrefix(s, prefix)
+	if !ok || len(text) != ulidTextLen {
+		return id, false
 	}
 	var hi, lo uint64
 	for i := 0; i < ulidTextLen; i++ {
 		v := crockfordValue(text[i])
 		if v < 0 || (i == 0 && v > 7) {
-			return id, fmt.Errorf("%w: email id %q", ErrNotFound, s)
+			return id, false
 		}
 		hi = hi<<5 | lo>>59
 		lo = lo<<5 | uint64(v)
 	}
 	binary.BigEndian.PutUint64(id[:8], hi)
 	binary.BigEndian.PutUint64(id[8:], lo)
-	return id, nil
+	return id, true
 }
 
 func crockfordValue(c byte) int {

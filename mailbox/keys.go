@@ -31,6 +31,10 @@ const (
 	famKeyword    byte = 0x0b // m 0b <address> 00 <lower keyword> 00 <sort key:24>
 	famBody       byte = 0x0c // m 0c <body id:16>
 	famBodyRef    byte = 0x0d // m 0d <body id:16> <email id:16>
+	famMsgID      byte = 0x0e // m 0e <address> 00 <message-id>
+	famSubject    byte = 0x0f // m 0f <address> 00 <subject key:16>
+	famThread     byte = 0x10 // m 10 <address> 00 <thread id:16> <sort key:24>
+	famPolicy     byte = 0x11 // m 11 <address>
 )
 
 // Fixed widths of key parts.
@@ -48,6 +52,7 @@ func fam(f byte) []byte { return []byte{keyPrefix, f} }
 func domainKey(name string) []byte  { return append(fam(famDomain), name...) }
 func mailboxKey(addr string) []byte { return append(fam(famMailbox), addr...) }
 func apiKeyKey(id string) []byte    { return append(fam(famAPIKey), id...) }
+func policyKey(addr string) []byte  { return append(fam(famPolicy), addr...) }
 func keyHashKey(hash string) []byte { return append(fam(famKeyHash), hash...) }
 func folderNamePrefix(addr string) []byte {
 	return append(append(fam(famFolderName), addr...), sep)
@@ -83,6 +88,19 @@ func bodyRefKey(body, email ulid) []byte {
 	return append(bodyRefPrefix(body), email[:]...)
 }
 
+func msgIDKey(addr, msgID string) []byte {
+	return append(append(append(fam(famMsgID), addr...), sep), msgID...)
+}
+func subjectIndexKey(addr string, k tid) []byte {
+	return append(append(append(fam(famSubject), addr...), sep), k[:]...)
+}
+func threadPrefix(addr string, t tid) []byte {
+	return append(append(append(fam(famThread), addr...), sep), t[:]...)
+}
+func threadKey(addr string, t tid, k sortKey) []byte {
+	return append(threadPrefix(addr, t), k.bytes()...)
+}
+
 // prefixEnd returns the smallest key above every key starting with p.
 func prefixEnd(p []byte) []byte {
 	end := bytes.Clone(p)
@@ -106,6 +124,8 @@ type parsedKey struct {
 	ID      ulid // email id
 	Body    ulid
 	Sort    sortKey
+	MsgID   string // famMsgID
+	Thread  tid    // famSubject (the subject key), famThread
 }
 
 // parseKey decodes a key of this package; errors wrap ErrCorrupt.
@@ -117,7 +137,7 @@ func parseKey(k []byte) (parsedKey, error) {
 	rest := k[2:]
 	var err error
 	switch p.Family {
-	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash:
+	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy:
 		p.Name = string(rest)
 	case famFolderName:
 		p.Name, p.Folder, err = cutString(rest)
@@ -145,6 +165,24 @@ func parseKey(k []byte) (parsedKey, error) {
 		err = p.parseSorted(rest, false)
 	case famKeyword:
 		err = p.parseSorted(rest, true)
+	case famMsgID:
+		p.Name, p.MsgID, err = cutString(rest)
+	case famSubject, famThread:
+		var tail string
+		p.Name, tail, err = cutString(rest)
+		n := ulidLen
+		if p.Family == famThread {
+			n += sortKeyLen
+		}
+		if err == nil {
+			err = fixed([]byte(tail), n, func(b []byte) {
+				copy(p.Thread[:], b)
+				if p.Family == famThread {
+					p.Sort, _ = decodeSortKey(b[ulidLen:])
+					p.ID = p.Sort.id
+				}
+			})
+		}
 	default:
 		err = fmt.Errorf("%w: unknown family %#x", ErrCorrupt, p.Family)
 	}
@@ -194,7 +232,7 @@ func fixed(b []byte, n int, set func([]byte)) error {
 // familyNames name the families in FormatKey.
 func familyName(f byte) string {
 	names := [...]string{"meta", "domain", "mailbox", "apikey", "keyhash", "foldername",
-		"folder", "email", "uid", "pending", "time", "keyword", "body", "bodyref"}
+		"folder", "email", "uid", "pending", "time", "keyword", "body", "bodyref", "msgid", "subject", "thread"}
 	if int(f) < len(names) {
 		return names[f]
 	}
@@ -210,7 +248,7 @@ func FormatKey(k []byte) string {
 	}
 	f := "m/" + familyName(p.Family)
 	switch p.Family {
-	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash:
+	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy:
 		return fmt.Sprintf("%s/%q", f, p.Name)
 	case famFolderName:
 		return fmt.Sprintf("%s/%q/%q", f, p.Name, p.Folder)
@@ -228,6 +266,12 @@ func FormatKey(k []byte) string {
 		return fmt.Sprintf("%s/%s/%s", f, p.Body, p.ID)
 	case famTime:
 		return fmt.Sprintf("%s/%q/%s/%s", f, p.Name, formatNanos(p.Sort.date), p.ID)
+	case famMsgID:
+		return fmt.Sprintf("%s/%q/%q", f, p.Name, p.MsgID)
+	case famSubject:
+		return fmt.Sprintf("%s/%q/%x", f, p.Name, p.Thread[:])
+	case famThread:
+		return fmt.Sprintf("%s/%q/%s/%s/%s", f, p.Name, formatThreadID(p.Thread), formatNanos(p.Sort.date), p.ID)
 	default: // famKeyword
 		return fmt.Sprintf("%s/%q/%q/%s/%s", f, p.Name, p.Keyword, formatNanos(p.Sort.date), p.ID)
 	}

@@ -26,8 +26,12 @@ var _ Store = (*MemoryStore)(nil)
 
 type memMailbox struct {
 	m       Mailbox
+	policy  Policy
 	folders map[string]*memFolder // by normalized name
 	emails  map[ulid]*memEmail
+	// the threading indexes (thread.go)
+	msgIDs   map[string]tid
+	subjects map[tid]memSubject
 }
 
 // memFolder keeps Folder's fields except the counters, computed on read.
@@ -138,7 +142,8 @@ func (s *MemoryStore) AddMailbox(ctx context.Context, m Mailbox) error {
 	if _, ok := s.mailboxes[m.Address]; ok {
 		return fmt.Errorf("add mailbox %s: %w", m.Address, ErrExists)
 	}
-	mb := &memMailbox{m: m, folders: make(map[string]*memFolder), emails: make(map[ulid]*memEmail)}
+	mb := &memMailbox{m: m, folders: make(map[string]*memFolder), emails: make(map[ulid]*memEmail),
+		msgIDs: make(map[string]tid), subjects: make(map[tid]memSubject)}
 	for _, df := range defaultFolders() {
 		mb.folders[df.name] = s.newFolder(df.name, df.specialUse)
 	}
@@ -168,6 +173,7 @@ func (s *MemoryStore) UpdateMailbox(ctx context.Context, m Mailbox) error {
 	}
 	m.Created = mb.m.Created
 	mb.m = m
+	s.auth.flush(m.Address) // a changed password logs in with bcrypt at once
 	return nil
 }
 
@@ -270,6 +276,7 @@ func (s *MemoryStore) DeleteAPIKey(ctx context.Context, id string) error {
 		return fmt.Errorf("delete API key %s: %w", id, ErrNotFound)
 	}
 	delete(s.keys, id)
+	s.auth.flush("") // a revoke flushes the login cache
 	return nil
 }
 
@@ -291,7 +298,7 @@ func (s *MemoryStore) Authenticate(ctx context.Context, address, secret string, 
 		checkPassword("", secret) // same cost as a wrong password
 		return Mailbox{}, fmt.Errorf("authenticate: %w", ErrBadCredentials)
 	}
-	if !checkAuth(m, secret, kp, need) {
+	if !s.checkAuthCached(m, secret, kp, need) {
 		return Mailbox{}, fmt.Errorf("authenticate %s: %w", m.Address, ErrBadCredentials)
 	}
 	return m, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // view returns a deep copy of the email with its folder's current name.
@@ -58,7 +59,7 @@ func (s *MemoryStore) removeEmail(mb *memMailbox, me *memEmail) Change {
 
 // Deliver implements Store.
 func (s *MemoryStore) Deliver(ctx context.Context, mailbox, folder string, raw []byte, o DeliverOptions) (Email, error) {
-	e, id, err := s.newEmail(ctx, mailbox, raw, o)
+	e, id, sum, err := s.newEmail(ctx, mailbox, raw, o)
 	if err != nil {
 		return Email{}, err
 	}
@@ -67,6 +68,16 @@ func (s *MemoryStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 	mb, f, err := s.folder(e.Mailbox, folder)
 	if err != nil {
 		return Email{}, err
+	}
+	th, _ := assignThread(mb, sum, id, e.InternalDate)
+	e.ThreadID = formatThreadID(th)
+	if indexableMsgID(sum.MessageID) {
+		if _, ok := mb.msgIDs[sum.MessageID]; !ok {
+			mb.msgIDs[sum.MessageID] = th
+		}
+	}
+	if len(sum.Participants) > 0 {
+		mb.subjects[subjectKey(sum)] = memSubject{th, e.InternalDate}
 	}
 	me := &memEmail{e: e, id: id, body: id}
 	s.bodies[id] = &memBody{raw: bytes.Clone(raw), refs: 1}
@@ -158,7 +169,8 @@ func (s *MemoryStore) Query(ctx context.Context, q Query) ([]Email, string, erro
 	for _, me := range mb.emails {
 		k := sortKeyOf(me.e.InternalDate, me.id)
 		if (after != nil && !k.less(*after)) || (folder != nil && me.folder != folder) ||
-			(q.Tag != "" && !containsFold(me.e.Keywords, q.Tag)) || !q.matchFlags(me.e) {
+			(q.Tag != "" && !containsFold(me.e.Keywords, q.Tag)) || !q.matchFlags(me.e) ||
+			(q.ThreadID != "" && me.e.ThreadID != q.ThreadID) {
 			continue
 		}
 		hits = append(hits, me)
@@ -315,4 +327,22 @@ func (s *MemoryStore) Release(ctx context.Context, id string) error {
 	me.e.Pending = false
 	s.hub.publish(mb.m.Address, place(f, me))
 	return nil
+}
+
+// memSubject is an entry of the subject index (thread.go).
+type memSubject struct {
+	thread tid
+	at     time.Time
+}
+
+// byMessageID implements threadIndex; the caller holds s.mu.
+func (mb *memMailbox) byMessageID(msgID string) (tid, bool, error) {
+	th, ok := mb.msgIDs[msgID]
+	return th, ok, nil
+}
+
+// bySubject implements threadIndex; the caller holds s.mu.
+func (mb *memMailbox) bySubject(key tid) (tid, time.Time, bool, error) {
+	e, ok := mb.subjects[key]
+	return e.thread, e.at, ok, nil
 }

@@ -13,6 +13,10 @@ type Options struct {
 	Now func() time.Time
 	// WatchBuffer is the channel capacity of each watcher; 0 means 256.
 	WatchBuffer int
+	// AuthCacheTTL is how long a verified password spares the next login of the same
+	// mailbox with the same password its bcrypt (authcache.go); 0 means
+	// DefaultAuthCacheTTL, negative turns the cache off.
+	AuthCacheTTL time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -24,6 +28,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WatchBuffer <= 0 {
 		o.WatchBuffer = 256
+	}
+	if o.AuthCacheTTL == 0 {
+		o.AuthCacheTTL = DefaultAuthCacheTTL
 	}
 	return o
 }

@@ -132,6 +132,7 @@ func (s *PebbleStore) UpdateMailbox(ctx context.Context, m Mailbox) error {
 	m.Created = old.Created
 	b := s.db.NewBatch()
 	b.Set(mailboxKey(m.Address), encodeValue(m), nil)
+	defer s.auth.flush(m.Address) // a changed password logs in with bcrypt at once
 	return commit(b)
 }
 
@@ -209,6 +210,7 @@ func (s *PebbleStore) DeleteAPIKey(ctx context.Context, id string) error {
 	b := s.db.NewBatch()
 	b.Delete(apiKeyKey(id), nil)
 	b.Delete(keyHashKey(k.Hash), nil)
+	defer s.auth.flush("") // a revoke flushes the login cache
 	return commit(b)
 }
 
@@ -230,7 +232,7 @@ func (s *PebbleStore) Authenticate(ctx context.Context, address, secret string, 
 	if err == nil {
 		key = &k
 	}
-	if !checkAuth(m, secret, key, need) {
+	if !s.checkAuthCached(m, secret, key, need) {
 		return Mailbox{}, fmt.Errorf("authenticate %s: %w", m.Address, ErrBadCredentials)
 	}
 	return m, nil

@@ -12,7 +12,7 @@ import (
 // Deliver implements Store. The body, its reference, the email record, its
 // indexes and the folder's counters go in one batch committed with pebble.Sync.
 func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw []byte, o DeliverOptions) (Email, error) {
-	e, id, err := s.newEmail(ctx, mailbox, raw, o)
+	e, id, sum, err := s.newEmail(ctx, mailbox, raw, o)
 	if err != nil {
 		return Email{}, err
 	}
@@ -24,6 +24,12 @@ func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 			return err
 		}
 		r := &emailRecord{Email: e, Body: id}
+		th, err := assignThread(t, sum, id, e.InternalDate)
+		if err != nil {
+			return err
+		}
+		r.ThreadID = formatThreadID(th)
+		t.indexThread(th, sum, e.InternalDate)
 		t.b.Set(bodyKey(id), append([]byte{valueV1}, raw...), nil)
 		t.b.Set(bodyRefKey(id, id), nil, nil)
 		if err := t.place(id, r, fid); err != nil {
@@ -78,6 +84,8 @@ type emailReader struct {
 	r     reader
 	it    *pebble.Iterator // nil: point lookups
 	names map[uint64]string
+	// flagsOnly decodes only each record's head (ListFlags).
+	flagsOnly bool
 }
 
 func newEmailReader(r reader) (*emailReader, error) {
@@ -99,7 +107,11 @@ func (er *emailReader) read(id ulid) (Email, error) {
 	if err != nil {
 		return Email{}, err
 	}
-	rec, err := decodeEmailRecord(id, v)
+	decode := decodeEmailRecord
+	if er.flagsOnly {
+		decode = decodeEmailRecordHead
+	}
+	rec, err := decode(id, v)
 	if err != nil {
 		return Email{}, fmt.Errorf("email %s: %w", id, err)
 	}
@@ -153,8 +165,18 @@ func (s *PebbleStore) Raw(ctx context.Context, id string) ([]byte, error) {
 	return raw[1:], nil
 }
 
+// ListFlags implements FlagLister: List decoding only the head of each
+// record (UID, ModSeq, flags, keywords).
+func (s *PebbleStore) ListFlags(ctx context.Context, mailbox, folder string) ([]Email, error) {
+	return s.list(mailbox, folder, true)
+}
+
 // List implements Store.
 func (s *PebbleStore) List(ctx context.Context, mailbox, folder string) ([]Email, error) {
+	return s.list(mailbox, folder, false)
+}
+
+func (s *PebbleStore) list(mailbox, folder string, flagsOnly bool) ([]Email, error) {
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	_, fid, f, err := s.readFolder(snap, mailbox, folder)
@@ -167,6 +189,7 @@ func (s *PebbleStore) List(ctx context.Context, mailbox, folder string) ([]Email
 	}
 	defer er.close()
 	er.names[fid] = f.Name
+	er.flagsOnly = flagsOnly
 	out := make([]Email, 0, f.Messages)
 	err = s.scan(snap, uidPrefix(fid), func(k, v []byte) error {
 		id, err := decodeULID(v)

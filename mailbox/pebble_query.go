@@ -43,7 +43,13 @@ func (s *PebbleStore) Query(ctx context.Context, q Query) ([]Email, string, erro
 		qs.fid = &fid
 	}
 	prefix := timePrefix(addr)
-	if q.Tag != "" {
+	if q.ThreadID != "" {
+		th, ok := parseID(threadIDPrefix, q.ThreadID)
+		if !ok {
+			return []Email{}, "", nil // no email can be in it
+		}
+		prefix = threadPrefix(addr, th)
+	} else if q.Tag != "" {
 		if ValidateKeyword(q.Tag) != nil {
 			return []Email{}, "", nil // no email can carry it
 		}
@@ -110,5 +116,6 @@ func (qs *queryScan) visit(it *pebble.Iterator) (Email, sortKey, bool, error) {
 	if err != nil {
 		return Email{}, sortKey{}, false, err
 	}
-	return e, p.Sort, qs.q.matchFlags(e), nil
+	match := qs.q.matchFlags(e) && (qs.q.ThreadID == "" || qs.q.Tag == "" || containsFold(e.Keywords, qs.q.Tag))
+	return e, p.Sort, match, nil
 }

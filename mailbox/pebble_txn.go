@@ -1,8 +1,10 @@
 package mailbox
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -150,6 +152,9 @@ func (t *txn) place(id ulid, r *emailRecord, fid uint64) error {
 	for _, kw := range r.Keywords {
 		t.b.Set(keywordKey(t.addr, kw, sk), fidValue(fid), nil)
 	}
+	if th, ok := parseID(threadIDPrefix, r.ThreadID); ok {
+		t.b.Set(threadKey(t.addr, th, sk), fidValue(fid), nil)
+	}
 	t.putEmail(id, r)
 	return nil
 }
@@ -181,7 +186,57 @@ func (t *txn) unplace(id ulid, r *emailRecord) error {
 	for _, kw := range r.Keywords {
 		t.b.Delete(keywordKey(t.addr, kw, sk), nil)
 	}
+	if th, ok := parseID(threadIDPrefix, r.ThreadID); ok {
+		t.b.Delete(threadKey(t.addr, th, sk), nil)
+	}
 	return nil
+}
+
+// byMessageID implements threadIndex (m 0e).
+func (t *txn) byMessageID(msgID string) (tid, bool, error) {
+	var th tid
+	v, err := getRaw(t.b, msgIDKey(t.addr, msgID))
+	if errors.Is(err, ErrNotFound) {
+		return th, false, nil
+	}
+	if err != nil {
+		return th, false, err
+	}
+	if len(v) != ulidLen {
+		return th, false, nil // corrupt: thread anew rather than fail the delivery
+	}
+	copy(th[:], v)
+	return th, true, nil
+}
+
+// bySubject implements threadIndex (m 0f).
+func (t *txn) bySubject(key tid) (tid, time.Time, bool, error) {
+	var th tid
+	v, err := getRaw(t.b, subjectIndexKey(t.addr, key))
+	if errors.Is(err, ErrNotFound) {
+		return th, time.Time{}, false, nil
+	}
+	if err != nil {
+		return th, time.Time{}, false, err
+	}
+	if len(v) != ulidLen+8 {
+		return th, time.Time{}, false, nil
+	}
+	copy(th[:], v)
+	return th, time.Unix(0, int64(binary.BigEndian.Uint64(v[ulidLen:]))), true, nil
+}
+
+// indexThread records a delivered email's Message-ID (first thread wins) and subject key.
+func (t *txn) indexThread(th tid, s summary, date time.Time) {
+	if indexableMsgID(s.MessageID) {
+		if _, ok, err := t.byMessageID(s.MessageID); err == nil && !ok {
+			t.b.Set(msgIDKey(t.addr, s.MessageID), th[:], nil)
+		}
+	}
+	if len(s.Participants) > 0 {
+		v := binary.BigEndian.AppendUint64(append([]byte{}, th[:]...), uint64(date.UnixNano()))
+		t.b.Set(subjectIndexKey(t.addr, subjectKey(s)), v, nil)
+	}
 }
 
 // remove deletes an email: unplace, its record, and its body reference; the

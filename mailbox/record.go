@@ -19,6 +19,7 @@ import (
 //	time InternalDate, varint Size
 //	strs From, To, Cc; str Subject, MessageID; time Date; str AuthResults
 //	str Mailbox
+//	[str ThreadID]                         absent in records written before threads
 //
 // str is uvarint length + bytes; strs is uvarint count + str each; time is
 // one byte 0 (zero time) or 1 followed by varint Unix ns and varint zone
@@ -46,7 +47,11 @@ func (r *emailRecord) encode() []byte {
 	b = appendStr(appendStr(b, r.Subject), r.MessageID)
 	b = appendTime(b, r.Date)
 	b = appendStr(b, r.AuthResults)
-	return appendStr(b, r.Mailbox)
+	b = appendStr(b, r.Mailbox)
+	if r.ThreadID != "" {
+		b = appendStr(b, r.ThreadID)
+	}
+	return b
 }
 
 func (r *emailRecord) flagBits() byte {
@@ -92,7 +97,33 @@ func decodeEmailRecord(id ulid, b []byte) (emailRecord, error) {
 	r.Subject, r.MessageID = d.str(), d.str()
 	r.Date, r.AuthResults, r.Mailbox = d.time(), d.str(), d.str()
 	if d.err == nil && len(d.b) != 0 {
+		if r.ThreadID = d.str(); r.ThreadID == "" {
+			d.fail("thread id") // encode never writes an empty one
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes in email record", ErrCorrupt, len(d.b))
+	}
+	r.ID = id.String()
+	return r, d.err
+}
+
+// decodeEmailRecordHead decodes only the head of an email record: folder,
+// UID, ModSeq, flags and keywords (FlagLister); the rest stays zero.
+func decodeEmailRecordHead(id ulid, b []byte) (emailRecord, error) {
+	var r emailRecord
+	if len(b) == 0 || b[0] != valueV1 {
+		return r, fmt.Errorf("%w: email record version", ErrCorrupt)
+	}
+	d := decoder{b: b[1:]}
+	r.FolderID = d.uvarint()
+	copy(r.Body[:], d.next(ulidLen))
+	r.UID, r.ModSeq = uint32(d.uvarint()), d.uvarint()
+	bits := d.byte()
+	r.Flags, r.Pending = flagsFromBits(bits), bits&pendingBit != 0
+	r.Keywords = d.strs()
+	if r.Keywords == nil {
+		r.Keywords = []string{}
 	}
 	r.ID = id.String()
 	return r, d.err

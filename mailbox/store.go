@@ -24,6 +24,14 @@ type Store interface {
 	// UpdateMailbox replaces Oversight, OversightAddress and PasswordHash of an
 	// existing mailbox (ErrNotFound).
 	UpdateMailbox(ctx context.Context, m Mailbox) error
+	// Policy returns a mailbox's oversight policy (allowlist, API rules, pending oversight
+	// request); an empty one if none was stored (ErrNotFound for no such mailbox).
+	Policy(ctx context.Context, address string) (Policy, error)
+	// UpdateOversight applies fn to the mailbox and its policy under the directory lock and
+	// writes both in one synced batch: fn may change the mailbox's Oversight and anything in
+	// the policy. An error from fn writes nothing and is returned (ErrNotFound for no such
+	// mailbox, ErrInvalidAddress for a bad allowlist entry, ErrInvalidPolicy beyond bounds).
+	UpdateOversight(ctx context.Context, address string, fn PolicyFunc) (Mailbox, Policy, error)
 	// Mailbox returns one mailbox (ErrNotFound).
 	Mailbox(ctx context.Context, address string) (Mailbox, error)
 	// Mailboxes returns all mailboxes ordered by address.
@@ -37,6 +45,8 @@ type Store interface {
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	// DeleteAPIKey removes a key by ID (ErrNotFound).
 	DeleteAPIKey(ctx context.Context, id string) error
+	// DeleteMailbox and DeleteDomain (remove.go).
+	Remover
 	// Authenticate accepts the mailbox password, or an API key scoped to that mailbox (or
 	// "*") that holds every scope in need: a key never grants more than it holds, so the
 	// door says what it lets the key do (SMTP submission: send; IMAP: read and tag). Any
@@ -88,4 +98,11 @@ type Store interface {
 	// closes the channel. A watcher that falls behind by more than
 	// Options.WatchBuffer changes has its channel closed early (it must resync).
 	Watch(ctx context.Context, mailbox string) <-chan Change
+}
+
+// FlagLister is implemented by stores that list a folder's emails more cheaply when only
+// their UID, ID, ModSeq, Flags and Keywords (and Folder) are needed: the other fields of
+// the returned Emails are zero. The IMAP server uses it for SELECT and flag-only SEARCH.
+type FlagLister interface {
+	ListFlags(ctx context.Context, mailbox, folder string) ([]Email, error)
 }

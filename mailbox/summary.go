@@ -3,6 +3,7 @@ package mailbox
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ type summary struct {
 	MessageID    string
 	Date         time.Time
 	AuthResults  string
+	// for threading (thread.go): References then In-Reply-To, without angle brackets and
+	// without duplicates; the bare lower-cased addresses of From, To and Cc.
+	Refs         []string
+	Participants []string
 }
 
 // parseSummary reads the header of raw with go-message. It never fails: a
@@ -44,6 +49,24 @@ func parseSummary(raw []byte) summary {
 	}
 	// The topmost one is the one our inbound added (RFC 8601 §5).
 	s.AuthResults = strings.TrimSpace(h.Get("Authentication-Results"))
+	refs, _ := h.MsgIDList("References")
+	irt, _ := h.MsgIDList("In-Reply-To")
+	for _, id := range append(refs, irt...) {
+		if id != "" && len(id) <= maxMsgIDLen && !strings.ContainsRune(id, 0) && !slices.Contains(s.Refs, id) {
+			s.Refs = append(s.Refs, id)
+		}
+		if len(s.Refs) == maxRefs {
+			break
+		}
+	}
+	for _, key := range []string{"From", "To", "Cc"} {
+		addrs, _ := h.AddressList(key)
+		for _, a := range addrs {
+			if addr := strings.ToLower(a.Address); addr != "" && !slices.Contains(s.Participants, addr) {
+				s.Participants = append(s.Participants, addr)
+			}
+		}
+	}
 	return s
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Oversight is a mailbox's oversight mode (CONTRACT.md §7).
+// Oversight is a mailbox's oversight mode (docs/oversight-model.md).
 type Oversight string
 
 // The oversight modes.
@@ -134,6 +134,9 @@ type Email struct {
 	Date         time.Time
 	AuthResults  string // the first Authentication-Results header value, if any
 	Pending      bool   // gated_all: held from the agent until approved
+	// ThreadID is the conversation the email belongs to, "th_…" (thread.go); computed at
+	// delivery, kept by Move and Copy; "" for emails stored before threads existed.
+	ThreadID string
 }
 
 // HasFlag reports whether e carries the system flag or keyword f (case-insensitive).
@@ -158,6 +161,7 @@ type Query struct {
 	Mailbox        string
 	Folder         string // "" = all folders
 	Tag            string // keyword, case-insensitive; "" = any
+	ThreadID       string // "th_…"; "" = any
 	Unread         *bool  // true: without \Seen; false: with \Seen; nil: both
 	Limit          int    // default DefaultQueryLimit, at most MaxQueryLimit
 	Cursor         string // opaque, from a previous Query; "" = from the newest

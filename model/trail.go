@@ -93,6 +93,10 @@ func (t *trail) step(s Step) string {
 		if t.msg != msgReleased {
 			return "monitored before the message was queued"
 		}
+	case "scheduled": // released with its first attempt held until send_at
+		if t.msg != msgReleased {
+			return "scheduled before the message was queued"
+		}
 	case "delivered", "deferred", "bounced", "failed", "expired", "cancelled":
 		return t.outcome(s)
 	default:

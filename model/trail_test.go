@@ -40,6 +40,14 @@ func TestCheckTrail(t *testing.T) {
 		{"outcome before queued", steps("deferred a@x"), 0},
 		{"queued twice", steps("queued", "queued"), 1},
 		{"no recipient", steps("queued", "delivered"), 1},
+		{"scheduled then delivered", steps("queued", "scheduled", "delivered a@x"), -1},
+		{"held, approved, scheduled", steps("pending_approval", "approved", "queued", "scheduled", "delivered a@x"), -1},
+		{"scheduled while held", steps("pending_approval", "scheduled"), 1},
+		{"scheduled, cancelled", steps("queued", "scheduled", "cancelled a@x", "cancelled b@x"), -1},
+		{"cancel after the attempt's outcome", steps("queued", "deferred a@x", "delivered b@x", "cancelled a@x"), -1},
+		{"held, cancelled", steps("pending_approval", "cancelled a@x"), -1},
+		{"delivered after cancelled", steps("queued", "cancelled a@x", "delivered a@x"), 2},
+		{"cancelled after delivered", steps("queued", "delivered a@x", "cancelled a@x"), 2},
 	}
 	for _, c := range cases {
 		err := CheckTrail(c.trail)

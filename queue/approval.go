@@ -160,13 +160,14 @@ func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, 
 
 // releaseHeld moves held recipients to queued (approved, with schedule entries) or rejected.
 func (q *Queue) releaseHeld(j *journal, m *msgRecord, rcpts []*rcptRecord, state ApprovalState, t time.Time) []unitRef {
+	due := m.firstDue(t)
 	for _, r := range rcpts {
 		if r.Status != RcptPendingApproval {
 			continue
 		}
 		r.Status, r.Updated = RcptRejected, t
 		if state == ApprovalApproved {
-			r.Status, r.Next = RcptQueued, t
+			r.Status, r.Next = RcptQueued, due
 		}
 		j.putRcpt(r)
 	}
@@ -174,7 +175,10 @@ func (q *Queue) releaseHeld(j *journal, m *msgRecord, rcpts []*rcptRecord, state
 		return nil
 	}
 	j.add(Event{Type: EventQueued, Tags: m.Tags})
-	return q.scheduleDomains(j, m.Lane, rcpts, t)
+	if due.After(t) {
+		j.add(Event{Type: EventScheduled, SendAt: due, Tags: m.Tags})
+	}
+	return q.scheduleDomains(j, m.Lane, rcpts, due)
 }
 
 // rewriteBody puts the released body of m into b and updates its size.

@@ -141,6 +141,7 @@ func (q *Queue) applyResult(j *journal, m *msgRecord, r *rcptRecord, res Result,
 		ev.Type = EventDelivered
 	case Bounced:
 		ev.Type = EventBounced
+		q.suppressBounce(j.b, m, r.Addr, res.EnhancedCode, res.Detail, now)
 	default: // Deferred, and anything unknown: temporary
 		ev.Type = q.deferral(m, r, now)
 		if ev.Type == EventFailed {
@@ -150,6 +151,10 @@ func (q *Queue) applyResult(j *journal, m *msgRecord, r *rcptRecord, res Result,
 	r.Status = string(ev.Type)
 	j.putRcpt(r)
 	j.add(ev)
+	if ev.Type == EventDeferred && r.Cancel { // cancelled during the attempt: it takes what is left
+		q.cancelRcpt(j, m, r, now)
+		return nil
+	}
 	if ev.Type == EventDelivered || ev.Type == EventDeferred {
 		return nil
 	}
@@ -163,7 +168,7 @@ func (q *Queue) deferral(m *msgRecord, r *rcptRecord, now time.Time) EventType {
 	switch {
 	case !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt):
 		return EventExpired
-	case !next.Before(m.QueuedAt.Add(q.opts.MaxLifetime)):
+	case !next.Before(m.start().Add(q.opts.MaxLifetime)):
 		return EventFailed
 	case !m.ExpiresAt.IsZero() && next.After(m.ExpiresAt):
 		next = m.ExpiresAt // wake at expiry so "expired" is reported on time

@@ -95,6 +95,9 @@
 //	                                                                last error; deleted when acknowledged
 //	0x0c secret  0c <name>                                          v1 node secret; "verp": {key: 32 random bytes,
 //	                                                                created}, made by the first Open, never changed
+//	0x0d suppress 0d <s8 sending domain> <address, lower case>       v1 Suppression: reason (hard_bounce, complaint,
+//	                                                                unsubscribe, manual), detail, msg id, created,
+//	                                                                expires (zero = never)
 //
 // "v1" is the version byte 0x01 followed by JSON; a reader rejects other versions as
 // corrupt. Corrupt records are logged and skipped, never fatal.
@@ -115,12 +118,17 @@
 //	               all recipients of the unit expired or failed)                  NoSync / Sync
 //	  with OnFinal  ... and -body in a batch of its own after the hook             Sync
 //	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
-//	               event*, outbox*                                                Sync
+//	               event*, outbox*, suppress (a 5.1.1/5.1.2/5.1.10 bounce)        Sync
 //	Approve/Reject approval, -hold, rcpt*, sched* / -body, event*, outbox*        Sync
 //	ApproveRelease as Approve, plus body and msg (the body its ReleaseFunc returns) Sync
 //	Retry          -sched, +sched (now), rcpt*, -domain                           Sync
 //	Delete         -sched*, rcpt*, approval, -hold, -body, event*, outbox*        Sync
-//	Record         event, outbox*, (late bounce: rcpt, sched)                     Sync
+//	Record         event, outbox*, (late bounce: rcpt, sched, suppress)           Sync
+//	HoldInFlight   per message: -sched*, rcpt*, msg, approval, +hold, event*,
+//	               outbox* (restore.go: after a restore, before any Next)          Sync
+//	Cancel         rcpt*, -sched*, approval, -hold, -body when done, event*,
+//	               outbox*                                                        Sync
+//	Suppress/Unsuppress  suppress                                                 Sync
 //	lease expiry   -lease, +sched                                                 NoSync
 //	Open           -lease*, +sched*; the VERP key once (bounce.go)                 Sync
 //	OutboxAck/Retry -outbox / outbox                                              NoSync

@@ -154,7 +154,7 @@ func (q *Queue) build(b *pebble.Batch, m *Message, id ulid, rcpts []*rcptRecord)
 	status := receiptStatus(m.Approval)
 	rec := &msgRecord{
 		ID: m.ID, Mailbox: m.Mailbox, From: m.From, Subject: m.Subject, Lane: m.Lane,
-		Tags: slices.Clone(m.Tags), ExpiresAt: m.ExpiresAt, QueuedAt: now, Size: len(m.Body),
+		Tags: slices.Clone(m.Tags), ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, QueuedAt: now, Size: len(m.Body),
 		NRcpt: len(rcpts), Source: m.Source, Monitored: m.Monitored, IdemKey: m.IdempotencyKey,
 	}
 	j := q.newJournal(b, m.ID)
@@ -230,15 +230,19 @@ func (q *Queue) writeApproval(j *journal, m *Message, rec *msgRecord, rcpts []*r
 func (q *Queue) writeRcpts(j *journal, rec *msgRecord, rcpts []*rcptRecord, status string, now time.Time) []unitRef {
 	rs := map[string]string{StatusQueued: RcptQueued, StatusRejected: RcptRejected,
 		StatusPendingApproval: RcptPendingApproval}[status]
+	due := rec.firstDue(now)
 	for _, r := range rcpts {
 		r.Status, r.Updated = rs, now
 		if rs == RcptQueued {
-			r.Next = now
+			r.Next = due
 		}
 		j.putRcpt(r)
 	}
 	if status == StatusQueued {
 		j.add(Event{Type: EventQueued, Tags: rec.Tags})
+		if due.After(now) {
+			j.add(Event{Type: EventScheduled, SendAt: due, Tags: rec.Tags})
+		}
 	}
 	if rec.Monitored && status != StatusRejected {
 		j.add(Event{Type: EventMonitored, Tags: rec.Tags})
@@ -246,10 +250,10 @@ func (q *Queue) writeRcpts(j *journal, rec *msgRecord, rcpts []*rcptRecord, stat
 	if status != StatusQueued {
 		return nil
 	}
-	return q.scheduleDomains(j, rec.Lane, rcpts, now)
+	return q.scheduleDomains(j, rec.Lane, rcpts, due)
 }
 
-// scheduleDomains writes one schedule entry, due now, per distinct domain of rcpts.
+// scheduleDomains writes one schedule entry, due at now, per distinct domain of rcpts.
 func (q *Queue) scheduleDomains(j *journal, lane Lane, rcpts []*rcptRecord, now time.Time) []unitRef {
 	var units []unitRef
 	seen := map[string]bool{}

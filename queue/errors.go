@@ -16,6 +16,9 @@ var (
 	ErrClosed = errors.New("queue: closed")
 	// ErrInvalid: the message or argument is malformed (no recipients, bad lane, ...).
 	ErrInvalid = errors.New("queue: invalid")
+	// ErrNothingToCancel: Cancel of a message whose recipients are all final (or already
+	// cancelled).
+	ErrNothingToCancel = errors.New("queue: nothing left to cancel")
 )
 
 // ErrCorrupt marks a stored key or value that cannot be decoded; such records are skipped

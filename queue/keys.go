@@ -26,6 +26,7 @@ const (
 	famEvent    byte = 0x0a // per-message event journal
 	famOutbox   byte = 0x0b // webhook outbox
 	famSecret   byte = 0x0c // node secrets (the VERP key)
+	famSuppress byte = 0x0d // suppression list: sending domain, address
 )
 
 // Named lengths of the fixed-width parts.
@@ -40,7 +41,7 @@ const (
 var familyNames = map[byte]string{
 	famMsg: "msg", famBody: "body", famRcpt: "rcpt", famSched: "sched", famLease: "lease",
 	famDomain: "domain", famApproval: "approval", famHold: "hold", famIdem: "idem",
-	famEvent: "event", famOutbox: "outbox", famSecret: "secret",
+	famEvent: "event", famOutbox: "outbox", famSecret: "secret", famSuppress: "suppress",
 }
 
 func header(fam byte, capacity int) []byte {
@@ -118,6 +119,16 @@ func idemKey(mailbox, key string) []byte {
 	k := header(famIdem, 2+len(mailbox)+len(key))
 	k = binary.BigEndian.AppendUint16(k, uint16(len(mailbox)))
 	return append(append(k, mailbox...), key...)
+}
+
+// suppressKey is the key of one suppressed address of a sending domain; suppressPrefix that of
+// the domain's list.
+func suppressKey(domain, addr string) []byte {
+	return append(suppressPrefix(domain), addr...)
+}
+
+func suppressPrefix(domain string) []byte {
+	return appendStr8(header(famSuppress, 1+len(domain)), domain)
 }
 
 func appendStr8(k []byte, s string) []byte { return append(append(k, byte(len(s))), s...) }
@@ -207,6 +218,11 @@ func formatRest(fam byte, b []byte) (string, error) {
 		return fmtEvent(b)
 	case famOutbox:
 		return fmtOutbox(b)
+	case famSuppress:
+		if len(b) < 1 || len(b) < 1+int(b[0]) {
+			return "", ErrCorrupt
+		}
+		return strconv.Quote(string(b[1:1+b[0]])) + "/" + strconv.Quote(string(b[1+b[0]:])), nil
 	}
 	return "", ErrCorrupt
 }

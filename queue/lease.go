@@ -156,11 +156,12 @@ func (q *Queue) leaseLocked(p picked) (*Lease, *selfFinals, error) {
 	// The journal is empty unless some recipients were finalised: then sync, as they have
 	// events. NoSync otherwise: a lease lost in a crash leaves the schedule entry in place,
 	// which is what restart would do with the lease anyway.
+	journaled := len(j.events) > 0 // finalised or cancelled recipients
 	if err := j.flush(); err != nil {
 		b.Close()
 		return nil, nil, err
 	}
-	if err := commit(b, syncIf(len(finals) > 0)); err != nil {
+	if err := commit(b, syncIf(journaled)); err != nil {
 		return nil, nil, err
 	}
 	q.afterJournal(j)
@@ -189,9 +190,11 @@ func (q *Queue) finaliseDue(j *journal, m *msgRecord, rcpts []*rcptRecord, domai
 			continue
 		}
 		switch {
+		case r.Cancel: // cancelled while its lease was live, and the lease was lost
+			q.cancelRcpt(j, m, r, now)
 		case !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt):
 			finals = append(finals, q.finalise(j, m, r, EventExpired, "expired before delivery", now))
-		case !now.Before(m.QueuedAt.Add(q.opts.MaxLifetime)):
+		case !now.Before(m.start().Add(q.opts.MaxLifetime)):
 			detail := "maximum queue lifetime reached"
 			if r.LastDetail != "" {
 				detail += "; last error: " + r.LastDetail

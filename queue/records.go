@@ -25,6 +25,7 @@ type msgRecord struct {
 	Lane      Lane      `json:"lane"`
 	Tags      []string  `json:"tags,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	SendAt    time.Time `json:"send_at,omitzero"`
 	QueuedAt  time.Time `json:"queued_at"`
 	Size      int       `json:"size"`
 	NRcpt     int       `json:"nrcpt"`
@@ -32,6 +33,22 @@ type msgRecord struct {
 	Source    string    `json:"source,omitempty"`
 	Monitored bool      `json:"monitored,omitempty"`
 	IdemKey   string    `json:"idem_key,omitempty"`
+}
+
+// start is when the message's lifetime starts: its SendAt when scheduled, else QueuedAt.
+func (m *msgRecord) start() time.Time {
+	if m.SendAt.After(m.QueuedAt) {
+		return m.SendAt
+	}
+	return m.QueuedAt
+}
+
+// firstDue is when a message released at t is first due: t, or SendAt when later.
+func (m *msgRecord) firstDue(t time.Time) time.Time {
+	if m.SendAt.After(t) {
+		return m.SendAt
+	}
+	return t
 }
 
 // rcptRecord is one recipient's delivery state.
@@ -45,6 +62,10 @@ type rcptRecord struct {
 	LastEnhanced string    `json:"last_enhanced,omitempty"`
 	LastDetail   string    `json:"last_detail,omitempty"`
 	Updated      time.Time `json:"updated"`
+	// Cancel: the sender cancelled the message while this recipient was in a live attempt.
+	// The attempt's outcome stands; if it leaves the recipient pending, it is cancelled
+	// (Complete), and a unit returned to the schedule cancels it when next picked (Next).
+	Cancel bool `json:"cancel,omitempty"`
 
 	idx int // position in the message (from the key)
 }

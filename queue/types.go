@@ -62,6 +62,10 @@ type Message struct {
 	Tags      []string  // user tags, carried into events
 	Body      []byte    // the full RFC 5322 message, already signed; stored once
 	ExpiresAt time.Time // zero = none; past it undelivered recipients become "expired"
+	// SendAt (zero = now) holds a released message in the schedule until then: its
+	// recipients' first attempt is due at SendAt and a "scheduled" event records it.
+	// MaxLifetime counts from SendAt. A held message released later waits for it too.
+	SendAt time.Time
 	// Approval is nil for no oversight record. State Pending: held until Approve/Reject.
 	// Approved (auto rule): record kept, sent at once. Rejected: record kept, never sent.
 	Approval       *Approval
@@ -80,6 +84,8 @@ const (
 	ApprovalPending  ApprovalState = "pending"
 	ApprovalApproved ApprovalState = "approved"
 	ApprovalRejected ApprovalState = "rejected"
+	// ApprovalCancelled: the sender cancelled the held message (Cancel); closed, not decided.
+	ApprovalCancelled ApprovalState = "cancelled"
 )
 
 // Approval is the oversight record of a message.
@@ -179,6 +185,8 @@ const (
 	EventFailed          EventType = "failed"
 	EventExpired         EventType = "expired"
 	EventReceived        EventType = "received"
+	EventScheduled       EventType = "scheduled" // released, first attempt held until SendAt
+	EventCancelled       EventType = "cancelled" // the sender cancelled the recipient (Cancel)
 )
 
 // Event is one entry of a message's append-only journal.
@@ -187,19 +195,33 @@ type Event struct {
 	Type         EventType
 	MsgID        string
 	Time         time.Time
-	Recipient    string   `json:",omitempty"`
-	MXHost       string   `json:",omitempty"`
-	SMTPCode     int      `json:",omitempty"`
-	EnhancedCode string   `json:",omitempty"`
-	Detail       string   `json:",omitempty"`
-	Attempt      int      `json:",omitempty"`
-	TLS          bool     `json:",omitempty"`
-	Tags         []string `json:",omitempty"`
-	By           string   `json:",omitempty"`
-	Rule         string   `json:",omitempty"`
-	Reason       string   `json:",omitempty"`
-	MailboxID    string   `json:",omitempty"` // for "received"
-	EmailID      string   `json:",omitempty"` // for "received"
+	Recipient    string    `json:",omitempty"`
+	MXHost       string    `json:",omitempty"`
+	SMTPCode     int       `json:",omitempty"`
+	EnhancedCode string    `json:",omitempty"`
+	Detail       string    `json:",omitempty"`
+	Attempt      int       `json:",omitempty"`
+	TLS          bool      `json:",omitempty"`
+	Tags         []string  `json:",omitempty"`
+	By           string    `json:",omitempty"`
+	Rule         string    `json:",omitempty"`
+	Reason       string    `json:",omitempty"`
+	MailboxID    string    `json:",omitempty"` // for "received"
+	EmailID      string    `json:",omitempty"` // for "received"
+	SendAt       time.Time `json:",omitzero"`  // for "scheduled"
+	// Received is what a "received" event tells about the email, so a webhook receiver can act
+	// without a second call (untrusted mail content: From, Subject and Snippet are the sender's).
+	Received *ReceivedInfo `json:",omitempty"`
+}
+
+// ReceivedInfo summarises an inbound email for its "received" event.
+type ReceivedInfo struct {
+	From, To    []string
+	Subject     string
+	Snippet     string
+	ThreadID    string
+	AuthResults string            // our Authentication-Results value
+	Auth        map[string]string // "spf", "dkim", "dmarc" -> result ("pass", "fail", "none", …)
 }
 
 // Recipient statuses reported by Status.
@@ -212,6 +234,7 @@ const (
 	RcptFailed          = "failed"
 	RcptExpired         = "expired"
 	RcptRejected        = "rejected"
+	RcptCancelled       = "cancelled"
 )
 
 // RecipientStatus is the state of one recipient of a message.
@@ -239,6 +262,7 @@ type Status struct {
 	Tags       []string
 	QueuedAt   time.Time
 	ExpiresAt  time.Time
+	SendAt     time.Time
 	Size       int
 	Recipients []RecipientStatus
 	Approval   *Approval

@@ -25,6 +25,7 @@ type envelope struct {
 	lane      queue.Lane
 	tags      []string
 	expiresAt time.Time
+	sendAt    time.Time
 	idemKey   string
 	reqHash   string
 	source    string
@@ -80,7 +81,14 @@ func (s *Submitter) rawSender(ctx context.Context, from string, auth Principal) 
 // message (notify.go), the Sent copy.
 func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queue.Receipt, error) {
 	addr := env.sender.mbox.Address
-	dec, err := decide(env.sender.mbox.Oversight, *s.rules.Load(), addr, env.tags, env.rcpts, env.now)
+	var pol mailbox.Policy
+	if m := env.sender.mbox.Oversight; m == mailbox.GatedSend || m == mailbox.GatedAll || m == "" {
+		var err error
+		if pol, err = s.opts.Store.Policy(ctx, addr); err != nil {
+			return queue.Receipt{}, s.refused("policy", fmt.Errorf("submission: policy of %s: %w", addr, err))
+		}
+	}
+	dec, err := decidePolicy(env.sender.mbox.Oversight, *s.rules.Load(), pol, addr, env.tags, env.rcpts, env.now)
 	if err != nil {
 		return queue.Receipt{}, s.refused("forbidden", err)
 	}
@@ -103,7 +111,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 	r, err := s.opts.Queue.Enqueue(ctx, &queue.Message{
 		ID: env.msgID, Mailbox: addr, From: s.opts.Queue.BounceAddress(env.msgID, env.sender.domain.Name),
 		To: env.rcpts, Subject: env.subject, Lane: env.lane, Tags: env.tags, Body: signed,
-		ExpiresAt: env.expiresAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
+		ExpiresAt: env.expiresAt, SendAt: env.sendAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
 		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored, Actor: env.actor,
 	})
 	if err != nil {

@@ -45,7 +45,7 @@ func composeHeader(req *SendRequest, d *draft, now time.Time, msgID string) mail
 	var h mail.Header
 	h.SetDate(now)
 	h.SetMessageID(msgID)
-	h.SetAddressList("From", []*mail.Address{{Address: d.mailbox}})
+	h.SetAddressList("From", []*mail.Address{{Name: req.FromName, Address: d.mailbox}})
 	h.SetAddressList("To", d.to)
 	h.SetAddressList("Cc", d.cc)
 	if d.replyTo != nil {

@@ -7,7 +7,7 @@
 //     refused with a *FieldError, never injected; relay tricks with '%', '!', quoted local parts
 //     and address literals are refused);
 //   - the sender check: the sender is the authenticated mailbox, on a configured domain;
-//   - the oversight decision (CONTRACT.md §7) and the [[approval_rule]]s (first match wins);
+//   - the oversight decision (docs/oversight-model.md) and the [[approval_rule]]s (first match wins);
 //   - building the MIME message for API sends with go-message;
 //   - adding Date and Message-ID when missing, DKIM signing on the sender's domain
 //     (relaxed/relaxed, From oversigned), the VERP return path bounce+<msg_id>.<tag>@<domain>

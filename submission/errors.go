@@ -48,6 +48,9 @@ var (
 	// ErrAttachmentType: an API attachment whose content_type cannot be base64-encoded
 	// (multipart/* and message/*, RFC 2045 §6.4); comes as a *FieldError. API: 422.
 	ErrAttachmentType = errors.New("submission: attachment type cannot be base64-encoded")
+	// ErrSuppressed: a recipient is on the sending domain's suppression list; comes as a
+	// *FieldError naming the recipient field (to[i], cc[i], bcc[i]). API: 422 suppressed.
+	ErrSuppressed = errors.New("submission: recipient suppressed")
 	// ErrMalformedMessage: a raw message whose header cannot be parsed.
 	ErrMalformedMessage = errors.New("submission: malformed message")
 	// ErrRejected: an approval rule rejected the message; the record exists, it is never sent.

@@ -15,7 +15,7 @@ import (
 	"multimail.dev/multimail/queue"
 )
 
-// Oversight messages (CONTRACT.md §7 oversight_address): a copy of each send of a monitored
+// Oversight messages (docs/oversight-model.md, oversight_address): a copy of each send of a monitored
 // mailbox, and an approval request for each held send of a gated one. Each is an ordinary queued
 // message of its own, never the user's message re-addressed: From multimail-oversight@<sender's
 // domain>, its own VERP return path, DKIM-signed with the domain's key, Source "oversight",

@@ -28,7 +28,7 @@ type Options struct {
 	Queue    *queue.Queue
 	Store    mailbox.Store
 	Hostname string // Message-ID domain; default "localhost"
-	// Rules are the [[approval_rule]]s in config order; the first match wins (CONTRACT.md §2).
+	// Rules are the [[approval_rule]]s in config order; the first match wins (docs/configuration.md).
 	Rules []Rule
 	// MaxRecipients bounds to+cc+bcc of one API send (default 100, as SMTP).
 	MaxRecipients int
@@ -55,7 +55,7 @@ const (
 	DefaultMaxMessageBytes = 25 << 20
 )
 
-// Rule actions (CONTRACT.md §2 [[approval_rule]] action).
+// Rule actions (docs/configuration.md, [[approval_rule]] action).
 const (
 	ActionAutoApprove     = "auto_approve"
 	ActionRequireApproval = "require_approval"
@@ -68,11 +68,17 @@ const (
 // globs on the lower-case address ("*@partner.example"). Rules are consulted only for mailboxes
 // in gated_send or gated_all mode.
 type Rule struct {
+	// ID names a rule added over the API (mailbox.PolicyRule.ID); "" for a config rule, which
+	// is named by its 1-based position ("rule:3") in approval records.
+	ID         string
 	Mailbox    string
 	Tags       []string
 	Recipients []string
 	Action     string // auto_approve | require_approval | reject
 }
+
+// Check validates a rule as New does (action, glob syntax): the API checks rules it stores.
+func (r Rule) Check() error { return r.validate() }
 
 // validate checks the action and the glob syntax, so a bad rule is refused at start.
 func (r Rule) validate() error {

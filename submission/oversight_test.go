@@ -82,3 +82,37 @@ func TestNewRefusesBadRules(t *testing.T) {
 		}
 	}
 }
+
+func TestDecidePolicyAllowlistAndStoredRules(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	pol := mailbox.Policy{
+		Allowlist: []mailbox.AllowEntry{{Entry: "ops@partner.example"}, {Entry: "@corp.example"}},
+		Rules:     []mailbox.PolicyRule{{ID: "rl_x", Tags: []string{"otp"}, Action: ActionAutoApprove}},
+	}
+	config := []Rule{{Recipients: []string{"*@blocked.example"}, Action: ActionReject}}
+	for _, tc := range []struct {
+		name  string
+		mode  mailbox.Oversight
+		tags  []string
+		rcpts []string
+		state queue.ApprovalState
+		by    string
+	}{
+		{"all allowlisted", mailbox.GatedSend, nil, []string{"Ops@Partner.example", "a@corp.example"}, queue.ApprovalApproved, "allowlist"},
+		{"one not allowlisted", mailbox.GatedSend, nil, []string{"ops@partner.example", "x@other.example"}, queue.ApprovalPending, ""},
+		{"subdomain is not the domain", mailbox.GatedSend, nil, []string{"a@sub.corp.example"}, queue.ApprovalPending, ""},
+		{"gated_all ignores the allowlist", mailbox.GatedAll, nil, []string{"ops@partner.example"}, queue.ApprovalPending, ""},
+		{"stored rule", mailbox.GatedAll, []string{"OTP"}, []string{"x@other.example"}, queue.ApprovalApproved, "rule:rl_x"},
+		{"config rule first", mailbox.GatedSend, []string{"otp"}, []string{"a@blocked.example"}, queue.ApprovalRejected, "rule:1"},
+	} {
+		d, err := decidePolicy(tc.mode, config, pol, "a@example.com", tc.tags, tc.rcpts, now)
+		if err != nil || d.approval == nil || d.approval.State != tc.state || d.approval.By != tc.by {
+			t.Errorf("%s: %+v, %v; want %s by %q", tc.name, d.approval, err, tc.state, tc.by)
+		}
+	}
+	// Another mailbox's stored rules are never consulted: StoredRules binds them to their mailbox.
+	if rs := StoredRules("a@example.com", pol); len(rs) != 1 || rs[0].matches("b@example.com", []string{"otp"}, []string{"x@y.z"}) {
+		t.Fatalf("stored rules = %+v", rs)
+	}
+}

@@ -38,7 +38,7 @@ func (m *rawMessage) checkFrom(sender string) error {
 	return checkOriginators(m.header.Values("From"), m.header.Values("Sender"), sender)
 }
 
-// checkOriginators is the one originator rule of both doors (CONTRACT.md §3): exactly one
+// checkOriginators is the one originator rule of both doors (docs/api.md, SMTP): exactly one
 // From: naming one address, the sending mailbox, and at most one Sender:, also naming the
 // sending mailbox (RFC 5322 §3.6.2 lets Sender: name whoever transmitted the message; here that
 // is the authenticated mailbox, or the field would say another mailbox sent it). SMTP passes

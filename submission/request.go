@@ -1,7 +1,6 @@
 package submission
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,57 +10,20 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"multimail.dev/multimail/api/wire"
 )
 
-// SendRequest is the body of the API's send_email (CONTRACT.md §4), with its JSON names, so
-// that package api and MCP decode into it directly (see DecodeSendRequest).
-type SendRequest struct {
-	MailboxID      string            `json:"mailbox_id"`
-	To             AddressList       `json:"to"`
-	Cc             AddressList       `json:"cc,omitempty"`
-	Bcc            AddressList       `json:"bcc,omitempty"`
-	ReplyTo        string            `json:"reply_to,omitempty"`
-	Subject        string            `json:"subject,omitempty"`
-	Text           string            `json:"text,omitempty"`
-	HTML           string            `json:"html,omitempty"`
-	Priority       string            `json:"priority,omitempty"` // high | normal | low; "" = normal
-	Tags           []string          `json:"tags,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
-	Attachments    []Attachment      `json:"attachments,omitempty"`
-	ExpiresAt      time.Time         `json:"expires_at,omitzero"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-	// RequestHash identifies the request for idempotency. Empty: Send computes it from the
-	// request itself (every field but the key), so API and MCP agree.
-	RequestHash string `json:"-"`
-}
+// SendRequest is the body of the API's send_email (docs/api.md): the one definition, in
+// package api/wire, that the server, the CLI and the MCP tools share. DecodeSendRequest decodes
+// it strictly.
+type SendRequest = wire.SendRequest
 
-// Attachment is one attached file; Content is base64 in JSON.
-type Attachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type,omitempty"` // default application/octet-stream
-	Content     []byte `json:"content"`
-}
+// Attachment is one attached file of a SendRequest.
+type Attachment = wire.Attachment
 
 // AddressList is a list of addresses that JSON may also give as one string.
-type AddressList []string
-
-// UnmarshalJSON accepts "a@b" or ["a@b", ...].
-func (l *AddressList) UnmarshalJSON(b []byte) error {
-	if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`"`)) {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*l = AddressList{s}
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return err
-	}
-	*l = list
-	return nil
-}
+type AddressList = wire.StringList
 
 // DecodeSendRequest decodes a send_email JSON body strictly: unknown fields and wrong types are a
 // *FieldError naming the field, trailing data is an error. The body is not validated here;
@@ -70,20 +32,50 @@ func DecodeSendRequest(r io.Reader) (*SendRequest, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var req SendRequest
-	if err := dec.Decode(&req); err != nil {
+	sh := sendTimes{plainSend: (*plainSend)(&req)}
+	if err := dec.Decode(&sh); err != nil {
 		return nil, jsonFieldError(err)
 	}
 	if dec.More() {
 		return nil, fieldErr("body", "trailing data after the JSON object")
 	}
+	var err error
+	if req.ExpiresAt, err = decodeTime("expires_at", sh.ExpiresAt); err != nil {
+		return nil, err
+	}
+	if req.SendAt, err = decodeTime("send_at", sh.SendAt); err != nil {
+		return nil, err
+	}
 	return &req, nil
+}
+
+// plainSend is SendRequest without its time fields' decoding, which sendTimes shadows so that
+// a bad time is an error naming its field (time.Time's own errors name none).
+type plainSend SendRequest
+
+type sendTimes struct {
+	*plainSend
+	ExpiresAt json.RawMessage `json:"expires_at"`
+	SendAt    json.RawMessage `json:"send_at"`
+}
+
+// decodeTime decodes an optional RFC 3339 time field (absent or null: zero).
+func decodeTime(field string, raw json.RawMessage) (time.Time, error) {
+	var t time.Time
+	if len(raw) == 0 || string(raw) == "null" {
+		return t, nil
+	}
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return t, fieldErr(field, "must be an RFC 3339 time")
+	}
+	return t, nil
 }
 
 // jsonFieldError turns encoding/json's errors into a *FieldError naming the field.
 func jsonFieldError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := te.Field
+		field := strings.TrimPrefix(te.Field, "plainSend.")
 		if field == "" {
 			field = "body"
 		}
@@ -92,10 +84,6 @@ func jsonFieldError(err error) error {
 	var ce base64.CorruptInputError
 	if errors.As(err, &ce) { // the only []byte of the request
 		return fieldErr("attachments.content", "must be base64")
-	}
-	var pe *time.ParseError
-	if errors.As(err, &pe) {
-		return fieldErr("expires_at", "must be an RFC 3339 time")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return fieldErr(strings.Trim(name, `"`), "unknown field")
@@ -120,7 +108,7 @@ func jsonKind(te *json.UnmarshalTypeError) string {
 // requestHash is a stable hash of everything in req but the idempotency fields.
 func requestHash(req *SendRequest) string {
 	c := *req
-	c.IdempotencyKey, c.RequestHash = "", ""
+	c.IdempotencyKey = ""
 	b, _ := json.Marshal(&c) // marshalling strings, maps, []byte and time never fails
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -332,3 +332,61 @@ func TestSendExpiresAndClock(t *testing.T) {
 		t.Fatalf("expires_at = %v, want %v", st.ExpiresAt, req.ExpiresAt)
 	}
 }
+
+// TestSendFromNameAndMarkdown: from_name is the From display name, RFC 2047-encoded when not
+// ASCII; a markdown body becomes text (the markdown) and html (its rendering, raw HTML
+// dropped, javascript: links removed).
+func TestSendFromNameAndMarkdown(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	ctx := context.Background()
+	req := &SendRequest{
+		MailboxID: "auto@example.com", To: AddressList{"bob@dest.example"}, FromName: "Zoë, \"Login\" Bot",
+		Subject:  "md",
+		Markdown: "# Your code\n\n**123456** <script>alert(1)</script>\n\n[x](javascript:alert(1))\n\n<div onclick=\"x\">raw</div>\n",
+	}
+	rc, err := env.sub.Send(ctx, req, apiAs("auto@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := env.q.Body(ctx, rc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, err := mail.CreateReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := mr.Header.AddressList("From")
+	if err != nil || len(from) != 1 || from[0].Name != "Zoë, \"Login\" Bot" || from[0].Address != "auto@example.com" {
+		t.Fatalf("From = %v (%v); raw %q", from, err, mr.Header.Get("From"))
+	}
+	if raw := mr.Header.Get("From"); strings.ContainsFunc(raw, func(r rune) bool { return r > 0x7e }) {
+		t.Errorf("From not encoded: %q", raw)
+	}
+	var text, html string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(p.Body)
+		switch ct := p.Header.Get("Content-Type"); {
+		case strings.HasPrefix(ct, "text/plain"):
+			text = string(b)
+		case strings.HasPrefix(ct, "text/html"):
+			html = string(b)
+		}
+	}
+	if !strings.Contains(text, "**123456**") {
+		t.Errorf("text part = %q, want the markdown", text)
+	}
+	if !strings.Contains(html, "<h1>Your code</h1>") || !strings.Contains(html, "<strong>123456</strong>") {
+		t.Errorf("html part = %q", html)
+	}
+	for _, bad := range []string{"<script", "javascript:", "onclick", "<div"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("html part holds %q: %q", bad, html)
+		}
+	}
+}

@@ -21,7 +21,7 @@ type ServerOptions struct {
 	Hostname  string      // greeting and EHLO name; default "localhost"
 	TLSConfig *tls.Config // required: STARTTLS on submission, implicit TLS on submissions
 	// TrustedNetworks may submit without AUTH, in plain text too, as any local mailbox
-	// (CONTRACT.md §2 [submission] trusted_networks).
+	// (docs/configuration.md, [submission] trusted_networks).
 	TrustedNetworks []netip.Prefix
 	MaxMessageBytes int64         // default 25 MiB (SIZE)
 	MaxRecipients   int           // default 100 per transaction

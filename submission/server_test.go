@@ -41,7 +41,7 @@ func codeOf(err error) string {
 	return fmt.Sprintf("%d %d.%d.%d", se.Code, e[0], e[1], e[2])
 }
 
-// TestSMTPRefusals is CONTRACT.md §3's list of refusals, driven by go-smtp's own client.
+// TestSMTPRefusals is docs/api.md, SMTP's list of refusals, driven by go-smtp's own client.
 func TestSMTPRefusals(t *testing.T) {
 	t.Parallel()
 	ts := newServer(t, false, nil)

@@ -107,8 +107,11 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	if err != nil {
 		return queue.Receipt{}, s.refused("sender", err)
 	}
-	hash := req.RequestHash
-	if req.IdempotencyKey != "" && hash == "" {
+	if err := s.checkSuppressed(ctx, req, d, snd.domain.Name, auth); err != nil {
+		return queue.Receipt{}, err
+	}
+	hash := ""
+	if req.IdempotencyKey != "" {
 		hash = requestHash(req)
 	}
 	if r, dup, err := s.idempotent(ctx, d.mailbox, req.IdempotencyKey, hash); err != nil || dup {
@@ -116,8 +119,16 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	}
 	env := &envelope{
 		sender: snd, rcpts: d.rcpts, subject: req.Subject, lane: d.lane, tags: d.tags,
-		expiresAt: req.ExpiresAt, idemKey: req.IdempotencyKey, reqHash: hash,
+		expiresAt: req.ExpiresAt, sendAt: req.SendAt, idemKey: req.IdempotencyKey, reqHash: hash,
 		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
+	}
+	if req.Markdown != "" { // the text part is the markdown itself, the html part its rendering
+		c := *req
+		if c.HTML, err = renderMarkdown(req.Markdown); err != nil {
+			return queue.Receipt{}, s.refused("invalid", fieldErr("markdown", "could not be rendered"))
+		}
+		c.Text, c.Markdown = req.Markdown, ""
+		req = &c
 	}
 	raw, err := compose(req, d, now, s.messageIDHeader(env.msgID))
 	if err != nil {
@@ -168,6 +179,38 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 		return queue.Receipt{}, s.refused("invalid", fmt.Errorf("%w: %v", ErrMalformedMessage, err))
 	}
 	return s.accept(ctx, env, body)
+}
+
+// checkSuppressed refuses a send to an address on the sending domain's suppression list,
+// naming the recipient field and why, unless the request says ignore_suppression and auth
+// holds admin on top of send.
+func (s *Submitter) checkSuppressed(ctx context.Context, req *SendRequest, d *draft, domain string, auth Principal) error {
+	if req.IgnoreSuppression {
+		if !auth.Owner && !auth.hasScope(mailbox.ScopeAdmin) {
+			return s.refused("forbidden", fmt.Errorf("%w: ignore_suppression needs the admin scope", ErrForbidden))
+		}
+		return nil
+	}
+	sup, err := s.opts.Queue.Suppressed(ctx, domain, d.rcpts)
+	if err != nil {
+		return fmt.Errorf("submission: suppression list: %w", err)
+	}
+	if len(sup) == 0 {
+		return nil
+	}
+	for i, a := range d.rcpts {
+		e, ok := sup[strings.ToLower(a)]
+		if !ok {
+			continue
+		}
+		why := e.Reason
+		if e.Detail != "" {
+			why += ": " + e.Detail
+		}
+		return s.refused("suppressed", &FieldError{Field: d.fields[i], cause: ErrSuppressed,
+			Msg: fmt.Sprintf("%s is suppressed for %s (%s)", a, domain, why)})
+	}
+	return nil
 }
 
 // traceSlack is room over MaxMessageBytes for the fields a listener adds (Received), so that a

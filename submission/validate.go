@@ -21,7 +21,11 @@ const (
 	maxKeyLen      = 255
 	maxFilename    = 255
 	maxHeaders     = 50
+	maxFromName    = 200
 )
+
+// MaxScheduleAhead is how far ahead send_at may be.
+const MaxScheduleAhead = 30 * 24 * time.Hour
 
 // draft is a validated SendRequest: parsed addresses, the envelope, lane and tags.
 type draft struct {
@@ -29,6 +33,7 @@ type draft struct {
 	to, cc  []*mail.Address
 	replyTo *mail.Address
 	rcpts   []string // envelope recipients: to, cc, bcc
+	fields  []string // the request field of each of rcpts: to[0], cc[1], ...
 	lane    queue.Lane
 	tags    []string
 }
@@ -91,9 +96,10 @@ func (d *draft) addresses(req *SendRequest, max int) error {
 			return err
 		}
 	}
-	for _, l := range [][]*mail.Address{d.to, d.cc, bcc} {
-		for _, a := range l {
+	for li, l := range [][]*mail.Address{d.to, d.cc, bcc} {
+		for i, a := range l {
 			d.rcpts = append(d.rcpts, a.Address)
+			d.fields = append(d.fields, fmt.Sprintf("%s[%d]", [3]string{"to", "cc", "bcc"}[li], i))
 		}
 	}
 	return nil
@@ -148,8 +154,19 @@ func checkContent(req *SendRequest, now time.Time) error {
 	if err := checkHeaderValue("subject", req.Subject); err != nil {
 		return err
 	}
-	if req.Text == "" && req.HTML == "" {
-		return fieldErr("text", "text or html is required")
+	if err := checkHeaderValue("from_name", req.FromName); err != nil {
+		return err
+	}
+	if len(req.FromName) > maxFromName {
+		return fieldErr("from_name", fmt.Sprintf("longer than %d bytes", maxFromName))
+	}
+	switch {
+	case req.Markdown != "" && (req.Text != "" || req.HTML != ""):
+		return fieldErr("markdown", "give markdown, or text and/or html, not both")
+	case len(req.Markdown) > maxMarkdown:
+		return fieldErr("markdown", fmt.Sprintf("longer than %d bytes", maxMarkdown))
+	case req.Text == "" && req.HTML == "" && req.Markdown == "":
+		return fieldErr("text", "text, html or markdown is required")
 	}
 	if err := checkHeaders(req.Headers); err != nil {
 		return err
@@ -159,6 +176,12 @@ func checkContent(req *SendRequest, now time.Time) error {
 	}
 	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now) {
 		return fieldErr("expires_at", "is in the past")
+	}
+	if req.SendAt.After(now.Add(MaxScheduleAhead)) {
+		return fieldErr("send_at", fmt.Sprintf("more than %s ahead", "30 days"))
+	}
+	if !req.ExpiresAt.IsZero() && !req.SendAt.IsZero() && !req.SendAt.Before(req.ExpiresAt) {
+		return fieldErr("send_at", "is not before expires_at")
 	}
 	return checkIdempotencyKey(req.IdempotencyKey)
 }

@@ -58,6 +58,14 @@ func TestSendHostileInput(t *testing.T) {
 		{"no recipient", func(r *SendRequest) { r.To = nil }, Principal{}, "to", nil},
 		{"recipient flood", func(r *SendRequest) { r.To = make(AddressList, 101) }, Principal{}, "to", nil},
 		{"bad priority", func(r *SendRequest) { r.Priority = "urgent" }, Principal{}, "priority", nil},
+		{"CRLF in from_name", func(r *SendRequest) { r.FromName = "Ann\r\nBcc: x@evil.example" }, Principal{}, "from_name", nil},
+		{"from_name too long", func(r *SendRequest) { r.FromName = strings.Repeat("n", 201) }, Principal{}, "from_name", nil},
+		{"markdown with text", func(r *SendRequest) { r.Markdown = "# hi" }, Principal{}, "markdown", nil},
+		{"no body at all", func(r *SendRequest) { r.Text = "" }, Principal{}, "text", nil},
+		{"send_at past 30 days", func(r *SendRequest) { r.SendAt = time.Now().Add(31 * 24 * time.Hour) }, Principal{}, "send_at", nil},
+		{"send_at after expires_at", func(r *SendRequest) {
+			r.ExpiresAt, r.SendAt = time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
+		}, Principal{}, "send_at", nil},
 		{"expired already", func(r *SendRequest) { r.ExpiresAt = time.Now().Add(-time.Minute) }, Principal{}, "expires_at", nil},
 		{"no body", func(r *SendRequest) { r.Text = "" }, Principal{}, "text", nil},
 		{"no mailbox_id", func(r *SendRequest) { r.MailboxID = "" }, Principal{}, "mailbox_id", nil},

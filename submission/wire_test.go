@@ -2,6 +2,7 @@ package submission
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -40,6 +41,31 @@ func TestAttachmentTypes(t *testing.T) {
 		if got := errors.Is(err, ErrAttachmentType); got != refused ||
 			refused && (!errors.As(err, &fe) || fe.Field != "attachments[0].content_type") {
 			t.Errorf("attachment type %q: %v, refused want %v", ct, err, refused)
+		}
+	}
+}
+
+// TestDecodeSendRequestTimes: send_at and expires_at decode as RFC 3339, and a bad one is an
+// error naming its field.
+func TestDecodeSendRequestTimes(t *testing.T) {
+	t.Parallel()
+	req, err := DecodeSendRequest(strings.NewReader(`{"mailbox_id":"a@b.example","to":"c@d.example","send_at":"2030-01-02T03:04:05Z","expires_at":null}`))
+	if err != nil || req.SendAt.Year() != 2030 || !req.ExpiresAt.IsZero() {
+		t.Fatalf("req %+v, err %v", req, err)
+	}
+	for body, field := range map[string]string{
+		`{"send_at":"tomorrow"}`:   "send_at",
+		`{"send_at":5}`:            "send_at",
+		`{"expires_at":"soon"}`:    "expires_at",
+		`{"from_name":["x"]}`:      "from_name",
+		`{"markdown":1}`:           "markdown",
+		`{"to":[1]}`:               "to",
+		`{"sendat":"2030-01-01Z"}`: "sendat",
+	} {
+		_, err := DecodeSendRequest(strings.NewReader(body))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: err %v, want a FieldError on %s", body, err, field)
 		}
 	}
 }

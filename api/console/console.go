@@ -28,12 +28,14 @@ type realClock struct{}
 func (realClock) Now() time.Time { return time.Now() }
 
 // API is what the console needs of the API server (*api.Server): its handler, which every page
-// calls in process with the session's key, and the two doors the API has no route for.
+// calls in process with the session's key, and the doors the API has no route for.
 type API interface {
 	Handler() http.Handler
 	Identify(r *http.Request, key string) (api.Identity, error)
 	HeldForLink(ctx context.Context, approvalID string) (*api.HeldMessage, error)
 	DecideByLink(ctx context.Context, approvalID string, approve bool, reason string) error
+	// IdentityVerdict checks a message's stored identity header against the node's keys.
+	IdentityVerdict(r *http.Request, key, msgID string) (string, error)
 }
 
 // Options configures a Console.
@@ -191,6 +193,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/queue", c.authed(c.queuePage))
 	m.HandleFunc("POST /console/queue/{id}/{action}", c.authed(c.queueAction))
 	m.HandleFunc("GET /console/mailboxes", c.authed(c.mailboxes))
+	m.HandleFunc("GET /console/mailboxes/{addr}", c.authed(c.mailboxPage))
+	m.HandleFunc("POST /console/mailboxes/{addr}/{action}", c.authed(c.mailboxAction))
 	m.HandleFunc("GET /console/d/{token}", c.linkPage)
 	m.HandleFunc("POST /console/d/{token}", c.linkDecide)
 	c.mux = m

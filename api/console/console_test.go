@@ -52,6 +52,7 @@ type env struct {
 	clock *fakeClock
 	srv   *httptest.Server
 	keys  map[string]string
+	store mailbox.Store
 }
 
 const pw = "mailbox-password-1"
@@ -82,7 +83,7 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	e := &env{t: t, q: q, keys: map[string]string{}, clock: &fakeClock{t: time.Now()}}
+	e := &env{t: t, q: q, keys: map[string]string{}, clock: &fakeClock{t: time.Now()}, store: st}
 	for name, k := range map[string]mailbox.APIKey{
 		"agentA":    {Mailboxes: []string{"a@example.com"}, Scopes: []string{"send", "read"}},
 		"agentB":    {Mailboxes: []string{"b@example.com"}, Scopes: []string{"send"}},

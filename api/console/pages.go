@@ -323,8 +323,18 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, s *session) {
 		c.render(w, http.StatusNotFound, "message", v)
 		return
 	}
-	v.Title, v.Data = "Message "+m.MessageID, m
+	d := messageData{Message: m}
+	if verdict, err := c.opts.API.IdentityVerdict(r, s.key, m.MessageID); err == nil {
+		d.Identity = verdict
+	}
+	v.Title, v.Data = "Message "+m.MessageID, d
 	c.render(w, http.StatusOK, "message", v)
+}
+
+// messageData is a message's page: the API's message and its identity header verdict.
+type messageData struct {
+	wire.Message
+	Identity string
 }
 
 // queueData is the queue page.
@@ -425,7 +435,8 @@ func (c *Console) queueAction(w http.ResponseWriter, r *http.Request, s *session
 // mailboxesData is the mailboxes page.
 type mailboxesData struct {
 	Mailboxes []wire.Mailbox
-	Scoped    []string // without admin: the key's mailboxes, mode unknown
+	Scoped    []string // without admin: the key's mailboxes, each with its own page
+	Requests  []wire.OversightRequest
 }
 
 func (c *Console) mailboxes(w http.ResponseWriter, r *http.Request, s *session) {
@@ -433,8 +444,9 @@ func (c *Console) mailboxes(w http.ResponseWriter, r *http.Request, s *session) 
 	var list wire.MailboxList
 	d := mailboxesData{}
 	if _, err := c.call(r, s, "GET", "/v1/admin/mailboxes", nil, &list); err != nil {
-		d.Scoped = s.ident.Mailboxes
+		d.Scoped = slices.DeleteFunc(slices.Clone(s.ident.Mailboxes), func(m string) bool { return m == "*" })
 	}
+	d.Requests = c.pendingRequests(r, s)
 	for _, m := range list.Mailboxes {
 		m.Password = ""
 		d.Mailboxes = append(d.Mailboxes, m)

@@ -1,4 +1,4 @@
-// Package mcp is multimail's Model Context Protocol server (CONTRACT.md §6), built on the
+// Package mcp is multimail's Model Context Protocol server (docs/api.md, MCP), built on the
 // official go-sdk. Its tools (send_email, list_emails, read_email, tag_email, get_message,
 // list_approvals, approve, reject) are thin clients of the HTTP JSON API: each tool turns its
 // arguments into one API request and returns the API's JSON response as structuredContent and

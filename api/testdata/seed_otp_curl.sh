@@ -1,4 +1,4 @@
-# The seed's "Send an OTP email via REST API" example (/work/shared/seeds/000_*.txt), as
+# The seed's "Send an OTP email via REST API" example (the project's seed examples), as
 # written there apart from the page's rendering artefacts: &#039; is ', the obfuscated
 # "[email protected]" addresses are auth@yourproduct.com and user@example.com, and \\" is \"
 # (the page doubled the backslash; \\" would end the JSON string). The test replaces the host.

@@ -1,5 +1,5 @@
 // Package webhook delivers the queue's webhook outbox to the configured endpoints as Standard
-// Webhooks (CONTRACT.md §5): each event is a JSON wire.WebhookEvent POSTed with the headers
+// Webhooks (docs/api.md, Webhooks): each event is a JSON wire.WebhookEvent POSTed with the headers
 // webhook-id, webhook-timestamp and webhook-signature ("v1,<base64 HMAC-SHA256>").
 //
 // Delivery is at-least-once and ordered per (endpoint, message): the queue keeps one durable

@@ -29,9 +29,17 @@ func Payload(ev queue.Event) wire.WebhookEvent {
 		EmailID:      ev.EmailID,
 		Seq:          ev.Seq,
 	}
+	if r := ev.Received; r != nil {
+		p.From, p.To, p.Subject, p.Snippet, p.ThreadID = r.From, r.To, r.Subject, r.Snippet, r.ThreadID
+		p.AuthenticationResults, p.Authentication = r.AuthResults, r.Auth
+	}
 	if isDeliveryAttempt(ev.Type) && ev.Attempt > 0 {
 		tls := ev.TLS
 		p.TLS = &tls
+	}
+	if !ev.SendAt.IsZero() {
+		t := ev.SendAt.UTC()
+		p.SendAt = &t
 	}
 	p.SetAt(ev.Time.UTC().Truncate(time.Second))
 	return p

@@ -27,6 +27,10 @@ func TestPayload(t *testing.T) {
 			`{"event":"bounced","message_id":"msg_1","timestamp":"2026-04-19T10:00:04Z","version":"1","recipient":"x@example.com","smtp_code":550,"enhanced_code":"5.1.1","error_detail":"no such user","attempt":1,"tls":true,"seq":3,"bounced_at":"2026-04-19T10:00:04Z"}`},
 		{"received", queue.Event{Seq: 1, Type: queue.EventReceived, MsgID: "em_1", Time: at, MailboxID: "a@b.example", EmailID: "em_1"},
 			`{"event":"received","message_id":"em_1","timestamp":"2026-04-19T10:00:04Z","version":"1","mailbox_id":"a@b.example","email_id":"em_1","seq":1,"received_at":"2026-04-19T10:00:04Z"}`},
+		{"received with summary", queue.Event{Seq: 1, Type: queue.EventReceived, MsgID: "em_1", Time: at, MailboxID: "a@b.example", EmailID: "em_1",
+			Received: &queue.ReceivedInfo{From: []string{"x@y.example"}, To: []string{"a@b.example"}, Subject: "Hi", Snippet: "Hello", ThreadID: "th_1",
+				AuthResults: "mx; spf=pass", Auth: map[string]string{"spf": "pass"}}},
+			`{"event":"received","message_id":"em_1","timestamp":"2026-04-19T10:00:04Z","version":"1","mailbox_id":"a@b.example","email_id":"em_1","seq":1,"from":["x@y.example"],"to":["a@b.example"],"subject":"Hi","snippet":"Hello","thread_id":"th_1","authentication_results":"mx; spf=pass","authentication":{"spf":"pass"},"received_at":"2026-04-19T10:00:04Z"}`},
 		{"approved", queue.Event{Seq: 2, Type: queue.EventApproved, MsgID: "msg_2", Time: at, By: "rule:1", Rule: "tags=auth action=auto_approve"},
 			`{"event":"approved","message_id":"msg_2","timestamp":"2026-04-19T10:00:04Z","version":"1","by":"rule:1","rule":"tags=auth action=auto_approve","seq":2,"approved_at":"2026-04-19T10:00:04Z"}`},
 	}

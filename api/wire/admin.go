@@ -25,10 +25,11 @@ type DomainList struct {
 
 // DNSRecord is one record to publish.
 type DNSRecord struct {
-	Purpose string `json:"purpose"` // "mx" | "spf" | "dkim" | "identity" | "dmarc"
-	Name    string `json:"name"`    // fully qualified, with a trailing dot
-	Type    string `json:"type"`    // "MX" | "TXT"
-	Value   string `json:"value"`   // MX: "10 host."; TXT: the unquoted text
+	Purpose string `json:"purpose"`        // "mx" | "spf" | "dkim" | "identity" | "dmarc" | "mta-sts" | "mta-sts-host" | "tls-rpt"
+	Name    string `json:"name"`           // fully qualified, with a trailing dot
+	Type    string `json:"type"`           // "MX" | "TXT" | "CNAME"
+	Value   string `json:"value"`          // MX: "10 host."; TXT: the unquoted text (split in 255-byte strings only in Text); CNAME: "host."
+	Note    string `json:"note,omitempty"` // why this value (DMARC's p=none, the MTA-STS host's certificate)
 }
 
 // DNS is the body of GET /v1/admin/domains/{name}/dns: the records as data and as zone-file text.
@@ -36,6 +37,10 @@ type DNS struct {
 	Domain  string      `json:"domain"`
 	Records []DNSRecord `json:"records"`
 	Text    string      `json:"text"`
+	// Advice is what is not a record of the domain's zone: reverse DNS (PTR) of the host.
+	Advice []string `json:"advice,omitempty"`
+	// MTASTSPolicy is the policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt.
+	MTASTSPolicy string `json:"mta_sts_policy,omitempty"`
 }
 
 // MailboxRequest is the body of POST /v1/admin/mailboxes.

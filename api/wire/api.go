@@ -1,61 +1,8 @@
 package wire
 
 import (
-	"encoding/json"
-	"errors"
 	"time"
 )
-
-// StringList is a JSON value that may be a single string or a list of strings ("to" accepts
-// both, as in the seed examples). It always encodes as a list.
-type StringList []string
-
-// UnmarshalJSON accepts "a", ["a","b"] or null.
-func (l *StringList) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*l = nil
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*l = StringList{s}
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return errors.New("must be a string or a list of strings")
-	}
-	*l = list
-	return nil
-}
-
-// Attachment is one attachment of a send_email request; Content is base64 (standard encoding).
-type Attachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type,omitempty"`
-	Content     string `json:"content"`
-}
-
-// SendRequest is the body of POST /v1/send_email.
-type SendRequest struct {
-	MailboxID      string            `json:"mailbox_id"`
-	To             StringList        `json:"to"`
-	Cc             StringList        `json:"cc,omitempty"`
-	Bcc            StringList        `json:"bcc,omitempty"`
-	ReplyTo        string            `json:"reply_to,omitempty"`
-	Subject        string            `json:"subject,omitempty"`
-	Text           string            `json:"text,omitempty"`
-	HTML           string            `json:"html,omitempty"`
-	Priority       string            `json:"priority,omitempty"`
-	Tags           []string          `json:"tags,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
-	Attachments    []Attachment      `json:"attachments,omitempty"`
-	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-}
 
 // SendResponse is the 202 body of POST /v1/send_email.
 type SendResponse struct {
@@ -117,22 +64,23 @@ type DecisionRequest struct {
 
 // TrailEvent is one entry of a message's ordered event trail.
 type TrailEvent struct {
-	Seq          uint64    `json:"seq"`
-	Event        string    `json:"event"`
-	Time         time.Time `json:"time"`
-	Recipient    string    `json:"recipient,omitempty"`
-	MXHost       string    `json:"mx_host,omitempty"`
-	SMTPCode     int       `json:"smtp_code,omitempty"`
-	EnhancedCode string    `json:"enhanced_code,omitempty"`
-	ErrorDetail  string    `json:"error_detail,omitempty"`
-	Attempt      int       `json:"attempt,omitempty"`
-	TLS          bool      `json:"tls,omitempty"`
-	Tags         []string  `json:"tags,omitempty"`
-	By           string    `json:"by,omitempty"`
-	Rule         string    `json:"rule,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
-	MailboxID    string    `json:"mailbox_id,omitempty"`
-	EmailID      string    `json:"email_id,omitempty"`
+	Seq          uint64     `json:"seq"`
+	Event        string     `json:"event"`
+	Time         time.Time  `json:"time"`
+	Recipient    string     `json:"recipient,omitempty"`
+	MXHost       string     `json:"mx_host,omitempty"`
+	SMTPCode     int        `json:"smtp_code,omitempty"`
+	EnhancedCode string     `json:"enhanced_code,omitempty"`
+	ErrorDetail  string     `json:"error_detail,omitempty"`
+	Attempt      int        `json:"attempt,omitempty"`
+	TLS          bool       `json:"tls,omitempty"`
+	Tags         []string   `json:"tags,omitempty"`
+	By           string     `json:"by,omitempty"`
+	Rule         string     `json:"rule,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	MailboxID    string     `json:"mailbox_id,omitempty"`
+	EmailID      string     `json:"email_id,omitempty"`
+	SendAt       *time.Time `json:"send_at,omitempty"` // "scheduled": when the first attempt is due
 }
 
 // Message is the body of GET /v1/messages/{message_id} (and of admin queue show).
@@ -146,6 +94,7 @@ type Message struct {
 	Tags       []string     `json:"tags,omitempty"`
 	QueuedAt   time.Time    `json:"queued_at"`
 	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
+	SendAt     *time.Time   `json:"send_at,omitempty"`
 	Size       int          `json:"size"`
 	Recipients []Recipient  `json:"recipients"`
 	Approval   *Approval    `json:"approval,omitempty"`
@@ -173,6 +122,7 @@ type EmailSummary struct {
 	Unread     bool      `json:"unread"`
 	Tags       []string  `json:"tags"`
 	Flags      []string  `json:"flags"`
+	ThreadID   string    `json:"thread_id,omitempty"`
 }
 
 // EmailList is the body of GET /v1/mailboxes/{mailbox_id}/emails: newest first.
@@ -199,11 +149,14 @@ type AttachmentInfo struct {
 // Email is the body of GET /v1/emails/{email_id}.
 type Email struct {
 	EmailSummary
-	ReplyTo               []string         `json:"reply_to,omitempty"`
-	MessageIDHeader       string           `json:"message_id_header,omitempty"`
-	Headers               []Header         `json:"headers"`
-	Text                  string           `json:"text"`
-	HTML                  string           `json:"html"`
+	ReplyTo         []string `json:"reply_to,omitempty"`
+	MessageIDHeader string   `json:"message_id_header,omitempty"`
+	Headers         []Header `json:"headers"`
+	Text            string   `json:"text"`
+	HTML            string   `json:"html"`
+	// Markdown renders the body for an agent: the text part, or the HTML part converted with
+	// hidden content (hidden elements, zero-size text, comments, scripts) dropped.
+	Markdown              string           `json:"markdown"`
 	Attachments           []AttachmentInfo `json:"attachments"`
 	AuthenticationResults string           `json:"authentication_results,omitempty"`
 }
@@ -224,4 +177,51 @@ type TagResponse struct {
 // Health is the body of GET /healthz.
 type Health struct {
 	Status string `json:"status"`
+}
+
+// Thread is the body of GET /v1/threads/{thread_id}: the thread's emails oldest first.
+type Thread struct {
+	ThreadID string         `json:"thread_id"`
+	Emails   []EmailSummary `json:"emails"`
+	// Truncated: the thread has more than the MaxThreadEmails newest emails shown.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// ReplyRequest is the body of POST /v1/emails/{email_id}/reply.
+type ReplyRequest struct {
+	Text           string   `json:"text,omitempty"`
+	HTML           string   `json:"html,omitempty"`
+	ReplyAll       bool     `json:"reply_all,omitempty"`
+	Priority       string   `json:"priority,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+}
+
+// ReplyResponse is the 202 body of POST /v1/emails/{email_id}/reply.
+type ReplyResponse struct {
+	SendResponse
+	ThreadID string   `json:"thread_id,omitempty"`
+	To       []string `json:"to"`
+	Cc       []string `json:"cc,omitempty"`
+	Subject  string   `json:"subject"`
+}
+
+// InboxCheck is the body of GET /v1/mailboxes/{mailbox_id}/check_inbox: the emails that
+// arrived after the cursor (oldest first) and the cursor to pass next time.
+type InboxCheck struct {
+	Emails []EmailSummary `json:"emails"`
+	Cursor string         `json:"cursor"`
+	// More: there are more new emails than returned; call again at once with Cursor.
+	More bool `json:"more,omitempty"`
+}
+
+// MoveRequest is the body of POST /v1/emails/{email_id}/move.
+type MoveRequest struct {
+	Folder string `json:"folder"`
+}
+
+// MarkRequest is the body of POST /v1/emails/{email_id}/mark.
+type MarkRequest struct {
+	Read    *bool `json:"read,omitempty"`
+	Flagged *bool `json:"flagged,omitempty"`
 }

@@ -1,4 +1,4 @@
-// Package wire holds the JSON shapes multimail speaks over HTTP (CONTRACT.md §4) and in
+// Package wire holds the JSON shapes multimail speaks over HTTP (docs/api.md) and in
 // webhooks (§5): request and response bodies of the API, the error envelope and webhook events.
 // The api, api/webhook and api/mcp packages and any Go client share them.
 //

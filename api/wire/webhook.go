@@ -5,7 +5,7 @@ import "time"
 // WebhookVersion is the "version" field of every webhook event this server sends.
 const WebhookVersion = "1"
 
-// WebhookEvent is the JSON body POSTed to webhook endpoints (CONTRACT.md §5). Exactly one of
+// WebhookEvent is the JSON body POSTed to webhook endpoints (docs/api.md, Webhooks). Exactly one of
 // the <event>_at fields is set: the one named after Event. Receivers must ignore fields they do
 // not know; new ones may appear.
 type WebhookEvent struct {
@@ -29,6 +29,17 @@ type WebhookEvent struct {
 	EmailID      string   `json:"email_id,omitempty"`   // received
 	Seq          uint64   `json:"seq,omitempty"`        // position in the message's event trail
 
+	// received: the email in brief, so a receiver can act without a second call. From,
+	// Subject and Snippet are untrusted mail content (the sender wrote them); Snippet is the
+	// visible text, with hidden HTML dropped.
+	From                  []string          `json:"from,omitempty"`
+	To                    []string          `json:"to,omitempty"`
+	Subject               string            `json:"subject,omitempty"`
+	Snippet               string            `json:"snippet,omitempty"`
+	ThreadID              string            `json:"thread_id,omitempty"`
+	AuthenticationResults string            `json:"authentication_results,omitempty"`
+	Authentication        map[string]string `json:"authentication,omitempty"` // spf, dkim, dmarc -> result
+
 	QueuedAt          *time.Time `json:"queued_at,omitempty"`
 	PendingApprovalAt *time.Time `json:"pending_approval_at,omitempty"`
 	ApprovedAt        *time.Time `json:"approved_at,omitempty"`
@@ -40,6 +51,10 @@ type WebhookEvent struct {
 	FailedAt          *time.Time `json:"failed_at,omitempty"`
 	ExpiredAt         *time.Time `json:"expired_at,omitempty"`
 	ReceivedAt        *time.Time `json:"received_at,omitempty"`
+	ScheduledAt       *time.Time `json:"scheduled_at,omitempty"`
+	CancelledAt       *time.Time `json:"cancelled_at,omitempty"`
+	// SendAt is when a "scheduled" message's first attempt is due.
+	SendAt *time.Time `json:"send_at,omitempty"`
 }
 
 // SetAt sets the <event>_at field named after e.Event to t (UTC, whole seconds kept as given).
@@ -70,5 +85,9 @@ func (e *WebhookEvent) SetAt(t time.Time) {
 		e.ExpiredAt = tp
 	case "received":
 		e.ReceivedAt = tp
+	case "scheduled":
+		e.ScheduledAt = tp
+	case "cancelled":
+		e.CancelledAt = tp
 	}
 }

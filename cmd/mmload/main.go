@@ -5,6 +5,7 @@
 //	mmload smtp    --addr 127.0.0.1:2587 --from A --to B -n 10000 -c 50 [--size 5120] [--user U --pass P]
 //	mmload http    --url http://127.0.0.1:8025 --key K --from A --to B -n 10000 -c 50 [--priority high]
 //	mmload latency --url … --key K --from A --sink-port P -bulk 3000 -high 50 [--delay 50ms]
+//	mmload imap    --addr 127.0.0.1:2993 [--tls implicit|starttls|none] --user U --pass P -c 8 -d 10s [--seed 200]
 //
 // Every address it talks to must be on loopback; it refuses others.
 package main
@@ -42,6 +43,8 @@ func main() {
 		err = runHTTP(ctx, os.Args[2:])
 	case "latency":
 		err = runLatency(ctx, os.Args[2:])
+	case "imap":
+		err = runIMAP(ctx, os.Args[2:])
 	default:
 		usage()
 		os.Exit(2)
@@ -53,7 +56,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mmload sink|smtp|http|latency [flags]  (mmload MODE --help)")
+	fmt.Fprintln(os.Stderr, "usage: mmload sink|smtp|http|latency|imap [flags]  (mmload MODE --help)")
 }
 
 // loopbackOnly refuses any target that is not a loopback address (benchmarks never leave the

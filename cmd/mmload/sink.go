@@ -13,7 +13,7 @@ import (
 func runSink(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mmload sink", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:47026", "listen address (loopback)")
-	logPath := fs.String("log", "", "append one JSON line per message (shared/bench SINK_LOG)")
+	logPath := fs.String("log", "", "append one JSON line per message (the SINK_LOG of docs/benchmarks.md)")
 	delay := fs.Duration("delay", 0, "time the sink takes per message before its 250")
 	if err := fs.Parse(args); err != nil {
 		return err

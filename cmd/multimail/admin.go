@@ -1,4 +1,4 @@
-// admin.go: the admin subcommands (CONTRACT.md §1). Each one is a client of the running
+// admin.go: the admin subcommands (docs/operations.md). Each one is a client of the running
 // server's admin socket (ctl.go); output is a readable table, or JSON with --json.
 package main
 
@@ -86,16 +86,20 @@ func (a *adminCmd) call(ctx context.Context, method, path string, in, out any, s
 		_, err = fmt.Fprintf(a.env.stdout, "%s\n", strings.TrimSpace(string(raw)))
 		return err
 	}
-	tw := tabwriter.NewWriter(a.env.stdout, 2, 4, 2, ' ', 0)
+	tw := newTable(a.env.stdout)
 	show(tw)
 	return tw.Flush()
 }
 
+// newTable is the CLI's table writer.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
+
 func cmdDomain(ctx context.Context, env *cliEnv, args []string) error {
-	a := newAdminCmd(env, "domain", "domain add NAME [--selector S] [--key-type rsa|ed25519] | domain dns NAME | domain list")
+	a := newAdminCmd(env, "domain", "domain add NAME [--selector S] [--key-type rsa|ed25519] | domain dns NAME | domain check NAME | domain list | domain delete NAME [--yes]")
 	sel := a.fs.String("selector", "mm1", "DKIM selector (add)")
 	kt := a.fs.String("key-type", "rsa", "DKIM key type: rsa (2048 bits) or ed25519 (add)")
-	verb, err := a.parse(args, "add", "dns", "list")
+	yes := a.fs.Bool("yes", false, "confirm: really delete (delete; without it the command says what would go)")
+	verb, err := a.parse(args, "add", "dns", "check", "list", "delete")
 	if err != nil {
 		return err
 	}
@@ -111,6 +115,15 @@ func cmdDomain(ctx context.Context, env *cliEnv, args []string) error {
 	name, err := a.arg("domain name")
 	if err != nil {
 		return err
+	}
+	if verb == "check" {
+		return a.domainCheck(ctx, name)
+	}
+	if verb == "delete" {
+		var out wire.DomainDeleted
+		return a.call(ctx, "DELETE", "/v1/admin/domains/"+url.PathEscape(name)+confirmQuery(*yes), nil, &out, func(w io.Writer) {
+			fmt.Fprintf(w, "domain %s deleted with its DKIM and identity keys\nnote: %s\n", out.Name, out.Note)
+		})
 	}
 	if verb == "dns" {
 		var out wire.DNS
@@ -129,10 +142,11 @@ func cmdDomain(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func cmdMailbox(ctx context.Context, env *cliEnv, args []string) error {
-	a := newAdminCmd(env, "mailbox", "mailbox add ADDRESS [--oversight MODE] [--password P] | mailbox list")
+	a := newAdminCmd(env, "mailbox", "mailbox add ADDRESS [--oversight MODE] [--password P] | mailbox list | mailbox delete ADDRESS [--yes]")
 	mode := a.fs.String("oversight", "", "autonomous, monitored, gated_send (default), gated_all or read_only (add)")
 	pw := a.fs.String("password", "", "the password for IMAP and SMTP AUTH (add; default: generated)")
-	verb, err := a.parse(args, "add", "list")
+	yes := a.fs.Bool("yes", false, "confirm: really delete the mailbox and its stored mail (delete; without it the command says what would go)")
+	verb, err := a.parse(args, "add", "list", "delete")
 	if err != nil {
 		return err
 	}
@@ -149,6 +163,19 @@ func cmdMailbox(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if verb == "delete" {
+		var out wire.MailboxDeleted
+		return a.call(ctx, "DELETE", "/v1/admin/mailboxes/"+url.PathEscape(addr)+confirmQuery(*yes), nil, &out, func(w io.Writer) {
+			fmt.Fprintf(w, "mailbox %s deleted: %d emails in %d folders removed\n", out.Address, out.EmailsDeleted, out.FoldersDeleted)
+			if len(out.KeysRevoked) > 0 {
+				fmt.Fprintf(w, "API keys revoked: %s\n", strings.Join(out.KeysRevoked, ", "))
+			}
+			if out.QueuedOutbound > 0 {
+				fmt.Fprintf(w, "%d outbound messages of it are still queued (multimail queue list --mailbox %s; queue delete ID drops one)\n", out.QueuedOutbound, out.Address)
+			}
+			fmt.Fprintf(w, "note: %s\n", out.Note)
+		})
+	}
 	var out wire.Mailbox
 	req := wire.MailboxRequest{Address: addr, Oversight: *mode, Password: *pw}
 	return a.call(ctx, "POST", "/v1/admin/mailboxes", req, &out, func(w io.Writer) {
@@ -160,12 +187,22 @@ func cmdMailbox(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func cmdKey(ctx context.Context, env *cliEnv, args []string) error {
-	a := newAdminCmd(env, "key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list")
+	a := newAdminCmd(env, "key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list | key revoke KEY_ID")
 	mb := a.fs.String("mailbox", "", "the mailbox the key acts for (\"*\" for all) (create)")
 	scope := a.fs.String("scope", "send,read,tag", "comma-separated scopes: send, read, tag, approve, admin (create); send never with approve or admin")
-	verb, err := a.parse(args, "create", "list")
+	verb, err := a.parse(args, "create", "list", "revoke")
 	if err != nil {
 		return err
+	}
+	if verb == "revoke" {
+		id, err := a.arg("key id (key_…, from key list)")
+		if err != nil {
+			return err
+		}
+		var out wire.Done
+		return a.call(ctx, "DELETE", "/v1/admin/keys/"+url.PathEscape(id), nil, &out, func(w io.Writer) {
+			fmt.Fprintf(w, "key %s revoked: it no longer authenticates on the API, IMAP or SMTP\n", out.KeyID)
+		})
 	}
 	if verb == "list" {
 		var out wire.KeyList
@@ -199,20 +236,18 @@ func splitList(s string) []string {
 }
 
 func cmdQueue(ctx context.Context, env *cliEnv, args []string) error {
-	a := newAdminCmd(env, "queue", "queue list | show ID | retry ID | delete ID")
+	a := newAdminCmd(env, "queue", "queue list [--state S] [--mailbox A] [--limit N] [--cursor C | --all] | show ID | retry ID | delete ID")
+	state := a.fs.String("state", "", "only messages in this state: queued, deferred, pending_approval, delivered, bounced, failed, expired, rejected, completed (list)")
+	mb := a.fs.String("mailbox", "", "only messages sent by this mailbox (list)")
+	limit := a.fs.Int("limit", 50, "messages per page, 1–200 (list)")
+	cursor := a.fs.String("cursor", "", "the page after this one (the next_cursor a previous list printed) (list)")
+	all := a.fs.Bool("all", false, "follow the pages to the end (list)")
 	verb, err := a.parse(args, "list", "show", "retry", "delete")
 	if err != nil {
 		return err
 	}
 	if verb == "list" {
-		var out wire.MessageList
-		return a.call(ctx, "GET", "/v1/admin/queue", nil, &out, func(w io.Writer) {
-			fmt.Fprintln(w, "MESSAGE\tSTATUS\tPRIORITY\tFROM\tRCPTS\tQUEUED\tSUBJECT")
-			for _, m := range out.Messages {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.MessageID, m.Status, m.Priority, m.MailboxID,
-					len(m.Recipients), m.QueuedAt.Format(time.DateTime), m.Subject)
-			}
-		})
+		return a.queueList(ctx, *state, *mb, *limit, *cursor, *all)
 	}
 	id, err := a.arg("message id")
 	if err != nil {
@@ -226,12 +261,12 @@ func cmdQueue(ctx context.Context, env *cliEnv, args []string) error {
 	case "retry":
 		var out wire.Done
 		return a.call(ctx, "POST", path+"/retry", nil, &out, func(w io.Writer) {
-			fmt.Fprintf(w, "%s: %s\n", id, out.Status)
+			fmt.Fprintf(w, "%s: %s (its waiting recipients are due now)\n", id, out.Status)
 		})
 	default:
 		var out wire.Done
 		return a.call(ctx, "DELETE", path, nil, &out, func(w io.Writer) {
-			fmt.Fprintf(w, "%s: %s\n", id, out.Status)
+			fmt.Fprintf(w, "%s: %s (recipients not yet delivered are reported failed)\n", id, out.Status)
 		})
 	}
 }
@@ -282,14 +317,8 @@ func cmdApprovals(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func cmdSend(ctx context.Context, env *cliEnv, args []string) error {
-	a := newAdminCmd(env, "send", "send --from A --to B[,C] --subject S (--text T | --html H) [--priority P] [--tag T,…]")
-	from := a.fs.String("from", "", "the sending mailbox")
-	to := a.fs.String("to", "", "comma-separated recipients")
-	subject := a.fs.String("subject", "", "subject")
-	text := a.fs.String("text", "", "plain-text body")
-	html := a.fs.String("html", "", "HTML body")
-	prio := a.fs.String("priority", "normal", "high, normal or low")
-	tags := a.fs.String("tag", "", "comma-separated tags")
+	a := newAdminCmd(env, "send", sendSynopsis)
+	sf := registerSendFlags(a.fs)
 	pos, err := parseInterleaved(a.fs, args)
 	if err != nil {
 		return err
@@ -297,11 +326,10 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
 	}
-	if *from == "" || *to == "" || (*text == "" && *html == "") {
-		return fmt.Errorf("%w: --from, --to and --text or --html are required", errUsage)
+	req, err := sf.request()
+	if err != nil {
+		return err
 	}
-	req := wire.SendRequest{MailboxID: *from, To: splitList(*to), Subject: *subject, Text: *text,
-		HTML: *html, Priority: *prio, Tags: splitList(*tags)}
 	var out wire.SendResponse
 	return a.call(ctx, "POST", "/v1/send_email", req, &out, func(w io.Writer) {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", out.MessageID, out.Status, out.QueuedAt.Format(time.RFC3339))

@@ -1,5 +1,5 @@
 // config.go: the TOML configuration file, its defaults and its validation, in one place
-// (CONTRACT.md §2). Each package gets its own small Options built from this struct; none sees
+// (docs/configuration.md). Each package gets its own small Options built from this struct; none sees
 // the whole file.
 package main
 
@@ -37,6 +37,7 @@ type Config struct {
 	Storage      StorageConfig        `toml:"storage"`
 	AuthThrottle AuthThrottleConfig   `toml:"auth_throttle"`
 	Audit        AuditConfig          `toml:"audit"`
+	Inbound      InboundConfig        `toml:"inbound"`
 	Transport    []TransportConfig    `toml:"transport"`
 	Domain       []DomainConfig       `toml:"domain"`
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
@@ -318,11 +319,13 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// Event names a webhook may subscribe to (CONTRACT.md §5).
+// Event names a webhook may subscribe to (docs/api.md, Webhooks).
 var webhookEvents = map[string]bool{
 	"queued": true, "pending_approval": true, "approved": true, "rejected": true,
 	"monitored": true, "delivered": true, "deferred": true, "bounced": true, "failed": true,
-	"expired": true, "received": true,
+	"expired": true, "received": true, "scheduled": true, "cancelled": true,
+	// the trust ladder (docs/oversight-controls.md)
+	"oversight_requested": true, "oversight_approved": true, "oversight_rejected": true, "oversight_changed": true,
 }
 
 // defaultConfig returns the values every config starts from before the file is applied.
@@ -356,7 +359,7 @@ func defaultConfig() Config {
 	}
 }
 
-// devConfig is the embedded dev default of CONTRACT.md §1: loopback listeners on high ports,
+// devConfig is the embedded dev default of docs/operations.md: loopback listeners on high ports,
 // data in ./multimail-data, the domain localhost with the mailbox agent@localhost.
 func devConfig() Config {
 	c := defaultConfig()
@@ -476,7 +479,7 @@ func (c *Config) validate() error {
 	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits,
 		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
-		c.validateRules, c.validateAudit}
+		c.validateRules, c.validateAudit, c.validateInbound}
 	for _, f := range checks {
 		if err := f(); err != nil {
 			return err
@@ -691,6 +694,26 @@ func (c *Config) validateRules() error {
 		default:
 			return bad(k+".action", "want auto_approve, require_approval or reject, got %q", r.Action)
 		}
+	}
+	return nil
+}
+
+// InboundConfig tunes port 25.
+type InboundConfig struct {
+	// Postmaster is the mailbox that receives postmaster@ and abuse@ of every local domain
+	// without a mailbox of that name (RFC 5321 §4.5.1, RFC 2142); empty: the domain's first
+	// mailbox by address.
+	Postmaster string `toml:"postmaster"`
+}
+
+func (c *Config) validateInbound() error {
+	pm := c.Inbound.Postmaster
+	if pm == "" {
+		return nil
+	}
+	local, domain, ok := strings.Cut(pm, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(pm, " \t\r\n<>\"") {
+		return bad("inbound.postmaster", "must be the address of a mailbox")
 	}
 	return nil
 }

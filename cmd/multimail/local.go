@@ -47,7 +47,8 @@ func (l localDelivery) storeInbox(ctx context.Context, mb mailbox.Mailbox, raw [
 	if err != nil {
 		return err
 	}
-	ev := queue.Event{Type: queue.EventReceived, MsgID: em.ID, MailboxID: mb.Address, EmailID: em.ID}
+	ev := queue.Event{Type: queue.EventReceived, MsgID: em.ID, MailboxID: mb.Address, EmailID: em.ID,
+		Received: receivedSummary(em, raw)}
 	if err := l.queue.Record(ctx, ev); err != nil {
 		// The mail is stored; a lost event must not turn into a second copy.
 		l.log.Warn("record received event", "mailbox", mb.Address, "email_id", em.ID, "err", err)

@@ -1,6 +1,6 @@
 // Command multimail is a complete mail system for apps and AI agents in one binary: SMTP
 // submission and an HTTP API in, a durable priority queue, delivery to MX hosts, inbound mail
-// into IMAP-visible mailboxes, webhooks and MCP tools. See CONTRACT.md §1 for the commands.
+// into IMAP-visible mailboxes, webhooks and MCP tools. See docs/operations.md for the commands.
 package main
 
 import (
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 )
 
@@ -34,14 +35,16 @@ var errUsage = errors.New("usage")
 func commands() []command {
 	return []command{
 		{"serve", "run every listener (no flags: the embedded dev default)", cmdServe},
-		{"domain", "domain add NAME | domain dns NAME | domain list", cmdDomain},
-		{"mailbox", "mailbox add ADDRESS [--oversight MODE] | mailbox list", cmdMailbox},
-		{"key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list", cmdKey},
-		{"queue", "queue list | show ID | retry ID | delete ID", cmdQueue},
+		{"domain", "domain add NAME | domain dns NAME | domain list | domain delete NAME --yes", cmdDomain},
+		{"mailbox", "mailbox add ADDRESS [--oversight MODE] | mailbox list | mailbox delete ADDRESS --yes", cmdMailbox},
+		{"key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list | key revoke KEY_ID", cmdKey},
+		{"queue", "queue list [--state S] [--mailbox A] [--limit N] [--all] | show ID | retry ID | delete ID", cmdQueue},
 		{"approvals", "approvals list | approve ID | reject ID", cmdApprovals},
 		{"audit", "audit export [--since T] [--mailbox A] | audit verify [FILE] [--against CHECKPOINT]", cmdAudit},
 		{"identity", "identity verify [--key-url URL | --keys FILE | --dns] [FILE] | rotate DOMAIN | revoke DOMAIN SELECTOR", cmdIdentity},
-		{"send", "send --from A --to B --subject S (--text T | --html H)", cmdSend},
+		{"send", "send --from A --to B --subject S (--text T | --html H) [--cc] [--bcc] [--reply-to] [--attach FILE]", cmdSend},
+		{"backup", "backup DIR: a consistent copy of the running node (keys included: keep it private)", cmdBackup},
+		{"restore", "restore DIR --data-dir D: a backup into an empty data directory", cmdRestore},
 		{"mcp", "an MCP server on stdin/stdout, a client of the running server", cmdMCP},
 		{"version", "print the version", cmdVersion},
 	}
@@ -112,14 +115,47 @@ func hasFlags(fs *flag.FlagSet) bool {
 	return n > 0
 }
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=…"; without it buildVersion
+// reads the module version or the VCS revision Go stamped into the binary.
+var version = ""
+
+// buildVersion is the version the banner, `version` and multimail_build_info report: the
+// -ldflags value, the module version (go install …@v1.2.3), or "devel-<revision>[-dirty]".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	v := "devel-" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "-dirty"
+	}
+	return v
+}
 
 func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "version", "version")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fmt.Fprintln(env.stdout, "multimail", version)
+	fmt.Fprintln(env.stdout, "multimail", buildVersion())
 	return nil
 }

@@ -1,13 +1,15 @@
 // mcp.go: `multimail mcp`, an MCP server on stdin/stdout that is a client of the running
-// server's HTTP API (CONTRACT.md §6).
+// server's HTTP API (docs/api.md, MCP).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"multimail.dev/multimail/api/mcp"
 )
@@ -33,5 +35,18 @@ func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Check the key at start, so a wrong one fails here and not at the first tool call. An
+	// unreachable server is not fatal: the tools answer with a tool error until it is up.
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := mcp.CheckKey(cctx, &mcp.Client{BaseURL: *apiURL, APIKey: *apiKey})
+	cancel()
+	switch {
+	case errors.Is(err, mcp.ErrKeyRefused):
+		return fmt.Errorf("multimail mcp: %w", err)
+	case err != nil:
+		fmt.Fprintf(env.stderr, "multimail mcp: warning: could not check the API key: %v\n", err)
+	default:
+		fmt.Fprintf(env.stderr, "multimail mcp: API key accepted by %s\n", *apiURL)
+	}
 	return mcp.RunStdio(ctx, *apiURL, *apiKey, os.Stdin, os.Stdout)
 }

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -85,8 +86,12 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkStoreFormat(cfg.DataDir, log); err != nil {
+		lock.release()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	n := &node{cfg: cfg, log: log, reg: reg, lock: lock, exit: os.Exit, sup: supervisor{log: log}}
 	n.floor, err = diskfloor.New(diskfloor.Options{
 		Dir: cfg.DataDir, MinFree: cfg.Storage.MinFree.N(), Ballast: cfg.Storage.Ballast.N(),
@@ -191,7 +196,7 @@ func (n *node) build() error {
 	}
 	a, err := api.New(api.Options{
 		Store: n.store, Queue: n.queue, Submitter: sub,
-		Gatherer: n.reg, Registerer: n.reg,
+		Gatherer: n.reg, Registerer: n.reg, Resolver: n.dns,
 		Logger:    n.log.With("component", "api"),
 		Hostname:  n.cfg.Hostname,
 		RateLimit: api.RateLimit{PerSecond: n.cfg.API.RateLimit, Burst: n.cfg.API.RateBurst},
@@ -223,7 +228,7 @@ func (n *node) build() error {
 	if addr := n.cfg.Listen.ACMEHTTP; addr != "" && n.acme != nil {
 		n.addHTTP("acme_http", "tcp", addr, n.acme.httpHandler(), n.caps.http)
 	}
-	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler()), nil)
+	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler(), n.serveBackup), nil)
 	return nil
 }
 
@@ -292,9 +297,10 @@ func newAuthThrottle(c AuthThrottleConfig, reg prometheus.Registerer) (*throttle
 
 // adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
 // running node can be profiled (`curl --unix-socket data/ctl.sock http://x/debug/pprof/profile`).
-func adminMux(admin http.Handler) http.Handler {
+func adminMux(admin http.Handler, backup http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", admin)
+	mux.HandleFunc("GET "+ctlBackupPath, backup) // backup.go
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -351,8 +357,9 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 		return nil
 	}
 	opts := inbound.Options{
-		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf,
+		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf, Summarize: receivedSummary,
 		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Admit: n.floor.Admit, Resolver: n.dns,
+		Postmaster: n.cfg.Inbound.Postmaster,
 	}
 	srv, err := inbound.NewServer(opts)
 	if err != nil {
@@ -496,21 +503,27 @@ func (n *node) close() {
 
 // printBanner tells a person what is listening and how to send a first message. The banner
 // goes out in one write, so a reader that sees /healthz answer sees all of it (a banner written
-// line by line could be read half-way).
+// line by line could be read half-way). It says "dev default" only for the embedded dev
+// default. With --log-format json it is one JSON log record instead (logBanner).
 func (n *node) printBanner(out io.Writer, took time.Duration) {
 	var b bytes.Buffer
 	defer func() { _, _ = out.Write(b.Bytes()) }()
 	w := &b
-	fmt.Fprintf(w, "multimail %s ready in %d ms (data: %s)\n", version, took.Milliseconds(), n.cfg.DataDir)
+	what := "config " + n.cfg.path
+	if n.dev() {
+		what = "the embedded dev default"
+	}
+	fmt.Fprintf(w, "multimail %s ready in %d ms (%s; data: %s)\n", buildVersion(), took.Milliseconds(), what, n.cfg.DataDir)
 	for _, l := range n.sup.listeners {
 		fmt.Fprintf(w, "  %-12s %s\n", l.name, l.ln.Addr())
 	}
-	if len(n.devKeys) != len(devKeys) {
+	if !n.dev() {
 		return
 	}
 	agent, operator := n.devKeys[0], n.devKeys[1]
-	fmt.Fprintf(w, "\nmailbox %s; API keys (stable across restarts, kept in %s):\n", devMailbox, n.cfg.DataDir)
-	fmt.Fprintf(w, "agent key (send, read, tag on %s; also its IMAP/SMTP password):\n  %s\n", devMailbox, agent)
+	fmt.Fprintf(w, "\ndev default: mailbox %s; API keys (stable across restarts, kept in %s):\n", devMailbox, n.cfg.DataDir)
+	fmt.Fprintf(w, "agent key (send, read, tag on %s):\n  %s\n", devMailbox, agent)
+	fmt.Fprintf(w, "  it is also the IMAP/SMTP password of %s (user name %s)\n", devMailbox, devMailbox)
 	fmt.Fprintf(w, "operator key (approve, admin on every mailbox; never sends):\n  %s\n", operator)
 	if n.cfg.Listen.HTTP != "" {
 		fmt.Fprintf(w, "\napprover's console (sign in with the operator key):\n  http://%s/console/\n", n.cfg.Listen.HTTP)
@@ -521,4 +534,31 @@ func (n *node) printBanner(out io.Writer, took time.Duration) {
 			"    -d '{\"mailbox_id\":\"agent@localhost\",\"to\":\"agent@localhost\",\"subject\":\"hello\",\"text\":\"first message\"}'\n",
 			n.cfg.Listen.HTTP, agent)
 	}
+}
+
+// dev reports whether the node runs the embedded dev default (which has its printed keys).
+func (n *node) dev() bool { return len(n.devKeys) == len(devKeys) }
+
+// logBanner is the banner as one log record, for --log-format json.
+func (n *node) logBanner(took time.Duration) {
+	attrs := []any{"version", buildVersion(), "startup_ms", took.Milliseconds(), "data_dir", n.cfg.DataDir,
+		"config", n.cfg.path, "hostname", n.cfg.Hostname, "dev_default", n.dev()}
+	ls := map[string]string{}
+	for _, l := range n.sup.listeners {
+		ls[l.name] = l.ln.Addr().String()
+	}
+	attrs = append(attrs, "listeners", ls)
+	if n.dev() {
+		attrs = append(attrs, "mailbox", devMailbox, "agent_key", n.devKeys[0], "operator_key", n.devKeys[1],
+			"note", "the agent key is also the IMAP/SMTP password of "+devMailbox)
+	}
+	n.log.Info("multimail ready", attrs...)
+}
+
+// buildInfo is the gauge multimail_build_info{version,goversion} = 1.
+func buildInfo() prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "multimail_build_info",
+		Help: "Always 1; the labels say which multimail build runs."}, []string{"version", "goversion"})
+	g.WithLabelValues(buildVersion(), runtime.Version()).Set(1)
+	return g
 }

@@ -46,7 +46,7 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		cfg = *c
 	}
-	return serve(ctx, env, &cfg, log, f.grace)
+	return serve(ctx, env, &cfg, log, f.grace, f.logFormat)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -65,7 +65,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // serve runs a node until ctx ends or SIGINT/SIGTERM arrives. A second signal exits at once.
-func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grace time.Duration) error {
+func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grace time.Duration, logFormat string) error {
 	start := time.Now()
 	// SIGHUP is caught from the first moment, so one sent during start is not fatal (Go's
 	// default for SIGHUP is to exit); it is acted on once everything is serving.
@@ -79,6 +79,9 @@ func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grac
 		return err
 	}
 	defer n.close()
+	if err := n.restoreFixups(ctx); err != nil {
+		return err
+	}
 	if err := n.bootstrap(ctx); err != nil {
 		return err
 	}
@@ -96,10 +99,16 @@ func serve(ctx context.Context, env *cliEnv, cfg *Config, log *slog.Logger, grac
 	defer stopWork()
 	// The banner goes out before anything is served, so whoever sees /healthz answer has the
 	// banner (and the dev key) already.
-	n.printBanner(env.stdout, time.Since(start))
+	if logFormat == "json" {
+		n.logBanner(time.Since(start))
+	} else {
+		n.printBanner(env.stdout, time.Since(start))
+	}
 	n.sup.start(workCtx)
-	log.Info("multimail started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir,
-		"config", cfg.path, "startup_ms", time.Since(start).Milliseconds())
+	if logFormat != "json" {
+		log.Info("multimail started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir,
+			"config", cfg.path, "startup_ms", time.Since(start).Milliseconds())
+	}
 
 	var runErr error
 run:

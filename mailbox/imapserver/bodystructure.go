@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,7 +45,154 @@ func bodyStructure(raw []byte) imap.BodyStructure {
 // envelope describes the header of raw as an ENVELOPE.
 func envelope(raw []byte) *imap.Envelope {
 	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-	return cleanEnvelope(goimap.ExtractEnvelope(h))
+	env := goimap.ExtractEnvelope(h)
+	// The subject as it stands in the header (encoded words kept, RFC 9051
+	// §7.5.2), not decoded and encoded again.
+	env.Subject = unfold(h.Get("Subject"))
+	// Group syntax (RFC 5322 §3.4) is kept as IMAP's group markers.
+	for _, f := range []struct {
+		key string
+		l   *[]imap.Address
+	}{{"To", &env.To}, {"Cc", &env.Cc}, {"Bcc", &env.Bcc}, {"From", &env.From}, {"Reply-To", &env.ReplyTo}} {
+		if v := h.Get(f.key); strings.Contains(v, ":") {
+			if l, ok := groupAddressList(v); ok {
+				*f.l = l
+			}
+		}
+	}
+	return cleanEnvelope(env)
+}
+
+// unfold joins a folded header value onto one line.
+func unfold(v string) string {
+	v = strings.ReplaceAll(v, "\r\n", "")
+	v = strings.ReplaceAll(v, "\n", "")
+	return strings.TrimSpace(v)
+}
+
+// groupAddressList parses an address list holding group syntax into IMAP
+// addresses with group markers: (NIL NIL "name" NIL) starts a group, (NIL
+// NIL NIL NIL) ends it. It reports false when the value has no group or does
+// not parse; the caller then keeps go-imap's flat list.
+func groupAddressList(v string) ([]imap.Address, bool) {
+	var out []imap.Address
+	grouped := false
+	for _, seg := range splitTopLevel(unfold(v), ',') {
+		seg = strings.TrimSpace(seg)
+		if seg == "" {
+			continue
+		}
+		if name, rest, ok := cutTopLevel(seg, ':'); ok {
+			name = strings.Trim(strings.TrimSpace(name), `"`)
+			if name == "" {
+				return nil, false // no group name: not a group the client can tell from its end
+			}
+			grouped = true
+			out = append(out, imap.Address{Mailbox: name})
+			members, _, closed := cutTopLevel(rest, ';')
+			list, ok := parseMembers(members)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, list...)
+			if closed {
+				out = append(out, imap.Address{})
+			}
+			continue
+		}
+		if strings.HasSuffix(seg, ";") { // the last member of a group
+			list, ok := parseMembers(strings.TrimSuffix(seg, ";"))
+			if !ok {
+				return nil, false
+			}
+			out = append(append(out, list...), imap.Address{})
+			continue
+		}
+		list, ok := parseMembers(seg)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, list...)
+	}
+	return out, grouped
+}
+
+func parseMembers(s string) ([]imap.Address, bool) {
+	if strings.TrimSpace(s) == "" {
+		return nil, true
+	}
+	l, err := mail.ParseAddressList(s)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]imap.Address, 0, len(l))
+	for _, a := range l {
+		mb, host, _ := strings.Cut(a.Address, "@")
+		out = append(out, imap.Address{Name: a.Name, Mailbox: mb, Host: host})
+	}
+	return out, true
+}
+
+// splitTopLevel splits s at sep outside quoted strings, comments and angle
+// brackets, and keeps group members (up to ";") in the group's segment.
+func splitTopLevel(s string, sep byte) []string {
+	var out []string
+	start, quoted, depth, angle, group := 0, false, 0, false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case angle:
+		case c == ':':
+			group = true
+		case c == ';':
+			group = false
+		case c == sep && !group:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// cutTopLevel cuts s at the first sep outside quotes, comments and angle
+// brackets.
+func cutTopLevel(s string, sep byte) (before, after string, found bool) {
+	quoted, depth, angle := false, 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case angle:
+		case c == sep:
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
 }
 
 // cleanEnvelope keeps only what every client parses: a date with a
@@ -170,7 +318,15 @@ func contentType(hdr gomessage.Header, defType string) (typ, sub string, params 
 		}
 		return typ, sub, nil
 	}
-	return typ, sub, cleanParams(ps)
+	params = cleanParams(ps)
+	if typ == "text" && params["charset"] == "" {
+		// RFC 2045 §5.2: text without a charset is US-ASCII; say so, as Dovecot does.
+		if params == nil {
+			params = make(map[string]string, 1)
+		}
+		params["charset"] = "us-ascii"
+	}
+	return typ, sub, params
 }
 
 func disposition(hdr gomessage.Header) *imap.BodyStructureDisposition {

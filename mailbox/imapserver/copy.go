@@ -101,6 +101,9 @@ func (sess *session) transfer(numSet imap.NumSet, dest string, move bool) (*imap
 	if move {
 		op = sess.store.Move
 	}
+	if err := v.checkSeq(numSet); err != nil {
+		return nil, err
+	}
 	var src, dst []imap.UID
 	for _, t := range v.resolve(numSet) {
 		e, err := op(sess.ctx, t.id, f.Name)

@@ -1,5 +1,6 @@
 // Package imapserver is multimail's IMAP4rev1/IMAP4rev2 server, built on
-// go-imap v2's imapserver and backed by a mailbox.Store.
+// go-imap v2's imapserver (multimail's fork in third_party/go-imap, which adds
+// ID and a few RFC fixes; docs/imap.md) and backed by a mailbox.Store.
 //
 // It owns the IMAP listeners (STARTTLS on "imap", implicit TLS on "imaps"),
 // authentication (LOGIN and AUTHENTICATE PLAIN, after TLS only, through
@@ -18,6 +19,11 @@
 // expunges held back after FETCH, STORE and SEARCH) and during IDLE. A
 // watcher that falls behind is closed by the store; the session then
 // resynchronises from a fresh List.
+//
+// A message another session expunged, still numbered in this view, is
+// skipped by FETCH (OK, or OK [EXPUNGEISSUED] when content was asked), STORE
+// and COPY (OK), as RFC 2180 §4 and Dovecot do; a sequence number beyond the
+// view is BAD. \Recent is not supported (IMAP4rev2 dropped it).
 //
 // Store errors become IMAP responses in one place, errors.go.
 //

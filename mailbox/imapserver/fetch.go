@@ -18,6 +18,9 @@ const listThreshold = 32
 // yet reported are skipped.
 func (sess *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, o *imap.FetchOptions) error {
 	sess.count("FETCH")
+	if err := sess.view.checkSeq(numSet); err != nil {
+		return err
+	}
 	v := sess.view
 	targets := v.resolve(numSet)
 	emails, err := sess.load(targets)
@@ -25,17 +28,37 @@ func (sess *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, o *imap.Fe
 		return err
 	}
 	markSeen := !v.readOnly && wantsSeen(o)
+	expunged := false
 	for i, t := range targets {
 		e, ok := emails[i]
 		if !ok {
+			expunged = true
 			continue
 		}
-		if err := sess.fetchOne(w, t, e, o, markSeen); err != nil {
+		err := sess.fetchOne(w, t, e, o, markSeen)
+		if errors.Is(err, errExpunged) {
+			expunged = true
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
+	if expunged && needsRaw(o) {
+		// RFC 2180 §4.1.3 and RFC 5530, as Dovecot answers: the command
+		// succeeds, and says some content is gone.
+		return &imap.Error{Type: imap.StatusResponseTypeOK, Code: codeExpungeIssued,
+			Text: "Some messages were expunged by another session"}
+	}
 	return nil
 }
+
+// codeExpungeIssued is RFC 5530's EXPUNGEISSUED.
+const codeExpungeIssued imap.ResponseCode = "EXPUNGEISSUED"
+
+// errExpunged says a message was expunged by someone else while a command
+// ran; it never reaches the client.
+var errExpunged = errors.New("expunged meanwhile")
 
 // wantsSeen reports whether the fetch sets \Seen (RFC 9051 §6.4.5: BODY[]
 // without .PEEK, BINARY[] likewise).
@@ -58,7 +81,7 @@ func (sess *session) fetchOne(w *goimap.FetchWriter, t target, e mailbox.Email, 
 	if needsRaw(o) {
 		r, err := sess.store.Raw(sess.ctx, e.ID)
 		if errors.Is(err, mailbox.ErrNotFound) {
-			return nil // expunged meanwhile
+			return errExpunged
 		}
 		if err != nil {
 			return err
@@ -68,6 +91,9 @@ func (sess *session) fetchOne(w *goimap.FetchWriter, t target, e mailbox.Email, 
 	flags := o.Flags
 	if markSeen && !e.HasFlag(mailbox.FlagSeen) {
 		updated, err := sess.setFlags(e, []string{mailbox.FlagSeen}, nil)
+		if errors.Is(err, mailbox.ErrNotFound) {
+			return errExpunged
+		}
 		if err != nil {
 			return toIMAP(err)
 		}

@@ -23,7 +23,7 @@ func (sess *session) List(w *goimap.ListWriter, ref string, patterns []string, o
 	if err != nil {
 		return toIMAP(err)
 	}
-	for _, d := range listData(folders, ref, patterns, o) {
+	for _, d := range listData(folders, ref, patterns, o, w.LSUB()) {
 		if o.ReturnStatus != nil && !hasAttr(d.Attrs, imap.MailboxAttrNoSelect) {
 			if d.Status, err = sess.status(d.Mailbox, o.ReturnStatus); err != nil {
 				return err
@@ -37,8 +37,12 @@ func (sess *session) List(w *goimap.ListWriter, ref string, patterns []string, o
 }
 
 // listData builds the LIST responses of the folders matching a pattern,
-// with \Noselect entries for missing parents of existing folders.
-func listData(folders []mailbox.Folder, ref string, patterns []string, o *imap.ListOptions) []imap.ListData {
+// with \Noselect entries for missing parents of existing folders. With
+// SUBSCRIBED, a matching folder that is not subscribed itself but has a
+// subscribed descendant is listed as LSUB "%" (RFC 3501 §6.3.9: \Noselect,
+// when the descendant is not listed itself) and LIST (SUBSCRIBED
+// RECURSIVEMATCH) (RFC 5258 §3.5: CHILDINFO ("SUBSCRIBED")) ask.
+func listData(folders []mailbox.Folder, ref string, patterns []string, o *imap.ListOptions, lsub bool) []imap.ListData {
 	exists := make(map[string]mailbox.Folder, len(folders))
 	var names []string
 	for _, f := range folders {
@@ -60,13 +64,28 @@ func listData(folders []mailbox.Folder, ref string, patterns []string, o *imap.L
 		}
 		f := exists[name]
 		phantom := f.UIDValidity == 0
-		if o.SelectSubscribed && (phantom || !f.Subscribed) {
+		subscribed := f.Subscribed && !phantom
+		if o.SelectSubscribed && !subscribed {
+			switch {
+			case lsub && subscribedDescendant(folders, name, ref, patterns, true):
+				out = append(out, imap.ListData{Mailbox: name, Delim: delim, Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}})
+			case o.SelectRecursiveMatch && subscribedDescendant(folders, name, ref, patterns, false):
+				a := []imap.MailboxAttr{imap.MailboxAttrNonExistent}
+				if !phantom {
+					a = nil
+				}
+				out = append(out, imap.ListData{Mailbox: name, Delim: delim, Attrs: a, ChildInfo: &imap.ListDataChildInfo{Subscribed: true}})
+			}
 			continue
 		}
 		if o.SelectSpecialUse && f.SpecialUse == "" {
 			continue
 		}
-		out = append(out, imap.ListData{Mailbox: name, Delim: delim, Attrs: attrs(f, phantom, hasChild(names, name))})
+		d := imap.ListData{Mailbox: name, Delim: delim, Attrs: attrs(f, phantom, hasChild(names, name))}
+		if o.SelectSubscribed && o.SelectRecursiveMatch && subscribedDescendant(folders, name, ref, patterns, false) {
+			d.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
+		}
+		out = append(out, d)
 	}
 	return out
 }
@@ -90,6 +109,17 @@ func attrs(f mailbox.Folder, phantom, children bool) []imap.MailboxAttr {
 		a = append(a, imap.MailboxAttr(f.SpecialUse))
 	}
 	return a
+}
+
+// subscribedDescendant reports whether a subscribed folder lies below name;
+// with unmatched, only one the patterns do not match counts.
+func subscribedDescendant(folders []mailbox.Folder, name, ref string, patterns []string, unmatched bool) bool {
+	for _, f := range folders {
+		if f.Subscribed && strings.HasPrefix(f.Name, name+string(delim)) && (!unmatched || !matchAny(f.Name, ref, patterns)) {
+			return true
+		}
+	}
+	return false
 }
 
 func parentOf(name string) string {

@@ -17,6 +17,7 @@ import (
 // ordinary test.
 func FuzzBodyStructure(f *testing.F) {
 	f.Add(testMessage(1, "Hello", "body"))
+	f.Add("From: a@b.test\r\nTo: Team: a@t.test, b@t.test;, solo@t.test\r\nCc: undisclosed-recipients:;\r\nSubject: =?UTF-8?B?w6lsw6h2ZQ==?=\r\n\r\nbody\r\n")
 	for _, m := range hostileMessages {
 		f.Add(m.raw)
 	}
@@ -69,4 +70,34 @@ func nonEmptyMultiparts(t *testing.T, bs imap.BodyStructure) {
 			nonEmptyMultiparts(t, bs.MessageRFC822.BodyStructure)
 		}
 	}
+}
+
+// FuzzGroupAddressList feeds arbitrary header values to the group-syntax address parser:
+// no panic, and every group it opens is a marker the client parses (checked end to end by
+// FuzzBodyStructure, which also fetches ENVELOPE).
+func FuzzGroupAddressList(f *testing.F) {
+	for _, s := range []string{
+		"undisclosed-recipients:;", "Team: a@t.test, b@t.test;, solo@t.test",
+		`"Odd: name" <x@y>, G: "q;uote" <a@b>;`, "A:(c;omment) a@b;", "x:", ";", ":;:;",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		l, ok := groupAddressList(v)
+		if !ok {
+			return
+		}
+		open := 0
+		for _, a := range l {
+			switch {
+			case a.Mailbox != "" && a.Host == "":
+				open++
+			case a.Mailbox == "" && a.Host == "" && a.Name == "":
+				open--
+			}
+			if open < 0 || open > 1 {
+				t.Fatalf("unbalanced group markers in %q: %+v", v, l)
+			}
+		}
+	})
 }

@@ -3,6 +3,7 @@ package imapserver
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"strings"
 	"time"
@@ -25,8 +26,12 @@ func (sess *session) Search(kind goimap.NumKind, c *imap.SearchCriteria, o *imap
 	sess.staticCriteria(c)
 	var emails []mailbox.Email
 	if needsSummary(c) {
+		list := sess.store.List
+		if !needsMoreThanFlags(c) {
+			list = sess.listFlags
+		}
 		var err error
-		if emails, err = sess.store.List(sess.ctx, sess.user, v.folder); err != nil {
+		if emails, err = list(sess.ctx, sess.user, v.folder); err != nil {
 			return nil, toIMAP(err)
 		}
 	}
@@ -124,6 +129,35 @@ func needsSummary(c *imap.SearchCriteria) bool {
 		}
 	}
 	return false
+}
+
+// needsMoreThanFlags reports whether the criteria look at more of a message
+// than its flags and keywords (dates, header fields, text, sizes).
+func needsMoreThanFlags(c *imap.SearchCriteria) bool {
+	if !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() || !c.SentBefore.IsZero() ||
+		len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 || c.Larger > 0 || c.Smaller > 0 {
+		return true
+	}
+	for i := range c.Not {
+		if needsMoreThanFlags(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if needsMoreThanFlags(&c.Or[i][0]) || needsMoreThanFlags(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// listFlags lists the folder with only UID, ID, ModSeq, flags and keywords
+// filled when the store can (mailbox.FlagLister), else in full.
+func (sess *session) listFlags(ctx context.Context, user, folder string) ([]mailbox.Email, error) {
+	if fl, ok := sess.store.(mailbox.FlagLister); ok {
+		return fl.ListFlags(ctx, user, folder)
+	}
+	return sess.store.List(ctx, user, folder)
 }
 
 // candidate is one message being matched; raw is loaded at most once.

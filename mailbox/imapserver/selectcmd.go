@@ -32,7 +32,7 @@ func (sess *session) Select(name string, o *imap.SelectOptions) (*imap.SelectDat
 	v.stop = stop
 	ch := sess.store.Watch(ctx, sess.user)
 	go v.watch(ctx, sess.store, sess.user, ch)
-	emails, err := sess.store.List(sess.ctx, sess.user, f.Name)
+	emails, err := sess.listFlags(sess.ctx, sess.user, f.Name)
 	if err != nil {
 		v.close()
 		return nil, toIMAP(err)

@@ -107,7 +107,7 @@ func capabilities() imap.CapSet {
 		imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {},
 		imap.CapSearchRes: {}, imap.CapListExtended: {}, imap.CapListStatus: {},
 		imap.CapMove: {}, imap.CapStatusSize: {}, imap.CapChildren: {},
-		imap.CapSpecialUse: {},
+		imap.CapSpecialUse: {}, imap.CapID: {},
 	}
 }
 
@@ -133,6 +133,7 @@ func New(opts Options) *Server {
 		Caps:       capabilities(),
 		Logger:     slogAdapter{s.log},
 		TLSConfig:  opts.TLSConfig,
+		ID:         &imap.IDData{Name: "multimail"},
 	})
 	return s
 }

@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -18,10 +19,18 @@ func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.S
 	if v.readOnly {
 		return toIMAP(errReadOnly)
 	}
+	if err := sess.view.checkSeq(numSet); err != nil {
+		return err
+	}
 	targets := v.resolve(numSet)
 	emails, err := sess.load(targets)
 	if err != nil {
 		return err
+	}
+	for _, f := range sf.Flags {
+		if strings.EqualFold(string(f), `\Recent`) { // RFC 3501 §2.3.2: not the client's to set
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: `\Recent cannot be stored`}
+		}
 	}
 	want := storeFlags(sf.Flags)
 	for i, t := range targets {
@@ -36,7 +45,9 @@ func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.S
 		case imap.StoreFlagsSet:
 			remove = missing(slices.Concat(e.Flags, e.Keywords), want)
 		}
-		if e, err = sess.setFlags(e, add, remove); err != nil {
+		if e, err = sess.setFlags(e, add, remove); errors.Is(err, mailbox.ErrNotFound) {
+			continue // expunged meanwhile: RFC 2180 §4.2.1, OK as Dovecot answers
+		} else if err != nil {
 			return toIMAP(err)
 		}
 		if !sf.Silent {

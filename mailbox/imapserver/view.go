@@ -255,6 +255,23 @@ func (v *view) resolve(numSet imap.NumSet) []target {
 	return dedupe(out)
 }
 
+// checkSeq refuses a sequence set naming a message number beyond the
+// client's view (RFC 9051 §9, seq-number: BAD, as Dovecot answers); a range
+// reaching "*" is read as its static bounds and never refused.
+func (v *view) checkSeq(numSet imap.NumSet) error {
+	set, ok := numSet.(imap.SeqSet)
+	if !ok || imap.IsSearchRes(numSet) {
+		return nil
+	}
+	n := uint32(len(v.entries))
+	for _, r := range set {
+		if r.Start != 0 && r.Stop != 0 && max(r.Start, r.Stop) > n {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Invalid message sequence number"}
+		}
+	}
+	return nil
+}
+
 // staticRange replaces "*" (0) by max and orders the bounds.
 func staticRange(start, stop, max uint32) (uint32, uint32) {
 	if start == 0 {

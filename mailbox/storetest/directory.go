@@ -167,3 +167,41 @@ func testAuthenticate(t *testing.T, s mailbox.Store) {
 		t.Fatalf("deleted key still accepted: %v", err)
 	}
 }
+
+// testAuthCacheFlush: a password that just logged in (and so sits in the login cache) stops
+// working at once when the password changes, a wrong one never passes, and an API key
+// revoked right after a login is refused at once.
+func testAuthCacheFlush(t *testing.T, s mailbox.Store) {
+	c := ctx(t)
+	addMailbox(t, s, "a@example.com")
+	imap := []string{mailbox.ScopeRead, mailbox.ScopeTag}
+	for i := 0; i < 3; i++ {
+		if _, err := s.Authenticate(c, "a@example.com", "pw", imap); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	if _, err := s.Authenticate(c, "a@example.com", "pw-wrong", imap); !errors.Is(err, mailbox.ErrBadCredentials) {
+		t.Fatalf("wrong password after a cached login: %v", err)
+	}
+	m, err := s.Mailbox(c, "a@example.com")
+	must(t, err)
+	h, err := mailbox.HashPassword("new-pw")
+	must(t, err)
+	m.PasswordHash = h
+	must(t, s.UpdateMailbox(c, m))
+	if _, err := s.Authenticate(c, "a@example.com", "pw", imap); !errors.Is(err, mailbox.ErrBadCredentials) {
+		t.Fatalf("old password after a change: %v", err)
+	}
+	if _, err := s.Authenticate(c, "a@example.com", "new-pw", imap); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	key, hash := mailbox.NewAPIKeySecret()
+	must(t, s.AddAPIKey(c, mailbox.APIKey{ID: "key_x", Hash: hash, Mailboxes: []string{"a@example.com"}, Scopes: imap}))
+	if _, err := s.Authenticate(c, "a@example.com", key, imap); err != nil {
+		t.Fatalf("key: %v", err)
+	}
+	must(t, s.DeleteAPIKey(c, "key_x"))
+	if _, err := s.Authenticate(c, "a@example.com", key, imap); !errors.Is(err, mailbox.ErrBadCredentials) {
+		t.Fatalf("revoked key: %v", err)
+	}
+}

@@ -282,3 +282,36 @@ func testExpunge(t *testing.T, s mailbox.Store) {
 	_, err = s.Expunge(c, mb, "Nope", nil)
 	wantErr(t, err, mailbox.ErrNoSuchFolder)
 }
+
+// testListFlags: a store's FlagLister, when it has one, lists what List does in UID, ID,
+// ModSeq, Folder, flags and keywords.
+func testListFlags(t *testing.T, s mailbox.Store) {
+	fl, ok := s.(mailbox.FlagLister)
+	if !ok {
+		t.Skip("no FlagLister")
+	}
+	c, mb := ctx(t), "a@example.com"
+	addMailbox(t, s, mb)
+	for i, subject := range []string{"one", "two", "three"} {
+		e := deliver(t, s, mb, "INBOX", subject, mailbox.DeliverOptions{})
+		if i == 1 {
+			_, err := s.SetFlags(c, e.ID, []string{`\Seen`, "kw"}, nil)
+			must(t, err)
+		}
+	}
+	full, err := s.List(c, mb, "INBOX")
+	must(t, err)
+	head, err := fl.ListFlags(c, mb, "INBOX")
+	must(t, err)
+	if len(full) != len(head) {
+		t.Fatalf("ListFlags: %d emails, List %d", len(head), len(full))
+	}
+	for i := range full {
+		f, h := full[i], head[i]
+		if f.UID != h.UID || f.ID != h.ID || f.ModSeq != h.ModSeq || f.Folder != h.Folder {
+			t.Fatalf("ListFlags[%d] = %+v, List %+v", i, h, f)
+		}
+		equal(t, "flags", h.Flags, f.Flags)
+		equal(t, "keywords", h.Keywords, f.Keywords)
+	}
+}

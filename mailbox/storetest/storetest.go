@@ -26,6 +26,8 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"Mailboxes", testMailboxes},
 		{"APIKeys", testAPIKeys},
 		{"Authenticate", testAuthenticate},
+		{"Policy", testPolicy},
+		{"AuthCacheFlush", testAuthCacheFlush},
 		{"DefaultFolders", testDefaultFolders},
 		{"CreateDeleteFolder", testCreateDeleteFolder},
 		{"RenameFolder", testRenameFolder},
@@ -34,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"DeliverErrors", testDeliverErrors},
 		{"Summary", testSummary},
 		{"SetFlags", testSetFlags},
+		{"ListFlags", testListFlags},
 		{"InvalidKeywords", testInvalidKeywords},
 		{"CopyMove", testCopyMove},
 		{"Expunge", testExpunge},
@@ -42,6 +45,8 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"Pending", testPending},
 		{"Watch", testWatch},
 		{"ConcurrentDeliver", testConcurrentDeliver},
+		{"Threads", testThreads},
+		{"ThreadSubjectFallback", testThreadSubjectFallback},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ type Records struct {
 	A        []string // IPv4 addresses
 	AAAA     []string // IPv6 addresses
 	TXT      []string // each string one TXT record; longer than 255 bytes is split in chunks
+	PTR      []string // host names (for a reverse name, 4.3.2.1.in-addr.arpa)
 	ServFail bool     // answer SERVFAIL to every query for this name
 	TTL      uint32   // default 60
 }
@@ -193,6 +194,10 @@ func records(hdr dns.RR_Header, r Records) []dns.RR {
 	case dns.TypeTXT:
 		for _, t := range r.TXT {
 			rrs = append(rrs, &dns.TXT{Hdr: hdr, Txt: chunks(t, 255)})
+		}
+	case dns.TypePTR:
+		for _, p := range r.PTR {
+			rrs = append(rrs, &dns.PTR{Hdr: hdr, Ptr: dns.Fqdn(p)})
 		}
 	}
 	return rrs

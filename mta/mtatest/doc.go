@@ -11,6 +11,7 @@
 //	tempfail-*  451 4.3.0 at RCPT
 //	tempfail1-* 451 4.3.0 at the first RCPT for that address, 250 after (greylisting)
 //	reject-*    550 5.1.1 at RCPT
+//	policy-*    550 5.7.1 at RCPT (a policy refusal, which never suppresses the address)
 //	datafail-*  554 5.6.0 at the end of DATA (for the whole message)
 //	datatemp-*  452 4.3.1 at the end of DATA (for the whole message)
 //	slow-*      250, after MXOptions.SlowDelay (default 2s) at the end of DATA
@@ -19,7 +20,7 @@
 // MXOptions.Delay adds a delay before every end-of-DATA reply, which is how benchmarks model a
 // remote MX that takes a fixed time per message. MXOptions.LogPath appends one JSON line per
 // accepted message ({"time","conn","seq","from","to","size","tls"}), the SINK_LOG format of
-// shared/bench/smtp-load.sh; command mtasink (./mta/mtatest/mtasink) runs such an MX on its own.
+// the Postfix comparison script (docs/benchmarks.md); command mtasink (./mta/mtatest/mtasink) runs such an MX on its own.
 //
 // To route mail to an MX through DNS in a test, serve MX and A records from a DNS and point
 // a dnsclient.Client (Config.Servers) at DNS.Addr, with mta.Options.MXPort set to MX.Port.

@@ -53,7 +53,7 @@ type MXOptions struct {
 	// DiscardData keeps only the envelope and size of each message (for long load runs).
 	DiscardData bool
 	// LogPath, when set, receives one JSON line per accepted message (appended): the SINK_LOG
-	// of shared/bench/smtp-load.sh. Fields: time, conn, seq, from, to, size, tls.
+	// of the Postfix comparison script (docs/benchmarks.md). Fields: time, conn, seq, from, to, size, tls.
 	LogPath string
 	// RefuseSession, when set, answers every EHLO/HELO with this error (an *smtp.SMTPError
 	// keeps its code): a host that will not talk.

@@ -43,6 +43,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	case strings.HasPrefix(local, "reject-"):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 			Message: "No such user here"}
+	case strings.HasPrefix(local, "policy-"):
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Refused by local policy"}
 	}
 	s.to = append(s.to, to)
 	s.data = append(s.data, local)

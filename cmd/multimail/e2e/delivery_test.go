@@ -14,7 +14,7 @@ import (
 // fastRetry makes deferred recipients retry within a second or two.
 const fastRetry = "[delivery]\nmin_backoff = \"500ms\"\nmax_backoff = \"1s\"\n"
 
-// TestDeliveryOutcomes follows each outcome of CONTRACT.md §5 through the real binary: a
+// TestDeliveryOutcomes follows each outcome of docs/api.md, Webhooks through the real binary: a
 // greylisted recipient deferred then delivered, a 5xx at RCPT and at the end of DATA bounced,
 // a message past its expires_at expired; every event arrives signed (the receiver verifies).
 func TestDeliveryOutcomes(t *testing.T) {

@@ -39,7 +39,7 @@ func TestServeHealthAndMetrics(t *testing.T) {
 // TestDevDefault runs `multimail serve` with no flags in an empty directory, as the README
 // says, and checks the printed key is the same after a restart.
 func TestDevDefault(t *testing.T) {
-	// Not parallel: the dev default's ports are fixed (CONTRACT.md §1).
+	// Not parallel: the dev default's ports are fixed (docs/operations.md).
 	dir := t.TempDir()
 	if l, err := net.Listen("tcp", "127.0.0.1:8025"); err != nil {
 		t.Skipf("dev default port 8025 is busy: %v", err)
@@ -77,7 +77,7 @@ func runDevDefault(t *testing.T, dir string) devKeys {
 	n.waitHealthy()
 	out := n.Output()
 	for _, want := range []string{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993", "127.0.0.1:8025", "agent@localhost", "curl",
-		"agent key", "operator key", "IMAP/SMTP password"} {
+		"agent key", "operator key", "IMAP/SMTP password of agent@localhost", "the embedded dev default"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}

@@ -261,7 +261,7 @@ func checkSigned(t *testing.T, m mtatest.Message, to string, want ...string) {
 var sdkKeyLine = regexp.MustCompile(`(?m)^(mm_live_\S+)$`)
 
 // TestPythonSDKSuite runs sdk/python/tests (python3 -m unittest) against a real node: every
-// error code of CONTRACT.md §4 as its exception, reading and tagging, the approval queue,
+// error code of docs/api.md as its exception, reading and tagging, the approval queue,
 // webhook verification, and a send whose first connection drops after the request reached
 // the server, which must be sent once.
 func TestPythonSDKSuite(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 )
 
 // TestSubmissionInteropClients submits with python's smtplib and swaks over both submission
-// ports, and checks the refusals of CONTRACT.md §3 with the exact codes.
+// ports, and checks the refusals of docs/api.md, SMTP with the exact codes.
 func TestSubmissionInteropClients(t *testing.T) {
 	t.Parallel()
 	py := Tool(t, "python3")

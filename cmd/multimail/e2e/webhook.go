@@ -185,7 +185,8 @@ func (w *WebhookReceiver) CheckTrails(t testing.TB) {
 	var order []string
 	seen := map[string]bool{}
 	for _, h := range w.Hooks() {
-		if seen[h.ID] || h.Type() == "received" || h.MessageID() == "" {
+		// received and the trust ladder's oversight_* events are not a sent message's trail.
+		if seen[h.ID] || h.Type() == "received" || strings.HasPrefix(h.Type(), "oversight_") || h.MessageID() == "" {
 			continue
 		}
 		seen[h.ID] = true

@@ -1,6 +1,6 @@
 // Command mtasink runs an mtatest.MX as a standalone SMTP sink on loopback, for load scripts:
 // it accepts every message (the local-part rules of package mtatest apply) and appends one
-// JSON line per accepted message to -log, the SINK_LOG of shared/bench/smtp-load.sh.
+// JSON line per accepted message to -log, the SINK_LOG of the Postfix comparison script (docs/benchmarks.md).
 //
 //	go run ./mta/mtatest/mtasink -addr 127.0.0.1:47026 -log /tmp/sink.log
 //

@@ -85,16 +85,19 @@ class Transport:
         body: Optional[Any] = None,
         headers: Optional[Mapping[str, str]] = None,
         policy: RetryPolicy = IDEMPOTENT,
+        decode: bool = True,
+        timeout: Optional[float] = None,
     ) -> Response:
         """Sends the request and returns the 2xx answer, or raises APIError or
-        APIConnectionError once the retries allowed by policy are used up."""
+        APIConnectionError once the retries allowed by policy are used up. decode=False
+        returns the body as bytes (downloads); timeout overrides the client's (long polls)."""
         payload = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         hdrs = self._headers(payload is not None, headers)
         attempt = 0
         while True:
             attempt += 1
             try:
-                status, rh, raw = self._once(method, self._prefix + path, payload, hdrs)
+                status, rh, raw = self._once(method, self._prefix + path, payload, hdrs, timeout)
             except (OSError, http.client.HTTPException) as e:  # timeouts are OSErrors too
                 if attempt > self.max_retries or not self._may_retry_connection(e, policy):
                     raise APIConnectionError(
@@ -103,7 +106,7 @@ class Transport:
                 self._sleep(self._delay(attempt, None))
                 continue
             if 200 <= status < 300:
-                return Response(status, rh, _decode(raw))
+                return Response(status, rh, _decode(raw) if decode else raw)
             err = error_from_response(status, rh, raw)
             if attempt > self.max_retries or not self._may_retry_status(err, policy):
                 raise err
@@ -135,12 +138,14 @@ class Transport:
         base = min(self._max_backoff, self._backoff * (2 ** (attempt - 1)))
         return base * random.uniform(0.5, 1.0)
 
-    def _once(self, method: str, path: str, payload: Optional[bytes], headers: Dict[str, str]):
+    def _once(self, method: str, path: str, payload: Optional[bytes], headers: Dict[str, str],
+              timeout: Optional[float] = None):
         conn: http.client.HTTPConnection
+        t = self.timeout if timeout is None else timeout
         if self._https:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout)
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=t)
         else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=t)
         try:
             conn.request(method, path, body=payload, headers=headers)
             resp = conn.getresponse()

@@ -14,13 +14,23 @@ from . import __version__
 from ._http import IDEMPOTENT, NOT_IDEMPOTENT, Transport
 from .errors import MultimailError
 from .models import (
+    Allowlist,
+    Oversight,
+    OversightRequestList,
+    OversightRequestResult,
+    RuleList,
     Approval,
     ApprovalList,
+    Download,
     Email,
     EmailList,
+    EmailSummary,
+    InboxCheck,
     Message,
+    ReplyResult,
     SendResult,
     TagResult,
+    Thread,
     format_time,
 )
 
@@ -129,6 +139,10 @@ class MultimailClient:
         attachments: Optional[Sequence[Mapping[str, Any]]] = None,
         expires_at: Optional[Union[datetime, str]] = None,
         idempotency_key: Optional[str] = None,
+        from_name: Optional[str] = None,
+        markdown: Optional[str] = None,
+        send_at: Optional[Union[datetime, str]] = None,
+        ignore_suppression: Optional[bool] = None,
     ) -> SendResult:
         """POST /v1/send_email: queue a message from mailbox_id (the sender address).
 
@@ -166,6 +180,10 @@ class MultimailClient:
             "headers": None if headers is None else dict(headers),
             "attachments": None if attachments is None else [_attachment(a) for a in attachments],
             "expires_at": None if expires_at is None else format_time(expires_at),
+            "from_name": from_name,
+            "markdown": markdown,
+            "send_at": None if send_at is None else format_time(send_at),
+            "ignore_suppression": ignore_suppression,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or "mmpy_" + uuid.uuid4().hex
@@ -220,6 +238,99 @@ class MultimailClient:
         path = _path("v1", "emails", email_id, "tags")
         return TagResult.from_dict(self._t.request("POST", path, body, policy=IDEMPOTENT).data)
 
+    # --- the agent's mailbox: threads, reply, check_inbox, downloads, filing ---------------
+
+    def get_thread(self, thread_id: str, mailbox_id: Optional[str] = None) -> Thread:
+        """GET /v1/threads/{thread_id}: the conversation, oldest first, in your mailboxes (or
+        mailbox_id's). Raises NotFound when none of its emails is in them."""
+        path = _path("v1", "threads", thread_id) + _query({"mailbox_id": mailbox_id})
+        return Thread.from_dict(self._get(path))
+
+    def reply_email(
+        self,
+        email_id: str,
+        text: Optional[str] = None,
+        html: Optional[str] = None,
+        reply_all: bool = False,
+        priority: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> ReplyResult:
+        """POST /v1/emails/{email_id}/reply: reply from the mailbox holding the email, with
+        In-Reply-To, References and "Re: " set, so it stays in the thread. The mailbox's
+        oversight applies (status may be ``pending_approval``). Needs the send scope."""
+        body: Dict[str, Any] = {"text": text, "html": html, "priority": priority,
+                                "tags": None if tags is None else list(tags)}
+        body = {k: v for k, v in body.items() if v is not None}
+        if reply_all:
+            body["reply_all"] = True
+        key = idempotency_key or "mmpy_" + uuid.uuid4().hex
+        path = _path("v1", "emails", email_id, "reply")
+        resp = self._t.request("POST", path, body, {"Idempotency-Key": key}, IDEMPOTENT)
+        result = ReplyResult.from_dict(resp.data)
+        object.__setattr__(result, "replayed", resp.headers.get("idempotent-replayed") == "true")
+        return result
+
+    def check_inbox(
+        self,
+        mailbox_id: str,
+        cursor: Optional[str] = None,
+        timeout: Optional[int] = None,
+        folder: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> InboxCheck:
+        """GET /v1/mailboxes/{mailbox_id}/check_inbox: without cursor, the unread emails and a
+        cursor; with one, the emails that arrived after it, waiting up to timeout seconds
+        (0-60, server default 30) for some. Keep the returned cursor for the next call."""
+        q = {"cursor": cursor, "timeout": timeout, "folder": folder, "limit": limit}
+        path = _path("v1", "mailboxes", mailbox_id, "check_inbox") + _query(q)
+        wait = 30 if timeout is None else timeout
+        resp = self._t.request("GET", path, policy=IDEMPOTENT, timeout=max(self._t.timeout, wait + 15))
+        return InboxCheck.from_dict(resp.data)
+
+    def get_raw_email(self, email_id: str) -> Download:
+        """GET /v1/emails/{email_id}/raw: the stored RFC 5322 bytes."""
+        return self._download(_path("v1", "emails", email_id, "raw"))
+
+    def get_attachment(self, email_id: str, n: int) -> Download:
+        """GET /v1/emails/{email_id}/attachments/{n}: attachment n (the order of
+        read_email's attachments) with its content type."""
+        return self._download(_path("v1", "emails", email_id, "attachments", str(int(n))))
+
+    def move_email(self, email_id: str, folder: str) -> EmailSummary:
+        """POST /v1/emails/{email_id}/move: file it in another folder (tag scope)."""
+        path = _path("v1", "emails", email_id, "move")
+        return EmailSummary.from_dict(self._t.request("POST", path, {"folder": folder}, policy=IDEMPOTENT).data)
+
+    def archive_email(self, email_id: str) -> EmailSummary:
+        """POST /v1/emails/{email_id}/archive: move it to Archive (tag scope)."""
+        path = _path("v1", "emails", email_id, "archive")
+        return EmailSummary.from_dict(self._t.request("POST", path, policy=IDEMPOTENT).data)
+
+    def delete_email(self, email_id: str) -> EmailSummary:
+        """DELETE /v1/emails/{email_id}: move it to Trash; nothing is erased (tag scope)."""
+        path = _path("v1", "emails", email_id)
+        return EmailSummary.from_dict(self._t.request("DELETE", path, policy=IDEMPOTENT).data)
+
+    def mark_email(self, email_id: str, read: Optional[bool] = None, flagged: Optional[bool] = None) -> EmailSummary:
+        """POST /v1/emails/{email_id}/mark: read/unread and flagged/unflagged (tag scope)."""
+        body = {k: v for k, v in {"read": read, "flagged": flagged}.items() if v is not None}
+        path = _path("v1", "emails", email_id, "mark")
+        return EmailSummary.from_dict(self._t.request("POST", path, body, policy=IDEMPOTENT).data)
+
+    def _download(self, path: str) -> Download:
+        resp = self._t.request("GET", path, policy=IDEMPOTENT, decode=False)
+        ctype = resp.headers.get("content-type", "application/octet-stream")
+        filename = None
+        cd = resp.headers.get("content-disposition", "")
+        if "filename=" in cd:
+            from email.message import Message as _M
+
+            m = _M()
+            m["content-disposition"] = cd
+            filename = m.get_filename()
+        return Download(content=resp.data, content_type=ctype, filename=filename)
+
     # --- approvals ---------------------------------------------------------------------
 
     def list_approvals(
@@ -244,7 +355,144 @@ class MultimailClient:
         scope, never a key that holds send). Raises Conflict if the approval was already decided."""
         return self._decide(approval_id, "reject", reason)
 
+    # --- oversight controls (docs/oversight-controls.md) -------------------------------
+    # Editing needs an operator key: approve or admin on that mailbox, never a key that holds
+    # send (Forbidden). request_oversight is the agent's own (send scope).
+
+    def get_allowlist(self, mailbox_id: str) -> Allowlist:
+        """GET /v1/mailboxes/{mailbox_id}/allowlist."""
+        return Allowlist.from_dict(self._get(_path("v1", "mailboxes", mailbox_id, "allowlist")))
+
+    def add_allowlist_entry(self, mailbox_id: str, entry: str) -> Allowlist:
+        """POST /v1/mailboxes/{mailbox_id}/allowlist: add an address or ``@domain``. Raises
+        Conflict if it is there already, InvalidRequest (field ``entry``) if malformed."""
+        path = _path("v1", "mailboxes", mailbox_id, "allowlist")
+        return Allowlist.from_dict(self._t.request("POST", path, {"entry": entry}, policy=NOT_IDEMPOTENT).data)
+
+    def set_allowlist(self, mailbox_id: str, entries: Sequence[str]) -> Allowlist:
+        """PUT /v1/mailboxes/{mailbox_id}/allowlist: replace the whole list ([] clears it)."""
+        path = _path("v1", "mailboxes", mailbox_id, "allowlist")
+        return Allowlist.from_dict(self._t.request("PUT", path, {"entries": list(entries)}, policy=IDEMPOTENT).data)
+
+    def remove_allowlist_entry(self, mailbox_id: str, entry: str) -> Allowlist:
+        """DELETE /v1/mailboxes/{mailbox_id}/allowlist/{entry}. Raises NotFound if absent."""
+        path = _path("v1", "mailboxes", mailbox_id, "allowlist", entry)
+        return Allowlist.from_dict(self._t.request("DELETE", path, policy=NOT_IDEMPOTENT).data)
+
+    def get_rules(self, mailbox_id: str) -> RuleList:
+        """GET /v1/mailboxes/{mailbox_id}/rules: config rules (read-only) then API rules."""
+        return RuleList.from_dict(self._get(_path("v1", "mailboxes", mailbox_id, "rules")))
+
+    def add_rule(
+        self,
+        mailbox_id: str,
+        action: str,
+        tags: Optional[Sequence[str]] = None,
+        recipients: Optional[Sequence[str]] = None,
+    ) -> RuleList:
+        """POST /v1/mailboxes/{mailbox_id}/rules: action is ``auto_approve``,
+        ``require_approval`` or ``reject``; tags must all be on a send, every recipient must
+        match one of recipients (shell globs such as ``*@partner.example``)."""
+        body: Dict[str, Any] = {"action": action}
+        if tags:
+            body["tags"] = list(tags)
+        if recipients:
+            body["recipients"] = list(recipients)
+        path = _path("v1", "mailboxes", mailbox_id, "rules")
+        return RuleList.from_dict(self._t.request("POST", path, body, policy=NOT_IDEMPOTENT).data)
+
+    def set_rules(self, mailbox_id: str, rules: Sequence[Mapping[str, Any]]) -> RuleList:
+        """PUT /v1/mailboxes/{mailbox_id}/rules: replace the API rules
+        (``[{"tags", "recipients", "action"}]``); config rules stay."""
+        path = _path("v1", "mailboxes", mailbox_id, "rules")
+        return RuleList.from_dict(self._t.request("PUT", path, {"rules": [dict(r) for r in rules]}, policy=IDEMPOTENT).data)
+
+    def remove_rule(self, mailbox_id: str, rule_id: str) -> RuleList:
+        """DELETE /v1/mailboxes/{mailbox_id}/rules/{rule_id}. A config rule is Conflict."""
+        path = _path("v1", "mailboxes", mailbox_id, "rules", rule_id)
+        return RuleList.from_dict(self._t.request("DELETE", path, policy=NOT_IDEMPOTENT).data)
+
+    def get_oversight(self, mailbox_id: str) -> Oversight:
+        """GET /v1/mailboxes/{mailbox_id}/oversight: the mode and any pending request."""
+        return Oversight.from_dict(self._get(_path("v1", "mailboxes", mailbox_id, "oversight")))
+
+    def set_oversight(self, mailbox_id: str, oversight: str, reason: Optional[str] = None) -> Oversight:
+        """PUT /v1/mailboxes/{mailbox_id}/oversight: a person sets the mode (either way)."""
+        body: Dict[str, Any] = {"oversight": oversight}
+        if reason:
+            body["reason"] = reason
+        path = _path("v1", "mailboxes", mailbox_id, "oversight")
+        return Oversight.from_dict(self._t.request("PUT", path, body, policy=IDEMPOTENT).data)
+
+    def request_oversight(self, mailbox_id: str, oversight: str, reason: Optional[str] = None) -> OversightRequestResult:
+        """POST /v1/mailboxes/{mailbox_id}/oversight_request, as the agent. Modes from least to
+        most oversight: autonomous, monitored, gated_send, gated_all, read_only. More oversight
+        applies at once (``status == "applied"``); less waits for a person (``"pending"``)."""
+        body: Dict[str, Any] = {"oversight": oversight}
+        if reason:
+            body["reason"] = reason
+        path = _path("v1", "mailboxes", mailbox_id, "oversight_request")
+        return OversightRequestResult.from_dict(self._t.request("POST", path, body, policy=NOT_IDEMPOTENT).data)
+
+    def list_oversight_requests(self) -> OversightRequestList:
+        """GET /v1/oversight_requests: pending requests of the mailboxes this key oversees."""
+        return OversightRequestList.from_dict(self._get("/v1/oversight_requests"))
+
+    def approve_oversight_request(
+        self, mailbox_id: str, request_id: Optional[str] = None, reason: Optional[str] = None
+    ) -> Oversight:
+        """POST .../oversight_request/approve: the mode becomes the requested one. With
+        request_id, Conflict if the agent replaced that request meanwhile."""
+        return self._decide_oversight(mailbox_id, "approve", request_id, reason)
+
+    def reject_oversight_request(
+        self, mailbox_id: str, request_id: Optional[str] = None, reason: Optional[str] = None
+    ) -> Oversight:
+        """POST .../oversight_request/reject: the mode stays."""
+        return self._decide_oversight(mailbox_id, "reject", request_id, reason)
+
+    # --- sending (docs/sending.md) -------------------------------------------------------
+
+    def cancel_message(self, message_id: str) -> Dict[str, Any]:
+        """POST /v1/messages/{message_id}/cancel: cancel every recipient not yet delivered.
+        Returns {"message_id", "status", "cancelled", "in_flight"}. Raises NothingToCancel
+        when every recipient is already final."""
+        path = _path("v1", "messages", message_id, "cancel")
+        return self._t.request("POST", path, {}, policy=IDEMPOTENT).data
+
+    def send_batch(self, messages: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        """POST /v1/send_batch: up to 500 send_email bodies (give each an idempotency_key to
+        retry safely). Returns {"results": [...]}, one per message: http_status 202 with
+        message_id, or the item's error."""
+        return self._t.request("POST", "/v1/send_batch", {"messages": [dict(m) for m in messages]},
+                               policy=NOT_IDEMPOTENT).data
+
+    def list_suppressions(self, domain: str, limit: Optional[int] = None,
+                          cursor: Optional[str] = None) -> Dict[str, Any]:
+        """GET /v1/suppressions: a sending domain's suppression list."""
+        return self._get("/v1/suppressions" + _query({"domain": domain, "limit": limit, "cursor": cursor}))
+
+    def add_suppression(self, domain: str, address: str, detail: Optional[str] = None,
+                        expires_at: Optional[Union[datetime, str]] = None) -> Dict[str, Any]:
+        """POST /v1/suppressions: stop mail from domain to address."""
+        body: Dict[str, Any] = {"domain": domain, "address": address}
+        if detail:
+            body["detail"] = detail
+        if expires_at is not None:
+            body["expires_at"] = format_time(expires_at)
+        return self._t.request("POST", "/v1/suppressions", body, policy=IDEMPOTENT).data
+
+    def delete_suppression(self, domain: str, address: str) -> Dict[str, Any]:
+        """DELETE /v1/suppressions (admin key): mail may reach address again."""
+        path = "/v1/suppressions" + _query({"domain": domain, "address": address})
+        return self._t.request("DELETE", path, policy=IDEMPOTENT).data
+
     # --- helpers -----------------------------------------------------------------------
+
+    def _decide_oversight(self, mailbox_id: str, action: str, request_id: Optional[str], reason: Optional[str]) -> Oversight:
+        body = {k: v for k, v in {"request_id": request_id, "reason": reason}.items() if v}
+        path = _path("v1", "mailboxes", mailbox_id, "oversight_request", action)
+        return Oversight.from_dict(self._t.request("POST", path, body, policy=NOT_IDEMPOTENT).data)
 
     def _decide(self, approval_id: str, action: str, reason: Optional[str]) -> Approval:
         body = {"reason": reason} if reason else {}

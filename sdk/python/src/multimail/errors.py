@@ -41,6 +41,8 @@ __all__ = [
     "MethodNotAllowed",
     "Conflict",
     "IdempotencyConflict",
+    "NothingToCancel",
+    "Suppressed",
     "PayloadTooLarge",
     "UnprocessableEntity",
     "RateLimited",
@@ -168,6 +170,16 @@ class WebhookVerificationError(MultimailError):
     object. Answer such a request with 400 or 401 and do not act on it."""
 
 
+class NothingToCancel(Conflict):
+    """409 ``nothing_to_cancel``: every recipient of the message is delivered, final or
+    already cancelled."""
+
+
+class Suppressed(UnprocessableEntity):
+    """422 ``suppressed``: a recipient is on the sending domain's suppression list; ``field``
+    names it (``to[0]``, ``bcc[1]``) and ``message`` says why."""
+
+
 _BY_CODE: Dict[str, Type[APIError]] = {
     "invalid_request": InvalidRequest,
     "unauthorized": Unauthorized,
@@ -176,6 +188,8 @@ _BY_CODE: Dict[str, Type[APIError]] = {
     "method_not_allowed": MethodNotAllowed,
     "conflict": Conflict,
     "idempotency_conflict": IdempotencyConflict,
+    "nothing_to_cancel": NothingToCancel,
+    "suppressed": Suppressed,
     "payload_too_large": PayloadTooLarge,
     "unprocessable_entity": UnprocessableEntity,
     "rate_limited": RateLimited,

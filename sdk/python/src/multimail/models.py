@@ -259,6 +259,7 @@ class EmailSummary(Model):
     unread: bool = False
     tags: List[str] = _field(list_=True)
     flags: List[str] = _field(list_=True)
+    thread_id: Optional[str] = None
 
 
 @_model
@@ -297,6 +298,7 @@ class Email(EmailSummary):
     headers: List[Header] = _field(list_=True)
     text: str = ""
     html: str = ""
+    markdown: str = ""
     attachments: List[AttachmentInfo] = _field(list_=True)
     authentication_results: Optional[str] = None
 
@@ -308,3 +310,127 @@ class TagResult(Model):
     email_id: str = ""
     tags: List[str] = _field(list_=True)
     flags: List[str] = _field(list_=True)
+
+
+# --- oversight controls (docs/oversight-controls.md) -------------------------------------
+
+
+@_model
+class AllowlistEntry(Model):
+    """One recipient allowlist entry: an address or ``@domain``."""
+
+    entry: str = ""
+    added_by: Optional[str] = None
+    created_at: Optional[datetime] = None
+
+
+@_model
+class Allowlist(Model):
+    """A mailbox's recipient allowlist: in gated_send a send whose every recipient is on it
+    goes out without waiting for a person."""
+
+    mailbox_id: str = ""
+    entries: List[AllowlistEntry] = _field(list_=True)
+
+
+@_model
+class Rule(Model):
+    """An approval rule that applies to a mailbox. ``source`` is ``"config"`` (read-only,
+    ``rule_id`` ``config:<n>``) or ``"api"``."""
+
+    rule_id: str = ""
+    source: str = ""
+    read_only: bool = False
+    mailbox: Optional[str] = None
+    tags: List[str] = _field(list_=True)
+    recipients: List[str] = _field(list_=True)
+    action: str = ""
+    created_by: Optional[str] = None
+    created_at: Optional[datetime] = None
+
+
+@_model
+class RuleList(Model):
+    """The rules of a mailbox, config ones first (the order they are consulted in)."""
+
+    mailbox_id: str = ""
+    rules: List[Rule] = _field(list_=True)
+
+
+@_model
+class OversightRequest(Model):
+    """An agent's pending request for less oversight, decided by a person."""
+
+    request_id: str = ""
+    mailbox_id: str = ""
+    to: str = ""
+    requested_by: str = ""
+    reason: Optional[str] = None
+    created_at: Optional[datetime] = None
+    from_: str = _field("from", default="")
+
+
+@_model
+class Oversight(Model):
+    """A mailbox's oversight mode, oversight address and pending request."""
+
+    mailbox_id: str = ""
+    oversight: str = ""
+    oversight_address: Optional[str] = None
+    pending_request: Optional[OversightRequest] = None
+
+
+@_model
+class OversightRequestResult(Model):
+    """request_oversight: ``status`` is ``"applied"`` (more oversight, or no change) or
+    ``"pending"`` (less oversight: ``request`` waits for a person)."""
+
+    status: str = ""
+    mailbox_id: str = ""
+    oversight: str = ""
+    request: Optional[OversightRequest] = None
+
+
+@_model
+class OversightRequestList(Model):
+    """Pending oversight requests of the mailboxes the key oversees, oldest first."""
+
+    requests: List[OversightRequest] = _field(list_=True)
+
+
+@_model
+class Thread(Model):
+    """get_thread: a conversation's emails in your mailboxes, oldest first (received and sent)."""
+
+    thread_id: str = ""
+    emails: List[EmailSummary] = _field(list_=True)
+    truncated: bool = False
+
+
+@_model
+class ReplyResult(SendResult):
+    """reply_email: like send_email's answer, plus where the reply went and its thread."""
+
+    thread_id: Optional[str] = None
+    to: List[str] = _field(list_=True)
+    cc: List[str] = _field(list_=True)
+    subject: str = ""
+
+
+@_model
+class InboxCheck(Model):
+    """check_inbox: emails that arrived after the cursor (oldest first) and the cursor to keep.
+    more is True when there are more new emails than returned: call again at once."""
+
+    emails: List[EmailSummary] = _field(list_=True)
+    cursor: str = ""
+    more: bool = False
+
+
+@_model
+class Download(Model):
+    """get_raw_email / get_attachment: the bytes and their type (untrusted mail content)."""
+
+    content: bytes = b""
+    content_type: str = ""
+    filename: Optional[str] = None

@@ -1,0 +1,79 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestSuppressFromBounces: 5.1.1/5.1.2/5.1.10 at RCPT and in a late DSN suppress the address
+// for the sending mailbox's domain; 5.7.x, 5.6.x and 5.2.2 never do.
+func TestSuppressFromBounces(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Options{})
+	ctx := context.Background()
+	to := []string{"gone@d.example", "Nodomain@d.example", "spam@d.example", "dmarc@d.example", "full@d.example", "content@d.example"}
+	id := h.enqueue(&Message{Mailbox: "auth@yourproduct.com", From: "b@yourproduct.com", To: to}).ID
+	l := h.next()
+	codes := map[string]string{"gone@d.example": "5.1.1", "Nodomain@d.example": "5.1.10", "spam@d.example": "5.7.1",
+		"dmarc@d.example": "5.7.26", "full@d.example": "5.2.2", "content@d.example": "5.6.0"}
+	var res []Result
+	for a, c := range codes {
+		res = append(res, Result{Recipient: a, Outcome: Bounced, SMTPCode: 550, EnhancedCode: c, Detail: c + " refused"})
+	}
+	h.complete(l, false, res...)
+	got, err := h.q.Suppressed(ctx, "yourproduct.com", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["gone@d.example"].Reason != SuppressHardBounce || got["nodomain@d.example"].MsgID != id {
+		t.Fatalf("suppressed %+v", got)
+	}
+	if other, _ := h.q.Suppressed(ctx, "other.example", to); len(other) != 0 {
+		t.Fatalf("another sending domain: %+v", other)
+	}
+	// a late DSN: delivered at the MX, then failed 5.1.2
+	id2 := h.enqueue(&Message{Mailbox: "auth@yourproduct.com", From: "b@yourproduct.com", To: []string{"late@e.example", "policy@e.example"}}).ID
+	h.complete(h.next(), false, delivered("late@e.example", "policy@e.example")...)
+	for a, c := range map[string]string{"late@e.example": "5.1.2", "policy@e.example": "5.7.1"} {
+		if err := h.q.Record(ctx, Event{Type: EventBounced, MsgID: id2, Recipient: a, EnhancedCode: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ = h.q.Suppressed(ctx, "yourproduct.com", []string{"late@e.example", "policy@e.example"})
+	if len(got) != 1 || got["late@e.example"].Reason != SuppressHardBounce {
+		t.Fatalf("late: %+v", got)
+	}
+	// list, delete, expiry, message-recipient check
+	list, err := h.q.Suppressions(ctx, "yourproduct.com", "", 2)
+	if err != nil || len(list) != 2 || list[0].Address != "gone@d.example" {
+		t.Fatalf("list %+v %v", list, err)
+	}
+	if rest, _ := h.q.Suppressions(ctx, "yourproduct.com", list[1].Address, 10); len(rest) != 1 {
+		t.Fatalf("page 2 %+v", rest)
+	}
+	if err := h.q.Unsuppress(ctx, "yourproduct.com", "GONE@d.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.q.Unsuppress(ctx, "yourproduct.com", "gone@d.example"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err := h.q.Suppress(ctx, Suppression{Domain: "yourproduct.com", Address: "tmp@x.example", Reason: SuppressManual,
+		ExpiresAt: h.clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.q.Suppressed(ctx, "yourproduct.com", []string{"tmp@x.example"}); len(got) != 1 {
+		t.Fatal("not suppressed before expiry")
+	}
+	h.advance(time.Hour)
+	if got, _ := h.q.Suppressed(ctx, "yourproduct.com", []string{"tmp@x.example"}); len(got) != 0 {
+		t.Fatal("suppressed after expiry")
+	}
+	if err := h.q.SuppressMessageRecipient(ctx, id2, "stranger@e.example", SuppressComplaint, ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("complaint about a stranger: %v", err)
+	}
+	if err := h.q.SuppressMessageRecipient(ctx, id2, "policy@e.example", SuppressComplaint, "abuse"); err != nil {
+		t.Fatal(err)
+	}
+}
