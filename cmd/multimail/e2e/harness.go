@@ -215,12 +215,29 @@ func (n *Node) waitHealthy() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				n.waitBanner(deadline)
 				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	n.t.Fatalf("multimail did not become healthy in 60 s\n%s", n.out.String())
+}
+
+// waitBanner waits for the start banner in the output: the node writes it before it serves,
+// but the copy from its pipe into n.out may lag behind a /healthz answer.
+func (n *Node) waitBanner(deadline time.Time) {
+	n.t.Helper()
+	for {
+		out := n.out.String()
+		if strings.Contains(out, " ready in ") || strings.Contains(out, "multimail ready") {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("multimail answered /healthz but printed no banner\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (n *Node) running() bool {
