@@ -456,8 +456,8 @@ func TestRejectNeedsReason(t *testing.T) {
 	}
 }
 
-// TestLinks: the one-click tokens are single use (the other decision's token dies with it),
-// bound to their approval and decision, unforgeable and expiring.
+// TestLinks: the one-click tokens are bound to their approval and decision, unforgeable,
+// expiring, and valid across a restart with the same key (single use: TestLinkFlow, TestLinkRace).
 func TestLinks(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
@@ -478,13 +478,15 @@ func TestLinks(t *testing.T) {
 	if _, _, err := l.Peek(p[:len(p)-2] + "xx." + mac); err != ErrLinkInvalid {
 		t.Fatalf("tampered token: %v", err)
 	}
-	if _, _, err := l.Consume(tok(a)); err != nil {
-		t.Fatal(err)
+	// A restarted node with the same key (data_dir/console-links.key) takes the links it
+	// mailed before; a node with another key refuses them.
+	same := NewLinks(LinkOptions{BaseURL: "http://127.0.0.1:8025", Key: l.key, Lifetime: time.Hour, Clock: clock})
+	if id, d, err := same.Peek(tok(r)); err != nil || id != "apr_1" || d != decideReject {
+		t.Fatalf("after a restart with the same key: %s %s %v", id, d, err)
 	}
-	for _, u := range []string{a, r} {
-		if _, _, err := l.Consume(tok(u)); err != ErrLinkUsed {
-			t.Fatalf("second use: %v", err)
-		}
+	other := NewLinks(LinkOptions{BaseURL: "http://127.0.0.1:8025", Lifetime: time.Hour, Clock: clock})
+	if _, _, err := other.Peek(tok(a)); err != ErrLinkInvalid {
+		t.Fatalf("another key: %v", err)
 	}
 	// Expiry: the lifetime, or the message's expires_at when earlier.
 	a2, _, _ := l.DecisionLinks("apr_2", "a@example.com", clock.Now().Add(10*time.Minute))
@@ -497,13 +499,16 @@ func TestLinks(t *testing.T) {
 		t.Fatalf("within lifetime: %v", err)
 	}
 	clock.Add(time.Hour)
-	if _, _, err := l.Consume(tok(a3)); err != ErrLinkExpired {
+	if _, _, err := l.Peek(tok(a3)); err != ErrLinkExpired {
 		t.Fatalf("past lifetime: %v", err)
 	}
 	// A mailbox whose oversight address the agent can read gets no links.
 	l.Disable("A@example.com", "test")
 	if _, _, ok := l.DecisionLinks("apr_4", "a@example.com", time.Time{}); ok {
 		t.Fatal("links minted for a disabled mailbox")
+	}
+	if l.Allowed("a@example.com") || !l.Allowed("b@example.com") {
+		t.Fatal("Allowed does not follow Disable")
 	}
 }
 
@@ -539,6 +544,45 @@ func TestLinkFlow(t *testing.T) {
 	}
 	if p := b.do("POST", m[1], url.Values{"reason": {"again"}}, nil); p.status != 410 {
 		t.Fatalf("second use: %d", p.status)
+	}
+	// The approve link of the same approval is used up with it.
+	a := regexp.MustCompile(`Approve:\s+http://127\.0\.0\.1(/console/d/\S+)`).FindStringSubmatch(body)
+	if a == nil {
+		t.Fatalf("no approve link in:\n%s", body)
+	}
+	if p := b.do("POST", a[1], nil, nil); p.status != 410 {
+		t.Fatalf("approve after reject: %d %s", p.status, p.body)
+	}
+	if r, _ := e.q.Approval(context.Background(), id); r.State != queue.ApprovalRejected {
+		t.Fatalf("approve link changed a rejected approval: %s", r.State)
+	}
+}
+
+// TestLinkRace: the approve and the reject link of one approval clicked at once, from two
+// browsers: exactly one decides, the other is told the link was used.
+func TestLinkRace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.hold("agentA", "raced")
+	body := noticeBody(t, e, "Approval needed: raced")
+	a := regexp.MustCompile(`Approve:\s+http://127\.0\.0\.1(/console/d/\S+)`).FindStringSubmatch(body)
+	r := regexp.MustCompile(`Reject:\s+http://127\.0\.0\.1(/console/d/\S+)`).FindStringSubmatch(body)
+	if a == nil || r == nil {
+		t.Fatalf("links missing in:\n%s", body)
+	}
+	ba, br := e.browser(), e.browser()
+	codes := make(chan int, 2)
+	go func() { codes <- ba.do("POST", a[1], nil, nil).status }()
+	go func() { codes <- br.do("POST", r[1], url.Values{"reason": {"race"}}, nil).status }()
+	got := map[int]int{}
+	for range 2 {
+		got[<-codes]++
+	}
+	if got[200] != 1 || got[410] != 1 {
+		t.Fatalf("statuses %v, want one 200 and one 410", got)
+	}
+	if rec, _ := e.q.Approval(context.Background(), id); rec.State == queue.ApprovalPending {
+		t.Fatal("neither click decided")
 	}
 }
 

@@ -35,6 +35,10 @@ func (c *Console) linkPage(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "link", view{Title: "Decision link", Error: "This approval no longer exists."})
 		return
 	}
+	if !c.opts.Links.Allowed(h.Mailbox) {
+		c.render(w, http.StatusGone, "link", view{Title: "Decision link", Error: ErrLinkOff.Error()})
+		return
+	}
 	d := linkData{Token: tok, Decision: decision, H: h}
 	if h.State != "pending" {
 		d.Done = "This send was already decided: " + h.State + "."
@@ -50,8 +54,10 @@ func (c *Console) linkPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // linkDecide is POST /console/d/{token}: the token (unguessable, in the path of a same-origin
-// post) is the authority; it is consumed atomically before the decision, which the trail
-// records as by "oversight:<the mailbox's oversight address>".
+// post) is the authority. Its single use is the approval's: the queue decides an approval once
+// in one synced commit, so of two clicks (or the approve and the reject link) exactly one
+// decides, before or after a restart. The trail records it as by "oversight:<the mailbox's
+// oversight address>".
 func (c *Console) linkDecide(w http.ResponseWriter, r *http.Request) {
 	if c.opts.Links == nil {
 		http.NotFound(w, r)
@@ -64,7 +70,7 @@ func (c *Console) linkDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := r.PathValue("token")
 	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	_, decision, err := c.opts.Links.Peek(tok)
+	id, decision, err := c.opts.Links.Peek(tok)
 	if err != nil {
 		c.render(w, http.StatusGone, "link", view{Title: "Decision link", Error: err.Error()})
 		return
@@ -73,12 +79,24 @@ func (c *Console) linkDecide(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusBadRequest, "link", view{Title: "Decision link", Error: "A rejection needs a reason: go back and write one."})
 		return
 	}
-	id, decision, err := c.opts.Links.Consume(tok)
-	if err != nil {
-		c.render(w, http.StatusGone, "link", view{Title: "Decision link", Error: err.Error()})
+	h, err := c.opts.API.HeldForLink(r.Context(), id)
+	switch {
+	case err != nil:
+		c.render(w, http.StatusNotFound, "link", view{Title: "Decision link", Error: "This approval no longer exists."})
+		return
+	case !c.opts.Links.Allowed(h.Mailbox):
+		c.render(w, http.StatusGone, "link", view{Title: "Decision link", Error: ErrLinkOff.Error()})
+		return
+	case h.State != "pending":
+		c.render(w, http.StatusGone, "link", view{Title: "Decision link", Error: ErrLinkUsed.Error()})
 		return
 	}
 	if err := c.opts.API.DecideByLink(r.Context(), id, decision == decideApprove, reason); err != nil {
+		if h, herr := c.opts.API.HeldForLink(r.Context(), id); herr == nil && h.State != "pending" {
+			// Another click (or the other link) decided it first.
+			c.render(w, http.StatusGone, "link", view{Title: "Decision link", Error: ErrLinkUsed.Error()})
+			return
+		}
 		msg := "The decision failed: " + err.Error()
 		var ae *api.Error
 		if errors.As(err, &ae) {

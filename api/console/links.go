@@ -22,8 +22,9 @@ const (
 // Errors of the one-click flow; each is shown to the person as a plain sentence.
 var (
 	ErrLinkInvalid = errors.New("this link is not valid (mistyped, or not one this server made)")
-	ErrLinkUsed    = errors.New("this link was already used, or the server restarted since it was sent; sign in to the console to decide")
+	ErrLinkUsed    = errors.New("this link was already used; sign in to the console to see the decision")
 	ErrLinkExpired = errors.New("this link has expired")
+	ErrLinkOff     = errors.New("one-click links are off for this mailbox; sign in to the console to decide")
 )
 
 // LinkOptions configures Links.
@@ -31,25 +32,28 @@ type LinkOptions struct {
 	// BaseURL is the console's address as the overseer's browser reaches it, e.g.
 	// "http://127.0.0.1:8025" (no trailing slash).
 	BaseURL string
+	// Key is the HMAC key of the tokens (32 bytes or more), kept by the caller across
+	// restarts (data_dir/console-links.key) so links already mailed keep working; nil: a key
+	// made at start, and a restart voids the links sent before it.
+	Key []byte
 	// Lifetime bounds a link: it expires at the earlier of created + Lifetime (the queue's
 	// max_lifetime, how long a held message is kept) and the message's expires_at.
 	Lifetime time.Duration
 	Clock    Clock
 }
 
-// Links mints and consumes the one-click decision links of approval request emails. A token
-// is "<payload>.<mac>": the payload names (approval id, decision, expiry, nonce) and the mac
-// is an HMAC-SHA256 under a key made at start; the token is also kept, as its SHA-256 only,
-// in a table that a decision empties atomically (both the approve and the reject token of that
-// approval), so each works once. The table and the key live in memory: a restart voids the
-// links already sent (the console still decides those approvals). Tokens are never logged.
+// Links mints and checks the one-click decision links of approval request emails. A token is
+// "<payload>.<mac>": the payload names (approval id, decision, expiry, nonce) and the mac is an
+// HMAC-SHA256 under Key. Nothing of a token is stored, so there is nothing to steal but the
+// key (0600 in the data dir); its single use is the approval's own: the queue decides an
+// approval once, in one synced commit, so of the approve and reject tokens of an approval (or
+// two clicks racing) exactly one decides and every later use finds it decided, across
+// restarts. Tokens are never logged.
 type Links struct {
 	opts LinkOptions
 	key  []byte
 
 	mu       sync.Mutex
-	tokens   map[[32]byte]linkRec
-	byID     map[string][][32]byte
 	disabled map[string]string // mailbox -> why no links are minted for it
 }
 
@@ -67,17 +71,29 @@ func NewLinks(o LinkOptions) *Links {
 	if o.Lifetime <= 0 {
 		o.Lifetime = 120 * time.Hour
 	}
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	return &Links{opts: o, key: k, tokens: map[[32]byte]linkRec{}, byID: map[string][][32]byte{}, disabled: map[string]string{}}
+	k := o.Key
+	if len(k) < 32 {
+		k = make([]byte, 32)
+		_, _ = rand.Read(k)
+	}
+	return &Links{opts: o, key: k, disabled: map[string]string{}}
 }
 
 // Disable stops links for a mailbox (its oversight address is readable by the agent: a link
-// there would let the agent approve its own send). why is logged by the caller.
+// there would let the agent approve its own send). why is logged by the caller. Links
+// already mailed for the mailbox stop working too (Allowed).
 func (l *Links) Disable(mailbox, why string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.disabled[strings.ToLower(mailbox)] = why
+}
+
+// Allowed reports whether links of mailbox may decide.
+func (l *Links) Allowed(mailbox string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, off := l.disabled[strings.ToLower(mailbox)]
+	return !off
 }
 
 // DecisionLinks implements submission.DecisionLinks.
@@ -102,13 +118,7 @@ func (l *Links) mint(id, decision string, exp time.Time) string {
 	_, _ = rand.Read(nonce)
 	payload := strings.Join([]string{id, decision, strconv.FormatInt(exp.Unix(), 10), base64.RawURLEncoding.EncodeToString(nonce)}, "|")
 	p := base64.RawURLEncoding.EncodeToString([]byte(payload))
-	tok := p + "." + base64.RawURLEncoding.EncodeToString(l.mac(p))
-	h := sha256.Sum256([]byte(tok))
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.tokens[h] = linkRec{approvalID: id, decision: decision, expires: exp}
-	l.byID[id] = append(l.byID[id], h)
-	return tok
+	return p + "." + base64.RawURLEncoding.EncodeToString(l.mac(p))
 }
 
 func (l *Links) mac(p string) []byte {
@@ -143,55 +153,19 @@ func (l *Links) parse(tok string) (linkRec, error) {
 	return rec, nil
 }
 
-// Peek reports what a live token decides, without using it (the confirmation page: GET never
-// decides, since mail scanners follow links).
+// Peek reports what a live token decides, without using it. The caller checks that the
+// approval is still pending and its mailbox Allowed; the queue's decide-once makes it single use.
 func (l *Links) Peek(tok string) (approvalID, decision string, err error) {
 	rec, err := l.parse(tok)
 	if err != nil {
 		return "", "", err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.tokens[sha256.Sum256([]byte(tok))]; !ok {
-		return "", "", ErrLinkUsed
-	}
 	return rec.approvalID, rec.decision, nil
 }
 
-// Consume uses a token: exactly one caller gets it, and with it the approval's other token
-// is gone too.
-func (l *Links) Consume(tok string) (approvalID, decision string, err error) {
-	rec, err := l.parse(tok)
-	if err != nil {
-		return "", "", err
-	}
-	h := sha256.Sum256([]byte(tok))
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.tokens[h]; !ok {
-		return "", "", ErrLinkUsed
-	}
-	l.forgetLocked(rec.approvalID)
-	return rec.approvalID, rec.decision, nil
-}
-
-// Forget voids every link of an approval (it was decided some other way).
-func (l *Links) Forget(approvalID string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.forgetLocked(approvalID)
-}
-
-func (l *Links) forgetLocked(id string) {
-	for _, h := range l.byID[id] {
-		delete(l.tokens, h)
-	}
-	delete(l.byID, id)
-}
-
-// String never shows a token.
+// String never shows the key.
 func (l *Links) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return fmt.Sprintf("console.Links(%d live)", len(l.tokens))
+	return fmt.Sprintf("console.Links(%d mailboxes off)", len(l.disabled))
 }

@@ -181,9 +181,6 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, s *session) {
 			failed = append(failed, id+": "+apiMessage(err))
 			continue
 		}
-		if c.opts.Links != nil {
-			c.opts.Links.Forget(id)
-		}
 		done = append(done, id)
 	}
 	var msg string

@@ -62,11 +62,13 @@ type BackupManifest struct {
 }
 
 // skipInBackup are data_dir entries a backup leaves out: the database (sent as its
-// checkpoint), the lock, the socket, the ballast, checkpoints in progress.
+// checkpoint), the lock, the socket, the ballast, checkpoints in progress, and the key of the
+// one-click links (a restored node makes a new one: links mailed before the backup must not
+// decide approvals the restore brought back).
 func skipInBackup(rel string, d fs.DirEntry) bool {
 	top := strings.SplitN(rel, "/", 2)[0]
 	switch top {
-	case "db", pidFile, ctlSocket, "ballast", restoredMarker:
+	case "db", pidFile, ctlSocket, "ballast", restoredMarker, linkKeyFile:
 		return true
 	}
 	return strings.HasPrefix(top, backupTmp) || (!d.IsDir() && !d.Type().IsRegular())

@@ -103,6 +103,10 @@ type SubmissionConfig struct {
 type APIConfig struct {
 	RateLimit float64 `toml:"rate_limit"` // requests per second per API key; negative: no limit
 	RateBurst int     `toml:"rate_burst"` // requests a key may make at once above the rate
+	// PublicURL is where people reach the HTTP API and console ("https://mail.example.com",
+	// no path), when a reverse proxy or another name stands in front; the one-click links of
+	// approval requests use it. Empty: derived from the listeners (consoleBaseURL).
+	PublicURL string `toml:"public_url"`
 }
 
 // LimitsConfig holds process-wide resource limits. It caps the open connections of each kind of listener: smtp (the smtp,
@@ -546,6 +550,12 @@ func (c *Config) validateListen() error {
 }
 
 func (c *Config) validateAPI() error {
+	if u := c.API.PublicURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || strings.Trim(pu.Path, "/") != "" || pu.RawQuery != "" || pu.Fragment != "" || pu.User != nil {
+			return bad("api.public_url", "%q is not an http(s) URL of a host without a path (the console is served under /console/)", u)
+		}
+	}
 	if c.API.RateLimit > 0 && c.API.RateBurst < 1 {
 		return bad("api.rate_burst", "must be at least 1 when api.rate_limit is set")
 	}

@@ -2,8 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -12,10 +18,41 @@ import (
 	"multimail.dev/multimail/mailbox"
 )
 
+// linkKeyFile holds the HMAC key of the one-click links in the data dir (0600), so links
+// mailed before a restart still work.
+const linkKeyFile = "console-links.key"
+
+// loadLinkKey reads the link key, making it on first use.
+func loadLinkKey(dataDir string) ([]byte, error) {
+	p := filepath.Join(dataDir, linkKeyFile)
+	k, err := os.ReadFile(p)
+	if err == nil {
+		if len(k) != 32 {
+			return nil, fmt.Errorf("%s: %d bytes, want 32 (delete it to make a new key; links already mailed stop working)", p, len(k))
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	k = make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := writeNewFile(p, k); err != nil {
+		return nil, fmt.Errorf("link key: %w", err)
+	}
+	return k, nil
+}
+
 // consoleBaseURL is where an overseer's browser reaches the console, for the one-click links
-// of approval requests: https://<public name> when listen.https is set, else the HTTP
-// listener's address, or the node's hostname when the listener is bound to every address.
+// of approval requests: [api] public_url when set (a reverse proxy in front), else
+// https://<public name> when listen.https is set, else the HTTP listener's address, or the
+// node's hostname when the listener is bound to every address.
 func consoleBaseURL(c *Config) string {
+	if c.API.PublicURL != "" {
+		return strings.TrimSuffix(c.API.PublicURL, "/")
+	}
 	if c.Listen.HTTPS != "" {
 		// The public name: the first [tls] acme_names entry (the API/console's name), else
 		// the host name; the port only when it is not 443.

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"multimail.dev/multimail/mailbox"
@@ -26,6 +30,49 @@ func TestConsoleBaseURL(t *testing.T) {
 		if got := consoleBaseURL(c); got != tc.want {
 			t.Errorf("consoleBaseURL(%q, %q, %q, %v) = %q, want %q", tc.listen, tc.https, tc.host, tc.names, got, tc.want)
 		}
+	}
+	// [api] public_url wins (a proxy in front), without a trailing slash.
+	c := &Config{Hostname: "mx", Listen: ListenConfig{HTTP: "127.0.0.1:8025"}, API: APIConfig{PublicURL: "https://mail.example.com/"}}
+	if got := consoleBaseURL(c); got != "https://mail.example.com" {
+		t.Errorf("with public_url: %q", got)
+	}
+	for _, u := range []string{"mail.example.com", "ftp://x", "https://x/prefix", "https://x/?a=1", "https://u:p@x"} {
+		c.API.PublicURL = u
+		if err := c.validateAPI(); err == nil || !strings.Contains(err.Error(), "api.public_url") {
+			t.Errorf("public_url %q: %v", u, err)
+		}
+	}
+	c.API.PublicURL = "http://127.0.0.1:8080"
+	if err := c.validateAPI(); err != nil {
+		t.Errorf("public_url %q: %v", c.API.PublicURL, err)
+	}
+}
+
+// TestLinkKey: the one-click link key is made once (0600) and read back the same; a damaged
+// file is refused; a backup leaves it out (a restored node makes a new one).
+func TestLinkKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	k1, err := loadLinkKey(dir)
+	if err != nil || len(k1) != 32 {
+		t.Fatalf("first: %d %v", len(k1), err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, linkKeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	k2, err := loadLinkKey(dir)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatalf("second load differs: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, linkKeyFile), []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadLinkKey(dir); err == nil {
+		t.Fatal("a 5-byte key was taken")
+	}
+	if !skipInBackup(linkKeyFile, nil) {
+		t.Fatal("the link key goes into backups")
 	}
 }
 

@@ -235,8 +235,13 @@ func (n *node) build() error {
 // consoleLinks makes the one-click decision links of approval requests, and refuses them (with
 // an error in the log at start) for every mailbox whose oversight address the agent can read.
 func (n *node) consoleLinks() (*console.Links, error) {
+	key, err := loadLinkKey(n.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	links := console.NewLinks(console.LinkOptions{
 		BaseURL:  consoleBaseURL(n.cfg),
+		Key:      key,
 		Lifetime: n.cfg.Delivery.MaxLifetime.D(),
 	})
 	leaks, err := oversightLeaks(context.Background(), n.store)

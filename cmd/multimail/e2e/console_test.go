@@ -249,9 +249,9 @@ var decisionLink = regexp.MustCompile(`(Approve|Reject):\s+(http://\S+/console/d
 
 // TestConsole drives the approver's console in headless chromium against the real binary:
 // sign-in (refusing send keys and passwords), a gated send appearing without reload, approve
-// to the MX, reject with a reason, the one-click link from the real approval email, forged
-// posts refused, held HTML that can neither run script nor load a remote image, and an
-// approver of one mailbox blind to another's sends. It saves a screenshot of every page.
+// to the MX, reject with a reason, the one-click link from the real approval email (used after a
+// restart), forged posts refused, held HTML that can neither run script nor load a remote
+// image, and an approver of one mailbox blind to another's sends. It saves a screenshot of every page.
 func TestConsole(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
@@ -418,6 +418,9 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("following a link decided: %s", st)
 	}
 	signOut(t, ctx, n) // the link needs no session
+	// The links survive a restart (their key is in the data dir).
+	n.Stop()
+	n.Restart()
 	run(t, ctx, chromedp.Navigate(links["Approve"]))
 	bodyHas(t, ctx, "decide this held send")
 	bodyHas(t, ctx, "plain text of third held send")
@@ -430,8 +433,12 @@ func TestConsole(t *testing.T) {
 	if _, trail := state(t, n, heldKey, m3); !strings.Contains(trail, "oversight:"+overseer) {
 		t.Fatalf("trail does not name the oversight address: %s", trail)
 	}
+	// The other link of the same approval: used up with it (the page says so, without a form).
 	run(t, ctx, chromedp.Navigate(links["Reject"]))
-	bodyHas(t, ctx, "already used")
+	bodyHas(t, ctx, "already decided: approved")
+	if eval[bool](t, ctx, `document.querySelector("form button[type=submit]") !== null`) {
+		t.Fatal("a used link still offers a decision")
+	}
 
 	// An approver of held@ neither sees nor decides other@'s sends.
 	mB, aB := held(t, n, otherKey, "other@example.com", "other tenant send", "")
