@@ -94,7 +94,8 @@ func verifyChain(t *testing.T, chain []*x509.Certificate, want string, roots *x5
 // from pebble over TLS-ALPN-01/HTTP-01 and verify against pebble's per-run root, also for a
 // client that sends no SNI; mail is sent through the API over HTTPS and received on port 25
 // and read over IMAPS. Then the guide's certificate-files variant: the issued certificate as
-// files, replaced and reloaded with SIGHUP while an IMAP session stays open.
+// files, replaced and reloaded with SIGHUP while an IMAP session stays open; last, the guide's
+// online backup, restored into the data dir of the stopped node, which then reads and sends.
 func TestDeploymentGuide(t *testing.T) {
 	t.Parallel()
 	example := guideBlock(t, "<!-- deployment-example")
@@ -287,4 +288,53 @@ func TestDeploymentGuide(t *testing.T) {
 	}
 	receive("inbound two")
 	waitInbox(ic, 2)
+	ic.Close()
+
+	// The guide's backups: an online backup of the running node, restored into the data dir
+	// on a stopped node, which then has the mail and sends again.
+	backup := filepath.Join(t.TempDir(), "backup")
+	if out := n.mustCLI(t, "backup", backup); !strings.Contains(out, "private keys") {
+		t.Errorf("backup output lacks the warning:\n%s", out)
+	}
+	n.Stop()
+	if err := os.Rename(n.DataDir(), n.DataDir()+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if out := n.mustCLI(t, "restore", backup, "--data-dir", n.DataDir()); !strings.Contains(out, "UIDVALIDITY") {
+		t.Errorf("restore output:\n%s", out)
+	}
+	n.Restart()
+	rc, err := imapclient.DialTLS(Addr(p.IMAPS), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := rc.Login(mbox, password).Wait(); err != nil {
+		t.Fatalf("login after the restore: %v", err)
+	}
+	waitInbox(rc, 2)
+	req, _ := http.NewRequest("POST", n.URL("/v1/send_email"), strings.NewReader(
+		fmt.Sprintf(`{"mailbox_id":%q,"to":"far@remote.test","subject":"after restore","text":"t"}`, mbox)))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("send after restore: %v %v", err, resp)
+	}
+	var sent struct {
+		MessageID string `json:"message_id"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&sent)
+	resp.Body.Close()
+	if _, err := n.MX.WaitUntil(Context(t, 60*time.Second), func(ms []mtatest.Message) bool {
+		for _, m := range ms {
+			if strings.Contains(string(m.Data), "Subject: after restore") {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		_, body := n.Do("GET", "/v1/messages/"+sent.MessageID, apiKey, nil)
+		t.Fatalf("message sent after the restore not delivered: %v\n%s", err, body)
+	}
 }
