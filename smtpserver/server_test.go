@@ -183,7 +183,9 @@ func (c *readCounter) Read(p []byte) (int, error) {
 // is taken on every port; the idle limit is between reads, not over the transfer.
 func TestSlowData(t *testing.T) {
 	t.Parallel()
-	const timeout = 400 * time.Millisecond
+	// Pauses of a tenth of the timeout leave a wide margin for a loaded machine (a pause
+	// stretched past the timeout by the scheduler would fail the test, not the server).
+	const timeout = 1500 * time.Millisecond
 	ts := newTestServer(t, func(o *Options) { o.ReadTimeout = timeout })
 	for _, mode := range []string{"plain", "starttls", "implicit"} {
 		t.Run(mode, func(t *testing.T) {
@@ -194,8 +196,8 @@ func TestSlowData(t *testing.T) {
 			d.cmd("DATA", "354")
 			start := time.Now()
 			d.send("Subject: slow\r\n\r\n")
-			for i := 0; time.Since(start) < 3*timeout; i++ {
-				time.Sleep(timeout / 4)
+			for i := 0; time.Since(start) < 2*timeout; i++ {
+				time.Sleep(timeout / 10)
 				d.send("line " + strings.Repeat("x", i) + "\r\n")
 			}
 			d.send(".\r\n")
