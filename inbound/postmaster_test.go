@@ -55,10 +55,9 @@ func TestPostmasterAndAbuse(t *testing.T) {
 	}
 }
 
-// TestBarePostmasterRoute: classify routes the bare "Postmaster" (RFC 5321 §4.5.1) to the
-// configured mailbox, else the hostname's domain's first. go-smtp v0.25.1 refuses
-// RCPT TO:<Postmaster> with 501 in its path parser before a session sees it, so on the wire
-// this is not reachable yet (docs/operations.md says so).
+// TestBarePostmasterRoute: RCPT TO:<Postmaster> with no domain (RFC 5321 §4.5.1) is accepted
+// on the wire, any case, and stored in the configured mailbox, else the hostname's domain's
+// first; classify routes it the same way.
 func TestBarePostmasterRoute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -66,9 +65,20 @@ func TestBarePostmasterRoute(t *testing.T) {
 	if err != nil || r.mbox.Address != "agent@example.com" {
 		t.Errorf("Postmaster: %+v %v, want agent@example.com", r.mbox, err)
 	}
+	em, _ := e.mustStore(t, "sender@pass.example", "Postmaster", plainMessage("sender@pass.example", "bare", "Hi."))
+	if em.Mailbox != "agent@example.com" {
+		t.Errorf("RCPT TO:<Postmaster> stored in %s, want agent@example.com", em.Mailbox)
+	}
 	c := newEnv(t, func(o *Options) { o.Postmaster = "gated@example.com" })
 	r, err = c.srv.classify(context.Background(), "postmaster")
 	if err != nil || r.mbox.Address != "gated@example.com" {
 		t.Errorf("configured Postmaster: %+v %v, want gated@example.com", r.mbox, err)
+	}
+	em, _ = c.mustStore(t, "sender@pass.example", "POSTMASTER", plainMessage("sender@pass.example", "bare", "Hi."))
+	if em.Mailbox != "gated@example.com" {
+		t.Errorf("configured: RCPT TO:<POSTMASTER> stored in %s, want gated@example.com", em.Mailbox)
+	}
+	if _, err := e.send("sender@pass.example", []string{"postmasterx"}, plainMessage("sender@pass.example", "x", "x")); err == nil {
+		t.Error("RCPT TO:<postmasterx> accepted")
 	}
 }
