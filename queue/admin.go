@@ -58,17 +58,11 @@ func pendingDomains(rcpts []*rcptRecord) []string {
 // Retry makes the message's deferred recipients due now and clears their domains' backoff.
 // Units currently leased are left alone. ErrNotFound for an unknown message.
 func (q *Queue) Retry(ctx context.Context, msgID string) error {
-	id, err := parseID(prefixMsg, msgID)
+	id, m, rcpts, unlock, err := q.lockedMsg("retry", msgID)
 	if err != nil {
-		return fmt.Errorf("retry %s: %w", msgID, ErrNotFound)
+		return err
 	}
-	mu := q.msgLock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	m, rcpts, err := q.loadMsgAndRcpts(id)
-	if err != nil {
-		return fmt.Errorf("retry %s: %w", msgID, err)
-	}
+	defer unlock()
 	now := q.now()
 	b := q.db.NewBatch()
 	var gone []*unscheduled
@@ -120,17 +114,11 @@ func (q *Queue) publishRetry(lane Lane, id ulid, gone []*unscheduled, domains []
 // "deleted by admin" (one event each), its schedule entries and body are removed and a
 // pending approval is rejected. The message record and its events stay for Status.
 func (q *Queue) Delete(ctx context.Context, msgID string) error {
-	id, err := parseID(prefixMsg, msgID)
+	id, m, rcpts, unlock, err := q.lockedMsg("delete", msgID)
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", msgID, ErrNotFound)
+		return err
 	}
-	mu := q.msgLock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	m, rcpts, err := q.loadMsgAndRcpts(id)
-	if err != nil {
-		return fmt.Errorf("delete %s: %w", msgID, err)
-	}
+	defer unlock()
 	b := q.db.NewBatch()
 	gone, err := q.unscheduleAll(b, m.Lane, id, rcpts)
 	if err == nil {

@@ -38,17 +38,11 @@ func (q *Queue) Cancel(ctx context.Context, msgID, by string) (CancelResult, err
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	id, err := parseID(prefixMsg, msgID)
+	id, m, rcpts, unlock, err := q.lockedMsg("cancel", msgID)
 	if err != nil {
-		return res, fmt.Errorf("cancel %s: %w", msgID, ErrNotFound)
+		return res, err
 	}
-	mu := q.msgLock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	m, rcpts, err := q.loadMsgAndRcpts(id)
-	if err != nil {
-		return res, fmt.Errorf("cancel %s: %w", msgID, err)
-	}
+	defer unlock()
 	now := q.now()
 	b := q.db.NewBatch()
 	j := q.newJournal(b, m.ID)

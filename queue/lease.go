@@ -323,6 +323,23 @@ func (q *Queue) dropEntry(skey []byte, p picked) error {
 	return nil
 }
 
+// lockedMsg parses msgID, takes the message's lock and loads it with its recipients, for an
+// operation on one message (errors name op: "retry msg_…: …"; an unparsable id is
+// ErrNotFound). On success the caller calls unlock.
+func (q *Queue) lockedMsg(op, msgID string) (id ulid, m *msgRecord, rcpts []*rcptRecord, unlock func(), err error) {
+	id, err = parseID(prefixMsg, msgID)
+	if err != nil {
+		return id, nil, nil, nil, fmt.Errorf("%s %s: %w", op, msgID, ErrNotFound)
+	}
+	mu := q.msgLock(id)
+	mu.Lock()
+	if m, rcpts, err = q.loadMsgAndRcpts(id); err != nil {
+		mu.Unlock()
+		return id, nil, nil, nil, fmt.Errorf("%s %s: %w", op, msgID, err)
+	}
+	return id, m, rcpts, mu.Unlock, nil
+}
+
 func (q *Queue) loadMsgAndRcpts(id ulid) (*msgRecord, []*rcptRecord, error) {
 	m, err := q.loadMsg(id)
 	if err != nil {

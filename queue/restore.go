@@ -42,17 +42,11 @@ func (q *Queue) HoldInFlight(ctx context.Context, reason string) ([]string, erro
 }
 
 func (q *Queue) holdOne(msgID, reason string) error {
-	id, err := parseID(prefixMsg, msgID)
+	id, m, rcpts, unlock, err := q.lockedMsg("hold", msgID)
 	if err != nil {
-		return fmt.Errorf("hold %s: %w", msgID, ErrNotFound)
+		return err
 	}
-	mu := q.msgLock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	m, rcpts, err := q.loadMsgAndRcpts(id)
-	if err != nil {
-		return fmt.Errorf("hold %s: %w", msgID, err)
-	}
+	defer unlock()
 	if m.Approval != "" {
 		if ar, err := q.approvalByID(m.Approval); err == nil && ar.State == ApprovalPending {
 			return nil // held already
