@@ -78,20 +78,7 @@ func flagsFromBits(bits byte) []string {
 }
 
 func decodeEmailRecord(id ulid, b []byte) (emailRecord, error) {
-	var r emailRecord
-	if len(b) == 0 || b[0] != valueV1 {
-		return r, fmt.Errorf("%w: email record version", ErrCorrupt)
-	}
-	d := decoder{b: b[1:]}
-	r.FolderID = d.uvarint()
-	copy(r.Body[:], d.next(ulidLen))
-	r.UID, r.ModSeq = uint32(d.uvarint()), d.uvarint()
-	bits := d.byte()
-	r.Flags, r.Pending = flagsFromBits(bits), bits&pendingBit != 0
-	r.Keywords = d.strs()
-	if r.Keywords == nil {
-		r.Keywords = []string{} // Flags and Keywords are never nil (JSON "[]")
-	}
+	r, d := decodeHead(id, b)
 	r.InternalDate, r.Size = d.time(), d.varint()
 	r.From, r.To, r.Cc = d.strs(), d.strs(), d.strs()
 	r.Subject, r.MessageID = d.str(), d.str()
@@ -104,18 +91,25 @@ func decodeEmailRecord(id ulid, b []byte) (emailRecord, error) {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes in email record", ErrCorrupt, len(d.b))
 	}
-	r.ID = id.String()
 	return r, d.err
 }
 
 // decodeEmailRecordHead decodes only the head of an email record: folder,
 // UID, ModSeq, flags and keywords (FlagLister); the rest stays zero.
 func decodeEmailRecordHead(id ulid, b []byte) (emailRecord, error) {
+	r, d := decodeHead(id, b)
+	return r, d.err
+}
+
+// decodeHead decodes the head both decoders share and returns the decoder positioned after
+// it (d.err set on a bad version or a short record).
+func decodeHead(id ulid, b []byte) (emailRecord, *decoder) {
 	var r emailRecord
+	r.ID = id.String()
 	if len(b) == 0 || b[0] != valueV1 {
-		return r, fmt.Errorf("%w: email record version", ErrCorrupt)
+		return r, &decoder{err: fmt.Errorf("%w: email record version", ErrCorrupt)}
 	}
-	d := decoder{b: b[1:]}
+	d := &decoder{b: b[1:]}
 	r.FolderID = d.uvarint()
 	copy(r.Body[:], d.next(ulidLen))
 	r.UID, r.ModSeq = uint32(d.uvarint()), d.uvarint()
@@ -123,10 +117,9 @@ func decodeEmailRecordHead(id ulid, b []byte) (emailRecord, error) {
 	r.Flags, r.Pending = flagsFromBits(bits), bits&pendingBit != 0
 	r.Keywords = d.strs()
 	if r.Keywords == nil {
-		r.Keywords = []string{}
+		r.Keywords = []string{} // Flags and Keywords are never nil (JSON "[]")
 	}
-	r.ID = id.String()
-	return r, d.err
+	return r, d
 }
 
 func appendStr(b []byte, s string) []byte {
