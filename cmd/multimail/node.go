@@ -361,6 +361,8 @@ func (n *node) addDelivery() error {
 	opts := mta.Options{
 		Hostname: n.cfg.Hostname, Transports: ts, Local: local, DSN: local.deliverDSN,
 		Logger: n.log.With("component", "mta"), Registerer: n.reg, Resolver: n.dns,
+		IPPools: n.cfg.ipPools(), PoolFor: n.cfg.poolFor(), // config_pools.go
+		Pacing: n.cfg.pacing(), MaxConnUses: n.cfg.Pacing.MessagesPerConnection,
 	}
 	d := mta.New(n.queue, opts)
 	n.sup.workers = append(n.sup.workers, worker{name: "delivery", run: d.Run})
