@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"multimail.dev/multimail/api"
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
 )
@@ -156,6 +157,15 @@ func (c *Config) ipPools() []mta.IPPool {
 			mp.WarmupStart, _ = time.Parse(time.DateOnly, p.WarmupStart)
 		}
 		out = append(out, mp)
+	}
+	return out
+}
+
+// sourcePools is what domain dns and domain check need of the pools.
+func (c *Config) sourcePools() []api.SourcePool {
+	var out []api.SourcePool
+	for _, p := range c.ipPools() {
+		out = append(out, api.SourcePool{Name: p.Name, HELO: p.HELO, Addrs: p.Addrs})
 	}
 	return out
 }

@@ -193,6 +193,8 @@ func (n *node) build() error {
 		Throttle:  n.auth,
 		Budget:    n.budget,
 		Audit:     n.audit,
+		// domain dns/check: the [[ip_pool]] addresses in SPF, their PTR and HELO (config_pools.go)
+		SourcePools: n.cfg.sourcePools(),
 	})
 	if err != nil {
 		return err
