@@ -35,8 +35,9 @@ type Pacing struct {
 	// HighReserve is the share of the burst only the high lane may use, so that bulk mail
 	// that fills the budget leaves room for a login code; default 0.25.
 	HighReserve float64
-	// MaxWait is the longest a worker waits for room before it hands the lease back to the
-	// queue for later (no attempt counted); default 2s.
+	// MaxWait is the longest a high-lane delivery waits for room before its lease goes back
+	// to the queue for later (no attempt counted); default 2s. Bulk (normal, low) never
+	// waits: its lease would hold a concurrency slot of the domain that high shares.
 	MaxWait time.Duration
 	// ThrottleBackoff is how long a destination is left alone after a throttling reply
 	// (421 4.7.28, 451 4.7.650, …), doubling on each further one up to MaxThrottleBackoff;
@@ -189,6 +190,11 @@ func (p *pacer) admit(ctx context.Context, key string, lane queue.Lane) (time.Ti
 		return time.Time{}, true
 	}
 	budget := p.opts.MaxWait
+	if lane != queue.LaneHigh {
+		// A waiting lease holds one of its recipient domain's concurrency slots, which the
+		// high lane shares: bulk never waits, it books a later slot at once.
+		budget = 0
+	}
 	waited := false
 	for i := 0; i < 64; i++ { // bounded: each round sleeps or returns
 		ok, wait := p.try(key, lane)
