@@ -199,7 +199,8 @@ type MailboxConfig struct {
 	PasswordHash     string   `toml:"password_hash"`
 	APIKeys          []string `toml:"api_keys"`
 	APIKeyHashes     []string `toml:"api_key_hashes"`
-	IPPool           string   `toml:"ip_pool"` // [[ip_pool]] its mail leaves through
+	IPPool           string   `toml:"ip_pool"`        // [[ip_pool]] its mail leaves through
+	SendingDomain    string   `toml:"sending_domain"` // DKIM d= and bounce domain (config_pools.go)
 }
 
 // WebhookConfig is one Standard Webhooks endpoint.

@@ -101,6 +101,9 @@ func (c *Config) validatePools() error {
 		if err := ref(fmt.Sprintf("mailbox[%d].ip_pool", i), m.IPPool); err != nil {
 			return err
 		}
+		if err := c.validateSendingDomain(fmt.Sprintf("mailbox[%d].sending_domain", i), m); err != nil {
+			return err
+		}
 	}
 	for i, d := range c.Domain {
 		if err := ref(fmt.Sprintf("domain[%d].ip_pool", i), d.IPPool); err != nil {
@@ -114,6 +117,38 @@ func (c *Config) validatePools() error {
 		}
 	}
 	return nil
+}
+
+// validateSendingDomain: a mailbox's sending domain is a declared [[domain]] (so it has a
+// DKIM key and receives its bounces) and the mailbox's domain or a subdomain of it, so that
+// DKIM and SPF stay aligned with the From: domain under DMARC's relaxed alignment.
+func (c *Config) validateSendingDomain(key string, m MailboxConfig) error {
+	sd := strings.ToLower(strings.TrimSuffix(m.SendingDomain, "."))
+	if sd == "" {
+		return nil
+	}
+	_, own, _ := strings.Cut(strings.ToLower(m.Address), "@")
+	if sd != own && !strings.HasSuffix(sd, "."+own) {
+		return bad(key, "%q must be %s or a subdomain of it (DMARC alignment)", m.SendingDomain, own)
+	}
+	if !c.isLocalDomain(sd) {
+		return bad(key, "%q must be declared in a [[domain]] (its DKIM key, its bounces)", m.SendingDomain)
+	}
+	return nil
+}
+
+// sendingDomain returns submission.Options.SendingDomain: a mailbox's sending_domain.
+func (c *Config) sendingDomain() func(string) string {
+	m := map[string]string{}
+	for _, mb := range c.Mailbox {
+		if mb.SendingDomain != "" {
+			m[strings.ToLower(mb.Address)] = strings.ToLower(strings.TrimSuffix(mb.SendingDomain, "."))
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return func(addr string) string { return m[strings.ToLower(addr)] }
 }
 
 func (c *Config) validatePacing() error {

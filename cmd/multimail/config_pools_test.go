@@ -22,6 +22,8 @@ func TestPoolConfigErrors(t *testing.T) {
 		{"bad warmup", pool + "warmup = [0]\nwarmup_start = \"2026-12-01\"\n", "ip_pool[0].warmup[0]", "at least 1"},
 		{"unknown mailbox pool", base + "[[mailbox]]\naddress = \"a@example.com\"\nip_pool = \"nope\"\n", "mailbox[0].ip_pool", "no [[ip_pool]]"},
 		{"unknown lane pool", "[delivery]\nip_pool_low = \"nope\"\n", "delivery.ip_pool_low", "no [[ip_pool]]"},
+		{"foreign sending domain", base + "[[domain]]\nname = \"other.com\"\n[[mailbox]]\naddress = \"a@example.com\"\nsending_domain = \"other.com\"\n", "mailbox[0].sending_domain", "subdomain"},
+		{"undeclared sending domain", base + "[[mailbox]]\naddress = \"a@example.com\"\nsending_domain = \"auth.example.com\"\n", "mailbox[0].sending_domain", "[[domain]]"},
 		{"bad rate", "[pacing]\nmessages_per_minute = 0\n", "pacing.messages_per_minute", "positive"},
 		{"bad reserve", "[pacing]\nhigh_reserve = 1.5\n", "pacing.high_reserve", "[0, 1)"},
 		{"bad destination", "[pacing]\n[[pacing.destination]]\nname = \"google.com\"\n", "pacing.destination[0].messages_per_minute", "positive"},

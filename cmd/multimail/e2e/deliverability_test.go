@@ -31,6 +31,7 @@ address = "news@example.com"
 oversight = "autonomous"
 api_keys = ["` + newsKey + `"]
 ip_pool = "news"
+sending_domain = "news.example.com"
 `
 
 // TestIPPoolsTwoMailboxes: auth@ and news@ are configured to two pools; the test MX sees the
@@ -38,11 +39,13 @@ ip_pool = "news"
 // which source address and pool carried each message.
 func TestIPPoolsTwoMailboxes(t *testing.T) {
 	t.Parallel()
-	n := Start(t, Options{Config: poolsConfig, SenderExtra: "ip_pool = \"auth\"\n"})
+	// news@ also signs and bounces as its sending subdomain news.example.com.
+	newsDomain := fmt.Sprintf("[[domain]]\nname = \"news.example.com\"\ndkim_selector = \"mm1\"\ndkim_key = %q\n\n", testKeyPath(t))
+	n := Start(t, Options{Config: newsDomain + poolsConfig, SenderExtra: "ip_pool = \"auth\"\n"})
 	ctx := Context(t, 60*time.Second)
-	want := map[string][3]string{ // mailbox -> source, HELO, pool
-		"auth@example.com": {"127.0.0.2", "auth-out.e2e.test", "auth"},
-		"news@example.com": {"127.0.0.3", "news-out.e2e.test", "news"},
+	want := map[string][4]string{ // mailbox -> source, HELO, pool, DKIM d= and bounce domain
+		"auth@example.com": {"127.0.0.2", "auth-out.e2e.test", "auth", "example.com"},
+		"news@example.com": {"127.0.0.3", "news-out.e2e.test", "news", "news.example.com"},
 	}
 	ids := map[string]string{}
 	for i := range 4 {
@@ -77,6 +80,9 @@ func TestIPPoolsTwoMailboxes(t *testing.T) {
 		}
 		if m.RemoteIP != w[0] || m.Helo != w[1] {
 			t.Errorf("message from %s arrived from %s with EHLO %s, want %s and %s", m.From, m.RemoteIP, m.Helo, w[0], w[1])
+		}
+		if !strings.HasSuffix(m.From, "@"+w[3]) || !bytes.Contains(m.Data, []byte("d="+w[3]+";")) {
+			t.Errorf("message from %s: return path %s, want one at %s signed d=%s", m.RemoteIP, m.From, w[3], w[3])
 		}
 		if prev, ok := conns[m.Conn]; ok && prev != m.RemoteIP {
 			t.Errorf("connection %d carried mail of %s and %s", m.Conn, prev, m.RemoteIP)
