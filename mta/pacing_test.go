@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +119,21 @@ func TestPacerBudget(t *testing.T) {
 			t.Fatal("pacing off still paces")
 		}
 	}
+}
+
+// FuzzPacingClassify: remote reply text is hostile input; classifying it never panics, a
+// reply that says greylisting is never throttling, and a destination key is never empty
+// for a non-empty host.
+func FuzzPacingClassify(f *testing.F) {
+	f.Add(421, "4.7.28", "unusual rate", "gmail-smtp-in.l.google.com")
+	f.Add(451, "4.7.1", "Greylisted", "127.0.0.1")
+	f.Add(450, "", "\xff\x00 rate limit", "[::1]")
+	f.Fuzz(func(t *testing.T, code int, status, text, host string) {
+		if isThrottle(code, status, text) && greylistWords.MatchString(text) {
+			t.Fatalf("greylisting classified as throttling: %d %s %q", code, status, text)
+		}
+		if host != "" && destKey(host) == "" && strings.Trim(host, ".") != "" {
+			t.Fatalf("empty key for %q", host)
+		}
+	})
 }
