@@ -112,7 +112,7 @@ func (s *Server) domainJSON(d mailbox.Domain, withDNS bool) (wire.Domain, error)
 		out.KeyType = kt
 	}
 	if withDNS {
-		dns, err := dnsRecords(d, s.opts.Hostname)
+		dns, err := s.dnsRecords(d) // dnspools.go: with the IP pools
 		if err != nil {
 			return out, err
 		}
@@ -155,7 +155,7 @@ func (s *Server) domainDNS(w http.ResponseWriter, r *http.Request, p *principal)
 	if err != nil {
 		return err
 	}
-	dns, err := dnsRecords(d, s.opts.Hostname)
+	dns, err := s.dnsRecords(d) // dnspools.go: with the IP pools
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func (s *Server) domainCheck(w http.ResponseWriter, r *http.Request, p *principa
 	if s.opts.Resolver == nil {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "no resolver configured"}
 	}
-	want, err := dnsRecords(d, s.opts.Hostname)
+	want, err := s.dnsRecords(d) // dnspools.go: with the IP pools
 	if err != nil {
 		return err
 	}
@@ -93,6 +93,9 @@ func (s *Server) domainCheck(w http.ResponseWriter, r *http.Request, p *principa
 
 // checkRecord looks one record up and compares it with what domain dns prints.
 func (s *Server) checkRecord(ctx context.Context, rec wire.DNSRecord) wire.RecordCheck {
+	if rec.Purpose == purposePoolPTR || rec.Purpose == purposePoolHELO {
+		return s.checkPoolRecord(ctx, rec) // dnspools.go
+	}
 	c := wire.RecordCheck{Purpose: rec.Purpose, Name: rec.Name, Type: rec.Type, Expected: rec.Value, Found: []string{}}
 	switch rec.Type {
 	case "MX":
@@ -136,6 +139,9 @@ func (s *Server) checkRecord(ctx context.Context, rec wire.DNSRecord) wire.Recor
 			return c
 		}
 		c.Result, c.Detail = compareTXT(rec.Purpose, rec.Value, txts, &c.Found)
+		if m := spfCoversPools(rec.Value, strings.Join(c.Found, " ")); rec.Purpose == "spf" && c.Result == "ok" && m != "" {
+			c.Result, c.Detail = "wrong", "the SPF record does not allow the ip_pool address "+m // dnspools.go
+		}
 	}
 	return c
 }

@@ -71,6 +71,7 @@ type envOptions struct {
 	bodyTime  time.Duration
 	budget    *budget.Bytes
 	resolver  Resolver // default: one asking an empty test DNS server (every record missing)
+	pools     []SourcePool
 }
 
 func newEnv(tb testing.TB, eo envOptions) *testEnv {
@@ -107,7 +108,8 @@ func newEnv(tb testing.TB, eo envOptions) *testEnv {
 	}
 	e.srv, err = New(Options{Store: e.store, Queue: q, Submitter: sub, Gatherer: e.reg, Registerer: e.reg,
 		Hostname: "mx.test", MaxBodyBytes: eo.maxBody, RateLimit: eo.rateLimit, Clock: eo.clock,
-		BodyTimeout: eo.bodyTime, Budget: eo.budget, Audit: j, Resolver: eo.resolver})
+		BodyTimeout: eo.bodyTime, Budget: eo.budget, Audit: j, Resolver: eo.resolver,
+		SourcePools: eo.pools})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -67,7 +67,8 @@ func trailEvent(ev queue.Event) wire.TrailEvent {
 		MXHost: ev.MXHost, SMTPCode: ev.SMTPCode, EnhancedCode: ev.EnhancedCode,
 		ErrorDetail: ev.Detail, Attempt: ev.Attempt, TLS: ev.TLS, Tags: ev.Tags,
 		By: ev.By, Rule: ev.Rule, Reason: ev.Reason, MailboxID: ev.MailboxID, EmailID: ev.EmailID,
-		SendAt: timePtr(ev.SendAt),
+		SendAt:   timePtr(ev.SendAt),
+		SourceIP: ev.SourceIP, IPPool: ev.IPPool,
 	}
 }
 

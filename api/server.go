@@ -56,6 +56,9 @@ type Options struct {
 	// Resolver looks a domain's records up for GET /v1/admin/domains/{name}/check: the node's
 	// shared *dnsclient.Client. nil: the check answers 503.
 	Resolver Resolver
+	// SourcePools are the node's outbound [[ip_pool]]s: domain dns lists their addresses in
+	// SPF and their PTR/HELO records; domain check verifies them (dnspools.go).
+	SourcePools []SourcePool
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.

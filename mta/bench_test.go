@@ -38,7 +38,7 @@ func BenchmarkDeliverer(b *testing.B) {
 				m.Body = body5K
 				return m
 			})
-			d := mta.New(q, mta.Options{Hostname: "bench.test",
+			d := mta.New(q, mta.Options{Hostname: "bench.test", Pacing: mta.Pacing{Off: true}, // the engine, not the policy
 				Transports: []mta.Transport{{Domain: "*", NextHop: mx.Addr(), TLS: mta.TLSNone}}})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
@@ -72,7 +72,7 @@ func BenchmarkHighLatency(b *testing.B) {
 		m.Body = body5K
 		return m
 	})
-	d := mta.New(q, mta.Options{Hostname: "bench.test",
+	d := mta.New(q, mta.Options{Hostname: "bench.test", Pacing: mta.Pacing{Off: true}, // the engine, not the policy
 		Transports: []mta.Transport{{Domain: "*", NextHop: mx.Addr(), TLS: mta.TLSNone}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -38,6 +38,7 @@ func newDialer(o Options) *dialer {
 // conn is one SMTP session to one next-hop address, reusable for several transactions.
 type conn struct {
 	key    poolKey
+	src    source // where the session comes from: its pool, address and HELO name
 	host   string // the hop name: Result.MXHost
 	raw    net.Conn
 	client *smtp.Client
@@ -52,25 +53,25 @@ type conn struct {
 
 // dial opens a session to addr for hop h. Under the opportunistic policy a failed STARTTLS
 // handshake falls back to a fresh plain-text session (RFC 7435 §3).
-func (d *dialer) dial(ctx context.Context, h hop, addr string) (*conn, error) {
-	c, err := d.dialPolicy(ctx, h, addr, h.tls)
+func (d *dialer) dial(ctx context.Context, h hop, addr string, src source) (*conn, error) {
+	c, err := d.dialPolicy(ctx, h, addr, h.tls, src)
 	if errors.Is(err, errTLSFallback) && ctx.Err() == nil {
-		c, err = d.dialPolicy(ctx, h, addr, TLSNone)
+		c, err = d.dialPolicy(ctx, h, addr, TLSNone, src)
 	}
 	if err != nil {
 		return nil, err
 	}
-	c.key = poolKey{addr: addr, policy: h.tls}
+	c.key = poolKey{addr: addr, policy: h.tls, pool: src.pool}
 	return c, nil
 }
 
-func (d *dialer) dialPolicy(ctx context.Context, h hop, addr string, policy TLSPolicy) (*conn, error) {
-	nd := net.Dialer{Timeout: d.connectTimeout}
+func (d *dialer) dialPolicy(ctx context.Context, h hop, addr string, policy TLSPolicy, src source) (*conn, error) {
+	nd := net.Dialer{Timeout: d.connectTimeout, LocalAddr: src.localAddr()} // ip_pool binding
 	raw, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, &Error{Status: "4.4.1", Host: h.name, Msg: oneLine(err.Error()), Err: err}
 	}
-	c := &conn{host: h.name, raw: raw, d: d}
+	c := &conn{host: h.name, raw: raw, d: d, src: src}
 	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	err = c.start(ctx, h, policy)
 	if !stop() && err == nil {
@@ -86,7 +87,7 @@ func (d *dialer) dialPolicy(ctx context.Context, h hop, addr string, policy TLSP
 // start reads the greeting, says EHLO and negotiates STARTTLS per policy.
 func (c *conn) start(ctx context.Context, h hop, policy TLSPolicy) error {
 	c.client = c.d.newClient(c.raw)
-	if err := c.client.Hello(c.d.hostname); err != nil {
+	if err := c.client.Hello(c.helo()); err != nil {
 		return classify(fmt.Errorf("greeting or EHLO: %w", err), h.name)
 	}
 	if policy == TLSNone {
@@ -132,7 +133,7 @@ func (c *conn) startTLS(ctx context.Context, h hop, policy TLSPolicy) error {
 		return fail("4.7.5", err)
 	}
 	c.client = c.d.newClient(&greetedConn{Conn: tc, pending: []byte("220 " + h.name + " TLS\r\n")})
-	if err := c.client.Hello(c.d.hostname); err != nil {
+	if err := c.client.Hello(c.helo()); err != nil {
 		return classify(fmt.Errorf("EHLO after STARTTLS: %w", err), h.name)
 	}
 	c.tls = true
@@ -168,6 +169,14 @@ func (d *dialer) tlsFor(host string) *tls.Config {
 		cfg.ServerName = host
 	}
 	return cfg
+}
+
+// helo is the session's EHLO name: its IP pool's, else the node's.
+func (c *conn) helo() string {
+	if c.src.helo != "" {
+		return c.src.helo
+	}
+	return c.d.hostname
 }
 
 // quit ends the session politely, bounded by a short deadline, and closes it.

@@ -2,7 +2,9 @@ package mta
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"time"
 
 	"multimail.dev/multimail/queue"
 )
@@ -13,30 +15,54 @@ const maxConnectTries = 6
 // attempt is the state of one lease's delivery: the definite result of each recipient so far.
 type attempt struct {
 	lease   *queue.Lease
+	pool    string // the IP pool the mail leaves through ("" = default)
 	body    []byte
 	results []*queue.Result // nil: undecided
 }
 
 // deliver sends the lease's message to its recipients' domain and returns one result per
 // recipient, and whether the whole domain should back off (nothing could be reached).
+// Pacing does not hold it back (deliverPaced does).
 func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([]queue.Result, bool) {
-	if d.opts.Local != nil && d.opts.Local.IsLocal(ctx, l.Domain) {
-		return d.deliverLocal(ctx, l, body), false
+	res, backoff, later := d.deliverPaced(ctx, l, body, false)
+	if !later.IsZero() { // the warm-up quota: defer
+		e := temporary("4.7.0", ErrNoSource, "every address of the IP pool is past its warm-up quota for today")
+		a := &attempt{lease: l, results: make([]*queue.Result, len(l.Recipients))}
+		a.decideRest(e, "", false)
+		return a.final(), false
 	}
-	a := &attempt{lease: l, body: body, results: make([]*queue.Result, len(l.Recipients))}
+	return res, backoff
+}
+
+// deliverPaced is deliver under the destination's pacing when pace is set. A non-zero later
+// means no attempt was made: pacing (or the IP pool's warm-up quota) has no room for the
+// destination now, and the lease goes back to the queue until then.
+func (d *Deliverer) deliverPaced(ctx context.Context, l *queue.Lease, body []byte, pace bool) ([]queue.Result, bool, time.Time) {
+	if d.opts.Local != nil && d.opts.Local.IsLocal(ctx, l.Domain) {
+		return d.deliverLocal(ctx, l, body), false, time.Time{}
+	}
+	a := &attempt{lease: l, pool: d.sources.poolOf(l), body: body, results: make([]*queue.Result, len(l.Recipients))}
 	hops, err := d.router.route(ctx, l.Domain)
 	if err != nil {
 		e := classify(err, "")
 		a.decideRest(e, "", false)
-		return a.final(), !e.Perm
+		return a.final(), !e.Perm, time.Time{}
+	}
+	if pace {
+		if later, ok := d.pacer.admit(ctx, destKey(hops[0].name), l.Lane); !ok {
+			return nil, false, later
+		}
 	}
 	lastErr := d.tryHops(ctx, a, hops)
 	if lastErr == nil {
-		return a.final(), false
+		return a.final(), false, time.Time{}
+	}
+	if errors.Is(lastErr, ErrNoSource) && lastErr.Status == "4.7.0" && len(a.undecided()) == len(a.results) {
+		return nil, false, nextDay(d.opts.Clock.Now()) // every pool address used its warm-up quota
 	}
 	e := softened(lastErr)
 	a.decideRest(e, e.Host, false)
-	return a.final(), !e.Perm
+	return a.final(), !e.Perm, time.Time{}
 }
 
 // softened makes a session-level failure temporary: a host that refuses the session (a 5xx
@@ -84,8 +110,10 @@ func (d *Deliverer) tryHops(ctx context.Context, a *attempt, hops []hop) *Error 
 // from the pool when one is idle. A reused session that breaks before any recipient got an
 // answer was likely closed by the peer while idle: one fresh session is tried at once.
 func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string) *Error {
-	key := poolKey{addr: addr, policy: h.tls}
-	if c := d.pool.get(key); c != nil {
+	key := poolKey{addr: addr, policy: h.tls, pool: a.pool}
+	if c := d.pool.get(key); c != nil && !d.sources.count(c.src) {
+		d.pool.put(c) // its address is past its warm-up quota: pick another below
+	} else if c != nil {
 		c.host = h.name // the same address may serve several names
 		d.metrics.conns.WithLabelValues("true").Inc()
 		decided, err := d.transact(ctx, a, h, c)
@@ -93,7 +121,12 @@ func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string)
 			return err
 		}
 	}
-	c, err := d.dialer.dial(ctx, h, addr)
+	src, serr := d.sources.pick(a.pool, addr)
+	if serr != nil {
+		serr.Host = h.name
+		return serr
+	}
+	c, err := d.dialer.dial(ctx, h, addr, src)
 	if err != nil {
 		return classify(err, h.name)
 	}
@@ -114,7 +147,7 @@ func (d *Deliverer) transact(ctx context.Context, a *attempt, h hop, c *conn) (i
 	decided := 0
 	for i, r := range res {
 		if r != nil {
-			a.results[idx[i]] = result(a.lease.Recipients[idx[i]], r, h.name, c.tls)
+			a.results[idx[i]] = withSource(result(a.lease.Recipients[idx[i]], r, h.name, c.tls), c.src)
 			decided++
 		}
 	}
@@ -170,6 +203,12 @@ func failure(rcpt string, e *Error, host string, tls bool) *queue.Result {
 	if e.Host != "" && r.MXHost == "" {
 		r.MXHost = e.Host
 	}
+	return r
+}
+
+// withSource records which source address and IP pool carried the attempt.
+func withSource(r *queue.Result, src source) *queue.Result {
+	r.SourceIP, r.IPPool = src.String(), src.pool
 	return r
 }
 

@@ -22,6 +22,8 @@ type Deliverer struct {
 	router  *router
 	dialer  *dialer
 	pool    *pool
+	sources *sources
+	pacer   *pacer
 	metrics *metrics
 	log     *slog.Logger
 	err     error // a configuration error, reported by Run
@@ -34,7 +36,10 @@ type Deliverer struct {
 func New(q *queue.Queue, opts Options) *Deliverer {
 	opts = opts.withDefaults()
 	d := &Deliverer{q: q, opts: opts, dialer: newDialer(opts), pool: newPool(opts), log: opts.Logger}
-	var errD, errR, errM error
+	var errD, errR, errM, errS error
+	d.sources, errS = newSources(opts)
+	var errP error
+	d.pacer, errP = newPacer(opts.Pacing, opts.Clock.Now, opts.Registerer)
 	if opts.Resolver == nil {
 		opts.Resolver, errD = systemResolver()
 		d.opts.Resolver = opts.Resolver
@@ -44,7 +49,7 @@ func New(q *queue.Queue, opts Options) *Deliverer {
 	if d.metrics == nil {
 		d.metrics, _ = newMetrics(nil)
 	}
-	d.err = errors.Join(errD, errR, errM)
+	d.err = errors.Join(errD, errR, errM, errS, errP)
 	if q != nil {
 		q.SetOnFinal(d.OnFinal)
 	}
@@ -122,13 +127,19 @@ func (d *Deliverer) process(ctx context.Context, l *queue.Lease) {
 		a.decideRest(e, "", false)
 		results = a.final()
 	} else {
-		results, backoff = d.deliver(ctx, l, body)
+		var later time.Time
+		results, backoff, later = d.deliverPaced(ctx, l, body, true)
+		if !later.IsZero() {
+			d.postpone(ctx, l, later, log)
+			return
+		}
 	}
 	if interrupted(ctx, results) {
 		log.Info("delivery interrupted by shutdown; the lease will return to the queue")
 		return
 	}
 	d.observe(l, results, d.opts.Clock.Now().Sub(start), log)
+	d.pacer.observe(results)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
 	defer cancel()
 	finals, err := d.q.Complete(cctx, l, results, backoff)
@@ -137,6 +148,16 @@ func (d *Deliverer) process(ctx context.Context, l *queue.Lease) {
 		return
 	}
 	d.bounce(cctx, l, body, finals, log)
+}
+
+// postpone hands a lease that pacing held back to the queue, due again at until.
+func (d *Deliverer) postpone(ctx context.Context, l *queue.Lease, until time.Time, log *slog.Logger) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
+	defer cancel()
+	log.Debug("paced: postponed", "until", until)
+	if err := d.q.Postpone(cctx, l, until); err != nil {
+		log.Warn("postpone", "err", err)
+	}
 }
 
 func (d *Deliverer) observe(l *queue.Lease, results []queue.Result, took time.Duration, log *slog.Logger) {

@@ -13,6 +13,19 @@
 // HighWorkers serve only the high lane so that bulk mail can never starve it; BulkWorkers
 // serve high, then normal, then low.
 //
+// IP pools (ippool.go): Options.PoolFor names a lease's [[ip_pool]]; its connections bind
+// to the pool's source addresses (net.Dialer LocalAddr, the destination's family, round
+// robin, an optional warm-up quota per address per day) and greet with the pool's HELO
+// name; idle sessions are pooled per (address, TLS policy, IP pool), so one pool's session
+// never carries another's mail; each Result names the source address and pool.
+//
+// Pacing (pacing.go): a token bucket per destination, the registrable domain of the MX host
+// (so one provider's domains share it), with a share reserved for the high lane; a worker
+// waits up to Pacing.MaxWait for room, else hands the lease back (queue.Postpone, no attempt
+// counted) for a later slot. A throttling reply (421 4.7.28, 451 4.7.650, "rate limit", …,
+// told apart from greylisting) pauses the destination and halves its rate; deliveries raise
+// it again (docs/deliverability.md).
+//
 // What it does not own: the schedule, backoff, per-domain concurrency caps, expiry and the
 // event journal (package queue); DKIM signing (done before Enqueue); where a DSN goes (the
 // caller's Options.DSN, which may enqueue it or store it in a local INBOX).

@@ -74,6 +74,16 @@ type Options struct {
 	IdleTimeout    time.Duration // an idle connection is closed after this; default 10s
 	MaxConnUses    int           // messages per connection before it is closed; default 100
 
+	// IPPools are the named source-address pools (docs/deliverability.md); PoolFor names the
+	// pool of a lease's mail ("" or an unknown name: the default source, the kernel's choice
+	// of address and Hostname as the EHLO name). Both nil: every connection is default.
+	IPPools []IPPool
+	PoolFor func(*queue.Lease) string
+
+	// Pacing limits the rate per destination (the MX host's provider) and slows down on
+	// throttling replies; the zero value takes the documented defaults (pacing.go).
+	Pacing Pacing
+
 	// Local, when set, delivers mail for the node's own domains into its mailboxes; it wins
 	// over Transports and MX routing.
 	Local Local

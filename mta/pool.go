@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// poolKey identifies interchangeable sessions: same address, same TLS policy.
+// poolKey identifies interchangeable sessions: same address, same TLS policy, same IP pool
+// (a session opened for one pool never carries another pool's mail).
 type poolKey struct {
 	addr   string
 	policy TLSPolicy
+	pool   string // IPPool.Name; "" = the default source
 }
 
 // pool keeps idle sessions per next hop so that consecutive deliveries to one host reuse a

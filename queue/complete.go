@@ -135,7 +135,8 @@ func (q *Queue) applyResult(j *journal, m *msgRecord, r *rcptRecord, res Result,
 	r.LastCode, r.LastEnhanced, r.LastDetail, r.Updated = res.SMTPCode, res.EnhancedCode, res.Detail, now
 	r.Next = time.Time{}
 	ev := Event{Recipient: r.Addr, MXHost: res.MXHost, SMTPCode: res.SMTPCode,
-		EnhancedCode: res.EnhancedCode, Detail: res.Detail, Attempt: r.Attempts, TLS: res.TLS, Tags: m.Tags}
+		EnhancedCode: res.EnhancedCode, Detail: res.Detail, Attempt: r.Attempts, TLS: res.TLS, Tags: m.Tags,
+		SourceIP: res.SourceIP, IPPool: res.IPPool}
 	switch res.Outcome {
 	case Delivered:
 		ev.Type = EventDelivered

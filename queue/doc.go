@@ -24,7 +24,9 @@
 // connection-level failure (Complete with domainBackoff) also blocks the whole domain,
 // doubling per consecutive failure and reset by any other completion. A recipient still
 // deferred when its next attempt would fall past MaxLifetime fails (returned as a Final for
-// a DSN); one past the message's ExpiresAt expires.
+// a DSN); one past the message's ExpiresAt expires. Postpone hands a lease back without an
+// attempt (the MTA's pacing has no room for the destination now): its recipients become due
+// later, with no event and no attempt counted.
 //
 // Recipients can also be finalised inside Next: a unit that falls due past ExpiresAt or
 // MaxLifetime (typically after downtime) is not leased; its recipients expire or fail there.
@@ -119,6 +121,7 @@
 //	  with OnFinal  ... and -body in a batch of its own after the hook             Sync
 //	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
 //	               event*, outbox*, suppress (a 5.1.1/5.1.2/5.1.10 bounce)        Sync
+//	Postpone       -lease, rcpt* (Next only), sched                               NoSync
 //	Approve/Reject approval, -hold, rcpt*, sched* / -body, event*, outbox*        Sync
 //	ApproveRelease as Approve, plus body and msg (the body its ReleaseFunc returns) Sync
 //	Retry          -sched, +sched (now), rcpt*, -domain                           Sync

@@ -129,6 +129,7 @@ type Lease struct {
 	ID         string
 	MsgID      string
 	Domain     string // lower-case recipient domain
+	Mailbox    string // the sending mailbox ("" for DSNs): chooses the IP pool (package mta)
 	Lane       Lane
 	From       string
 	Recipients []string
@@ -156,6 +157,8 @@ type Result struct {
 	Detail       string // the remote reply text or our error, one line
 	MXHost       string
 	TLS          bool
+	SourceIP     string // the local address the connection came from ("" when not chosen)
+	IPPool       string // the [[ip_pool]] that chose it ("" for the default)
 }
 
 // Final is a recipient that reached a final failure state (bounced, failed or expired);
@@ -202,6 +205,8 @@ type Event struct {
 	Detail       string    `json:",omitempty"`
 	Attempt      int       `json:",omitempty"`
 	TLS          bool      `json:",omitempty"`
+	SourceIP     string    `json:",omitempty"` // delivery attempts: our source address
+	IPPool       string    `json:",omitempty"` // delivery attempts: the [[ip_pool]] used
 	Tags         []string  `json:",omitempty"`
 	By           string    `json:",omitempty"`
 	Rule         string    `json:",omitempty"`

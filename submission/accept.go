@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"multimail.dev/multimail/identity"
@@ -99,7 +100,8 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 		dec.approval.ID = queue.NewApprovalID(env.now) // the identity header names it
 	}
 	raw = identity.RemoveFields(raw, identity.FieldName) // only the release adds one
-	signed, err := s.sign(raw, env.sender.domain)
+	signDom := s.sendingDomain(ctx, addr, env.sender.domain)
+	signed, err := s.sign(raw, signDom)
 	if err != nil {
 		return queue.Receipt{}, err
 	}
@@ -109,7 +111,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 		}
 	}
 	r, err := s.opts.Queue.Enqueue(ctx, &queue.Message{
-		ID: env.msgID, Mailbox: addr, From: s.opts.Queue.BounceAddress(env.msgID, env.sender.domain.Name),
+		ID: env.msgID, Mailbox: addr, From: s.opts.Queue.BounceAddress(env.msgID, signDom.Name),
 		To: env.rcpts, Subject: env.subject, Lane: env.lane, Tags: env.tags, Body: signed,
 		ExpiresAt: env.expiresAt, SendAt: env.sendAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
 		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored, Actor: env.actor,
@@ -125,6 +127,24 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 		s.copyToSent(ctx, addr, r.ID, signed)
 	}
 	return r, nil
+}
+
+// sendingDomain is the domain that signs addr's mail and receives its bounces: its sending
+// subdomain (Options.SendingDomain) when it has one, else its own domain d.
+func (s *Submitter) sendingDomain(ctx context.Context, addr string, d mailbox.Domain) mailbox.Domain {
+	if s.opts.SendingDomain == nil {
+		return d
+	}
+	name := s.opts.SendingDomain(addr)
+	if name == "" || strings.EqualFold(name, d.Name) {
+		return d
+	}
+	sd, err := s.opts.Store.Domain(ctx, strings.ToLower(name))
+	if err != nil {
+		s.log.Warn("sending domain unavailable; signing with the mailbox's domain", "mailbox", addr, "sending_domain", name, "err", err)
+		return d
+	}
+	return sd
 }
 
 // sign DKIM-signs raw with the domain's key. A domain without a key sends unsigned (logged).

@@ -11,7 +11,9 @@
 //   - building the MIME message for API sends with go-message;
 //   - adding Date and Message-ID when missing, DKIM signing on the sender's domain
 //     (relaxed/relaxed, From oversigned), the VERP return path bounce+<msg_id>.<tag>@<domain>
-//     (queue.Queue.BounceAddress: the tag is an HMAC under the node's key);
+//     (queue.Queue.BounceAddress: the tag is an HMAC under the node's key); both on the
+//     mailbox's sending subdomain instead when Options.SendingDomain names one
+//     (docs/deliverability.md);
 //   - the single queue.Enqueue call that makes the message durable (one Pebble batch, synced);
 //   - the approval flow on top of the queue (Approvals, Approve, Reject);
 //   - the release point (identity.go, Submitter.release): the one function that adds the

@@ -40,6 +40,10 @@ type Options struct {
 	// Links mints the one-click Approve and Reject links of approval requests (the console's);
 	// nil: the request tells how to decide with the CLI or the API only.
 	Links DecisionLinks
+	// SendingDomain names a mailbox's sending subdomain (docs/deliverability.md): a local
+	// domain whose DKIM key signs the mailbox's mail (d=) and at which its VERP return path
+	// is, so that its reputation is its own; "" or nil: the mailbox's own domain.
+	SendingDomain func(mailbox string) string
 }
 
 // DecisionLinks mints signed, single-use links that decide one approval (api/console). expires

@@ -17,6 +17,8 @@ func Payload(ev queue.Event) wire.WebhookEvent {
 		Version:      wire.WebhookVersion,
 		Recipient:    ev.Recipient,
 		MXHost:       ev.MXHost,
+		SourceIP:     ev.SourceIP,
+		IPPool:       ev.IPPool,
 		SMTPCode:     ev.SMTPCode,
 		EnhancedCode: ev.EnhancedCode,
 		ErrorDetail:  ev.Detail,

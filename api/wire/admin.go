@@ -25,9 +25,9 @@ type DomainList struct {
 
 // DNSRecord is one record to publish.
 type DNSRecord struct {
-	Purpose string `json:"purpose"`        // "mx" | "spf" | "dkim" | "identity" | "dmarc" | "mta-sts" | "mta-sts-host" | "tls-rpt"
+	Purpose string `json:"purpose"`        // "mx" | "spf" | "dkim" | "identity" | "dmarc" | "mta-sts" | "mta-sts-host" | "tls-rpt" | "pool-ptr" | "pool-helo"
 	Name    string `json:"name"`           // fully qualified, with a trailing dot
-	Type    string `json:"type"`           // "MX" | "TXT" | "CNAME"
+	Type    string `json:"type"`           // "MX" | "TXT" | "CNAME" | "PTR" | "A" | "AAAA"
 	Value   string `json:"value"`          // MX: "10 host."; TXT: the unquoted text (split in 255-byte strings only in Text); CNAME: "host."
 	Note    string `json:"note,omitempty"` // why this value (DMARC's p=none, the MTA-STS host's certificate)
 }

@@ -74,6 +74,8 @@ type TrailEvent struct {
 	ErrorDetail  string     `json:"error_detail,omitempty"`
 	Attempt      int        `json:"attempt,omitempty"`
 	TLS          bool       `json:"tls,omitempty"`
+	SourceIP     string     `json:"source_ip,omitempty"` // delivery attempts: our source address
+	IPPool       string     `json:"ip_pool,omitempty"`   // delivery attempts: the [[ip_pool]] used
 	Tags         []string   `json:"tags,omitempty"`
 	By           string     `json:"by,omitempty"`
 	Rule         string     `json:"rule,omitempty"`

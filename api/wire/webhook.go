@@ -21,8 +21,10 @@ type WebhookEvent struct {
 	ErrorDetail  string   `json:"error_detail,omitempty"`
 	Tags         []string `json:"tags,omitempty"`
 	Attempt      int      `json:"attempt,omitempty"`
-	TLS          *bool    `json:"tls,omitempty"` // delivery events: whether the hop used TLS
-	By           string   `json:"by,omitempty"`  // approval decisions: who or which rule
+	TLS          *bool    `json:"tls,omitempty"`       // delivery events: whether the hop used TLS
+	SourceIP     string   `json:"source_ip,omitempty"` // delivery events: our source address (an [[ip_pool]]'s)
+	IPPool       string   `json:"ip_pool,omitempty"`   // delivery events: the [[ip_pool]] used
+	By           string   `json:"by,omitempty"`        // approval decisions: who or which rule
 	Rule         string   `json:"rule,omitempty"`
 	Reason       string   `json:"reason,omitempty"`
 	MailboxID    string   `json:"mailbox_id,omitempty"` // received

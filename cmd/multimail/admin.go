@@ -282,6 +282,9 @@ func showMessage(w io.Writer, m *wire.Message) {
 	fmt.Fprintln(w, "\nSEQ\tTIME\tEVENT\tRECIPIENT\tDETAIL")
 	for _, e := range m.Events {
 		detail := strings.TrimSpace(fmt.Sprintf("%s %s %s", e.MXHost, e.EnhancedCode, e.ErrorDetail+e.By+" "+e.Reason))
+		if e.SourceIP != "" { // left through an [[ip_pool]] (docs/deliverability.md)
+			detail += fmt.Sprintf(" (from %s, pool %s)", e.SourceIP, e.IPPool)
+		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Event, e.Recipient, detail)
 	}
 }

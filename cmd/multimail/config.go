@@ -43,6 +43,8 @@ type Config struct {
 	Mailbox      []MailboxConfig      `toml:"mailbox"`
 	Webhook      []WebhookConfig      `toml:"webhook"`
 	ApprovalRule []ApprovalRuleConfig `toml:"approval_rule"`
+	IPPool       []IPPoolConfig       `toml:"ip_pool"` // config_pools.go
+	Pacing       PacingConfig         `toml:"pacing"`
 
 	// path is the file the config came from ("" for the embedded dev default); not in TOML.
 	path string
@@ -90,8 +92,11 @@ type DNSConfig struct {
 type DeliveryConfig struct {
 	MaxLifetime          Duration `toml:"max_lifetime"`
 	PerDomainConcurrency int      `toml:"per_domain_concurrency"`
-	MinBackoff           Duration `toml:"min_backoff"` // first retry of a deferred recipient
-	MaxBackoff           Duration `toml:"max_backoff"` // retries double up to this
+	MinBackoff           Duration `toml:"min_backoff"`    // first retry of a deferred recipient
+	MaxBackoff           Duration `toml:"max_backoff"`    // retries double up to this
+	IPPoolHigh           string   `toml:"ip_pool_high"`   // [[ip_pool]] of a lane's mail when
+	IPPoolNormal         string   `toml:"ip_pool_normal"` // neither its mailbox nor its domain
+	IPPoolLow            string   `toml:"ip_pool_low"`    // names one
 }
 
 // SubmissionConfig tunes the submission listeners.
@@ -203,6 +208,7 @@ type DomainConfig struct {
 	Name         string `toml:"name"`
 	DKIMSelector string `toml:"dkim_selector"`
 	DKIMKey      string `toml:"dkim_key"`
+	IPPool       string `toml:"ip_pool"` // [[ip_pool]] of its mailboxes' mail
 }
 
 // MailboxConfig declares a local mailbox.
@@ -214,6 +220,8 @@ type MailboxConfig struct {
 	PasswordHash     string   `toml:"password_hash"`
 	APIKeys          []string `toml:"api_keys"`
 	APIKeyHashes     []string `toml:"api_key_hashes"`
+	IPPool           string   `toml:"ip_pool"`        // [[ip_pool]] its mail leaves through
+	SendingDomain    string   `toml:"sending_domain"` // DKIM d= and bounce domain (config_pools.go)
 }
 
 // WebhookConfig is one Standard Webhooks endpoint.
@@ -348,6 +356,7 @@ func defaultConfig() Config {
 			MaxBackoff:           Duration(time.Hour),
 		},
 		API:     APIConfig{RateLimit: 50, RateBurst: 100},
+		Pacing:  defaultPacing(),
 		Limits:  LimitsConfig{MaxConnections: DefaultMaxConnections, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP},
 		Storage: StorageConfig{MinFree: defaultMinFree, Ballast: defaultBallast},
 		Audit:   AuditConfig{CheckpointEvery: defaultCheckpointEvery, CheckpointInterval: Duration(defaultCheckpointInterval)},
@@ -483,7 +492,8 @@ func (c *Config) validate() error {
 	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits,
 		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
-		c.validateRules, c.validateAudit, c.validateInbound}
+		c.validateRules, c.validateAudit, c.validateInbound,
+		c.validatePools, c.validatePacing}
 	for _, f := range checks {
 		if err := f(); err != nil {
 			return err

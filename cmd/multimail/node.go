@@ -174,6 +174,7 @@ func (n *node) build() error {
 	sub, err := submission.New(submission.Options{
 		Queue: n.queue, Store: n.store, Hostname: n.cfg.Hostname, Rules: approvalRules(n.cfg.ApprovalRule),
 		Logger: n.log.With("component", "submission"), Registerer: n.reg, Links: links,
+		SendingDomain: n.cfg.sendingDomain(), // config_pools.go
 	})
 	if err != nil {
 		return err
@@ -204,6 +205,8 @@ func (n *node) build() error {
 		Throttle:  n.auth,
 		Budget:    n.budget,
 		Audit:     n.audit,
+		// domain dns/check: the [[ip_pool]] addresses in SPF, their PTR and HELO (config_pools.go)
+		SourcePools: n.cfg.sourcePools(),
 	})
 	if err != nil {
 		return err
@@ -386,6 +389,8 @@ func (n *node) addDelivery() error {
 	opts := mta.Options{
 		Hostname: n.cfg.Hostname, Transports: ts, Local: local, DSN: local.deliverDSN,
 		Logger: n.log.With("component", "mta"), Registerer: n.reg, Resolver: n.dns,
+		IPPools: n.cfg.ipPools(), PoolFor: n.cfg.poolFor(), // config_pools.go
+		Pacing: n.cfg.pacing(), MaxConnUses: n.cfg.Pacing.MessagesPerConnection,
 	}
 	d := mta.New(n.queue, opts)
 	n.sup.workers = append(n.sup.workers, worker{name: "delivery", run: d.Run})

@@ -22,6 +22,10 @@
 // accepted message ({"time","conn","seq","from","to","size","tls"}), the SINK_LOG format of
 // the Postfix comparison script (docs/benchmarks.md); command mtasink (./mta/mtatest/mtasink) runs such an MX on its own.
 //
+// MXOptions.Throttle makes a throttling provider: past Max messages accepted within Per,
+// MAIL FROM gets 421 4.7.28 (or the Reply given), counted by MX.Throttled. Message.RemoteIP
+// and Message.Helo show which source address and HELO name a message came with.
+//
 // To route mail to an MX through DNS in a test, serve MX and A records from a DNS and point
 // a dnsclient.Client (Config.Servers) at DNS.Addr, with mta.Options.MXPort set to MX.Port.
 // Negative answers carry an SOA (TTL NegativeTTL), so a caching client keeps them.

@@ -23,6 +23,7 @@ type Message struct {
 	Conn     uint64    // connection number, from 1, in accept order
 	Seq      int       // message number within its connection, from 1
 	Helo     string    // the EHLO/HELO name the client gave
+	RemoteIP string    // the client's source address (an outbound IP pool's, when bound)
 	From     string    // MAIL FROM address ("" for the null sender)
 	To       []string  // the recipients accepted at RCPT
 	Data     []byte    // the raw message as received; nil with MXOptions.DiscardData
@@ -60,6 +61,16 @@ type MXOptions struct {
 	RefuseSession error
 	// OnMessage, when set, is called for every accepted message before the 250 is sent.
 	OnMessage func(Message)
+	// Throttle, when set, refuses MAIL FROM past a rate: a provider that says "slow down".
+	Throttle *Throttle
+}
+
+// Throttle is a throttling MX's rate: past Max messages accepted within Per, MAIL FROM gets
+// Reply (default 421 4.7.28, Gmail's "unusual rate of unsolicited mail").
+type Throttle struct {
+	Max   int
+	Per   time.Duration
+	Reply *smtp.SMTPError
 }
 
 // MX is a recording SMTP server on loopback. Its methods are safe for concurrent use.
@@ -77,6 +88,8 @@ type MX struct {
 
 	mu      sync.Mutex
 	tried   map[string]bool // tempfail1- recipients already refused once
+	recent  []time.Time     // acceptance times within the Throttle window
+	refused int             // MAIL FROMs refused by the Throttle
 	msgs    []Message
 	changed chan struct{} // closed and replaced on every arrival
 }
@@ -192,6 +205,36 @@ func (m *MX) firstTry(addr string) bool {
 	return first
 }
 
+// throttled reports whether a MAIL FROM now is past the Throttle rate (and counts it).
+func (m *MX) throttled() *smtp.SMTPError {
+	t := m.opts.Throttle
+	if t == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cut := time.Now().Add(-t.Per)
+	for len(m.recent) > 0 && m.recent[0].Before(cut) {
+		m.recent = m.recent[1:]
+	}
+	if len(m.recent) < t.Max {
+		return nil
+	}
+	m.refused++
+	if t.Reply != nil {
+		return t.Reply
+	}
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 28},
+		Message: "Our system has detected an unusual rate of unsolicited mail, try again later"}
+}
+
+// Throttled returns how many MAIL FROMs the Throttle refused so far.
+func (m *MX) Throttled() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.refused
+}
+
 // Messages returns a copy of the accepted messages, in arrival order.
 func (m *MX) Messages() []Message {
 	m.mu.Lock()
@@ -262,6 +305,9 @@ func (m *MX) record(msg Message) {
 	}
 	m.writeLog(msg)
 	m.mu.Lock()
+	if m.opts.Throttle != nil {
+		m.recent = append(m.recent, msg.Received)
+	}
 	m.msgs = append(m.msgs, msg)
 	close(m.changed)
 	m.changed = make(chan struct{})

@@ -27,6 +27,9 @@ func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.Reset()
+	if err := s.mx.throttled(); err != nil {
+		return err
+	}
 	s.from = from
 	return nil
 }
@@ -103,6 +106,9 @@ func (s *session) message(raw []byte, size int) Message {
 		Data: raw, Size: size, TLS: isTLS, Received: time.Now()}
 	if nc != nil {
 		msg.Conn, msg.Seq = nc.id, int(nc.seq.Add(1))
+	}
+	if a, ok := s.conn.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		msg.RemoteIP = a.IP.String()
 	}
 	return msg
 }

@@ -45,6 +45,8 @@ type Options struct {
 	TransportTLS string
 	// MX configures the harness's recipient MX.
 	MX mtatest.MXOptions
+	// SenderExtra is TOML appended to the [[mailbox]] of Sender (e.g. `ip_pool = "auth"`).
+	SenderExtra string
 	// Webhook configures the harness's webhook receiver.
 	Webhook WebhookOptions
 	// NoWebhook leaves the harness's receiver out of the config (a test that brings its own
@@ -174,7 +176,7 @@ func (n *Node) configText() string {
 	}
 	// A checked-in test key: generating RSA-2048 at every start would dominate test time.
 	fmt.Fprintf(&b, "[[domain]]\nname = %q\ndkim_selector = \"mm1\"\ndkim_key = %q\n\n", Domain, testKeyPath(n.t))
-	fmt.Fprintf(&b, "[[mailbox]]\naddress = %q\noversight = \"autonomous\"\npassword = %q\napi_keys = [%q]\n\n", Sender, Password, APIKey)
+	fmt.Fprintf(&b, "[[mailbox]]\naddress = %q\noversight = \"autonomous\"\npassword = %q\napi_keys = [%q]\n%s\n", Sender, Password, APIKey, n.opts.SenderExtra)
 	if !n.opts.NoWebhook {
 		fmt.Fprintf(&b, "[[webhook]]\nurl = %q\nsecret = %q\n\n", n.Hooks.URL(), WebhookToken)
 	}

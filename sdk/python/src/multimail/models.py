@@ -221,6 +221,8 @@ class TrailEvent(Model):
     reason: Optional[str] = None
     mailbox_id: Optional[str] = None
     email_id: Optional[str] = None
+    source_ip: Optional[str] = None  # delivery attempts through an [[ip_pool]]
+    ip_pool: Optional[str] = None
 
 
 @_model
