@@ -75,7 +75,8 @@
 //
 //	family       key after 'q'                                      value
 //	0x01 msg     01 <msg:16>                                        v1 msgRecord: mailbox, from, subject, lane, tags,
-//	                                                                expires_at, queued_at, size, approval id, source, ...
+//	                                                                expires_at, queued_at, size, approval id, source,
+//	                                                                test (a test key's message: never leased), ...
 //	0x02 body    02 <msg:16>                                        v1 + raw RFC 5322 bytes; stored once, deleted
 //	                                                                when every recipient is final
 //	0x03 rcpt    03 <msg:16> <idx:2>                                v1 rcptRecord: address, domain, status, attempts,
@@ -115,7 +116,9 @@
 //	Enqueue        msg, body, rcpt*, sched (one per domain, unless held or rejected),
 //	               approval (+ hold when pending), idem, event*, outbox*          Sync
 //	Next           -sched, +lease (or rcpt*/event*/outbox*, -body when done, when
-//	               all recipients of the unit expired or failed)                  NoSync / Sync
+//	               all recipients of the unit expired or failed, or the message
+//	               is a test message: its due recipients are delivered to the
+//	               test sink here and nothing is leased)                          NoSync / Sync
 //	  with OnFinal  ... and -body in a batch of its own after the hook             Sync
 //	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
 //	               event*, outbox*, suppress (a 5.1.1/5.1.2/5.1.10 bounce)        Sync

@@ -123,6 +123,11 @@ type Principal struct {
 	// Owner is the ctl socket's principal (its file permissions were the authentication): it
 	// holds every scope and decides approvals whatever else it holds.
 	Owner bool
+	// Test: a test key ("mm_test_…", mailbox.APIKey.Test). Its sends go through validation,
+	// oversight and the queue like any other, are DKIM-signed with an unpublished per-process
+	// key (selector TestSelector) and carry no Multimail-Identity, are never copied to Sent,
+	// and the queue never delivers them (queue.Message.Test).
+	Test bool
 }
 
 // may reports whether the principal may act for mailbox.

@@ -2,6 +2,8 @@ package submission
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +20,7 @@ type Submitter struct {
 	clock   Clock
 	keys    keyCache
 	metrics *metrics
+	testKey ed25519.PrivateKey // signs test mail under TestSelector; never published
 }
 
 // New checks opts and returns a Submitter. A bad approval rule is an error naming the rule.
@@ -35,7 +38,11 @@ func New(opts Options) (*Submitter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Submitter{opts: opts, log: opts.Logger, clock: opts.Clock, metrics: m}, nil
+	_, tk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("submission: test key: %w", err)
+	}
+	return &Submitter{opts: opts, log: opts.Logger, clock: opts.Clock, metrics: m, testKey: tk}, nil
 }
 
 // withDefaults fills the zero values of opts.
@@ -88,13 +95,18 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	if req.IdempotencyKey != "" {
 		hash = requestHash(req)
 	}
-	if r, dup, err := s.idempotent(ctx, d.mailbox, req.IdempotencyKey, hash); err != nil || dup {
+	idem := req.IdempotencyKey
+	if idem != "" && auth.Test { // a test key's keys never meet a live key's
+		idem = "test:" + idem
+	}
+	if r, dup, err := s.idempotent(ctx, d.mailbox, idem, hash); err != nil || dup {
 		return r, err
 	}
 	env := &envelope{
 		sender: snd, rcpts: d.rcpts, subject: req.Subject, lane: d.lane, tags: d.tags,
-		expiresAt: req.ExpiresAt, sendAt: req.SendAt, idemKey: req.IdempotencyKey, reqHash: hash,
+		expiresAt: req.ExpiresAt, sendAt: req.SendAt, idemKey: idem, reqHash: hash,
 		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
+		test: auth.Test,
 	}
 	if req.Markdown != "" { // the text part is the markdown itself, the html part its rendering
 		c := *req
@@ -146,6 +158,7 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	env := &envelope{
 		sender: snd, rcpts: rcpts, subject: m.subject(), lane: lane, tags: tags,
 		source: sourceOf(auth, "smtp"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
+		test: auth.Test,
 	}
 	m.complete(now, s.messageIDHeader(env.msgID))
 	body, err := m.bytes()

@@ -57,6 +57,17 @@ class ConfigTest(unittest.TestCase):
             with self.assertRaises(multimail.MultimailError):
                 MultimailClient(api_key="$MULTIMAIL_API_KEY")
 
+    def test_test_mode_follows_the_key_prefix(self) -> None:
+        self.assertTrue(MultimailClient(api_key="mm_test_abc").test_mode)
+        self.assertFalse(MultimailClient(api_key="mm_live_abc").test_mode)
+
+    def test_message_and_approval_carry_test(self) -> None:
+        m = multimail.Message.from_dict({"message_id": "msg_1", "status": "delivered", "test": True,
+                                         "approval": {"approval_id": "apr_1", "state": "approved", "test": True}})
+        self.assertTrue(m.test)
+        self.assertTrue(m.approval.test)
+        self.assertFalse(multimail.Message.from_dict({"message_id": "msg_2"}).test)
+
     def test_bad_url(self) -> None:
         with self.assertRaises(ValueError):
             MultimailClient(api_key="k", base_url="ftp://x")

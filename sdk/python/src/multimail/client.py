@@ -39,6 +39,9 @@ __all__ = ["MultimailClient", "DEFAULT_BASE_URL"]
 DEFAULT_BASE_URL = "http://127.0.0.1:8025"
 """Where `multimail serve` listens by default."""
 
+TEST_KEY_PREFIX = "mm_test_"
+"""The prefix of test keys (created with ``multimail key create --test``)."""
+
 _ENV_REF = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
 
 Addresses = Union[str, Sequence[str]]
@@ -87,7 +90,7 @@ class MultimailClient:
     """A client of one multimail server.
 
     Args:
-        api_key: the API key (``mm_live_…``); default ``MULTIMAIL_API_KEY``. A value that is
+        api_key: the API key (``mm_live_…``, or a test key ``mm_test_…``: see test_mode); default ``MULTIMAIL_API_KEY``. A value that is
             exactly ``"$NAME"`` or ``"${NAME}"`` is read from that environment variable.
         base_url: the server; default ``MULTIMAIL_API_URL``, else ``http://127.0.0.1:8025``.
         timeout: seconds for each HTTP attempt (connect and each read).
@@ -120,6 +123,13 @@ class MultimailClient:
 
     def __repr__(self) -> str:
         return "MultimailClient(base_url=%r)" % self.base_url
+
+    @property
+    def test_mode(self) -> bool:
+        """True when the key is a test key (``mm_test_…``): every send goes through
+        validation, oversight, events and webhooks (``"test": true``) and is never delivered;
+        get_message shows it delivered to the test sink. Test keys see test messages only."""
+        return self.api_key.startswith(TEST_KEY_PREFIX)
 
     # --- sending -----------------------------------------------------------------------
 
