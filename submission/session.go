@@ -173,6 +173,12 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.log.Info("recipient refused", "rcpt", to, "why", msg)
 		return reply(fieldErr("to", msg))
 	}
+	if s.from != "" {
+		if err := s.srv.sub.CheckRcptSuppressed(s.ctx, s.from, fmt.Sprintf("to[%d]", len(s.rcpts)), addr); err != nil {
+			s.log.Info("recipient refused", "rcpt", addr, "err", err)
+			return reply(err)
+		}
+	}
 	s.rcpts = append(s.rcpts, addr)
 	return nil
 }

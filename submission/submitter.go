@@ -141,6 +141,9 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	if err != nil {
 		return queue.Receipt{}, s.refused("invalid", err)
 	}
+	if err := s.CheckRcptSuppressed(ctx, snd.mbox.Address, "", rcpts...); err != nil {
+		return queue.Receipt{}, err // RCPT refused them already; a list change since is caught here
+	}
 	if int64(len(raw)) > s.opts.MaxMessageBytes+traceSlack {
 		return queue.Receipt{}, s.refused("too_large", fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw)))
 	}
@@ -186,16 +189,40 @@ func (s *Submitter) checkSuppressed(ctx context.Context, req *SendRequest, d *dr
 		return nil
 	}
 	for i, a := range d.rcpts {
-		e, ok := sup[strings.ToLower(a)]
-		if !ok {
-			continue
+		if e, ok := sup[strings.ToLower(a)]; ok {
+			return s.refused("suppressed", suppressedErr(d.fields[i], a, domain, e))
 		}
-		why := e.Reason
-		if e.Detail != "" {
-			why += ": " + e.Detail
+	}
+	return nil
+}
+
+// suppressedErr is the *FieldError of a suppressed recipient: the address, the sending domain
+// and why (the entry's reason and detail).
+func suppressedErr(field, addr, domain string, e queue.Suppression) *FieldError {
+	why := e.Reason
+	if e.Detail != "" {
+		why += ": " + e.Detail
+	}
+	return &FieldError{Field: field, cause: ErrSuppressed, Msg: fmt.Sprintf("%s is suppressed for %s (%s)", addr, domain, why)}
+}
+
+// CheckRcptSuppressed refuses an SMTP recipient on the sending mailbox's domain list, the
+// rule the API applies (there is no ignore_suppression on SMTP): a *FieldError wrapping
+// ErrSuppressed, answered 550 5.7.1 naming the suppression. field is "to[i]".
+func (s *Submitter) CheckRcptSuppressed(ctx context.Context, from, field string, rcpts ...string) error {
+	domain := domainOf(from)
+	sup, err := s.opts.Queue.Suppressed(ctx, domain, rcpts)
+	if err != nil {
+		return fmt.Errorf("submission: suppression list: %w", err)
+	}
+	for i, a := range rcpts {
+		if e, ok := sup[strings.ToLower(a)]; ok {
+			f := field
+			if f == "" {
+				f = fmt.Sprintf("to[%d]", i)
+			}
+			return s.refused("suppressed", suppressedErr(f, a, domain, e))
 		}
-		return s.refused("suppressed", &FieldError{Field: d.fields[i], cause: ErrSuppressed,
-			Msg: fmt.Sprintf("%s is suppressed for %s (%s)", a, domain, why)})
 	}
 	return nil
 }
