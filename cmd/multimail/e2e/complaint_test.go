@@ -72,11 +72,12 @@ func TestComplaintSuppresses(t *testing.T) {
 	angry := headerOf(byRcpt["angry@customer.test"].Data)
 	calm := headerOf(byRcpt["calm@customer.test"].Data)
 	foreign := regexp.MustCompile(`(?i)Message-Id: <[^>]*>`).ReplaceAllString(calm, "Message-ID: <CAF0000@mail.provider.test>")
-	report("abuse@example.com", "abuse", "", angry)                                                                    // To: names the one recipient
-	report("abuse@example.com", "not-spam", "", calm)                                                                  // not a complaint
-	report("abuse@example.com", "abuse", "<stranger@customer.test>", calm)                                             // not a recipient of that message
-	report("abuse@example.com", "abuse", "", foreign)                                                                  // not our message
-	report(byRcpt["fbl@customer.test"].From, "abuse", "fbl@customer.test", headerOf(byRcpt["fbl@customer.test"].Data)) // the return path
+	report("abuse@example.com", "abuse", "", angry)                        // To: names the one recipient
+	report("abuse@example.com", "not-spam", "", calm)                      // not a complaint
+	report("abuse@example.com", "abuse", "<stranger@customer.test>", calm) // not a recipient of that message
+	report("abuse@example.com", "abuse", "", foreign)                      // not our message
+	// the return path
+	report(byRcpt["fbl@customer.test"].From, "abuse", "fbl@customer.test", headerOf(byRcpt["fbl@customer.test"].Data))
 
 	code, out := n.Do("GET", "/v1/suppressions?domain="+Domain, APIKey, nil)
 	if code != 200 {
