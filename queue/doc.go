@@ -64,6 +64,11 @@
 // family. Untagged return paths (the format before tags) are accepted only for messages whose
 // id is older than the key, and only until MaxLifetime after the key was made.
 //
+// UnsubscribeToken makes the token of a one-click List-Unsubscribe URL (RFC 8058): the
+// sending domain, the recipient and the message id, base64url, with 128 bits of
+// HMAC-SHA256 under the same key and its own label ("multimail unsubscribe v1");
+// ParseUnsubscribeToken verifies it and Unsubscribe adds the "unsubscribe" suppression.
+//
 // # Key schema
 //
 // Every key is 'q' (0x71), a family byte, then the fields below. Integers are big-endian

@@ -28,6 +28,9 @@ type Options struct {
 	Queue    *queue.Queue
 	Store    mailbox.Store
 	Hostname string // Message-ID domain; default "localhost"
+	// UnsubscribeURL is the public https base of the node's one-click unsubscribe endpoint
+	// (List-Unsubscribe: <UnsubscribeURL/u/TOKEN>); "" refuses "unsubscribe": true.
+	UnsubscribeURL string
 	// Rules are the [[approval_rule]]s in config order; the first match wins (docs/configuration.md).
 	Rules []Rule
 	// MaxRecipients bounds to+cc+bcc of one API send (default 100, as SMTP).

@@ -75,6 +75,9 @@ func withDefaults(o Options) Options {
 func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) (queue.Receipt, error) {
 	now := s.clock.Now()
 	d, err := s.validate(req, now)
+	if err == nil {
+		err = s.checkUnsubscribe(req, d)
+	}
 	if err != nil {
 		return queue.Receipt{}, s.refused("invalid", err)
 	}
@@ -115,6 +118,9 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 		}
 		c.Text, c.Markdown = req.Markdown, ""
 		req = &c
+	}
+	if req.Unsubscribe {
+		req = s.withUnsubscribe(req, snd.domain.Name, d.rcpts[0], env.msgID)
 	}
 	raw, err := compose(req, d, now, s.messageIDHeader(env.msgID))
 	if err != nil {

@@ -86,6 +86,10 @@ type SubmissionConfig struct {
 type APIConfig struct {
 	RateLimit float64 `toml:"rate_limit"` // requests per second per API key; negative: no limit
 	RateBurst int     `toml:"rate_burst"` // requests a key may make at once above the rate
+	// UnsubscribeURL is the public https base where recipients reach this node's HTTP
+	// listener (behind a TLS proxy); List-Unsubscribe links are <UnsubscribeURL>/u/<token>.
+	// "": sends with "unsubscribe": true are refused.
+	UnsubscribeURL string `toml:"unsubscribe_url"`
 }
 
 // LimitsConfig holds process-wide resource limits. It caps the open connections of each kind of listener: smtp (the smtp,
@@ -527,6 +531,12 @@ func (c *Config) validateListen() error {
 func (c *Config) validateAPI() error {
 	if c.API.RateLimit > 0 && c.API.RateBurst < 1 {
 		return bad("api.rate_burst", "must be at least 1 when api.rate_limit is set")
+	}
+	if u := c.API.UnsubscribeURL; u != "" {
+		p, err := url.Parse(u)
+		if err != nil || p.Scheme != "https" || p.Host == "" || p.RawQuery != "" || p.Fragment != "" || p.User != nil {
+			return bad("api.unsubscribe_url", "want an https URL without query or fragment (RFC 8058 needs HTTPS), got %q", u)
+		}
 	}
 	return nil
 }

@@ -164,6 +164,7 @@ func (n *node) build() error {
 	sub, err := submission.New(submission.Options{
 		Queue: n.queue, Store: n.store, Hostname: n.cfg.Hostname, Rules: approvalRules(n.cfg.ApprovalRule),
 		Logger: n.log.With("component", "submission"), Registerer: n.reg, Links: links,
+		UnsubscribeURL: n.cfg.API.UnsubscribeURL,
 	})
 	if err != nil {
 		return err

@@ -100,6 +100,14 @@ class SendTest(unittest.TestCase):
         self.assertEqual(r.idempotency_key, req.headers["idempotency-key"])
         self.assertFalse(r.replayed)
 
+    def test_unsubscribe_is_sent_only_when_asked(self) -> None:
+        with FakeAPI([(202, {}, SENT), (202, {}, SENT)]) as fake:
+            c, _ = client_for(fake)
+            c.send_email(mailbox_id="news@example.com", to="reader@example.org", text="t", priority="low", unsubscribe=True)
+            c.send_email(mailbox_id="news@example.com", to="reader@example.org", text="t")
+            self.assertIs(fake.requests[0].json()["unsubscribe"], True)
+            self.assertNotIn("unsubscribe", fake.requests[1].json())
+
     def test_own_idempotency_key_and_replay(self) -> None:
         with FakeAPI([(202, {"Idempotent-Replayed": "true"}, SENT)]) as fake:
             c, _ = client_for(fake)

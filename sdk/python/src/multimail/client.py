@@ -153,6 +153,7 @@ class MultimailClient:
         markdown: Optional[str] = None,
         send_at: Optional[Union[datetime, str]] = None,
         ignore_suppression: Optional[bool] = None,
+        unsubscribe: Optional[bool] = None,
     ) -> SendResult:
         """POST /v1/send_email: queue a message from mailbox_id (the sender address).
 
@@ -169,6 +170,10 @@ class MultimailClient:
                 text, or bytes that the SDK base64-encodes.
             expires_at: an aware datetime or an RFC 3339 string: the server stops trying after
                 it and reports ``expired``.
+            unsubscribe: add a one-click ``List-Unsubscribe`` link (RFC 8058) for bulk mail to
+                one recipient; the recipient's click suppresses the address (reason
+                ``unsubscribe``). Refused (InvalidRequest on ``unsubscribe``) with priority
+                ``"high"``, several recipients, or a node without ``[api] unsubscribe_url``.
             idempotency_key: sent as the ``Idempotency-Key`` header. When omitted, the SDK
                 generates one per call, so the call's own retries never send twice; pass your
                 own to make separate calls (e.g. after a crash) idempotent too.
@@ -194,6 +199,7 @@ class MultimailClient:
             "markdown": markdown,
             "send_at": None if send_at is None else format_time(send_at),
             "ignore_suppression": ignore_suppression,
+            "unsubscribe": unsubscribe,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or "mmpy_" + uuid.uuid4().hex
