@@ -257,6 +257,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *principal)
 		return err
 	}
 	plain, hash := mailbox.NewAPIKeySecret()
+	if k.Test {
+		plain, hash = mailbox.NewTestAPIKeySecret()
+	}
 	k.Hash = hash
 	if err := s.opts.Store.AddAPIKey(detached(r.Context()), k); err != nil {
 		return err
@@ -291,7 +294,11 @@ func (s *Server) newKey(r *http.Request, req wire.KeyRequest, p *principal) (mai
 		return mailbox.APIKey{}, errForbidden("a key may only create keys for its own mailboxes with no more than its own scopes (%s)", strings.Join(p.scopes, ", "))
 	}
 	var se *mailbox.ScopeError
-	if err := mailbox.CheckScopes(scopes); errors.As(err, &se) {
+	check := mailbox.CheckScopes
+	if req.Test {
+		check = mailbox.CheckTestScopes
+	}
+	if err := check(scopes); errors.As(err, &se) {
 		return mailbox.APIKey{}, errUnprocessable(fieldIndex("scopes", se.Index), "%s", se.Msg)
 	}
 	for i, m := range mboxes {
@@ -307,11 +314,11 @@ func (s *Server) newKey(r *http.Request, req wire.KeyRequest, p *principal) (mai
 		}
 		mboxes[i] = strings.ToLower(m)
 	}
-	return mailbox.APIKey{ID: "key_" + strings.ToLower(randomToken(12)), Mailboxes: mboxes, Scopes: scopes, Created: s.clock.Now().UTC()}, nil
+	return mailbox.APIKey{ID: "key_" + strings.ToLower(randomToken(12)), Mailboxes: mboxes, Scopes: scopes, Created: s.clock.Now().UTC(), Test: req.Test}, nil
 }
 
 func keyJSON(k mailbox.APIKey) wire.Key {
-	return wire.Key{KeyID: k.ID, Mailboxes: k.Mailboxes, Scopes: k.Scopes, CreatedAt: wireTime(k.Created)}
+	return wire.Key{KeyID: k.ID, Mailboxes: k.Mailboxes, Scopes: k.Scopes, CreatedAt: wireTime(k.Created), Test: k.Test}
 }
 
 // listKeys is GET /v1/admin/keys: ids, mailboxes and scopes, never secrets; only the keys p

@@ -31,7 +31,7 @@ func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request, p *princi
 		return err
 	}
 	recs = slices.DeleteFunc(recs, func(a queue.ApprovalRecord) bool {
-		return !p.may(a.Mailbox) || (mbox != "" && !strings.EqualFold(a.Mailbox, mbox))
+		return !p.may(a.Mailbox) || !p.seesTest(a.Test) || (mbox != "" && !strings.EqualFold(a.Mailbox, mbox))
 	})
 	slices.SortFunc(recs, func(a, b queue.ApprovalRecord) int { return strings.Compare(a.ID, b.ID) })
 	page, next := pageAfter(recs, cursor, limit, func(a queue.ApprovalRecord) string { return a.ID })
@@ -104,7 +104,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, p *principal, ac
 	if err != nil {
 		return err
 	}
-	if !p.may(rec.Mailbox) {
+	if !p.may(rec.Mailbox) || !p.seesTest(rec.Test) {
 		return errNotFound("approval") // another mailbox's: as if it did not exist
 	}
 	if err := p.forSend(rec.Mailbox).MayDecide(rec.Mailbox); err != nil {

@@ -37,6 +37,7 @@ type principal struct {
 	scopes    []string
 	source    string // "api", "mcp" or "cli": the door, recorded in approval decisions
 	owner     bool   // the ctl socket: holds every scope, not bound by separation of duties
+	test      bool   // a test key (mailbox.APIKey.Test): sends are never delivered; sees test messages only
 }
 
 // cliPrincipal is the admin socket's principal: file permissions were the authentication.
@@ -80,6 +81,16 @@ func (p *principal) oversees(address string) bool {
 	return p.may(address) && p.forSend(address).MayDecide(address) == nil
 }
 
+// seesTest reports whether p may see a message whose test flag is test: a test key sees test
+// messages only; a live key that may send or read as mailbox never sees a test message (404,
+// as if absent); its overseers (approve/admin, who decide its approval) and the CLI see both.
+func (p *principal) seesTest(test bool) bool {
+	if p.test {
+		return test
+	}
+	return !test || p.owner || p.holds(scopeApprove)
+}
+
 // errNotAdmin is the 403 of the endpoints only a super admin may use.
 func errNotAdmin(what string) error {
 	return errForbidden("%s needs an admin key for every mailbox (\"*\") or the CLI", what)
@@ -116,7 +127,7 @@ func (p *principal) forSend(mb string) submission.Principal {
 	if p.all() {
 		mb = mailbox.AllMailboxes
 	}
-	return submission.Principal{Mailbox: mb, KeyID: p.keyID, Scopes: p.scopes, Source: p.source, Owner: p.owner}
+	return submission.Principal{Mailbox: mb, KeyID: p.keyID, Scopes: p.scopes, Source: p.source, Owner: p.owner, Test: p.test}
 }
 
 // bearerKey extracts the API key of "Authorization: Bearer <key>".
@@ -159,7 +170,7 @@ func (s *Server) bearer(r *http.Request) (*principal, error) {
 		src = r.Header.Get(mcp.SourceHeader)
 	}
 	// A legacy key (send with approve or admin) acts with its agent half only.
-	return &principal{keyID: k.ID, mailboxes: k.Mailboxes, scopes: mailbox.UsableScopes(k.Scopes), source: src}, nil
+	return &principal{keyID: k.ID, mailboxes: k.Mailboxes, scopes: mailbox.UsableScopes(k.Scopes), source: src, test: k.Test}, nil
 }
 
 // socketPrincipal is the admin handler's authFunc.

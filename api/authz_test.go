@@ -38,6 +38,7 @@ type keyKind struct {
 	mailboxes []string
 	scopes    []string
 	legacy    bool
+	test      bool // a test key ("mm_test_…"): sends are never delivered, live messages are 404
 }
 
 func matrixKinds() []keyKind {
@@ -55,6 +56,9 @@ func matrixKinds() []keyKind {
 		keyKind{name: "own:operator", mailboxes: []string{ownA, ownG}, scopes: []string{"approve", "admin"}},
 		keyKind{name: "legacy", mailboxes: []string{ownA, ownG}, scopes: []string{"send", "read", "tag", "admin"}, legacy: true},
 		keyKind{name: "legacy*", mailboxes: []string{"*"}, scopes: []string{"send", "approve"}, legacy: true},
+		// test keys (docs/api.md, Test keys): an agent's scopes, never approve or admin
+		keyKind{name: "own:test", mailboxes: []string{ownA, ownG}, scopes: []string{"send", "read", "tag"}, test: true},
+		keyKind{name: "*:test", mailboxes: []string{"*"}, scopes: []string{"send", "read"}, test: true},
 	)
 	return ks
 }
@@ -320,6 +324,23 @@ func matrixRows() map[string]matrixRow {
 	}
 }
 
+// liveMessageRows are the rows whose fixture is a live message or approval: a test key gets
+// 404 on them, as if they did not exist (a test key sees test messages only).
+var liveMessageRows = map[string]bool{
+	"GET /v1/messages/{message_id}":           true,
+	"POST /v1/messages/{message_id}/cancel":   true,
+	"GET /v1/approvals/{approval_id}/message": true,
+}
+
+// expectID is expect for the row named id (the test-key rule needs the row's name).
+func expectID(id string, row matrixRow, k keyKind) int {
+	want := expect(row, k)
+	if k.test && want < 400 && liveMessageRows[id] {
+		return 404
+	}
+	return want
+}
+
 // expect is the model: the status a kind of key gets on a row.
 func expect(row matrixRow, k keyKind) int {
 	if !slices.ContainsFunc(row.scopes, k.held) {
@@ -374,7 +395,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	f := newFixtures(t, e)
 	kinds := matrixKinds()
 	for _, k := range kinds {
-		key := mailbox.APIKey{Mailboxes: k.mailboxes, Scopes: k.scopes}
+		key := mailbox.APIKey{Mailboxes: k.mailboxes, Scopes: k.scopes, Test: k.test}
 		if k.legacy {
 			e.addLegacyKey(k.name, key)
 		} else {
@@ -395,7 +416,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for _, k := range kinds {
 			c := row.setup(t, f)
 			r := e.do(rt.method, c.path, k.name, c.body)
-			want := expect(row, k)
+			want := expectID(id, row, k)
 			if r.status != want {
 				t.Errorf("%s as %s: %d, want %d: %s", id, k.name, r.status, want, r.body)
 				continue
@@ -547,7 +568,7 @@ func TestAuthorizationMatrixMCP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, k := range matrixKinds() {
-		key := mailbox.APIKey{Mailboxes: k.mailboxes, Scopes: k.scopes}
+		key := mailbox.APIKey{Mailboxes: k.mailboxes, Scopes: k.scopes, Test: k.test}
 		if k.legacy {
 			e.addLegacyKey(k.name, key)
 		} else {
@@ -562,7 +583,7 @@ func TestAuthorizationMatrixMCP(t *testing.T) {
 			t.Fatalf("%s: %v", k.name, err)
 		}
 		for tool, m := range mcpTools {
-			want := expect(rows[m.route], k)
+			want := expectID(m.route, rows[m.route], k)
 			res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: tool, Arguments: m.args(t, f)})
 			if err != nil {
 				t.Fatalf("%s as %s: %v", tool, k.name, err)

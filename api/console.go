@@ -112,7 +112,7 @@ func (s *Server) heldMessage(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	if !p.may(rec.Mailbox) {
+	if !p.may(rec.Mailbox) || !p.seesTest(rec.Test) {
 		return errNotFound("approval")
 	}
 	raw, err := s.opts.Queue.Body(r.Context(), rec.MsgID)

@@ -356,6 +356,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	registered := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true, "POST /mcp": true,
 		"GET " + WellKnownIdentityPath: true, "GET " + MTASTSPath: true,
+		"GET /u/{token}": true, "POST /u/{token}": true, // one-click unsubscribe (unsubscribe.go)
 	}
 	for _, rt := range (&Server{}).routes() {
 		registered[rt.method+" "+rt.pattern] = true

@@ -157,6 +157,9 @@ func (e *testEnv) seed() {
 func (e *testEnv) addKey(name string, k mailbox.APIKey) string {
 	e.t.Helper()
 	plain, hash := mailbox.NewAPIKeySecret()
+	if k.Test {
+		plain, hash = mailbox.NewTestAPIKeySecret()
+	}
 	k.ID, k.Hash = "key_"+name, hash
 	if err := e.store.AddAPIKey(context.Background(), k); err != nil {
 		e.t.Fatal(err)

@@ -33,6 +33,9 @@ func (s *Server) messageFor(r *http.Request, p *principal, param string) (*queue
 	if !p.all() && (st.Mailbox == "" || !p.may(st.Mailbox)) {
 		return nil, errNotFound("message")
 	}
+	if !p.seesTest(st.Test) {
+		return nil, errNotFound("message")
+	}
 	return st, nil
 }
 
@@ -42,7 +45,7 @@ func messageJSON(st *queue.Status) wire.Message {
 		MessageID: st.ID, MailboxID: st.Mailbox, From: st.From, Subject: st.Subject,
 		Status: st.State, Priority: st.Lane.String(), Tags: st.Tags,
 		QueuedAt: wireTime(st.QueuedAt), ExpiresAt: timePtr(st.ExpiresAt), SendAt: timePtr(st.SendAt), Size: st.Size,
-		Recipients: make([]wire.Recipient, 0, len(st.Recipients)),
+		Recipients: make([]wire.Recipient, 0, len(st.Recipients)), Test: st.Test,
 	}
 	for _, rc := range st.Recipients {
 		m.Recipients = append(m.Recipients, wire.Recipient{
@@ -77,7 +80,7 @@ func approvalJSON(a queue.ApprovalRecord) wire.Approval {
 	return wire.Approval{
 		ApprovalID: a.ID, State: string(a.State), MessageID: a.MsgID, MailboxID: a.Mailbox,
 		Subject: a.Subject, To: a.To, Tags: a.Tags, By: a.By, Rule: a.Rule, Reason: a.Reason,
-		CreatedAt: timePtr(a.CreatedAt), DecidedAt: timePtr(a.DecidedAt),
+		CreatedAt: timePtr(a.CreatedAt), DecidedAt: timePtr(a.DecidedAt), Test: a.Test,
 	}
 }
 

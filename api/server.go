@@ -141,6 +141,8 @@ func (s *Server) buildPublic() http.Handler {
 	mux.HandleFunc("GET /openapi.json", s.openAPI)
 	mux.HandleFunc("GET "+WellKnownIdentityPath, s.wellKnownIdentity)
 	mux.HandleFunc("GET "+MTASTSPath, s.mtaSTS)
+	mux.HandleFunc("GET /u/{token}", s.unsubscribeGet) // one-click unsubscribe (unsubscribe.go): no key
+	mux.HandleFunc("POST /u/{token}", s.unsubscribePost)
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt, s.bearer))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/queue"
@@ -120,6 +121,15 @@ func (s *session) handleBounces(raw []byte) error {
 	}
 	dsn, err := ParseDSN(bytes.NewReader(raw))
 	if err != nil {
+		if a, aerr := ParseARF(bytes.NewReader(raw)); aerr == nil { // a feedback loop to the return path
+			for _, b := range s.bounces {
+				if err := s.recordComplaint(a, b.msgID); err != nil {
+					return err
+				}
+			}
+			s.srv.metrics.messages.WithLabelValues("complaint").Inc()
+			return nil
+		}
 		s.log.Info("message to a bounce address is not a DSN, dropped", "err", err)
 		s.srv.metrics.messages.WithLabelValues("dropped").Inc()
 		return nil
@@ -163,4 +173,82 @@ func bounceDetail(r DSNRecipient, dsn *DSN) string {
 		return clean(r.DiagnosticCode)
 	}
 	return clean(fmt.Sprintf("DSN from %s: status %s", typedValue(dsn.ReportingMTA), r.Status))
+}
+
+// Complainer is what a complaint needs of the queue (*queue.Queue): suppressing a recipient of
+// a message we sent, which is refused (queue.ErrNotFound) when the message is not ours or the
+// address is not one of its recipients, so a forged report cannot suppress anyone else.
+type Complainer interface {
+	SuppressMessageRecipient(ctx context.Context, msgID, addr, reason, detail string) error
+}
+
+// handleAbuseReport turns an RFC 5965 report sent to abuse@ of a local domain into
+// "complaint" suppressions (recordComplaint). The report is delivered to the abuse mailbox as
+// well; a message there that is not a report is ordinary mail.
+func (s *session) handleAbuseReport(raw []byte) error {
+	if !s.abuse {
+		return nil
+	}
+	a, err := ParseARF(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	s.srv.metrics.messages.WithLabelValues("complaint").Inc()
+	return s.recordComplaint(a, "")
+}
+
+// recordComplaint suppresses, for the sending domain of message msgID (or of the message the
+// report's original Message-ID names: msg_…@host, ours), each recipient the report is about
+// (ARF.Recipients), with reason "complaint". Only abuse and fraud reports count. Reports about
+// a message or address that is not ours are logged and ignored; a store failure is returned,
+// so that the reporter retries.
+func (s *session) recordComplaint(a *ARF, msgID string) error {
+	c, ok := s.srv.opts.Queue.(Complainer)
+	if !ok {
+		return nil
+	}
+	if !a.Complaint() {
+		s.log.Info("feedback report is not a complaint", "feedback_type", a.FeedbackType)
+		return nil
+	}
+	if msgID == "" {
+		msgID = ourMessageID(a.MessageID)
+	}
+	rcpts := a.Recipients()
+	if msgID == "" || len(rcpts) == 0 {
+		s.log.Info("complaint names no message or recipient of ours, ignored", "message_id", clean(a.MessageID),
+			"recipients", len(rcpts))
+		return nil
+	}
+	detail := clean(fmt.Sprintf("ARF %s report from %s", a.FeedbackType, firstNonEmpty(a.UserAgent, s.env.helo)))
+	for _, r := range rcpts {
+		err := c.SuppressMessageRecipient(s.ctx, msgID, r, queue.SuppressComplaint, detail)
+		if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrInvalid) {
+			s.log.Info("complaint about a message or recipient not ours, ignored", "msg_id", msgID, "recipient", clean(r), "err", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record complaint about %s: %w", msgID, err)
+		}
+		s.log.Info("complaint recorded", "msg_id", msgID, "recipient", clean(r), "feedback_type", a.FeedbackType)
+	}
+	return nil
+}
+
+// ourMessageID is the queue id in a Message-ID we gave (submission: "<msg_…@hostname>"), or "".
+func ourMessageID(id string) string {
+	local, _, _ := strings.Cut(strings.Trim(strings.TrimSpace(id), "<>"), "@")
+	if !strings.HasPrefix(local, "msg_") {
+		return ""
+	}
+	return local
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

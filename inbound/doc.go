@@ -46,14 +46,24 @@
 //     per-recipient block with Action: failed becomes a "bounced" event on the original message
 //     (recipient, SMTP code from Diagnostic-Code, enhanced code from Status, the diagnostic as
 //     detail). It is not stored. A message that is not a DSN is accepted and dropped with a log
-//     line: refusing it would only make backscatter elsewhere.
+//     line: refusing it would only make backscatter elsewhere — unless it is an RFC 5965
+//     feedback report (below), which feedback loops may send to the return path.
+//   - Complaints: an RFC 5965 abuse report (multipart/report; report-type=feedback-report,
+//     ParseARF) sent to abuse@ of a local domain or to a bounce address, with Feedback-Type
+//     abuse or fraud, suppresses (queue "complaint") each recipient it is about —
+//     Original-Rcpt-To, else the original's To/Cc when they name exactly one address — for the
+//     sending domain of the message it reports: the bounce address's message, or the one its
+//     original Message-ID (<msg_…@host>, ours) names. The queue refuses an address that was not
+//     a recipient of that message, so a forged report suppresses no one else. A report to
+//     abuse@ is stored in the abuse mailbox as well.
 //
 // Errors become SMTP replies in one place, reply.go; anything unknown is 451 4.3.0.
 //
 // # Files
 //
 // server.go (Server, Serve, Shutdown), options.go, session.go (the smtp.Session), rcpt.go
-// (recipient classification), deliver.go (delivery, events, bounces), auth.go (SPF, DKIM,
+// (recipient classification), deliver.go (delivery, events, bounces, complaints), arf.go
+// (ParseARF), auth.go (SPF, DKIM,
 // Authentication-Results), dmarc.go, header.go (header scanning, Received:, forged field
 // removal), dsn.go (ParseDSN), resolver.go (Resolver: the node's shared dnsclient.Client
 // satisfies it), reply.go, errors.go, metrics.go.

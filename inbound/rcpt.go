@@ -13,6 +13,7 @@ import (
 type recipient struct {
 	mbox     mailbox.Mailbox
 	bounceID string
+	abuse    bool // abuse@ of a local domain (RFC 2142): ARF reports there are complaints
 }
 
 // classify decides what a RCPT TO address is. The domain must be one of the store's domains
@@ -41,8 +42,11 @@ func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
 	}
 	addr := strings.ToLower(local) + "@" + domain
 	mb, err := s.opts.Store.Mailbox(ctx, addr)
+	abuse := strings.EqualFold(local, "abuse")
 	if notFound(err) && roleLocal(local) {
-		return s.roleMailbox(ctx, domain)
+		r, err := s.roleMailbox(ctx, domain)
+		r.abuse = abuse
+		return r, err
 	}
 	if notFound(err) {
 		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownUser, addr)
@@ -50,7 +54,7 @@ func (s *Server) classify(ctx context.Context, to string) (recipient, error) {
 	if err != nil {
 		return recipient{}, fmt.Errorf("look up mailbox %s: %w", addr, err)
 	}
-	return recipient{mbox: mb}, nil
+	return recipient{mbox: mb, abuse: abuse}, nil
 }
 
 // notFound reports a store answer meaning "no such domain or mailbox"; a name the store

@@ -32,6 +32,7 @@ type session struct {
 	sizeHint int64
 	rcpts    []mailbox.Mailbox // local recipients, deduplicated
 	bounces  []bounceRcpt      // VERP bounce recipients
+	abuse    bool              // a recipient is abuse@ of a local domain: an ARF report there is a complaint
 	badRcpts int
 }
 
@@ -94,6 +95,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.srv.metrics.recipients.WithLabelValues("local").Inc()
 		s.rcpts = append(s.rcpts, r.mbox)
 	}
+	s.abuse = s.abuse || r.abuse
 	return nil
 }
 
@@ -132,6 +134,11 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.metrics.messages.WithLabelValues("rejected").Inc()
 		return reply(err)
 	}
+	if err := s.handleAbuseReport(raw); err != nil {
+		s.log.Error("recording complaint", "err", err)
+		s.srv.metrics.messages.WithLabelValues("error").Inc()
+		return reply(err)
+	}
 	if err := s.handleBounces(raw); err != nil {
 		s.log.Error("recording bounce", "err", err)
 		s.srv.metrics.messages.WithLabelValues("error").Inc()
@@ -158,7 +165,7 @@ func (s *session) readData(r io.Reader) ([]byte, error) {
 // Reset implements smtp.Session: it drops the transaction's envelope.
 func (s *session) Reset() {
 	s.env.mailFrom, s.utf8, s.sizeHint = "", false, 0
-	s.rcpts, s.bounces = nil, nil
+	s.rcpts, s.bounces, s.abuse = nil, nil, false
 }
 
 // Logout implements smtp.Session: it cancels the session's context.

@@ -172,7 +172,11 @@ func (c *core) prepareAPIKey(k APIKey) (APIKey, error) {
 		return APIKey{}, fmt.Errorf("mailbox: API key hash must be 64 hex characters")
 	}
 	k.Hash = strings.ToLower(k.Hash)
-	if err := CheckScopes(k.Scopes); err != nil {
+	check := CheckScopes
+	if k.Test {
+		check = CheckTestScopes
+	}
+	if err := check(k.Scopes); err != nil {
 		return APIKey{}, err
 	}
 	if k.ID == "" {

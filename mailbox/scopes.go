@@ -57,6 +57,20 @@ func CheckScopes(scopes []string) error {
 	return nil
 }
 
+// CheckTestScopes is CheckScopes for a test key: send, read and tag only. A test key never
+// decides approvals or administers, so test data never changes what a live key sees.
+func CheckTestScopes(scopes []string) error {
+	if err := CheckScopes(scopes); err != nil {
+		return err
+	}
+	for i, s := range scopes {
+		if s == ScopeApprove || s == ScopeAdmin {
+			return &ScopeError{Index: i, Msg: "a test key holds send, read and tag only"}
+		}
+	}
+	return nil
+}
+
 // UsableScopes are the scopes a stored key acts with. A key stored before separation of duties
 // (send together with approve or admin, which CheckScopes now refuses) acts as its agent half:
 // its approve and admin are inert, so it can neither decide nor mint itself an operator key.

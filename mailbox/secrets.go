@@ -7,23 +7,39 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 )
 
-// APIKeyPrefix starts every plaintext API key.
-const APIKeyPrefix = "mm_live_"
+// APIKeyPrefix starts every plaintext live API key; TestAPIKeyPrefix every test key
+// (APIKey.Test: its sends go through the whole pipeline and are never delivered).
+const (
+	APIKeyPrefix     = "mm_live_"
+	TestAPIKeyPrefix = "mm_test_"
+)
+
+// IsAPIKeySecret reports whether secret looks like an API key (live or test), as opposed to a
+// mailbox password.
+func IsAPIKeySecret(secret string) bool {
+	return strings.HasPrefix(secret, APIKeyPrefix) || strings.HasPrefix(secret, TestAPIKeyPrefix)
+}
 
 // lowerBase32 is RFC 4648 base32 in lower case without padding.
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // NewAPIKeySecret returns a new plaintext key ("mm_live_" + 32 random base32
 // characters, 160 bits) and its hash for storage.
-func NewAPIKeySecret() (plaintext, hash string) {
+func NewAPIKeySecret() (plaintext, hash string) { return newSecret(APIKeyPrefix) }
+
+// NewTestAPIKeySecret is NewAPIKeySecret for a test key ("mm_test_" + 32 characters).
+func NewTestAPIKeySecret() (plaintext, hash string) { return newSecret(TestAPIKeyPrefix) }
+
+func newSecret(prefix string) (plaintext, hash string) {
 	var b [20]byte
 	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
-	plaintext = APIKeyPrefix + lowerBase32.EncodeToString(b[:])
+	plaintext = prefix + lowerBase32.EncodeToString(b[:])
 	return plaintext, HashAPIKey(plaintext)
 }
 

@@ -83,6 +83,10 @@ type APIKey struct {
 	Mailboxes []string // addresses the key may act for; ["*"] = all
 	Scopes    []string // see AllScopes; never send together with approve or admin (CheckScopes)
 	Created   time.Time
+	// Test marks a test key ("mm_test_…"): its sends are validated, overseen, signed with an
+	// unpublished key and journaled like any other, and never delivered (queue.Message.Test).
+	// A test key holds send, read and tag at most (CheckTestScopes).
+	Test bool `json:",omitempty"`
 }
 
 // AllowsMailbox reports whether the key may act for address ("*" allows all).

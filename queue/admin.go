@@ -128,7 +128,7 @@ func (q *Queue) Delete(ctx context.Context, msgID string) error {
 		b.Close()
 		return fmt.Errorf("delete %s: %w", msgID, err)
 	}
-	j := q.newJournal(b, m.ID)
+	j := q.msgJournal(b, m)
 	now := q.now()
 	for _, r := range rcpts {
 		if !r.final() {

@@ -137,7 +137,7 @@ func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, 
 	}
 	set(b, approvalKey(aid), encodeValue(ar))
 	del(b, holdKey(aid))
-	j := q.newJournal(b, m.ID)
+	j := q.msgJournal(b, m)
 	j.add(Event{Type: EventType(state), By: by, Reason: reason, Tags: m.Tags})
 	units := q.releaseHeld(j, m, rcpts, state, now)
 	if state == ApprovalRejected {

@@ -45,7 +45,7 @@ func (q *Queue) Cancel(ctx context.Context, msgID, by string) (CancelResult, err
 	defer unlock()
 	now := q.now()
 	b := q.db.NewBatch()
-	j := q.newJournal(b, m.ID)
+	j := q.msgJournal(b, m)
 	if err := q.cancelApproval(j, m, by, now); err != nil {
 		b.Close()
 		return res, fmt.Errorf("cancel %s: %w", msgID, err)

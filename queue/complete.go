@@ -64,7 +64,7 @@ func (q *Queue) complete(ls *leaseState, l *Lease, results []Result, domainBacko
 	now := q.now()
 	b := q.db.NewBatch()
 	del(b, leaseKey(ls.id))
-	j := q.newJournal(b, m.ID)
+	j := q.msgJournal(b, m)
 	finals := q.applyResults(j, m, rcpts, ls.p.d.name, l.Recipients, results, now)
 	c := q.domainOutcome(b, ls.p.d, domainBackoff, now)
 	c.next = q.reschedule(b, ls.p, rcpts, now)

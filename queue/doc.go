@@ -66,6 +66,11 @@
 // family. Untagged return paths (the format before tags) are accepted only for messages whose
 // id is older than the key, and only until MaxLifetime after the key was made.
 //
+// UnsubscribeToken makes the token of a one-click List-Unsubscribe URL (RFC 8058): the
+// sending domain, the recipient and the message id, base64url, with 128 bits of
+// HMAC-SHA256 under the same key and its own label ("multimail unsubscribe v1");
+// ParseUnsubscribeToken verifies it and Unsubscribe adds the "unsubscribe" suppression.
+//
 // # Key schema
 //
 // Every key is 'q' (0x71), a family byte, then the fields below. Integers are big-endian
@@ -77,7 +82,8 @@
 //
 //	family       key after 'q'                                      value
 //	0x01 msg     01 <msg:16>                                        v1 msgRecord: mailbox, from, subject, lane, tags,
-//	                                                                expires_at, queued_at, size, approval id, source, ...
+//	                                                                expires_at, queued_at, size, approval id, source,
+//	                                                                test (a test key's message: never leased), ...
 //	0x02 body    02 <msg:16>                                        v1 + raw RFC 5322 bytes; stored once, deleted
 //	                                                                when every recipient is final
 //	0x03 rcpt    03 <msg:16> <idx:2>                                v1 rcptRecord: address, domain, status, attempts,
@@ -117,7 +123,9 @@
 //	Enqueue        msg, body, rcpt*, sched (one per domain, unless held or rejected),
 //	               approval (+ hold when pending), idem, event*, outbox*          Sync
 //	Next           -sched, +lease (or rcpt*/event*/outbox*, -body when done, when
-//	               all recipients of the unit expired or failed)                  NoSync / Sync
+//	               all recipients of the unit expired or failed, or the message
+//	               is a test message: its due recipients are delivered to the
+//	               test sink here and nothing is leased)                          NoSync / Sync
 //	  with OnFinal  ... and -body in a batch of its own after the hook             Sync
 //	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
 //	               event*, outbox*, suppress (a 5.1.1/5.1.2/5.1.10 bounce)        Sync

@@ -156,8 +156,9 @@ func (q *Queue) build(b *pebble.Batch, m *Message, id ulid, rcpts []*rcptRecord)
 		ID: m.ID, Mailbox: m.Mailbox, From: m.From, Subject: m.Subject, Lane: m.Lane,
 		Tags: slices.Clone(m.Tags), ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, QueuedAt: now, Size: len(m.Body),
 		NRcpt: len(rcpts), Source: m.Source, Monitored: m.Monitored, IdemKey: m.IdempotencyKey,
+		Test: m.Test,
 	}
-	j := q.newJournal(b, m.ID)
+	j := q.msgJournal(b, rec)
 	j.next = 1 // a new message: no stored events
 	q.writeApproval(j, m, rec, rcpts, now)
 	set(b, msgKey(id), encodeValue(rec))
@@ -209,7 +210,7 @@ func (q *Queue) writeApproval(j *journal, m *Message, rec *msgRecord, rcpts []*r
 	}
 	rec.Approval = a.ID
 	ar := ApprovalRecord{Approval: *a, MsgID: m.ID, Mailbox: m.Mailbox, Subject: m.Subject,
-		Tags: slices.Clone(m.Tags), CreatedAt: now}
+		Tags: slices.Clone(m.Tags), CreatedAt: now, Test: m.Test}
 	for _, r := range rcpts {
 		ar.To = append(ar.To, r.Addr)
 	}

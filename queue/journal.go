@@ -26,6 +26,7 @@ type journal struct {
 	next    uint64 // next sequence number; 0 = not read yet
 	events  []Event
 	outbox  []outboxEntry
+	test    bool // the message is a test message: every event is marked Test
 }
 
 // outboxEntry is one outbox item written by a journal, for the in-memory index.
@@ -38,6 +39,13 @@ func (q *Queue) newJournal(b *pebble.Batch, subject string) *journal {
 	j := &journal{q: q, b: b, subject: subject, now: q.now()}
 	id, err := parseID(prefixMsg, subject)
 	j.id, j.isMsg = id, err == nil
+	return j
+}
+
+// msgJournal is newJournal for the message m: a test message's events are marked Test.
+func (q *Queue) msgJournal(b *pebble.Batch, m *msgRecord) *journal {
+	j := q.newJournal(b, m.ID)
+	j.test = m.Test
 	return j
 }
 
@@ -66,6 +74,7 @@ func (j *journal) flush() error {
 	for i := range j.events {
 		ev := &j.events[i]
 		ev.Seq, ev.MsgID = j.next, j.subject
+		ev.Test = ev.Test || j.test
 		if ev.Time.IsZero() {
 			ev.Time = j.now
 		}

@@ -33,6 +33,7 @@ type msgRecord struct {
 	Source    string    `json:"source,omitempty"`
 	Monitored bool      `json:"monitored,omitempty"`
 	IdemKey   string    `json:"idem_key,omitempty"`
+	Test      bool      `json:"test,omitempty"` // Message.Test: never leased, delivered to the sink
 }
 
 // start is when the message's lifetime starts: its SendAt when scheduled, else QueuedAt.

@@ -64,7 +64,7 @@ func (q *Queue) holdOne(msgID, reason string) error {
 	aid := newULID(now)
 	ar := ApprovalRecord{Approval: Approval{ID: formatID(prefixApproval, aid), State: ApprovalPending, By: "restore", Reason: reason},
 		MsgID: m.ID, Mailbox: m.Mailbox, Subject: m.Subject, Tags: m.Tags, CreatedAt: now}
-	j := q.newJournal(b, m.ID)
+	j := q.msgJournal(b, m)
 	for _, r := range rcpts {
 		if r.Status != RcptQueued && r.Status != RcptDeferred {
 			continue

@@ -56,7 +56,7 @@ func (q *Queue) status(id ulid) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{ID: m.ID, Mailbox: m.Mailbox, From: m.From, Subject: m.Subject, State: msgState(rcpts),
-		Lane: m.Lane, Tags: m.Tags, QueuedAt: m.QueuedAt, ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, Size: m.Size}
+		Lane: m.Lane, Tags: m.Tags, QueuedAt: m.QueuedAt, ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, Size: m.Size, Test: m.Test}
 	for _, r := range rcpts {
 		st.Recipients = append(st.Recipients, RecipientStatus{Address: r.Addr, Status: r.Status,
 			Attempts: r.Attempts, NextAttempt: r.Next, LastCode: r.LastCode,

@@ -74,7 +74,15 @@ type Message struct {
 	Source         string // "smtp" | "api" | "dsn" | "mcp" ...
 	Actor          string // who sent, for the audit journal ("api:<key id>", "smtp:<mailbox>"); "" = Source
 	Monitored      bool   // oversight "monitored": an event "monitored" is recorded
+	// Test: sent with a test key. The message goes through everything (approval, schedule,
+	// events, webhooks) but is never leased to a deliverer: when due, its recipients are
+	// delivered to the test sink ("delivered" with Test set, MXHost TestSink) by the queue
+	// itself, so no code path can hand it to an MX or a local mailbox.
+	Test bool
 }
+
+// TestSink is the MXHost of a test message's "delivered" events.
+const TestSink = "test-sink.invalid"
 
 // ApprovalState is the state of an approval: pending, approved or rejected.
 type ApprovalState string
@@ -107,6 +115,7 @@ type ApprovalRecord struct {
 	To        []string
 	Tags      []string
 	CreatedAt time.Time
+	Test      bool // a test key's message (Message.Test)
 }
 
 // Receipt is the result of Enqueue.
@@ -214,6 +223,7 @@ type Event struct {
 	MailboxID    string    `json:",omitempty"` // for "received"
 	EmailID      string    `json:",omitempty"` // for "received"
 	SendAt       time.Time `json:",omitzero"`  // for "scheduled"
+	Test         bool      `json:",omitempty"` // an event of a test message (Message.Test)
 	// Received is what a "received" event tells about the email, so a webhook receiver can act
 	// without a second call (untrusted mail content: From, Subject and Snippet are the sender's).
 	Received *ReceivedInfo `json:",omitempty"`
@@ -272,6 +282,7 @@ type Status struct {
 	Recipients []RecipientStatus
 	Approval   *Approval
 	Events     []Event
+	Test       bool // a test key's message (Message.Test): never delivered
 }
 
 // ListFilter selects messages for List. Zero values match everything.

@@ -33,6 +33,7 @@ type envelope struct {
 	now       time.Time
 	msgID     string // the queue id, assigned before the enqueue for the VERP return path
 	actor     string // who sends (Principal.by), for the audit journal
+	test      bool   // a test key's send (Principal.Test)
 }
 
 // sender looks up a sending mailbox and its domain: no mailbox is ErrUnknownMailbox, a mailbox
@@ -101,11 +102,16 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 	}
 	raw = identity.RemoveFields(raw, identity.FieldName) // only the release adds one
 	signDom := s.sendingDomain(ctx, addr, env.sender.domain)
-	signed, err := s.sign(raw, signDom)
+	var signed []byte
+	if env.test {
+		signed, err = s.signTest(raw, signDom.Name)
+	} else {
+		signed, err = s.sign(raw, signDom)
+	}
 	if err != nil {
 		return queue.Receipt{}, err
 	}
-	if h, now := releaseAtAccept(env, dec); now {
+	if h, now := releaseAtAccept(env, dec); now && !env.test {
 		if signed, err = s.release(signed, env.sender.domain, h); err != nil {
 			return queue.Receipt{}, s.refused("identity", err)
 		}
@@ -115,6 +121,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 		To: env.rcpts, Subject: env.subject, Lane: env.lane, Tags: env.tags, Body: signed,
 		ExpiresAt: env.expiresAt, SendAt: env.sendAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
 		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored, Actor: env.actor,
+		Test: env.test,
 	})
 	if err != nil {
 		return queue.Receipt{}, s.refused("enqueue", fmt.Errorf("submission: enqueue %s: %w", env.msgID, err))
@@ -122,6 +129,9 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 	s.metrics.accepted.WithLabelValues(env.source, r.Status).Inc()
 	s.log.InfoContext(ctx, "accepted", "msg_id", r.ID, "mailbox", addr, "status", r.Status,
 		"rcpts", len(env.rcpts), "size", len(signed), "source", env.source, "duplicate", r.Duplicate)
+	if env.test { // no oversight mail, no Sent copy: a test key causes no delivery anywhere
+		return r, nil
+	}
 	s.notifyOversight(ctx, env, dec, r, signed)
 	if r.Status == queue.StatusQueued && !r.Duplicate {
 		s.copyToSent(ctx, addr, r.ID, signed)
@@ -145,6 +155,19 @@ func (s *Submitter) sendingDomain(ctx context.Context, addr string, d mailbox.Do
 		return d
 	}
 	return sd
+}
+
+// TestSelector is the DKIM selector of test mail. It is never published: the key behind it is
+// made per process (Submitter.testKey), so test mail cannot be replayed as genuine.
+const TestSelector = "mmtest"
+
+// signTest DKIM-signs a test key's message with the unpublished test key.
+func (s *Submitter) signTest(raw []byte, domain string) ([]byte, error) {
+	out, err := sign(raw, domain, TestSelector, s.testKey)
+	if err != nil {
+		return nil, fmt.Errorf("submission: test dkim sign for %s: %w", domain, err)
+	}
+	return out, nil
 }
 
 // sign DKIM-signs raw with the domain's key. A domain without a key sends unsigned (logged).

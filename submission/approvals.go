@@ -45,10 +45,16 @@ func (s *Submitter) Approve(ctx context.Context, id, reason string, auth Princip
 		return s.release(body, snd.domain, identity.Header{Mailbox: ar.Mailbox, Mode: string(snd.mbox.Oversight),
 			Release: identity.ReleaseApproved, Ref: ar.ID, At: ar.DecidedAt, Msg: ar.MsgID})
 	}
+	if rec.Test { // test mail carries no identity header and has no Sent copy
+		release = nil
+	}
 	if err := s.opts.Queue.ApproveRelease(ctx, id, auth.by(), reason, release); err != nil {
 		return fmt.Errorf("submission: approve %s: %w", id, err)
 	}
 	s.log.InfoContext(ctx, "approved", "msg_id", rec.MsgID, "mailbox", rec.Mailbox, "by", auth.by())
+	if rec.Test {
+		return nil
+	}
 	body, err := s.opts.Queue.Body(ctx, rec.MsgID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "copy to Sent failed", "msg_id", rec.MsgID, "err", err)

@@ -2,6 +2,7 @@ package submission
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"multimail.dev/multimail/queue"
 )
 
 // The dialog harness runs testdata/dialogs/*.dialog against in-process servers. A dialog is
@@ -50,6 +53,12 @@ func TestDialogs(t *testing.T) {
 		t.Fatalf("want at least 25 dialogs, found %d (%v)", len(files), err)
 	}
 	srv := dialogServers{plain: newServer(t, false, dialogLimits), trusted: newServer(t, true, dialogLimits)}
+	for _, ts := range []*testServer{srv.plain, srv.trusted} { // suppressed_rcpt.dialog
+		if err := ts.q.Suppress(context.Background(), queue.Suppression{Domain: "example.com", Address: "gone@suppressed.example",
+			Reason: queue.SuppressHardBounce, Detail: "5.1.1 no such user\r\n250 OK"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".dialog"), func(t *testing.T) {
 			t.Parallel()

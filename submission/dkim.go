@@ -24,6 +24,7 @@ func signedHeaders() []string {
 	return []string{
 		"From", "From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To",
 		"References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+		hdrListUnsubscribe, hdrListUnsubscribePost, // RFC 8058 §4
 	}
 }
 

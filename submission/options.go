@@ -28,6 +28,9 @@ type Options struct {
 	Queue    *queue.Queue
 	Store    mailbox.Store
 	Hostname string // Message-ID domain; default "localhost"
+	// UnsubscribeURL is the public https base of the node's one-click unsubscribe endpoint
+	// (List-Unsubscribe: <UnsubscribeURL/u/TOKEN>); "" refuses "unsubscribe": true.
+	UnsubscribeURL string
 	// Rules are the [[approval_rule]]s in config order; the first match wins (docs/configuration.md).
 	Rules []Rule
 	// MaxRecipients bounds to+cc+bcc of one API send (default 100, as SMTP).
@@ -127,6 +130,11 @@ type Principal struct {
 	// Owner is the ctl socket's principal (its file permissions were the authentication): it
 	// holds every scope and decides approvals whatever else it holds.
 	Owner bool
+	// Test: a test key ("mm_test_…", mailbox.APIKey.Test). Its sends go through validation,
+	// oversight and the queue like any other, are DKIM-signed with an unpublished per-process
+	// key (selector TestSelector) and carry no Multimail-Identity, are never copied to Sent,
+	// and the queue never delivers them (queue.Message.Test).
+	Test bool
 }
 
 // may reports whether the principal may act for mailbox.

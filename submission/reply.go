@@ -27,6 +27,8 @@ func reply(err error) *smtp.SMTPError {
 		return smtpserver.ErrorReply(err)
 	case errors.Is(err, ErrTooManyRecipients):
 		return smtpserver.Reply(452, 4, 5, 3, "Too many recipients")
+	case errors.As(err, &fe) && errors.Is(err, ErrSuppressed):
+		return smtpserver.Reply(550, 5, 7, 1, "Recipient suppressed: "+replyText(fe.Msg))
 	case errors.As(err, &fe):
 		return fieldReply(fe)
 	case errors.Is(err, ErrAuthRequired):
@@ -53,6 +55,20 @@ func reply(err error) *smtp.SMTPError {
 		return smtpserver.Reply(421, 4, 7, 0, "Too many commands, closing connection")
 	}
 	return smtpserver.Reply(451, 4, 3, 0, "Temporary local error, try again later")
+}
+
+// replyText keeps printable ASCII of s (at most 400 bytes), so a stored detail (a remote's
+// reply, an operator's note) never puts a line break or a control byte into our reply.
+func replyText(s string) string {
+	b := make([]byte, 0, min(len(s), 400))
+	for i := 0; i < len(s) && len(b) < 400; i++ {
+		if c := s[i]; c >= ' ' && c < 0x7f {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
 }
 
 // fieldReply maps a bad field: envelope addresses get their RFC 3463 address codes.

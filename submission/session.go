@@ -114,7 +114,7 @@ func (s *session) authenticate(user, pass string) error {
 // the password carries its own id and scopes, so a key without "send" cannot submit.
 func (s *session) principalFor(addr, secret string) *Principal {
 	p := &Principal{Mailbox: addr, Scopes: []string{"send"}, Source: "smtp"}
-	if !strings.HasPrefix(secret, mailbox.APIKeyPrefix) {
+	if !mailbox.IsAPIKeySecret(secret) {
 		return p
 	}
 	k, err := s.srv.sub.opts.Store.APIKeyByHash(s.ctx, mailbox.HashAPIKey(secret))
@@ -123,7 +123,7 @@ func (s *session) principalFor(addr, secret string) *Principal {
 		p.Scopes = nil
 		return p
 	}
-	p.KeyID, p.Scopes = k.ID, mailbox.UsableScopes(k.Scopes)
+	p.KeyID, p.Scopes, p.Test = k.ID, mailbox.UsableScopes(k.Scopes), k.Test
 	return p
 }
 
@@ -172,6 +172,12 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if msg != "" {
 		s.log.Info("recipient refused", "rcpt", to, "why", msg)
 		return reply(fieldErr("to", msg))
+	}
+	if s.from != "" {
+		if err := s.srv.sub.CheckRcptSuppressed(s.ctx, s.from, fmt.Sprintf("to[%d]", len(s.rcpts)), addr); err != nil {
+			s.log.Info("recipient refused", "rcpt", addr, "err", err)
+			return reply(err)
+		}
 	}
 	s.rcpts = append(s.rcpts, addr)
 	return nil

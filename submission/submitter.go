@@ -2,6 +2,8 @@ package submission
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +23,7 @@ type Submitter struct {
 	keys    keyCache
 	metrics *metrics
 	rules   atomic.Pointer[[]Rule] // the approval rules in force (SetRules swaps them)
+	testKey ed25519.PrivateKey     // signs test mail under TestSelector; never published
 }
 
 // New checks opts and returns a Submitter. A bad approval rule is an error naming the rule.
@@ -36,7 +39,11 @@ func New(opts Options) (*Submitter, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Submitter{opts: opts, log: opts.Logger, clock: opts.Clock, metrics: m}
+	_, tk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("submission: test key: %w", err)
+	}
+	s := &Submitter{opts: opts, log: opts.Logger, clock: opts.Clock, metrics: m, testKey: tk}
 	rules := slices.Clone(opts.Rules)
 	s.rules.Store(&rules)
 	return s, nil
@@ -94,6 +101,9 @@ func withDefaults(o Options) Options {
 func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) (queue.Receipt, error) {
 	now := s.clock.Now()
 	d, err := s.validate(req, now)
+	if err == nil {
+		err = s.checkUnsubscribe(req, d)
+	}
 	if err != nil {
 		return queue.Receipt{}, s.refused("invalid", err)
 	}
@@ -114,13 +124,18 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 	if req.IdempotencyKey != "" {
 		hash = requestHash(req)
 	}
-	if r, dup, err := s.idempotent(ctx, d.mailbox, req.IdempotencyKey, hash); err != nil || dup {
+	idem := req.IdempotencyKey
+	if idem != "" && auth.Test { // a test key's keys never meet a live key's
+		idem = "test:" + idem
+	}
+	if r, dup, err := s.idempotent(ctx, d.mailbox, idem, hash); err != nil || dup {
 		return r, err
 	}
 	env := &envelope{
 		sender: snd, rcpts: d.rcpts, subject: req.Subject, lane: d.lane, tags: d.tags,
-		expiresAt: req.ExpiresAt, sendAt: req.SendAt, idemKey: req.IdempotencyKey, reqHash: hash,
+		expiresAt: req.ExpiresAt, sendAt: req.SendAt, idemKey: idem, reqHash: hash,
 		source: sourceOf(auth, "api"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
+		test: auth.Test,
 	}
 	if req.Markdown != "" { // the text part is the markdown itself, the html part its rendering
 		c := *req
@@ -129,6 +144,9 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 		}
 		c.Text, c.Markdown = req.Markdown, ""
 		req = &c
+	}
+	if req.Unsubscribe {
+		req = s.withUnsubscribe(req, snd.domain.Name, d.rcpts[0], env.msgID)
 	}
 	raw, err := compose(req, d, now, s.messageIDHeader(env.msgID))
 	if err != nil {
@@ -155,6 +173,9 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	if err != nil {
 		return queue.Receipt{}, s.refused("invalid", err)
 	}
+	if err := s.CheckRcptSuppressed(ctx, snd.mbox.Address, "", rcpts...); err != nil {
+		return queue.Receipt{}, err // RCPT refused them already; a list change since is caught here
+	}
 	if int64(len(raw)) > s.opts.MaxMessageBytes+traceSlack {
 		return queue.Receipt{}, s.refused("too_large", fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw)))
 	}
@@ -172,6 +193,7 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	env := &envelope{
 		sender: snd, rcpts: rcpts, subject: m.subject(), lane: lane, tags: tags,
 		source: sourceOf(auth, "smtp"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
+		test: auth.Test,
 	}
 	m.complete(now, s.messageIDHeader(env.msgID))
 	body, err := m.bytes()
@@ -199,16 +221,40 @@ func (s *Submitter) checkSuppressed(ctx context.Context, req *SendRequest, d *dr
 		return nil
 	}
 	for i, a := range d.rcpts {
-		e, ok := sup[strings.ToLower(a)]
-		if !ok {
-			continue
+		if e, ok := sup[strings.ToLower(a)]; ok {
+			return s.refused("suppressed", suppressedErr(d.fields[i], a, domain, e))
 		}
-		why := e.Reason
-		if e.Detail != "" {
-			why += ": " + e.Detail
+	}
+	return nil
+}
+
+// suppressedErr is the *FieldError of a suppressed recipient: the address, the sending domain
+// and why (the entry's reason and detail).
+func suppressedErr(field, addr, domain string, e queue.Suppression) *FieldError {
+	why := e.Reason
+	if e.Detail != "" {
+		why += ": " + e.Detail
+	}
+	return &FieldError{Field: field, cause: ErrSuppressed, Msg: fmt.Sprintf("%s is suppressed for %s (%s)", addr, domain, why)}
+}
+
+// CheckRcptSuppressed refuses an SMTP recipient on the sending mailbox's domain list, the
+// rule the API applies (there is no ignore_suppression on SMTP): a *FieldError wrapping
+// ErrSuppressed, answered 550 5.7.1 naming the suppression. field is "to[i]".
+func (s *Submitter) CheckRcptSuppressed(ctx context.Context, from, field string, rcpts ...string) error {
+	domain := domainOf(from)
+	sup, err := s.opts.Queue.Suppressed(ctx, domain, rcpts)
+	if err != nil {
+		return fmt.Errorf("submission: suppression list: %w", err)
+	}
+	for i, a := range rcpts {
+		if e, ok := sup[strings.ToLower(a)]; ok {
+			f := field
+			if f == "" {
+				f = fmt.Sprintf("to[%d]", i)
+			}
+			return s.refused("suppressed", suppressedErr(f, a, domain, e))
 		}
-		return s.refused("suppressed", &FieldError{Field: d.fields[i], cause: ErrSuppressed,
-			Msg: fmt.Sprintf("%s is suppressed for %s (%s)", a, domain, why)})
 	}
 	return nil
 }

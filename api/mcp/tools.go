@@ -436,6 +436,7 @@ const sendSchema = `{
       "content": {"type": "string", "description": "The file's bytes, base64."}}}},
     "expires_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time after which undelivered recipients are reported expired instead of retried."},
     "ignore_suppression": {"type": "boolean", "description": "Send to addresses on the suppression list too; needs an admin principal (the CLI), else forbidden. A suppressed recipient is otherwise refused with error code suppressed naming the address and why."},
+    "unsubscribe": {"type": "boolean", "description": "For newsletters and other bulk mail to one recipient: add a one-click List-Unsubscribe link (RFC 8058); the recipient's click puts them on the suppression list. Never with priority high; exactly one recipient."},
     "send_at": {"type": "string", "format": "date-time", "description": "RFC 3339 time to send at (scheduled send, at most 30 days ahead): the message is held in the queue until then and can be cancelled with cancel_message before it goes."},
     "idempotency_key": {"type": "string", "description": "Any unique string; repeating a send with the same key and body returns the first result instead of sending again (24 h)."}
   }

@@ -30,6 +30,7 @@ func Payload(ev queue.Event) wire.WebhookEvent {
 		MailboxID:    ev.MailboxID,
 		EmailID:      ev.EmailID,
 		Seq:          ev.Seq,
+		Test:         ev.Test,
 	}
 	if r := ev.Received; r != nil {
 		p.From, p.To, p.Subject, p.Snippet, p.ThreadID = r.From, r.To, r.Subject, r.Snippet, r.ThreadID

@@ -72,6 +72,10 @@ type KeyRequest struct {
 	Mailbox   string   `json:"mailbox"`
 	Mailboxes []string `json:"mailboxes,omitempty"` // alternative to mailbox: several
 	Scopes    []string `json:"scopes,omitempty"`    // default ["send","read","tag"]
+	// Test makes a test key ("mm_test_…"): its sends go through validation, oversight, signing
+	// (an unpublished test selector), events and webhooks ("test": true) and are never
+	// delivered. A test key holds send, read and tag only.
+	Test bool `json:"test,omitempty"`
 }
 
 // Key is an API key as the admin endpoints report it. APIKey (the plaintext) is set only in
@@ -81,6 +85,7 @@ type Key struct {
 	Mailboxes []string  `json:"mailboxes"`
 	Scopes    []string  `json:"scopes"`
 	CreatedAt time.Time `json:"created_at"`
+	Test      bool      `json:"test,omitempty"` // a test key: its sends are never delivered
 	APIKey    string    `json:"api_key,omitempty"`
 }
 

@@ -49,6 +49,7 @@ type Approval struct {
 	Reason     string     `json:"reason,omitempty"`
 	CreatedAt  *time.Time `json:"created_at,omitempty"`
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	Test       bool       `json:"test,omitempty"` // a test key's message: never delivered
 }
 
 // ApprovalList is the body of GET /v1/approvals.
@@ -101,6 +102,7 @@ type Message struct {
 	Recipients []Recipient  `json:"recipients"`
 	Approval   *Approval    `json:"approval,omitempty"`
 	Events     []TrailEvent `json:"events,omitempty"`
+	Test       bool         `json:"test,omitempty"` // sent with a test key: never delivered
 }
 
 // MessageList is the body of GET /v1/admin/queue.

@@ -36,6 +36,11 @@ type SendRequest struct {
 	// send (the CLI's owner principal: no key is created with both).
 	IgnoreSuppression bool   `json:"ignore_suppression,omitempty"`
 	IdempotencyKey    string `json:"idempotency_key,omitempty"`
+	// Unsubscribe adds List-Unsubscribe (an HTTPS one-click URL served by the node, RFC 2369)
+	// and List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058), both DKIM-signed; a
+	// POST to the URL puts the recipient on the sending domain's suppression list (reason
+	// unsubscribe). For bulk mail: exactly one recipient, never with priority "high".
+	Unsubscribe bool `json:"unsubscribe,omitempty"`
 }
 
 // CancelResponse is the 200 body of POST /v1/messages/{message_id}/cancel.

@@ -30,6 +30,7 @@ type WebhookEvent struct {
 	MailboxID    string   `json:"mailbox_id,omitempty"` // received
 	EmailID      string   `json:"email_id,omitempty"`   // received
 	Seq          uint64   `json:"seq,omitempty"`        // position in the message's event trail
+	Test         bool     `json:"test,omitempty"`       // an event of a test key's message (never delivered)
 
 	// received: the email in brief, so a receiver can act without a second call. From,
 	// Subject and Snippet are untrusted mail content (the sender wrote them); Snippet is the

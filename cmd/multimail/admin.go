@@ -187,9 +187,10 @@ func cmdMailbox(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func cmdKey(ctx context.Context, env *cliEnv, args []string) error {
-	a := newAdminCmd(env, "key", "key create --mailbox ADDRESS [--scope send,read,tag] | key list | key revoke KEY_ID")
+	a := newAdminCmd(env, "key", "key create --mailbox ADDRESS [--scope send,read,tag] [--test] | key list | key revoke KEY_ID")
 	mb := a.fs.String("mailbox", "", "the mailbox the key acts for (\"*\" for all) (create)")
 	scope := a.fs.String("scope", "send,read,tag", "comma-separated scopes: send, read, tag, approve, admin (create); send never with approve or admin")
+	test := a.fs.Bool("test", false, "a test key (mm_test_…): its sends go through everything and are never delivered; send, read, tag only (create)")
 	verb, err := a.parse(args, "create", "list", "revoke")
 	if err != nil {
 		return err
@@ -207,9 +208,13 @@ func cmdKey(ctx context.Context, env *cliEnv, args []string) error {
 	if verb == "list" {
 		var out wire.KeyList
 		return a.call(ctx, "GET", "/v1/admin/keys", nil, &out, func(w io.Writer) {
-			fmt.Fprintln(w, "KEY\tMAILBOXES\tSCOPES\tCREATED")
+			fmt.Fprintln(w, "KEY\tMAILBOXES\tSCOPES\tCREATED\tKIND")
 			for _, k := range out.Keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.KeyID, strings.Join(k.Mailboxes, ","), strings.Join(k.Scopes, ","), k.CreatedAt.Format(time.DateTime))
+				kind := "live"
+				if k.Test {
+					kind = "test"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.KeyID, strings.Join(k.Mailboxes, ","), strings.Join(k.Scopes, ","), k.CreatedAt.Format(time.DateTime), kind)
 			}
 		})
 	}
@@ -217,7 +222,7 @@ func cmdKey(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("%w: --mailbox is required", errUsage)
 	}
 	var out wire.Key
-	req := wire.KeyRequest{Mailbox: *mb, Scopes: splitList(*scope)}
+	req := wire.KeyRequest{Mailbox: *mb, Scopes: splitList(*scope), Test: *test}
 	return a.call(ctx, "POST", "/v1/admin/keys", req, &out, func(w io.Writer) {
 		fmt.Fprintf(w, "%s\n", out.APIKey)
 		fmt.Fprintf(a.env.stderr, "key %s for %s (%s); it is shown once, only its hash is stored\n",

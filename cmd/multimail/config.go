@@ -559,6 +559,15 @@ func (c *Config) validateListen() error {
 	return nil
 }
 
+// unsubscribeBase is the base of List-Unsubscribe links: [api] public_url when it is https
+// (RFC 8058 needs HTTPS), else "" (sends asking for the links are refused).
+func (c *Config) unsubscribeBase() string {
+	if strings.HasPrefix(c.API.PublicURL, "https://") {
+		return strings.TrimSuffix(c.API.PublicURL, "/")
+	}
+	return ""
+}
+
 func (c *Config) validateAPI() error {
 	if u := c.API.PublicURL; u != "" {
 		pu, err := url.Parse(u)

@@ -174,7 +174,8 @@ func (n *node) build() error {
 	sub, err := submission.New(submission.Options{
 		Queue: n.queue, Store: n.store, Hostname: n.cfg.Hostname, Rules: approvalRules(n.cfg.ApprovalRule),
 		Logger: n.log.With("component", "submission"), Registerer: n.reg, Links: links,
-		SendingDomain: n.cfg.sendingDomain(), // config_pools.go
+		SendingDomain:  n.cfg.sendingDomain(), // config_pools.go
+		UnsubscribeURL: n.cfg.unsubscribeBase(),
 	})
 	if err != nil {
 		return err

@@ -57,6 +57,17 @@ class ConfigTest(unittest.TestCase):
             with self.assertRaises(multimail.MultimailError):
                 MultimailClient(api_key="$MULTIMAIL_API_KEY")
 
+    def test_test_mode_follows_the_key_prefix(self) -> None:
+        self.assertTrue(MultimailClient(api_key="mm_test_abc").test_mode)
+        self.assertFalse(MultimailClient(api_key="mm_live_abc").test_mode)
+
+    def test_message_and_approval_carry_test(self) -> None:
+        m = multimail.Message.from_dict({"message_id": "msg_1", "status": "delivered", "test": True,
+                                         "approval": {"approval_id": "apr_1", "state": "approved", "test": True}})
+        self.assertTrue(m.test)
+        self.assertTrue(m.approval.test)
+        self.assertFalse(multimail.Message.from_dict({"message_id": "msg_2"}).test)
+
     def test_bad_url(self) -> None:
         with self.assertRaises(ValueError):
             MultimailClient(api_key="k", base_url="ftp://x")
@@ -88,6 +99,14 @@ class SendTest(unittest.TestCase):
         self.assertEqual(r.to_dict()["message_id"], "msg_01ABC")
         self.assertEqual(r.idempotency_key, req.headers["idempotency-key"])
         self.assertFalse(r.replayed)
+
+    def test_unsubscribe_is_sent_only_when_asked(self) -> None:
+        with FakeAPI([(202, {}, SENT), (202, {}, SENT)]) as fake:
+            c, _ = client_for(fake)
+            c.send_email(mailbox_id="news@example.com", to="reader@example.org", text="t", priority="low", unsubscribe=True)
+            c.send_email(mailbox_id="news@example.com", to="reader@example.org", text="t")
+            self.assertIs(fake.requests[0].json()["unsubscribe"], True)
+            self.assertNotIn("unsubscribe", fake.requests[1].json())
 
     def test_own_idempotency_key_and_replay(self) -> None:
         with FakeAPI([(202, {"Idempotent-Replayed": "true"}, SENT)]) as fake:

@@ -39,6 +39,9 @@ __all__ = ["MultimailClient", "DEFAULT_BASE_URL"]
 DEFAULT_BASE_URL = "http://127.0.0.1:8025"
 """Where `multimail serve` listens by default."""
 
+TEST_KEY_PREFIX = "mm_test_"
+"""The prefix of test keys (created with ``multimail key create --test``)."""
+
 _ENV_REF = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
 
 Addresses = Union[str, Sequence[str]]
@@ -87,7 +90,7 @@ class MultimailClient:
     """A client of one multimail server.
 
     Args:
-        api_key: the API key (``mm_live_…``); default ``MULTIMAIL_API_KEY``. A value that is
+        api_key: the API key (``mm_live_…``, or a test key ``mm_test_…``: see test_mode); default ``MULTIMAIL_API_KEY``. A value that is
             exactly ``"$NAME"`` or ``"${NAME}"`` is read from that environment variable.
         base_url: the server; default ``MULTIMAIL_API_URL``, else ``http://127.0.0.1:8025``.
         timeout: seconds for each HTTP attempt (connect and each read).
@@ -121,6 +124,13 @@ class MultimailClient:
     def __repr__(self) -> str:
         return "MultimailClient(base_url=%r)" % self.base_url
 
+    @property
+    def test_mode(self) -> bool:
+        """True when the key is a test key (``mm_test_…``): every send goes through
+        validation, oversight, events and webhooks (``"test": true``) and is never delivered;
+        get_message shows it delivered to the test sink. Test keys see test messages only."""
+        return self.api_key.startswith(TEST_KEY_PREFIX)
+
     # --- sending -----------------------------------------------------------------------
 
     def send_email(
@@ -143,6 +153,7 @@ class MultimailClient:
         markdown: Optional[str] = None,
         send_at: Optional[Union[datetime, str]] = None,
         ignore_suppression: Optional[bool] = None,
+        unsubscribe: Optional[bool] = None,
     ) -> SendResult:
         """POST /v1/send_email: queue a message from mailbox_id (the sender address).
 
@@ -159,6 +170,10 @@ class MultimailClient:
                 text, or bytes that the SDK base64-encodes.
             expires_at: an aware datetime or an RFC 3339 string: the server stops trying after
                 it and reports ``expired``.
+            unsubscribe: add a one-click ``List-Unsubscribe`` link (RFC 8058) for bulk mail to
+                one recipient; the recipient's click suppresses the address (reason
+                ``unsubscribe``). Refused (InvalidRequest on ``unsubscribe``) with priority
+                ``"high"``, several recipients, or a node without an https ``[api] public_url``.
             idempotency_key: sent as the ``Idempotency-Key`` header. When omitted, the SDK
                 generates one per call, so the call's own retries never send twice; pass your
                 own to make separate calls (e.g. after a crash) idempotent too.
@@ -184,6 +199,7 @@ class MultimailClient:
             "markdown": markdown,
             "send_at": None if send_at is None else format_time(send_at),
             "ignore_suppression": ignore_suppression,
+            "unsubscribe": unsubscribe,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         key = idempotency_key or "mmpy_" + uuid.uuid4().hex

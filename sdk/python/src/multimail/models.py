@@ -191,6 +191,7 @@ class Approval(Model):
     reason: Optional[str] = None
     created_at: Optional[datetime] = None
     decided_at: Optional[datetime] = None
+    test: bool = False  # the held message was sent with a test key (never delivered)
 
 
 @_model
@@ -242,6 +243,7 @@ class Message(Model):
     recipients: List[Recipient] = _field(list_=True)
     approval: Optional[Approval] = None
     events: List[TrailEvent] = _field(list_=True)
+    test: bool = False  # sent with a test key: delivered to the test sink, never to an MX
 
 
 @_model
