@@ -58,10 +58,11 @@ CREATE TABLE mm_email (
     keywords      text[] NOT NULL,  -- as first spelled
     keywords_lc   text[] NOT NULL,  -- lower-cased, for the tag filter
     internal_date bigint NOT NULL,  -- Unix ns
+    date_offset   integer NOT NULL, -- the InternalDate's zone offset in seconds
     size          bigint NOT NULL,
     body_id       text COLLATE "C" NOT NULL,
     thread_id     text COLLATE "C" NOT NULL,
-    summary       bytea NOT NULL    -- JSON: From, To, Cc, Subject, MessageID, Date, AuthResults
+    summary       bytea NOT NULL    -- JSON (strings as base64 bytes): From, To, Cc, Subject, MessageID, Date, AuthResults
 );
 CREATE UNIQUE INDEX mm_email_uid ON mm_email (folder_id, uid) WHERE uid > 0;
 CREATE INDEX mm_email_pending ON mm_email (folder_id) WHERE pending;
