@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -94,5 +98,24 @@ func TestPostgresMailboxesAcrossNodes(t *testing.T) {
 	chk, err := exec.Command(Binary(t), "migrate", "--check", "--config", b.Config).CombinedOutput()
 	if err != nil {
 		t.Fatalf("migrate --check: %v: %s", err, chk)
+	}
+}
+
+// TestPostgresRefusesAsyncCommit: a node whose database would acknowledge commits before they
+// are durable does not start, and says why.
+func TestPostgresRefusesAsyncCommit(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t) + "&synchronous_commit=off"
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "multimail.toml")
+	cfg := fmt.Sprintf("hostname = \"mx.e2e.test\"\ndata_dir = %q\n[store]\nbackend = \"postgres\"\ndsn = %q\n", filepath.Join(dir, "data"), dsn)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := Context(t, 2*time.Minute)
+	out, err := exec.CommandContext(ctx, Binary(t), "serve", "--config", cfgPath).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "synchronous_commit = off") {
+		t.Fatalf("serve = %v, output:\n%s", err, out)
 	}
 }
