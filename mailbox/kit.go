@@ -31,6 +31,14 @@ func (k *Kit) Watch(ctx context.Context, mailbox string) <-chan Change {
 // it after the commit, in commit order per mailbox.
 func (k *Kit) Publish(mailbox string, changes ...Change) { k.c.hub.publish(mailbox, changes...) }
 
+// Watching returns the mailboxes (normalised addresses) that have at least one watcher.
+func (k *Kit) Watching() []string { return k.c.hub.watching() }
+
+// Resync closes the channel of every watcher of mailbox, telling each to resynchronise (the
+// Watch contract's overflow signal), for changes the backend cannot describe one by one
+// (another node's).
+func (k *Kit) Resync(mailbox string) { k.c.hub.resync(mailbox) }
+
 // PrepareDomain validates and completes a Domain for AddDomain.
 func (k *Kit) PrepareDomain(d Domain) (Domain, error) { return k.c.prepareDomain(d) }
 

@@ -34,6 +34,7 @@ import (
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
+	"multimail.dev/multimail/mailbox/pgstore"
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -441,6 +442,9 @@ func (n *node) close() {
 		if err := n.queue.Close(); err != nil {
 			n.log.Error("close queue", "err", err)
 		}
+	}
+	if ps, ok := n.store.(*pgstore.Store); ok {
+		ps.Close() // its poller uses the pool
 	}
 	if n.pg != nil {
 		n.pg.Close()

@@ -25,6 +25,9 @@ type Store struct {
 	// stripes serialise this node's writers of one mailbox's contents around the database
 	// transaction and the publication of its changes, so local watchers see commit order.
 	stripes [64]sync.Mutex
+	watch   versions // what this node's watchers know of each watched mailbox (watch.go)
+	stop    context.CancelFunc
+	polling sync.WaitGroup
 }
 
 var (
@@ -38,12 +41,18 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts mailbox.Options) (*Store
 	if err := pgdb.Check(ctx, pool); err != nil {
 		return nil, err
 	}
-	return &Store{kit: mailbox.NewKit(opts), pool: pool}, nil
+	s := &Store{kit: mailbox.NewKit(opts), pool: pool}
+	s.watch.known, s.watch.inflight = map[string]int64{}, map[string]int{}
+	pctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.polling.Go(func() { s.poll(pctx) })
+	return s, nil
 }
 
-// Watch implements mailbox.Store. Changes are those committed by this node (see doc.go).
-func (s *Store) Watch(ctx context.Context, mb string) <-chan mailbox.Change {
-	return s.kit.Watch(ctx, mb)
+// Close stops the poller of other nodes' changes; the pool is the caller's.
+func (s *Store) Close() {
+	s.stop()
+	s.polling.Wait()
 }
 
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
@@ -68,11 +77,15 @@ func (s *Store) content(ctx context.Context, address string, fn func(tx pgx.Tx, 
 	mu := s.stripe(addr)
 	mu.Lock()
 	defer mu.Unlock()
-	var changes []mailbox.Change
+	var (
+		changes []mailbox.Change
+		version int64
+	)
+	s.watch.begin(addr)
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		changes = changes[:0]
-		var one int
-		err := tx.QueryRow(ctx, "SELECT 1 FROM mm_mailbox WHERE address = $1 FOR UPDATE", addr).Scan(&one)
+		// Counting the change locks the row: the mailbox's writer lock across nodes.
+		err := tx.QueryRow(ctx, "UPDATE mm_mailbox SET version = version + 1 WHERE address = $1 RETURNING version", addr).Scan(&version)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("mailbox %s: %w", addr, mailbox.ErrNotFound)
 		}
@@ -82,9 +95,11 @@ func (s *Store) content(ctx context.Context, address string, fn func(tx pgx.Tx, 
 		return fn(tx, addr, &changes)
 	})
 	if err != nil {
+		s.watch.end(addr, 0)
 		return err
 	}
 	s.kit.Publish(addr, changes...)
+	s.watch.end(addr, version)
 	return nil
 }
 

@@ -33,6 +33,7 @@ func newStore(t testing.TB) (*pgstore.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s, dsn
 }
 

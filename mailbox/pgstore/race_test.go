@@ -29,6 +29,7 @@ func node(t *testing.T, dsn string) *pgstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -205,5 +206,63 @@ func TestHostileBytes(t *testing.T) {
 	}
 	if (r.ThreadID == e.ThreadID) != (mr.ThreadID == me.ThreadID) || r.Subject != mr.Subject {
 		t.Fatalf("threads %s %s, in-memory store %s %s", e.ThreadID, r.ThreadID, me.ThreadID, mr.ThreadID)
+	}
+}
+
+// TestWatchAcrossNodes: a watcher on node A is told to resynchronise (its channel closes)
+// when node B stores mail in the mailbox, and gets A's own changes one by one.
+func TestWatchAcrossNodes(t *testing.T) {
+	t.Parallel()
+	a, dsn := newStore(t)
+	b := node(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const mb = "w@example.com"
+	if err := a.AddMailbox(ctx, mailbox.Mailbox{Address: mb}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	ch := a.Watch(wctx, mb)
+	for i := range 3 { // A's own deliveries arrive as changes, the channel stays open
+		e, err := a.Deliver(ctx, mb, "INBOX", []byte("Subject: local\r\n\r\n.\r\n"), mailbox.DeliverOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case c, ok := <-ch:
+			if !ok || c.Kind != mailbox.ChangeNew || c.UID != e.UID {
+				t.Fatalf("local delivery %d: change %+v, open %v", i, c, ok)
+			}
+		case <-ctx.Done():
+			t.Fatal("no change for a local delivery")
+		}
+	}
+	time.Sleep(3 * pgstore.PollInterval) // the poller looks and finds nothing foreign
+	select {
+	case c, ok := <-ch:
+		t.Fatalf("unexpected %+v (open %v) with no other node writing", c, ok)
+	default:
+	}
+	start := time.Now()
+	if _, err := b.Deliver(ctx, mb, "INBOX", []byte("Subject: remote\r\n\r\n.\r\n"), mailbox.DeliverOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c, ok := <-ch:
+		if ok {
+			t.Fatalf("got %+v, want the channel closed (resynchronise)", c)
+		}
+	case <-ctx.Done():
+		t.Fatal("node A's watcher never learned of node B's delivery")
+	}
+	t.Logf("node A's watcher learned of node B's delivery after %v", time.Since(start).Round(time.Millisecond))
+	// Watching again after the resync: quiet until the next foreign change.
+	ch = a.Watch(wctx, mb)
+	time.Sleep(3 * pgstore.PollInterval)
+	select {
+	case c, ok := <-ch:
+		t.Fatalf("unexpected %+v (open %v) after resync", c, ok)
+	default:
 	}
 }

@@ -15,10 +15,14 @@ CREATE TABLE mm_domain (
     data bytea NOT NULL -- JSON of mailbox.Domain (with its DKIM and identity keys)
 );
 
+-- version counts the committed changes of the mailbox's contents; every content transaction
+-- starts by incrementing it, which also locks the row (the mailbox's writer lock across
+-- nodes), and nodes poll it to see other nodes' changes.
 CREATE TABLE mm_mailbox (
     address text COLLATE "C" PRIMARY KEY,
     data    bytea NOT NULL, -- JSON of mailbox.Mailbox
-    policy  bytea           -- JSON of mailbox.Policy; NULL = empty
+    policy  bytea,          -- JSON of mailbox.Policy; NULL = empty
+    version bigint NOT NULL DEFAULT 0
 );
 
 CREATE TABLE mm_api_key (
