@@ -9,7 +9,8 @@
 //
 //	mm_counter        name → value              'uidvalidity': the last UIDVALIDITY handed out
 //	mm_domain         name → data               JSON of mailbox.Domain (DKIM and identity keys)
-//	mm_mailbox        address → data, policy    JSON of mailbox.Mailbox and mailbox.Policy
+//	mm_mailbox        address → data, policy,   JSON of mailbox.Mailbox and mailbox.Policy;
+//	                  version                   count of committed content changes
 //	mm_api_key        id, hash (unique) → data  JSON of mailbox.APIKey
 //	mm_folder         id; (mailbox, name)       UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, subscription
 //	mm_email          id ("em_…")               folder, UID (0 pending), ModSeq, flags, keywords,
@@ -36,10 +37,14 @@
 //
 // # Watch
 //
-// Changes are published to this node's watchers after the commit, in commit order per
-// mailbox (a node-local stripe lock spans the transaction and the publication). A change
-// committed by another node is not published here yet: IMAP IDLE on node A does not see mail
-// delivered by node B until the client re-selects (docs/postgresql.md).
+// This node's changes are published to its watchers after the commit, in commit order per
+// mailbox (a node-local stripe lock spans the transaction and the publication). Every
+// content transaction starts with UPDATE mm_mailbox SET version = version + 1 (which is also
+// the row lock above); a poller (watch.go, every PollInterval) reads the versions of the
+// mailboxes this node has watchers for and closes their channels (resynchronise, per the
+// Watch contract) when another node moved one. A local commit advances what the watchers
+// know only when it moved the version by exactly one from it, so a foreign commit in between
+// is never mistaken for a local one.
 //
 // # Differences from the Pebble store
 //

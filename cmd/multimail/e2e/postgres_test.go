@@ -28,6 +28,31 @@ func TestPostgresMailboxesAcrossNodes(t *testing.T) {
 	a := Start(t, Options{Config: cfg})
 	b := Start(t, Options{Config: cfg})
 
+	// An IMAP client of node B waits in IDLE for the mail node A will receive.
+	exists := make(chan uint32, 10)
+	idleC, err := imapclient.DialTLS(Addr(b.Ports.IMAPS), &imapclient.Options{
+		TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				exists <- *d.NumMessages
+			}
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idleC.Close()
+	if err := idleC.Login(Sender, Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if sel, err := idleC.Select("INBOX", nil).Wait(); err != nil || sel.NumMessages != 0 {
+		t.Fatalf("select: %v %+v", err, sel)
+	}
+	idle, err := idleC.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	subject := "login code 246810"
 	c, err := smtp.Dial(Addr(a.Ports.SMTP))
 	if err != nil {
@@ -52,6 +77,22 @@ func TestPostgresMailboxesAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Quit()
+	accepted := time.Now()
+	select {
+	case got := <-exists:
+		if got != 1 {
+			t.Fatalf("IDLE on node B: EXISTS %d, want 1", got)
+		}
+		t.Logf("IDLE on node B saw node A's delivery %v after the 250", time.Since(accepted).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatal("IDLE on node B never saw the mail node A accepted")
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatal(err)
+	}
 
 	ic, err := imapclient.DialTLS(Addr(b.Ports.IMAPS), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 	if err != nil {
