@@ -211,6 +211,10 @@ func Tx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	return retry(ctx, func() error { return pgx.BeginFunc(ctx, pool, fn) })
 }
 
+// Retry runs f (one statement outside a transaction, or a read) again, like Tx, when the
+// database reports a serialization failure or a deadlock.
+func Retry(ctx context.Context, f func() error) error { return retry(ctx, f) }
+
 // retry runs f until it succeeds, fails with an error that is not retryable (Retryable or one
 // of the extra SQLSTATE codes), ctx ends, or MaxAttempts runs.
 func retry(ctx context.Context, f func() error, extra ...string) error {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"multimail.dev/multimail/internal/pgtest"
@@ -122,5 +124,41 @@ func TestRefusesAsyncCommit(t *testing.T) {
 	p := open(t, dsn+"&synchronous_commit=local")
 	if err := p.Ping(ctx(t)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTxRetries: a transaction that hits a serialization failure or a deadlock runs again;
+// any other error is returned at once.
+func TestTxRetries(t *testing.T) {
+	c, p := ctx(t), open(t, pgtest.DSN(t))
+	for _, code := range []string{"40001", "40P01"} {
+		runs := 0
+		err := pgdb.Tx(c, p, func(tx pgx.Tx) error {
+			runs++
+			if runs < 3 {
+				return &pgconn.PgError{Code: code}
+			}
+			_, err := tx.Exec(c, "SELECT 1")
+			return err
+		})
+		if err != nil || runs != 3 {
+			t.Errorf("%s: err %v after %d runs, want success on the 3rd", code, err, runs)
+		}
+	}
+	runs := 0
+	err := pgdb.Tx(c, p, func(tx pgx.Tx) error { runs++; return &pgconn.PgError{Code: "23505"} })
+	if runs != 1 || pgdb.Retryable(err) || err == nil {
+		t.Errorf("unique violation: %d runs, err %v", runs, err)
+	}
+	runs = 0
+	err = pgdb.Retry(c, func() error {
+		runs++
+		if runs == 1 {
+			return &pgconn.PgError{Code: "40001"}
+		}
+		return nil
+	})
+	if err != nil || runs != 2 {
+		t.Errorf("Retry: %v after %d runs", err, runs)
 	}
 }

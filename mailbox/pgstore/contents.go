@@ -51,20 +51,19 @@ func (s *Store) Folders(ctx context.Context, mb string) ([]mailbox.Folder, error
 	if err != nil {
 		return nil, fmt.Errorf("mailbox %q: %w", mb, mailbox.ErrNotFound)
 	}
-	rows, err := s.pool.Query(ctx, "SELECT "+folderCols+" FROM mm_folder f WHERE f.mailbox = $1", a)
-	if err != nil {
-		return nil, err
-	}
 	var out []mailbox.Folder
-	for rows.Next() {
-		_, f, err := scanFolder(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
+	err = s.query(ctx, func(rows pgx.Rows) error {
+		out = nil
+		for rows.Next() {
+			_, f, err := scanFolder(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, f)
 		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	}, "SELECT "+folderCols+" FROM mm_folder f WHERE f.mailbox = $1", a)
+	if err != nil {
 		return nil, err
 	}
 	if len(out) == 0 { // every mailbox has INBOX
@@ -84,9 +83,9 @@ func (s *Store) Folder(ctx context.Context, mb, name string) (mailbox.Folder, er
 	if err != nil {
 		return mailbox.Folder{}, err
 	}
-	_, f, err := scanFolder(s.pool.QueryRow(ctx, "SELECT "+folderCols+" FROM mm_folder f WHERE f.mailbox = $1 AND f.name = $2", a, n))
+	_, f, err := scanFolder(s.row(ctx, "SELECT "+folderCols+" FROM mm_folder f WHERE f.mailbox = $1 AND f.name = $2", a, n))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return mailbox.Folder{}, s.noFolder(ctx, s.pool, a, n)
+		return mailbox.Folder{}, s.noFolder(ctx, retrying{s}, a, n)
 	}
 	return f, err
 }
@@ -463,7 +462,7 @@ func (s *Store) Email(ctx context.Context, id string) (mailbox.Email, error) {
 	if err != nil {
 		return mailbox.Email{}, err
 	}
-	e, err := scanEmail(s.pool.QueryRow(ctx, "SELECT "+emailCols+" FROM mm_email e JOIN mm_folder f ON f.id = e.folder_id WHERE e.id = $1", cid))
+	e, err := scanEmail(s.row(ctx, "SELECT "+emailCols+" FROM mm_email e JOIN mm_folder f ON f.id = e.folder_id WHERE e.id = $1", cid))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return mailbox.Email{}, fmt.Errorf("email %s: %w", id, mailbox.ErrNotFound)
 	}
@@ -477,7 +476,7 @@ func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 		return nil, err
 	}
 	var raw []byte
-	err = s.pool.QueryRow(ctx, "SELECT b.raw FROM mm_email e JOIN mm_body b ON b.id = e.body_id WHERE e.id = $1", cid).Scan(&raw)
+	err = s.row(ctx, "SELECT b.raw FROM mm_email e JOIN mm_body b ON b.id = e.body_id WHERE e.id = $1", cid).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("email %s: %w", id, mailbox.ErrNotFound)
 	}
@@ -636,7 +635,7 @@ func (s *Store) owner(ctx context.Context, id string) (cid, addr string, err err
 	if cid, err = mailbox.CanonicalEmailID(id); err != nil {
 		return "", "", err
 	}
-	err = s.pool.QueryRow(ctx, "SELECT mailbox FROM mm_email WHERE id = $1", cid).Scan(&addr)
+	err = s.row(ctx, "SELECT mailbox FROM mm_email WHERE id = $1", cid).Scan(&addr)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", "", fmt.Errorf("email %s: %w", id, mailbox.ErrNotFound)
 	}

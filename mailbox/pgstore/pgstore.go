@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"multimail.dev/multimail/mailbox"
@@ -57,6 +58,53 @@ func (s *Store) Close() {
 
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgdb.Tx(ctx, s.pool, fn)
+}
+
+// row is pool.QueryRow whose Scan runs the query again on 40001/40P01 (pgdb.Retry).
+func (s *Store) row(ctx context.Context, q string, args ...any) pgx.Row {
+	return retryRow{ctx, s, q, args}
+}
+
+type retryRow struct {
+	ctx  context.Context
+	s    *Store
+	q    string
+	args []any
+}
+
+func (r retryRow) Scan(dest ...any) error {
+	return pgdb.Retry(r.ctx, func() error { return r.s.pool.QueryRow(r.ctx, r.q, r.args...).Scan(dest...) })
+}
+
+// retrying is the pool as a QueryRow-er whose rows retry.
+type retrying struct{ s *Store }
+
+func (r retrying) QueryRow(ctx context.Context, q string, args ...any) pgx.Row {
+	return r.s.row(ctx, q, args...)
+}
+
+// exec is pool.Exec (one autocommitted statement) retried on 40001/40P01.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error) {
+	var tag pgconn.CommandTag
+	err := pgdb.Retry(ctx, func() error {
+		var err error
+		tag, err = s.pool.Exec(ctx, q, args...)
+		return err
+	})
+	return tag, err
+}
+
+// query runs q and hands its rows to each, the whole retried on 40001/40P01 (each must start
+// its result afresh).
+func (s *Store) query(ctx context.Context, each func(pgx.Rows) error, q string, args ...any) error {
+	return pgdb.Retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return each(rows)
+	})
 }
 
 func (s *Store) stripe(addr string) *sync.Mutex {
@@ -115,7 +163,7 @@ func (s *Store) AddDomain(ctx context.Context, d mailbox.Domain) error {
 	if err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, "INSERT INTO mm_domain (name, data) VALUES ($1, $2) ON CONFLICT DO NOTHING", d.Name, data)
+	tag, err := s.exec(ctx, "INSERT INTO mm_domain (name, data) VALUES ($1, $2) ON CONFLICT DO NOTHING", d.Name, data)
 	if err != nil {
 		return fmt.Errorf("add domain %s: %w", d.Name, err)
 	}
@@ -132,7 +180,7 @@ func (s *Store) Domain(ctx context.Context, name string) (mailbox.Domain, error)
 		return mailbox.Domain{}, fmt.Errorf("domain %q: %w", name, mailbox.ErrNotFound)
 	}
 	var data []byte
-	err = s.pool.QueryRow(ctx, "SELECT data FROM mm_domain WHERE name = $1", n).Scan(&data)
+	err = s.row(ctx, "SELECT data FROM mm_domain WHERE name = $1", n).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return mailbox.Domain{}, fmt.Errorf("domain %s: %w", n, mailbox.ErrNotFound)
 	}
@@ -176,21 +224,21 @@ func (s *Store) SetIdentityKeys(ctx context.Context, domain string, keys []mailb
 
 // Domains implements mailbox.Store.
 func (s *Store) Domains(ctx context.Context) ([]mailbox.Domain, error) {
-	rows, err := s.pool.Query(ctx, "SELECT data FROM mm_domain ORDER BY name")
-	if err != nil {
-		return nil, err
-	}
-	out := []mailbox.Domain{}
-	var data []byte
-	_, err = pgx.ForEachRow(rows, []any{&data}, func() error {
-		var d mailbox.Domain
-		if err := json.Unmarshal(data, &d); err != nil {
-			s.kit.Options().Logger.Warn("pgstore: corrupt domain record skipped", "err", err)
+	var out []mailbox.Domain
+	err := s.query(ctx, func(rows pgx.Rows) error {
+		out = []mailbox.Domain{}
+		var data []byte
+		_, err := pgx.ForEachRow(rows, []any{&data}, func() error {
+			var d mailbox.Domain
+			if err := json.Unmarshal(data, &d); err != nil {
+				s.kit.Options().Logger.Warn("pgstore: corrupt domain record skipped", "err", err)
+				return nil
+			}
+			out = append(out, d)
 			return nil
-		}
-		out = append(out, d)
-		return nil
-	})
+		})
+		return err
+	}, "SELECT data FROM mm_domain ORDER BY name")
 	return out, err
 }
 
@@ -293,7 +341,7 @@ func (s *Store) Mailbox(ctx context.Context, address string) (mailbox.Mailbox, e
 		return mailbox.Mailbox{}, fmt.Errorf("mailbox %q: %w", address, mailbox.ErrNotFound)
 	}
 	var data []byte
-	err = s.pool.QueryRow(ctx, "SELECT data FROM mm_mailbox WHERE address = $1", a).Scan(&data)
+	err = s.row(ctx, "SELECT data FROM mm_mailbox WHERE address = $1", a).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return mailbox.Mailbox{}, fmt.Errorf("mailbox %s: %w", a, mailbox.ErrNotFound)
 	}
@@ -305,21 +353,21 @@ func (s *Store) Mailbox(ctx context.Context, address string) (mailbox.Mailbox, e
 
 // Mailboxes implements mailbox.Store.
 func (s *Store) Mailboxes(ctx context.Context) ([]mailbox.Mailbox, error) {
-	rows, err := s.pool.Query(ctx, "SELECT data FROM mm_mailbox ORDER BY address")
-	if err != nil {
-		return nil, err
-	}
-	out := []mailbox.Mailbox{}
-	var data []byte
-	_, err = pgx.ForEachRow(rows, []any{&data}, func() error {
-		m, err := decodeMailbox(data)
-		if err != nil {
-			s.kit.Options().Logger.Warn("pgstore: corrupt mailbox record skipped", "err", err)
+	var out []mailbox.Mailbox
+	err := s.query(ctx, func(rows pgx.Rows) error {
+		out = []mailbox.Mailbox{}
+		var data []byte
+		_, err := pgx.ForEachRow(rows, []any{&data}, func() error {
+			m, err := decodeMailbox(data)
+			if err != nil {
+				s.kit.Options().Logger.Warn("pgstore: corrupt mailbox record skipped", "err", err)
+				return nil
+			}
+			out = append(out, m)
 			return nil
-		}
-		out = append(out, m)
-		return nil
-	})
+		})
+		return err
+	}, "SELECT data FROM mm_mailbox ORDER BY address")
 	return out, err
 }
 
@@ -330,7 +378,7 @@ func (s *Store) Policy(ctx context.Context, address string) (mailbox.Policy, err
 		return mailbox.Policy{}, fmt.Errorf("mailbox %q: %w", address, mailbox.ErrNotFound)
 	}
 	var data []byte
-	err = s.pool.QueryRow(ctx, "SELECT policy FROM mm_mailbox WHERE address = $1", a).Scan(&data)
+	err = s.row(ctx, "SELECT policy FROM mm_mailbox WHERE address = $1", a).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return mailbox.Policy{}, fmt.Errorf("mailbox %s: %w", a, mailbox.ErrNotFound)
 	}
@@ -409,7 +457,7 @@ func (s *Store) AddAPIKey(ctx context.Context, k mailbox.APIKey) error {
 	if err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, "INSERT INTO mm_api_key (id, hash, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", k.ID, k.Hash, data)
+	tag, err := s.exec(ctx, "INSERT INTO mm_api_key (id, hash, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", k.ID, k.Hash, data)
 	if err != nil {
 		return fmt.Errorf("add API key %s: %w", k.ID, err)
 	}
@@ -430,7 +478,7 @@ func decodeKey(data []byte) (mailbox.APIKey, error) {
 // APIKeyByHash implements mailbox.Store.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (mailbox.APIKey, error) {
 	var data []byte
-	err := s.pool.QueryRow(ctx, "SELECT data FROM mm_api_key WHERE hash = $1", strings.ToLower(hash)).Scan(&data)
+	err := s.row(ctx, "SELECT data FROM mm_api_key WHERE hash = $1", strings.ToLower(hash)).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return mailbox.APIKey{}, fmt.Errorf("API key: %w", mailbox.ErrNotFound)
 	}
@@ -442,27 +490,27 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (mailbox.APIKey, 
 
 // APIKeys implements mailbox.Store.
 func (s *Store) APIKeys(ctx context.Context) ([]mailbox.APIKey, error) {
-	rows, err := s.pool.Query(ctx, "SELECT data FROM mm_api_key ORDER BY id")
-	if err != nil {
-		return nil, err
-	}
-	out := []mailbox.APIKey{}
-	var data []byte
-	_, err = pgx.ForEachRow(rows, []any{&data}, func() error {
-		k, err := decodeKey(data)
-		if err != nil {
-			s.kit.Options().Logger.Warn("pgstore: corrupt API key record skipped", "err", err)
+	var out []mailbox.APIKey
+	err := s.query(ctx, func(rows pgx.Rows) error {
+		out = []mailbox.APIKey{}
+		var data []byte
+		_, err := pgx.ForEachRow(rows, []any{&data}, func() error {
+			k, err := decodeKey(data)
+			if err != nil {
+				s.kit.Options().Logger.Warn("pgstore: corrupt API key record skipped", "err", err)
+				return nil
+			}
+			out = append(out, k)
 			return nil
-		}
-		out = append(out, k)
-		return nil
-	})
+		})
+		return err
+	}, "SELECT data FROM mm_api_key ORDER BY id")
 	return out, err
 }
 
 // DeleteAPIKey implements mailbox.Store.
 func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM mm_api_key WHERE id = $1", id)
+	tag, err := s.exec(ctx, "DELETE FROM mm_api_key WHERE id = $1", id)
 	if err != nil {
 		return fmt.Errorf("delete API key %s: %w", id, err)
 	}

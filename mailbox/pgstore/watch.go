@@ -47,7 +47,7 @@ func (v *versions) end(addr string, version int64) {
 func (s *Store) Watch(ctx context.Context, mb string) <-chan mailbox.Change {
 	if addr, err := mailbox.NormalizeAddress(mb); err == nil {
 		var version int64
-		err := s.pool.QueryRow(ctx, "SELECT version FROM mm_mailbox WHERE address = $1", addr).Scan(&version)
+		err := s.row(ctx, "SELECT version FROM mm_mailbox WHERE address = $1", addr).Scan(&version)
 		s.watch.mu.Lock()
 		if _, ok := s.watch.known[addr]; !ok && err == nil {
 			s.watch.known[addr] = version
