@@ -4,7 +4,8 @@
 // DSN of a fresh, empty schema (search_path set to it) dropped at the test's cleanup. The
 // cluster behind it is either
 //
-//   - MULTIMAIL_TEST_PG, a DSN of a database the tests may create schemas in, when set; or
+//   - MULTIMAIL_TEST_PG, a DSN (URL form: postgres://…) of a database the tests may create
+//     schemas in, when set; or
 //   - a cluster of its own, started at the first DSN call: initdb into a temp dir, then the
 //     postgres server as a child of the test binary, listening on 127.0.0.1 on a free port
 //     with its unix socket in the temp dir, fsync and synchronous_commit on. It is stopped
