@@ -12,8 +12,11 @@
 // IMAP server is built on Store in mailbox/imapserver.
 //
 // Store is the interface; PebbleStore is the production implementation and
-// MemoryStore the one for tests. storetest.Run is the conformance suite both
-// pass, and that any future backend (SQL) must pass.
+// MemoryStore the one for tests; mailbox/pgstore is the one on PostgreSQL
+// (several nodes on one database). storetest.Run is the conformance suite all
+// three pass. Kit (kit.go) is what a store outside this package shares with
+// these two: validation, IDs, flags, summaries, threading, the Query cursor,
+// the login check and its cache, the watcher hub.
 //
 // # Semantics shared by both stores
 //

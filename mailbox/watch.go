@@ -73,3 +73,23 @@ func (h *hub) publish(mailbox string, changes ...Change) {
 		}
 	}
 }
+
+// watching returns the mailboxes that have at least one watcher.
+func (h *hub) watching() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.subs))
+	for mb := range h.subs {
+		out = append(out, mb)
+	}
+	return out
+}
+
+// resync drops every watcher of mailbox (closing its channel): each must resynchronise.
+func (h *hub) resync(mailbox string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.subs[mailbox] {
+		h.dropLocked(mailbox, w)
+	}
+}

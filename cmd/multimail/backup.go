@@ -443,13 +443,15 @@ func (n *node) restoreFixups(ctx context.Context) error {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return fmt.Errorf("%s: %w", marker, err)
 	}
-	ps, ok := n.store.(*mailbox.PebbleStore)
-	if !ok {
+	folders := 0
+	if ps, ok := n.store.(*mailbox.PebbleStore); ok {
+		if folders, err = ps.RenewUIDValidity(ctx); err != nil {
+			return err
+		}
+	} else if n.cfg.Store.Backend != backendPostgres {
 		return fmt.Errorf("restore: the store cannot renew UIDVALIDITY")
-	}
-	folders, err := ps.RenewUIDValidity(ctx)
-	if err != nil {
-		return err
+	} else {
+		n.log.Warn("restore: UIDVALIDITY not renewed", "why", errNoPebbleMailboxes)
 	}
 	held, err := n.queue.HoldInFlight(ctx, "restored from the backup of "+m.Created.Format(time.RFC3339)+
 		": the node it came from may have sent it after the backup")

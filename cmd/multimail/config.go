@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"multimail.dev/multimail/throttle"
 )
@@ -35,6 +37,7 @@ type Config struct {
 	API          APIConfig            `toml:"api"`
 	Limits       LimitsConfig         `toml:"limits"`
 	Storage      StorageConfig        `toml:"storage"`
+	Store        StoreConfig          `toml:"store"`
 	AuthThrottle AuthThrottleConfig   `toml:"auth_throttle"`
 	Audit        AuditConfig          `toml:"audit"`
 	Inbound      InboundConfig        `toml:"inbound"`
@@ -169,6 +172,22 @@ func (l LimitsConfig) forKind(kind string) (max, perIP int) {
 	}
 	return max, perIP
 }
+
+// StoreConfig chooses where the directory and the mailboxes live (docs/postgresql.md).
+type StoreConfig struct {
+	Backend     string `toml:"backend"`      // "pebble" (default) or "postgres"
+	DSN         string `toml:"dsn"`          // backend = "postgres": libpq URL or key=value string
+	AutoMigrate *bool  `toml:"auto_migrate"` // migrate the schema at start (default true)
+}
+
+// Store backends.
+const (
+	backendPebble   = "pebble"
+	backendPostgres = "postgres"
+)
+
+// autoMigrate reports whether serve migrates the PostgreSQL schema at start.
+func (s StoreConfig) autoMigrate() bool { return s.AutoMigrate == nil || *s.AutoMigrate }
 
 // StorageConfig is the free-space floor and the ballast (package diskfloor).
 type StorageConfig struct {
@@ -493,13 +512,42 @@ func (c *Config) validate() error {
 		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
 		c.validateRules, c.validateAudit, c.validateInbound,
-		c.validatePools, c.validatePacing}
+		c.validatePools, c.validatePacing, c.validateStore}
 	for _, f := range checks {
 		if err := f(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (c *Config) validateStore() error {
+	switch c.Store.Backend {
+	case "", backendPebble:
+		c.Store.Backend = backendPebble
+		if c.Store.DSN != "" {
+			return bad("store.dsn", "is only for backend = %q", backendPostgres)
+		}
+	case backendPostgres:
+		if c.Store.DSN == "" {
+			return bad("store.backend", "%q needs store.dsn", backendPostgres)
+		}
+		if _, err := pgxpool.ParseConfig(c.Store.DSN); err != nil {
+			return bad("store.dsn", "does not parse (%s)", pgDSNError(err))
+		}
+	default:
+		return bad("store.backend", "must be %q or %q, not %q", backendPebble, backendPostgres, c.Store.Backend)
+	}
+	return nil
+}
+
+// pgDSNError describes a DSN parse error without echoing the DSN (it may hold a password).
+func pgDSNError(err error) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) && pe.Unwrap() != nil {
+		return pe.Unwrap().Error()
+	}
+	return "not a libpq URL or key=value string"
 }
 
 func bad(key, format string, args ...any) error {

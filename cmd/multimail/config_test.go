@@ -92,6 +92,10 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 		{"bad size", "[storage]\nmin_free = \"lots\"\n", "storage.min_free", 2, "bad size"},
 		{"negative size", "[storage]\nballast = -1\n", "storage.ballast", 2, "negative"},
 		{"zero max_failures", "[auth_throttle]\nbackoff = \"2s\"\nmax_failures = 0\n", "auth_throttle.max_failures", 3, "-1"},
+		{"bad store backend", "[store]\nbackend = \"mysql\"\n", "store.backend", 2, "postgres"},
+		{"postgres without dsn", "[store]\nbackend = \"postgres\"\n", "store.backend", 2, "store.dsn"},
+		{"dsn with pebble", "[store]\ndsn = \"postgres://db.example/mm\"\n", "store.dsn", 2, "only for"},
+		{"bad dsn", "[store]\nbackend = \"postgres\"\ndsn = \"postgres://u:secretpw@db.example:notaport/mm\"\n", "store.dsn", 3, "parse"},
 		{"backoff above max", "[auth_throttle]\nbackoff = \"1h\"\nmax_backoff = \"1m\"\n", "auth_throttle.max_backoff", 3, "backoff"},
 	}
 	for _, tc := range cases {
@@ -107,6 +111,9 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 			}
 			if !strings.Contains(ce.Msg, tc.msg) {
 				t.Errorf("message %q does not contain %q", ce.Msg, tc.msg)
+			}
+			if strings.Contains(err.Error(), "secretpw") {
+				t.Errorf("the error repeats the DSN's password: %v", err)
 			}
 		})
 	}

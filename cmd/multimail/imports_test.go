@@ -16,7 +16,7 @@ const modulePath = "multimail.dev/multimail"
 var allowed = map[string][]string{
 	"audit":      {},
 	"queue":      {"audit"},
-	"mailbox":    {"throttle", "budget"},
+	"mailbox":    {"throttle", "budget", "pgdb"}, // pgdb: mailbox/pgstore only
 	"smtpserver": {},
 	"connlimit":  {},
 	"diskfloor":  {},
@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"submission": {"queue", "mailbox", "smtpserver", "throttle", "identity", "api/wire"},
 	"identity":   {},
 	"inbound":    {"mailbox", "queue", "smtpserver", "dnsclient", "identity"},
+	"pgdb":       {}, // PostgreSQL: pool, migrations, retrying transactions
 	"api/wire":   {}, // a leaf: the wire types the server (submission), the CLI and MCP share
 	"api":        {"submission", "queue", "mailbox", "diskfloor", "throttle", "budget", "audit", "identity"},
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -33,6 +34,7 @@ import (
 	"multimail.dev/multimail/inbound"
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/imapserver"
+	"multimail.dev/multimail/mailbox/pgstore"
 	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/submission"
@@ -46,6 +48,7 @@ type node struct {
 	log *slog.Logger
 	reg *prometheus.Registry
 	db  *pebble.DB
+	pg  *pgxpool.Pool // [store] backend = "postgres": the mailbox store's database (postgres.go)
 
 	lock  *dirLock         // data_dir/multimail.pid, held while the node lives
 	floor *diskfloor.Guard // the free-space floor every intake path consults
@@ -113,7 +116,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		n.close()
 		return nil, err
 	}
-	store, err := mailbox.OpenPebble(db, mailbox.Options{Logger: log.With("component", "mailbox")})
+	store, err := n.openMailboxStore(db)
 	if err != nil {
 		n.close()
 		return nil, fmt.Errorf("open mailbox store: %w", err)
@@ -503,6 +506,12 @@ func (n *node) close() {
 		if err := n.queue.Close(); err != nil {
 			n.log.Error("close queue", "err", err)
 		}
+	}
+	if ps, ok := n.store.(*pgstore.Store); ok {
+		ps.Close() // its poller uses the pool
+	}
+	if n.pg != nil {
+		n.pg.Close()
 	}
 	if n.db != nil {
 		if err := n.db.Close(); err != nil {

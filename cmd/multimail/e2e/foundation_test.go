@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"multimail.dev/multimail/internal/pgtest"
 	"multimail.dev/multimail/mta/mtatest"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m) // m.Run, then stop the PostgreSQL cluster if a test started one
 	Cleanup()
 	os.Exit(code)
 }

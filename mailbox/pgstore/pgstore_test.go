@@ -1,0 +1,43 @@
+package pgstore_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"multimail.dev/multimail/internal/pgtest"
+	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/mailbox/pgstore"
+	"multimail.dev/multimail/mailbox/storetest"
+	"multimail.dev/multimail/pgdb"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// newStore opens a Store on a fresh, migrated schema.
+func newStore(t testing.TB) (*pgstore.Store, string) {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, _, err := pgdb.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.Open(ctx, pool, mailbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, dsn
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) mailbox.Store { s, _ := newStore(t); return s })
+}
