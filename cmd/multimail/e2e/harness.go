@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -387,7 +388,9 @@ func Context(t testing.TB, d time.Duration) context.Context {
 }
 
 // freePorts reserves eight distinct loopback ports. They are released before the binary binds
-// them; a port taken in between fails the start loudly, never silently.
+// them; a port taken in between fails the start loudly, never silently. They come from below
+// the kernel's ephemeral range (32768–60999 by default on Linux), where no client connection's
+// source port lands, picked at random so that parallel tests and packages rarely try the same.
 func freePorts(t testing.TB) Ports {
 	t.Helper()
 	var ls []net.Listener
@@ -397,12 +400,16 @@ func freePorts(t testing.TB) Ports {
 		}
 	}()
 	port := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		for range 200 {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(22000)))
+			if err != nil {
+				continue // taken: try another
+			}
+			ls = append(ls, l)
+			return l.Addr().(*net.TCPAddr).Port
 		}
-		ls = append(ls, l)
-		return l.Addr().(*net.TCPAddr).Port
+		t.Fatal("no free loopback port in 10000-31999 after 200 tries")
+		return 0
 	}
 	return Ports{port(), port(), port(), port(), port(), port(), port(), port()}
 }
