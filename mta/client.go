@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +24,7 @@ type dialer struct {
 	commandTimeout time.Duration
 	dataTimeout    time.Duration
 	tlsConfig      *tls.Config
+	verifyRoots    *x509.CertPool // TLSVerify's roots (STSOptions.RootCAs); nil: the system's
 }
 
 func newDialer(o Options) *dialer {
@@ -31,8 +33,12 @@ func newDialer(o Options) *dialer {
 		// RFC 7435: opportunistic security encrypts without authenticating the peer.
 		cfg = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec
 	}
-	return &dialer{hostname: o.Hostname, connectTimeout: o.ConnectTimeout,
+	d := &dialer{hostname: o.Hostname, connectTimeout: o.ConnectTimeout,
 		commandTimeout: o.CommandTimeout, dataTimeout: o.DataTimeout, tlsConfig: cfg}
+	if o.MTASTS != nil {
+		d.verifyRoots = o.MTASTS.RootCAs
+	}
+	return d
 }
 
 // conn is one SMTP session to one next-hop address, reusable for several transactions.
@@ -42,6 +48,7 @@ type conn struct {
 	raw    net.Conn
 	client *smtp.Client
 	tls    bool
+	certs  []*x509.Certificate // the peer's chain after STARTTLS (verified or not)
 	d      *dialer
 	uses   int
 	broken bool // the session is unusable: never pooled
@@ -60,7 +67,7 @@ func (d *dialer) dial(ctx context.Context, h hop, addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.key = poolKey{addr: addr, policy: h.tls}
+	c.key = keyFor(h, addr)
 	return c, nil
 }
 
@@ -93,7 +100,7 @@ func (c *conn) start(ctx context.Context, h hop, policy TLSPolicy) error {
 		return nil
 	}
 	if ok, _ := c.client.Extension("STARTTLS"); !ok {
-		if policy == TLSRequired {
+		if policy == TLSRequired || policy == TLSVerify {
 			e := temporary("4.7.4", ErrTLSUnavailable, "TLS is required, but was not offered by host")
 			e.Host = h.name
 			return e
@@ -112,7 +119,10 @@ func (c *conn) startTLS(ctx context.Context, h hop, policy TLSPolicy) error {
 		if policy == TLSOpportunistic {
 			return fmt.Errorf("%w: %w", errTLSFallback, cause)
 		}
-		e := temporary(status, ErrTLSFailed, "TLS is required: %v", cause)
+		e := temporary(status, fmt.Errorf("%w: %w", ErrTLSFailed, cause), "TLS is required: %v", cause)
+		if policy == TLSVerify {
+			e.Msg = fmt.Sprintf("TLS with a valid certificate for %s is required: %v", h.name, cause)
+		}
 		e.Host = h.name
 		return e
 	}
@@ -125,12 +135,13 @@ func (c *conn) startTLS(ctx context.Context, h hop, policy TLSPolicy) error {
 	case code != 220:
 		return fail("4.7.4", fmt.Errorf("STARTTLS answered %d %s", code, msg))
 	}
-	tc := tls.Client(c.raw, c.d.tlsFor(h.name))
+	tc := tls.Client(c.raw, c.d.tlsFor(h.name, policy))
 	hctx, cancel := context.WithTimeout(ctx, c.d.commandTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		return fail("4.7.5", err)
 	}
+	c.certs = tc.ConnectionState().PeerCertificates
 	c.client = c.d.newClient(&greetedConn{Conn: tc, pending: []byte("220 " + h.name + " TLS\r\n")})
 	if err := c.client.Hello(c.d.hostname); err != nil {
 		return classify(fmt.Errorf("EHLO after STARTTLS: %w", err), h.name)
@@ -162,10 +173,16 @@ func (d *dialer) newClient(nc net.Conn) *smtp.Client {
 	return cl
 }
 
-func (d *dialer) tlsFor(host string) *tls.Config {
+func (d *dialer) tlsFor(host string, policy TLSPolicy) *tls.Config {
 	cfg := d.tlsConfig.Clone()
 	if cfg.ServerName == "" && net.ParseIP(host) == nil {
 		cfg.ServerName = host
+	}
+	if policy == TLSVerify { // RFC 8461 §4.2: a PKIX-valid certificate for the MX name
+		cfg.InsecureSkipVerify = false
+		cfg.ServerName = host
+		cfg.RootCAs = d.verifyRoots
+		cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
 	}
 	return cfg
 }

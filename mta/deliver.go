@@ -2,6 +2,7 @@ package mta
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"multimail.dev/multimail/queue"
@@ -15,6 +16,7 @@ type attempt struct {
 	lease   *queue.Lease
 	body    []byte
 	results []*queue.Result // nil: undecided
+	sts     *stsLookup      // the recipient domain's MTA-STS outcome; nil when not looked up
 }
 
 // deliver sends the lease's message to its recipients' domain and returns one result per
@@ -25,10 +27,13 @@ func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([
 	}
 	a := &attempt{lease: l, body: body, results: make([]*queue.Result, len(l.Recipients))}
 	hops, err := d.router.route(ctx, l.Domain)
+	if err == nil && d.sts != nil && !d.router.isTransport(l.Domain) {
+		hops, err = d.applySTS(ctx, a, hops)
+	}
 	if err != nil {
 		e := classify(err, "")
 		a.decideRest(e, "", false)
-		return a.final(), !e.Perm
+		return a.final(), !e.Perm && !errors.Is(e, ErrSTSPending) && !errors.Is(e, ErrSTSPolicy)
 	}
 	lastErr := d.tryHops(ctx, a, hops)
 	if lastErr == nil {
@@ -84,7 +89,7 @@ func (d *Deliverer) tryHops(ctx context.Context, a *attempt, hops []hop) *Error 
 // from the pool when one is idle. A reused session that breaks before any recipient got an
 // answer was likely closed by the peer while idle: one fresh session is tried at once.
 func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string) *Error {
-	key := poolKey{addr: addr, policy: h.tls}
+	key := keyFor(h, addr)
 	if c := d.pool.get(key); c != nil {
 		c.host = h.name // the same address may serve several names
 		d.metrics.conns.WithLabelValues("true").Inc()
@@ -94,6 +99,7 @@ func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string)
 		}
 	}
 	c, err := d.dialer.dial(ctx, h, addr)
+	d.reportSession(a, h, addr, c, err)
 	if err != nil {
 		return classify(err, h.name)
 	}

@@ -5,10 +5,20 @@ import (
 	"time"
 )
 
-// poolKey identifies interchangeable sessions: same address, same TLS policy.
+// poolKey identifies interchangeable sessions: same address, same TLS policy, and under
+// TLSVerify the same verified host name.
 type poolKey struct {
 	addr   string
 	policy TLSPolicy
+	name   string // set only for TLSVerify: the certificate was checked for this name
+}
+
+func keyFor(h hop, addr string) poolKey {
+	k := poolKey{addr: addr, policy: h.tls}
+	if h.tls == TLSVerify {
+		k.name = h.name
+	}
+	return k
 }
 
 // pool keeps idle sessions per next hop so that consecutive deliveries to one host reuse a

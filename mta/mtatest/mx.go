@@ -40,6 +40,9 @@ type MXOptions struct {
 	Hostname string
 	// TLS offers STARTTLS with a self-signed certificate for Hostname.
 	TLS bool
+	// TLSConfig, when set, is the STARTTLS configuration (a certificate from a CA, for
+	// tests that verify); it implies TLS.
+	TLSConfig *tls.Config
 	// BrokenTLS offers STARTTLS but fails every handshake (implies TLS).
 	BrokenTLS bool
 	// Delay is added before every end-of-DATA reply (a remote that takes time per message).
@@ -128,7 +131,7 @@ func (o MXOptions) withDefaults() MXOptions {
 	if o.SlowDelay == 0 {
 		o.SlowDelay = 2 * time.Second
 	}
-	if o.BrokenTLS {
+	if o.BrokenTLS || o.TLSConfig != nil {
 		o.TLS = true
 	}
 	return o
@@ -153,6 +156,9 @@ func (m *MX) newServer() (*smtp.Server, error) {
 	cfg, err := selfSignedTLS(m.opts.Hostname)
 	if err != nil {
 		return nil, err
+	}
+	if m.opts.TLSConfig != nil {
+		cfg = m.opts.TLSConfig
 	}
 	if m.opts.BrokenTLS {
 		cfg = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
