@@ -44,6 +44,9 @@ type Config struct {
 	Webhook      []WebhookConfig      `toml:"webhook"`
 	ApprovalRule []ApprovalRuleConfig `toml:"approval_rule"`
 
+	// TransportSecurity is [transport_security] (transportsec.go).
+	TransportSecurity TransportSecurityConfig `toml:"transport_security"`
+
 	// path is the file the config came from ("" for the embedded dev default); not in TOML.
 	path string
 }
@@ -75,6 +78,7 @@ type DeliveryConfig struct {
 	PerDomainConcurrency int      `toml:"per_domain_concurrency"`
 	MinBackoff           Duration `toml:"min_backoff"` // first retry of a deferred recipient
 	MaxBackoff           Duration `toml:"max_backoff"` // retries double up to this
+	MXPort               int      `toml:"mx_port"`     // the port dialled on MX hosts; default 25 (tests)
 }
 
 // SubmissionConfig tunes the submission listeners.
@@ -462,7 +466,8 @@ func (c *Config) validate() error {
 	checks := []func() error{c.validateBasics, c.validateListen, c.validateAPI, c.validateLimits,
 		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
-		c.validateRules, c.validateAudit, c.validateInbound}
+		c.validateRules, c.validateAudit, c.validateInbound,
+		c.validateTransportSecurity}
 	for _, f := range checks {
 		if err := f(); err != nil {
 			return err

@@ -45,6 +45,7 @@ func commands() []command {
 		{"send", "send --from A --to B --subject S (--text T | --html H) [--cc] [--bcc] [--reply-to] [--attach FILE]", cmdSend},
 		{"backup", "backup DIR: a consistent copy of the running node (keys included: keep it private)", cmdBackup},
 		{"restore", "restore DIR --data-dir D: a backup into an empty data directory", cmdRestore},
+		{"tlsrpt", "tlsrpt report [--day YYYY-MM-DD] [--send]: TLS-RPT reports made now", cmdTLSRPT},
 		{"mcp", "an MCP server on stdin/stdout, a client of the running server", cmdMCP},
 		{"version", "print the version", cmdVersion},
 	}

@@ -63,6 +63,8 @@ type node struct {
 	// [auth_throttle] max_failures = -1.
 	auth   *throttle.Limiter
 	budget *budget.Bytes // memory budget of large request bodies (memory.go)
+
+	mta *mta.Deliverer // delivery, for the ctl socket's TLS-RPT route (transportsec.go)
 }
 
 // caps are the connection caps of the listener kinds ([limits] in the config).
@@ -208,7 +210,7 @@ func (n *node) build() error {
 		shut := ls.shutdown
 		ls.shutdown = func(ctx context.Context) error { con.Stop(); return shut(ctx) }
 	}
-	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler(), n.serveBackup), nil)
+	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler(), n.serveBackup, n.serveTLSReport), nil)
 	return nil
 }
 
@@ -277,10 +279,11 @@ func newAuthThrottle(c AuthThrottleConfig, reg prometheus.Registerer) (*throttle
 
 // adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
 // running node can be profiled (`curl --unix-socket data/ctl.sock http://x/debug/pprof/profile`).
-func adminMux(admin http.Handler, backup http.HandlerFunc) http.Handler {
+func adminMux(admin http.Handler, backup, tlsrpt http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", admin)
-	mux.HandleFunc("GET "+ctlBackupPath, backup) // backup.go
+	mux.HandleFunc("GET "+ctlBackupPath, backup)  // backup.go
+	mux.HandleFunc("POST "+ctlTLSRPTPath, tlsrpt) // transportsec.go
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -362,7 +365,11 @@ func (n *node) addDelivery() error {
 		Hostname: n.cfg.Hostname, Transports: ts, Local: local, DSN: local.deliverDSN,
 		Logger: n.log.With("component", "mta"), Registerer: n.reg, Resolver: n.dns,
 	}
+	if err := n.transportSecurity(&opts); err != nil {
+		return err
+	}
 	d := mta.New(n.queue, opts)
+	n.mta = d
 	n.sup.workers = append(n.sup.workers, worker{name: "delivery", run: d.Run})
 	return nil
 }
