@@ -27,8 +27,8 @@ func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([
 	}
 	a := &attempt{lease: l, body: body, results: make([]*queue.Result, len(l.Recipients))}
 	hops, err := d.router.route(ctx, l.Domain)
-	if err == nil && d.sts != nil && !d.router.isTransport(l.Domain) {
-		hops, err = d.applySTS(ctx, a, hops)
+	if err == nil {
+		hops, err = d.secure(ctx, a, hops)
 	}
 	if err != nil {
 		e := classify(err, "")
@@ -40,6 +40,9 @@ func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([
 		return a.final(), false
 	}
 	e := softened(lastErr)
+	if errors.Is(lastErr, ErrRequireTLS) {
+		e = lastErr // RFC 8689 §4.2.1: bounce, never retry in the clear
+	}
 	a.decideRest(e, e.Host, false)
 	return a.final(), !e.Perm
 }
@@ -92,6 +95,9 @@ func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string)
 	key := keyFor(h, addr)
 	if c := d.pool.get(key); c != nil {
 		c.host = h.name // the same address may serve several names
+		if e := d.checkRequireTLS(a, h, c); e != nil {
+			return e
+		}
 		d.metrics.conns.WithLabelValues("true").Inc()
 		decided, err := d.transact(ctx, a, h, c)
 		if err == nil || decided > 0 || ctx.Err() != nil {
@@ -103,6 +109,9 @@ func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string)
 	if err != nil {
 		return classify(err, h.name)
 	}
+	if e := d.checkRequireTLS(a, h, c); e != nil {
+		return e
+	}
 	d.metrics.conns.WithLabelValues("false").Inc()
 	_, cerr := d.transact(ctx, a, h, c)
 	return cerr
@@ -112,7 +121,8 @@ func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string)
 // the pool (which closes it when broken). It returns how many recipients got an answer.
 func (d *Deliverer) transact(ctx context.Context, a *attempt, h hop, c *conn) (int, *Error) {
 	idx := a.undecided()
-	env := &envelope{from: a.lease.From, rcpts: make([]string, len(idx)), body: a.body}
+	env := &envelope{from: a.lease.From, rcpts: make([]string, len(idx)), body: a.body,
+		requireTLS: a.lease.RequireTLS}
 	for i, j := range idx {
 		env.rcpts[i] = a.lease.Recipients[j]
 	}

@@ -27,6 +27,11 @@ func (d *Deliverer) applySTS(ctx context.Context, a *attempt, hops []hop) ([]hop
 	if lk.policy == nil || lk.policy.Mode != STSEnforce {
 		return hops, nil
 	}
+	return d.enforce(lk, hops)
+}
+
+// enforce keeps the hops lk's policy lists, each with TLSVerify; none left defers.
+func (d *Deliverer) enforce(lk stsLookup, hops []hop) ([]hop, error) {
 	var kept []hop
 	var names []string
 	for _, h := range hops {

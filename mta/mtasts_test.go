@@ -427,3 +427,89 @@ func TestMTASTSFetchRefusesPrivateAddresses(t *testing.T) {
 		t.Fatalf("%d fetches reached a loopback address", n)
 	}
 }
+
+func sendMsg(t *testing.T, q *queue.Queue, m *queue.Message) string {
+	t.Helper()
+	rc, err := q.Enqueue(testCtx(t), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc.ID
+}
+
+func TestREQUIRETLS(t *testing.T) {
+	t.Parallel()
+	w := newSTSWorld(t)
+	ca := w.ca
+	cfg, err := ca.ServerTLS(0, "mx.enforce.test", "mx.testing.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mx := mtatest.NewMX(t, mtatest.MXOptions{Hostname: "mx.enforce.test", TLSConfig: cfg, REQUIRETLS: true})
+	w.domain("enforce.test", "mx.enforce.test", "1", "version: STSv1\nmode: enforce\nmx: mx.enforce.test\nmax_age: 86400\n")
+	w.domain("testing.test", "mx.testing.test", "1", "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n")
+	w.domain("cached.test", "mx.cached.test", "", "") // no MTA-STS policy
+	_, q := w.deliverer(mx.Port(), t.TempDir())
+
+	rtls := func(to string) *queue.Message {
+		m := message("agent@sender.test", queue.LaneNormal, to)
+		m.RequireTLS = true
+		return m
+	}
+	t.Run("relayed with REQUIRETLS over verified TLS", func(t *testing.T) {
+		for _, to := range []string{"ok@enforce.test", "ok@testing.test"} {
+			ev := outcome(t, q, sendMsg(t, q, rtls(to)))
+			if ev.Type != queue.EventDelivered || !ev.TLS {
+				t.Fatalf("%s: event %+v, want delivered over TLS", to, ev)
+			}
+		}
+		msgs := mx.Messages()
+		if len(msgs) != 2 || !msgs[0].RequireTLS || !msgs[1].RequireTLS {
+			t.Fatalf("MX saw %+v, want two messages with MAIL FROM … REQUIRETLS", msgs)
+		}
+	})
+	t.Run("no policy bounces 5.7.30", func(t *testing.T) {
+		ev := outcome(t, q, sendMsg(t, q, rtls("ok@cached.test")))
+		if ev.Type != queue.EventBounced || ev.EnhancedCode != "5.7.30" || !strings.Contains(ev.Detail, "REQUIRETLS") {
+			t.Fatalf("event %+v, want bounced 5.7.30", ev)
+		}
+	})
+}
+
+func TestREQUIRETLSNotOfferedBounces(t *testing.T) {
+	t.Parallel()
+	w := newSTSWorld(t)
+	mx := w.mx("mx.enforce.test", true) // verified TLS, but no REQUIRETLS
+	w.domain("enforce.test", "mx.enforce.test", "1", "version: STSv1\nmode: enforce\nmx: mx.enforce.test\nmax_age: 86400\n")
+	_, q := w.deliverer(mx.Port(), t.TempDir())
+	m := message("agent@sender.test", queue.LaneNormal, "ok@enforce.test")
+	m.RequireTLS = true
+	ev := outcome(t, q, sendMsg(t, q, m))
+	if ev.Type != queue.EventBounced || ev.EnhancedCode != "5.7.30" || !strings.Contains(ev.Detail, "does not offer REQUIRETLS") {
+		t.Fatalf("event %+v, want bounced 5.7.30", ev)
+	}
+	if mx.Count() != 0 {
+		t.Fatal("relayed to a host without REQUIRETLS")
+	}
+}
+
+// "TLS-Required: No" (RFC 8689 §5): an enforce policy whose MX does not match and whose MX
+// certificate does not verify does not stop the message.
+func TestTLSRequiredNoSkipsPolicy(t *testing.T) {
+	t.Parallel()
+	w := newSTSWorld(t)
+	mx := w.mx("mx.untrusted.test", false)
+	w.domain("untrusted.test", "mx.untrusted.test", "1", "version: STSv1\nmode: enforce\nmx: mx.elsewhere.test\nmax_age: 86400\n")
+	_, q := w.deliverer(mx.Port(), t.TempDir())
+	m := message("agent@sender.test", queue.LaneNormal, "ok@untrusted.test")
+	m.Body = append([]byte("TLS-Required: No\r\n"), m.Body...)
+	ev := outcome(t, q, sendMsg(t, q, m))
+	if ev.Type != queue.EventDelivered || !ev.TLS {
+		t.Fatalf("event %+v, want delivered over opportunistic TLS", ev)
+	}
+	// Without the header the same policy defers.
+	ev = outcome(t, q, send(t, q, "ok@untrusted.test"))
+	if ev.Type != queue.EventDeferred {
+		t.Fatalf("event %+v, want deferred", ev)
+	}
+}

@@ -33,6 +33,8 @@ type msgRecord struct {
 	Source    string    `json:"source,omitempty"`
 	Monitored bool      `json:"monitored,omitempty"`
 	IdemKey   string    `json:"idem_key,omitempty"`
+
+	RequireTLS bool `json:"require_tls,omitempty"` // REQUIRETLS (RFC 8689)
 }
 
 // start is when the message's lifetime starts: its SendAt when scheduled, else QueuedAt.

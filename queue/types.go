@@ -74,6 +74,9 @@ type Message struct {
 	Source         string // "smtp" | "api" | "dsn" | "mcp" ...
 	Actor          string // who sent, for the audit journal ("api:<key id>", "smtp:<mailbox>"); "" = Source
 	Monitored      bool   // oversight "monitored": an event "monitored" is recorded
+	// RequireTLS: the sender asked for REQUIRETLS (RFC 8689); delivery relays only over
+	// validated TLS to a host that offers REQUIRETLS, else bounces 5.7.30.
+	RequireTLS bool
 }
 
 // ApprovalState is the state of an approval: pending, approved or rejected.
@@ -135,6 +138,7 @@ type Lease struct {
 	Attempt    int // 1 for the first attempt
 	Tags       []string
 	Expires    time.Time
+	RequireTLS bool // Message.RequireTLS
 }
 
 // Outcome is the result of one delivery attempt for one recipient.

@@ -29,6 +29,8 @@ type Message struct {
 	Size     int       // len of the raw message
 	TLS      bool      // whether the message came over a STARTTLS session
 	Received time.Time // when DATA ended
+
+	RequireTLS bool // MAIL FROM carried the REQUIRETLS parameter (RFC 8689)
 }
 
 // MXOptions configures an MX. The zero value is a plain-text MX on 127.0.0.1:0 that answers
@@ -53,6 +55,8 @@ type MXOptions struct {
 	MaxMessageBytes int64
 	// SMTPUTF8 advertises the SMTPUTF8 extension.
 	SMTPUTF8 bool
+	// REQUIRETLS advertises REQUIRETLS (RFC 8689) after STARTTLS and accepts the parameter.
+	REQUIRETLS bool
 	// DiscardData keeps only the envelope and size of each message (for long load runs).
 	DiscardData bool
 	// LogPath, when set, receives one JSON line per accepted message (appended): the SINK_LOG
@@ -149,6 +153,7 @@ func (m *MX) newServer() (*smtp.Server, error) {
 	srv.WriteTimeout = time.Minute
 	srv.MaxMessageBytes = m.opts.MaxMessageBytes
 	srv.EnableSMTPUTF8 = m.opts.SMTPUTF8
+	srv.EnableREQUIRETLS = m.opts.REQUIRETLS
 	srv.ErrorLog = log.New(discard{}, "", 0)
 	if !m.opts.TLS {
 		return srv, nil
