@@ -112,7 +112,9 @@ func TestSTSFetchTimeoutIsNoPolicyAndRateLimited(t *testing.T) {
 			t.Fatalf("lookup %d: %+v %v, want no policy with a fetch error", i, lk, e)
 		}
 	}
-	if n := hits.Load(); n != 1 {
-		t.Fatalf("%d fetches, want 1 (rate limited)", n)
+	// The server may not even see the request when the handshake outlasts the timeout: at
+	// most one fetch reached it.
+	if n := hits.Load(); n > 1 {
+		t.Fatalf("%d fetches, want at most 1 (rate limited)", n)
 	}
 }
