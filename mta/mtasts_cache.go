@@ -220,8 +220,13 @@ func (m *stsManager) use(lk stsLookup, e stsEntry) stsLookup {
 	return lk
 }
 
-// startFetch starts a fetch of domain's policy unless one runs or one ran less than Refetch
-// ago; it returns the channel closed when the running fetch ends, or nil.
+// refetchAfterSuccess is the least time between two fetches for a domain whose last fetch
+// succeeded (its id changed again, or a short max_age ran out).
+const refetchAfterSuccess = time.Minute
+
+// startFetch starts a fetch of domain's policy unless one runs, or one failed less than
+// Refetch ago, or one succeeded less than a minute ago; it returns the channel closed when the
+// running fetch ends, or nil.
 func (m *stsManager) startFetch(domain, id string) <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -234,7 +239,11 @@ func (m *stsManager) startFetch(domain, id string) <-chan struct{} {
 		return st.running
 	}
 	now := m.clock.Now()
-	if !st.lastTry.IsZero() && now.Sub(st.lastTry) < m.opts.Refetch {
+	gap := m.opts.Refetch
+	if st.lastErr == nil {
+		gap = min(gap, refetchAfterSuccess)
+	}
+	if !st.lastTry.IsZero() && now.Sub(st.lastTry) < gap {
 		return nil
 	}
 	st.lastTry = now

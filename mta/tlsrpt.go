@@ -271,20 +271,36 @@ func (t *tlsrptRecorder) run(ctx context.Context) {
 	}
 }
 
-// reportPastDays reports every day before today that has counters and no reports yet.
+// keepDays is how long counters and reports stay in Dir.
+const keepDays = 90
+
+// reportPastDays reports every day before today that has counters and was not reported yet
+// (Dir/DAY/.sent marks it; a report made on demand does not), and removes the files of days
+// older than keepDays.
 func (t *tlsrptRecorder) reportPastDays(ctx context.Context) {
 	names, _ := filepath.Glob(filepath.Join(t.opts.Dir, "counters-*.json"))
-	today := dayOf(t.clock.Now())
+	now := t.clock.Now()
+	today, oldest := dayOf(now), dayOf(now.AddDate(0, 0, -keepDays))
 	for _, n := range names {
 		day := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), "counters-"), ".json")
-		if day >= today {
+		switch {
+		case day >= today:
+			continue
+		case day < oldest:
+			_ = os.Remove(n)
+			_ = os.RemoveAll(filepath.Join(t.opts.Dir, day))
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(t.opts.Dir, day)); err == nil {
+		marker := filepath.Join(t.opts.Dir, day, ".sent")
+		if _, err := os.Stat(marker); err == nil {
 			continue
 		}
 		if _, err := t.report(ctx, day, true); err != nil {
 			t.log.Error("TLS-RPT report", "day", day, "err", err)
+			continue
+		}
+		if err := writeFileAtomic(marker, nil); err != nil {
+			t.log.Error("TLS-RPT report marker", "day", day, "err", err)
 		}
 	}
 }
