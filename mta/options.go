@@ -16,8 +16,9 @@ import (
 // TLSPolicy says how a connection uses STARTTLS (RFC 3207).
 type TLSPolicy string
 
-// TLS policies. Certificates are not verified under any of them (RFC 7435 opportunistic
-// security, Postfix's "may" and "encrypt" levels) unless Options.TLSConfig asks for it.
+// TLS policies. Certificates are not verified under none, opportunistic and required (RFC 7435
+// opportunistic security, Postfix's "may" and "encrypt" levels) unless Options.TLSConfig asks
+// for it; verify (Postfix's "secure") is what MTA-STS enforce and REQUIRETLS ask for.
 const (
 	// TLSNone never sends STARTTLS.
 	TLSNone TLSPolicy = "none"
