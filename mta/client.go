@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
 )
 
 // errTLSFallback: an opportunistic STARTTLS failed mid-way; redial without TLS.
@@ -100,7 +101,7 @@ func (c *conn) start(ctx context.Context, h hop, policy TLSPolicy) error {
 		return nil
 	}
 	if ok, _ := c.client.Extension("STARTTLS"); !ok {
-		if policy == TLSRequired || policy == TLSVerify {
+		if policy == TLSRequired || policy == TLSVerify || policy == TLSDANE {
 			e := temporary("4.7.4", ErrTLSUnavailable, "TLS is required, but was not offered by host")
 			e.Host = h.name
 			return e
@@ -120,8 +121,11 @@ func (c *conn) startTLS(ctx context.Context, h hop, policy TLSPolicy) error {
 			return fmt.Errorf("%w: %w", errTLSFallback, cause)
 		}
 		e := temporary(status, fmt.Errorf("%w: %w", ErrTLSFailed, cause), "TLS is required: %v", cause)
-		if policy == TLSVerify {
+		switch policy {
+		case TLSVerify:
 			e.Msg = fmt.Sprintf("TLS with a valid certificate for %s is required: %v", h.name, cause)
+		case TLSDANE:
+			e.Msg = fmt.Sprintf("DANE: TLS matching the TLSA records of %s is required: %v", h.name, cause)
 		}
 		e.Host = h.name
 		return e
@@ -135,7 +139,7 @@ func (c *conn) startTLS(ctx context.Context, h hop, policy TLSPolicy) error {
 	case code != 220:
 		return fail("4.7.4", fmt.Errorf("STARTTLS answered %d %s", code, msg))
 	}
-	tc := tls.Client(c.raw, c.d.tlsFor(h.name, policy))
+	tc := tls.Client(c.raw, c.d.tlsFor(h, policy, tlsaFrom(ctx, h.name)))
 	hctx, cancel := context.WithTimeout(ctx, c.d.commandTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
@@ -173,7 +177,8 @@ func (d *dialer) newClient(nc net.Conn) *smtp.Client {
 	return cl
 }
 
-func (d *dialer) tlsFor(host string, policy TLSPolicy) *tls.Config {
+func (d *dialer) tlsFor(h hop, policy TLSPolicy, recs []*dns.TLSA) *tls.Config {
+	host := h.name
 	cfg := d.tlsConfig.Clone()
 	if cfg.ServerName == "" && net.ParseIP(host) == nil {
 		cfg.ServerName = host
@@ -183,6 +188,14 @@ func (d *dialer) tlsFor(host string, policy TLSPolicy) *tls.Config {
 		cfg.ServerName = host
 		cfg.RootCAs = d.verifyRoots
 		cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
+	}
+	if policy == TLSDANE { // RFC 7672 §3: the TLSA records decide, with SNI
+		cfg.InsecureSkipVerify = true //nolint:gosec // verified by VerifyConnection against TLSA
+		cfg.ServerName = host
+		cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyDANE(cs.PeerCertificates, host, recs)
+		}
 	}
 	return cfg
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/miekg/dns"
+
 	"multimail.dev/multimail/queue"
 )
 
@@ -17,6 +19,8 @@ type attempt struct {
 	body    []byte
 	results []*queue.Result // nil: undecided
 	sts     *stsLookup      // the recipient domain's MTA-STS outcome; nil when not looked up
+
+	tlsa map[string][]*dns.TLSA // DANE: usable TLSA records by MX host; nil without DANE
 }
 
 // deliver sends the lease's message to its recipients' domain and returns one result per
@@ -35,7 +39,7 @@ func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([
 		a.decideRest(e, "", false)
 		return a.final(), !e.Perm && !errors.Is(e, ErrSTSPending) && !errors.Is(e, ErrSTSPolicy)
 	}
-	lastErr := d.tryHops(ctx, a, hops)
+	lastErr := d.tryHops(withTLSA(ctx, a.tlsa), a, hops)
 	if lastErr == nil {
 		return a.final(), false
 	}

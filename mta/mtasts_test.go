@@ -135,9 +135,13 @@ func (w *stsWorld) resolver() *dnsclient.Client {
 // deliverer returns a running Deliverer with MTA-STS and TLS-RPT pointed at the world,
 // its queue, and the data dir of its cache and reports.
 func (w *stsWorld) deliverer(mxPort int, dir string) (*mta.Deliverer, *queue.Queue) {
+	return w.delivererDANE(mxPort, dir, false)
+}
+
+func (w *stsWorld) delivererDANE(mxPort int, dir string, dane bool) (*mta.Deliverer, *queue.Queue) {
 	q := openQueue(w.t, queue.Options{BackoffInitial: time.Hour, BackoffMax: time.Hour})
 	loop := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	d := mta.New(q, mta.Options{Hostname: "out.sender.test", Resolver: w.resolver(), MXPort: mxPort,
+	d := mta.New(q, mta.Options{Hostname: "out.sender.test", Resolver: w.resolver(), MXPort: mxPort, DANE: dane,
 		MTASTS: &mta.STSOptions{CacheFile: filepath.Join(dir, "mta-sts.json"), Port: w.webPort,
 			AllowNetworks: loop, RootCAs: w.ca.Pool(), Wait: 10 * time.Second},
 		TLSRPT: &mta.TLSRPTOptions{Dir: filepath.Join(dir, "tlsrpt")}})

@@ -83,6 +83,10 @@ type Options struct {
 	// over Transports and MX routing.
 	Local Local
 
+	// DANE applies TLSA records (RFC 7672) found in DNSSEC-validated answers: set it only
+	// when Resolver is a *dnsclient.Client asking a validating resolver whose AD bit can be
+	// trusted (on loopback or a protected link). DANE beats MTA-STS.
+	DANE bool
 	// MTASTS, when set, applies recipient domains' MTA-STS policies (RFC 8461) to MX routes.
 	MTASTS *STSOptions
 	// TLSRPT, when set, records TLS-RPT (RFC 8460) session counts per policy domain and

@@ -15,7 +15,7 @@ type poolKey struct {
 
 func keyFor(h hop, addr string) poolKey {
 	k := poolKey{addr: addr, policy: h.tls}
-	if h.tls == TLSVerify {
+	if h.tls == TLSVerify || h.tls == TLSDANE {
 		k.name = h.name
 	}
 	return k

@@ -36,6 +36,19 @@ func tlsOptional(body []byte) bool {
 // hosts are tried with verified TLS. Without a policy (and DANE is not implemented) the
 // recipients bounce with 5.7.30.
 func (d *Deliverer) requireTLSHops(ctx context.Context, a *attempt, hops []hop) ([]hop, error) {
+	hops, applied, err := d.daneHops(ctx, a, hops)
+	if err != nil {
+		return nil, err
+	}
+	if applied { // only the hosts DANE authenticates
+		var kept []hop
+		for _, h := range hops {
+			if h.tls == TLSDANE {
+				kept = append(kept, h)
+			}
+		}
+		return kept, nil
+	}
 	if d.sts == nil {
 		return nil, permanent("5.7.30", ErrRequireTLS,
 			"REQUIRETLS: MTA-STS is off on this node, so no route to %s can be validated", a.lease.Domain)
@@ -58,7 +71,7 @@ func (d *Deliverer) requireTLSHops(ctx context.Context, a *attempt, hops []hop) 
 // requireTLSUnmet is the error for a host that cannot take a REQUIRETLS message over this
 // session: it does not offer REQUIRETLS after STARTTLS, or the session is not verified.
 func requireTLSUnmet(c *conn, h hop) *Error {
-	if !c.tls || h.tls != TLSVerify {
+	if !c.tls || (h.tls != TLSVerify && h.tls != TLSDANE) {
 		e := permanent("5.7.30", ErrRequireTLS, "REQUIRETLS: the session to %s is not verified TLS", h.name)
 		e.Host = h.name
 		return e
@@ -84,13 +97,17 @@ func (d *Deliverer) secure(ctx context.Context, a *attempt, hops []hop) ([]hop, 
 		}
 		return hops, nil
 	}
-	switch {
-	case a.lease.RequireTLS:
+	if a.lease.RequireTLS {
 		return d.requireTLSHops(ctx, a, hops)
-	case d.sts != nil && !tlsOptional(a.body):
-		return d.applySTS(ctx, a, hops)
 	}
-	return hops, nil
+	if tlsOptional(a.body) {
+		return hops, nil
+	}
+	hops, applied, err := d.daneHops(ctx, a, hops)
+	if applied || err != nil || d.sts == nil {
+		return hops, err
+	}
+	return d.applySTS(ctx, a, hops)
 }
 
 // checkRequireTLS refuses a session that cannot carry the attempt's REQUIRETLS message; the

@@ -36,6 +36,7 @@ type TransportSecurityConfig struct {
 	TLSReports         *bool    `toml:"tls_reports"`           // default true
 	TLSReportFrom      string   `toml:"tls_report_from"`       // default tlsrpt@<first domain>
 	RootCAFile         string   `toml:"root_ca_file"`          // extra trusted roots (PEM)
+	DANE               bool     `toml:"dane"`                  // trust [dns] resolver's AD bit: DANE (RFC 7672)
 	AllowNetworks      []string `toml:"allow_networks"`        // tests only
 	PolicyPort         int      `toml:"policy_port"`           // tests only
 }
@@ -99,6 +100,7 @@ func rootPool(file string) (*x509.CertPool, error) {
 func (n *node) transportSecurity(opts *mta.Options) error {
 	ts := n.cfg.TransportSecurity
 	opts.MXPort = n.cfg.Delivery.MXPort
+	opts.DANE = ts.DANE
 	if ts.MTASTS != nil && !*ts.MTASTS {
 		return nil
 	}
