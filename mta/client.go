@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
 )
 
 // errTLSFallback: an opportunistic STARTTLS failed mid-way; redial without TLS.
@@ -23,6 +25,7 @@ type dialer struct {
 	commandTimeout time.Duration
 	dataTimeout    time.Duration
 	tlsConfig      *tls.Config
+	verifyRoots    *x509.CertPool // TLSVerify's roots (STSOptions.RootCAs); nil: the system's
 }
 
 func newDialer(o Options) *dialer {
@@ -31,8 +34,12 @@ func newDialer(o Options) *dialer {
 		// RFC 7435: opportunistic security encrypts without authenticating the peer.
 		cfg = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec
 	}
-	return &dialer{hostname: o.Hostname, connectTimeout: o.ConnectTimeout,
+	d := &dialer{hostname: o.Hostname, connectTimeout: o.ConnectTimeout,
 		commandTimeout: o.CommandTimeout, dataTimeout: o.DataTimeout, tlsConfig: cfg}
+	if o.MTASTS != nil {
+		d.verifyRoots = o.MTASTS.RootCAs
+	}
+	return d
 }
 
 // conn is one SMTP session to one next-hop address, reusable for several transactions.
@@ -43,6 +50,7 @@ type conn struct {
 	raw    net.Conn
 	client *smtp.Client
 	tls    bool
+	certs  []*x509.Certificate // the peer's chain after STARTTLS (verified or not)
 	d      *dialer
 	uses   int
 	broken bool // the session is unusable: never pooled
@@ -61,7 +69,7 @@ func (d *dialer) dial(ctx context.Context, h hop, addr string, src source) (*con
 	if err != nil {
 		return nil, err
 	}
-	c.key = poolKey{addr: addr, policy: h.tls, pool: src.pool}
+	c.key = keyFor(h, addr, src.pool)
 	return c, nil
 }
 
@@ -94,7 +102,7 @@ func (c *conn) start(ctx context.Context, h hop, policy TLSPolicy) error {
 		return nil
 	}
 	if ok, _ := c.client.Extension("STARTTLS"); !ok {
-		if policy == TLSRequired {
+		if policy == TLSRequired || policy == TLSVerify || policy == TLSDANE {
 			e := temporary("4.7.4", ErrTLSUnavailable, "TLS is required, but was not offered by host")
 			e.Host = h.name
 			return e
@@ -113,7 +121,13 @@ func (c *conn) startTLS(ctx context.Context, h hop, policy TLSPolicy) error {
 		if policy == TLSOpportunistic {
 			return fmt.Errorf("%w: %w", errTLSFallback, cause)
 		}
-		e := temporary(status, ErrTLSFailed, "TLS is required: %v", cause)
+		e := temporary(status, fmt.Errorf("%w: %w", ErrTLSFailed, cause), "TLS is required: %v", cause)
+		switch policy {
+		case TLSVerify:
+			e.Msg = fmt.Sprintf("TLS with a valid certificate for %s is required: %v", h.name, cause)
+		case TLSDANE:
+			e.Msg = fmt.Sprintf("DANE: TLS matching the TLSA records of %s is required: %v", h.name, cause)
+		}
 		e.Host = h.name
 		return e
 	}
@@ -126,12 +140,13 @@ func (c *conn) startTLS(ctx context.Context, h hop, policy TLSPolicy) error {
 	case code != 220:
 		return fail("4.7.4", fmt.Errorf("STARTTLS answered %d %s", code, msg))
 	}
-	tc := tls.Client(c.raw, c.d.tlsFor(h.name))
+	tc := tls.Client(c.raw, c.d.tlsFor(h, policy, tlsaFrom(ctx, h.name)))
 	hctx, cancel := context.WithTimeout(ctx, c.d.commandTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		return fail("4.7.5", err)
 	}
+	c.certs = tc.ConnectionState().PeerCertificates
 	c.client = c.d.newClient(&greetedConn{Conn: tc, pending: []byte("220 " + h.name + " TLS\r\n")})
 	if err := c.client.Hello(c.helo()); err != nil {
 		return classify(fmt.Errorf("EHLO after STARTTLS: %w", err), h.name)
@@ -163,10 +178,25 @@ func (d *dialer) newClient(nc net.Conn) *smtp.Client {
 	return cl
 }
 
-func (d *dialer) tlsFor(host string) *tls.Config {
+func (d *dialer) tlsFor(h hop, policy TLSPolicy, recs []*dns.TLSA) *tls.Config {
+	host := h.name
 	cfg := d.tlsConfig.Clone()
 	if cfg.ServerName == "" && net.ParseIP(host) == nil {
 		cfg.ServerName = host
+	}
+	if policy == TLSVerify { // RFC 8461 §4.2: a PKIX-valid certificate for the MX name
+		cfg.InsecureSkipVerify = false
+		cfg.ServerName = host
+		cfg.RootCAs = d.verifyRoots
+		cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
+	}
+	if policy == TLSDANE { // RFC 7672 §3: the TLSA records decide, with SNI
+		cfg.InsecureSkipVerify = true //nolint:gosec // verified by VerifyConnection against TLSA
+		cfg.ServerName = host
+		cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyDANE(cs.PeerCertificates, host, recs)
+		}
 	}
 	return cfg
 }

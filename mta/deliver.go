@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"multimail.dev/multimail/queue"
 )
 
@@ -18,6 +20,9 @@ type attempt struct {
 	pool    string // the IP pool the mail leaves through ("" = default)
 	body    []byte
 	results []*queue.Result // nil: undecided
+	sts     *stsLookup      // the recipient domain's MTA-STS outcome; nil when not looked up
+
+	tlsa map[string][]*dns.TLSA // DANE: usable TLSA records by MX host; nil without DANE
 }
 
 // deliver sends the lease's message to its recipients' domain and returns one result per
@@ -43,17 +48,20 @@ func (d *Deliverer) deliverPaced(ctx context.Context, l *queue.Lease, body []byt
 	}
 	a := &attempt{lease: l, pool: d.sources.poolOf(l), body: body, results: make([]*queue.Result, len(l.Recipients))}
 	hops, err := d.router.route(ctx, l.Domain)
+	if err == nil {
+		hops, err = d.secure(ctx, a, hops)
+	}
 	if err != nil {
 		e := classify(err, "")
 		a.decideRest(e, "", false)
-		return a.final(), !e.Perm, time.Time{}
+		return a.final(), !e.Perm && !errors.Is(e, ErrSTSPending) && !errors.Is(e, ErrSTSPolicy), time.Time{}
 	}
 	if pace {
 		if later, ok := d.pacer.admit(ctx, destKey(hops[0].name), l.Lane); !ok {
 			return nil, false, later
 		}
 	}
-	lastErr := d.tryHops(ctx, a, hops)
+	lastErr := d.tryHops(withTLSA(ctx, a.tlsa), a, hops)
 	if lastErr == nil {
 		return a.final(), false, time.Time{}
 	}
@@ -61,6 +69,9 @@ func (d *Deliverer) deliverPaced(ctx context.Context, l *queue.Lease, body []byt
 		return nil, false, nextDay(d.opts.Clock.Now()) // every pool address used its warm-up quota
 	}
 	e := softened(lastErr)
+	if errors.Is(lastErr, ErrRequireTLS) {
+		e = lastErr // RFC 8689 §4.2.1: bounce, never retry in the clear
+	}
 	a.decideRest(e, e.Host, false)
 	return a.final(), !e.Perm, time.Time{}
 }
@@ -110,11 +121,14 @@ func (d *Deliverer) tryHops(ctx context.Context, a *attempt, hops []hop) *Error 
 // from the pool when one is idle. A reused session that breaks before any recipient got an
 // answer was likely closed by the peer while idle: one fresh session is tried at once.
 func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string) *Error {
-	key := poolKey{addr: addr, policy: h.tls, pool: a.pool}
+	key := keyFor(h, addr, a.pool)
 	if c := d.pool.get(key); c != nil && !d.sources.count(c.src) {
 		d.pool.put(c) // its address is past its warm-up quota: pick another below
 	} else if c != nil {
 		c.host = h.name // the same address may serve several names
+		if e := d.checkRequireTLS(a, h, c); e != nil {
+			return e
+		}
 		d.metrics.conns.WithLabelValues("true").Inc()
 		decided, err := d.transact(ctx, a, h, c)
 		if err == nil || decided > 0 || ctx.Err() != nil {
@@ -127,8 +141,12 @@ func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string)
 		return serr
 	}
 	c, err := d.dialer.dial(ctx, h, addr, src)
+	d.reportSession(a, h, addr, c, err)
 	if err != nil {
 		return classify(err, h.name)
+	}
+	if e := d.checkRequireTLS(a, h, c); e != nil {
+		return e
 	}
 	d.metrics.conns.WithLabelValues("false").Inc()
 	_, cerr := d.transact(ctx, a, h, c)
@@ -139,7 +157,8 @@ func (d *Deliverer) tryAddr(ctx context.Context, a *attempt, h hop, addr string)
 // the pool (which closes it when broken). It returns how many recipients got an answer.
 func (d *Deliverer) transact(ctx context.Context, a *attempt, h hop, c *conn) (int, *Error) {
 	idx := a.undecided()
-	env := &envelope{from: a.lease.From, rcpts: make([]string, len(idx)), body: a.body}
+	env := &envelope{from: a.lease.From, rcpts: make([]string, len(idx)), body: a.body,
+		requireTLS: a.lease.RequireTLS}
 	for i, j := range idx {
 		env.rcpts[i] = a.lease.Recipients[j]
 	}

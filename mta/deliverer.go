@@ -26,7 +26,9 @@ type Deliverer struct {
 	pacer   *pacer
 	metrics *metrics
 	log     *slog.Logger
-	err     error // a configuration error, reported by Run
+	err     error           // a configuration error, reported by Run
+	sts     *stsManager     // nil: MTA-STS off
+	tlsrpt  *tlsrptRecorder // nil: TLS-RPT off
 }
 
 // New returns a Deliverer for q and registers its OnFinal with q (q.SetOnFinal), so that
@@ -49,7 +51,8 @@ func New(q *queue.Queue, opts Options) *Deliverer {
 	if d.metrics == nil {
 		d.metrics, _ = newMetrics(nil)
 	}
-	d.err = errors.Join(errD, errR, errM, errS, errP)
+	errT := d.newTransportSecurity()
+	d.err = errors.Join(errD, errR, errM, errS, errP, errT)
 	if q != nil {
 		q.SetOnFinal(d.OnFinal)
 	}
@@ -81,6 +84,13 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		return d.err
 	}
 	var wg sync.WaitGroup
+	if d.tlsrpt != nil {
+		rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		done := make(chan struct{})
+		go func() { defer close(done); d.tlsrpt.run(rctx) }()
+		defer func() { stop(); <-done }() // the last flush happens after the workers stop
+	}
 	for range d.opts.HighWorkers {
 		wg.Go(func() { d.work(ctx, queue.LaneHigh) })
 	}

@@ -26,6 +26,15 @@
 // told apart from greylisting) pauses the destination and halves its rate; deliveries raise
 // it again (docs/deliverability.md).
 //
+// Transport security (docs/transport-security.md): with Options.MTASTS, deliveries routed by
+// MX apply the recipient domain's MTA-STS policy (RFC 8461; mtasts.go parses, mtasts_fetch.go
+// fetches over guarded HTTPS, mtasts_cache.go decides and caches in STSOptions.CacheFile,
+// mtasts_deliver.go filters the MX hosts and asks for TLSVerify under enforce); with
+// Options.TLSRPT every new session is counted per policy domain and day and daily RFC 8460
+// reports are written and sent (tlsrpt.go); with Options.DANE, TLSA records of
+// DNSSEC-validated MX hosts (RFC 7672, usages 2 and 3) decide before MTA-STS (dane.go);
+// REQUIRETLS messages (RFC 8689) and the TLS-Required header field are in requiretls.go.
+//
 // What it does not own: the schedule, backoff, per-domain concurrency caps, expiry and the
 // event journal (package queue); DKIM signing (done before Enqueue); where a DSN goes (the
 // caller's Options.DSN, which may enqueue it or store it in a local INBOX).

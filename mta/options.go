@@ -16,8 +16,9 @@ import (
 // TLSPolicy says how a connection uses STARTTLS (RFC 3207).
 type TLSPolicy string
 
-// TLS policies. Certificates are not verified under any of them (RFC 7435 opportunistic
-// security, Postfix's "may" and "encrypt" levels) unless Options.TLSConfig asks for it.
+// TLS policies. Certificates are not verified under none, opportunistic and required (RFC 7435
+// opportunistic security, Postfix's "may" and "encrypt" levels) unless Options.TLSConfig asks
+// for it; verify (Postfix's "secure") is what MTA-STS enforce and REQUIRETLS ask for.
 const (
 	// TLSNone never sends STARTTLS.
 	TLSNone TLSPolicy = "none"
@@ -26,17 +27,21 @@ const (
 	TLSOpportunistic TLSPolicy = "opportunistic"
 	// TLSRequired defers the delivery when STARTTLS is not offered or the handshake fails.
 	TLSRequired TLSPolicy = "required"
+	// TLSVerify defers the delivery unless STARTTLS succeeds with a certificate that is valid
+	// (PKIX, STSOptions.RootCAs or the system roots) for the host name: what an enforce
+	// MTA-STS policy asks (RFC 8461 §4.2).
+	TLSVerify TLSPolicy = "verify"
 )
 
-// ParseTLSPolicy parses "none", "opportunistic" or "required"; "" means opportunistic.
+// ParseTLSPolicy parses "none", "opportunistic", "required" or "verify"; "" means opportunistic.
 func ParseTLSPolicy(s string) (TLSPolicy, error) {
 	switch p := TLSPolicy(s); p {
 	case "":
 		return TLSOpportunistic, nil
-	case TLSNone, TLSOpportunistic, TLSRequired:
+	case TLSNone, TLSOpportunistic, TLSRequired, TLSVerify:
 		return p, nil
 	}
-	return "", fmt.Errorf("mta: unknown TLS policy %q (want none, opportunistic or required)", s)
+	return "", fmt.Errorf("mta: unknown TLS policy %q (want none, opportunistic, required or verify)", s)
 }
 
 // DSNFunc receives a rendered delivery status notification: a message with the null sender,
@@ -87,6 +92,16 @@ type Options struct {
 	// Local, when set, delivers mail for the node's own domains into its mailboxes; it wins
 	// over Transports and MX routing.
 	Local Local
+
+	// DANE applies TLSA records (RFC 7672) found in DNSSEC-validated answers: set it only
+	// when Resolver is a *dnsclient.Client asking a validating resolver whose AD bit can be
+	// trusted (on loopback or a protected link). DANE beats MTA-STS.
+	DANE bool
+	// MTASTS, when set, applies recipient domains' MTA-STS policies (RFC 8461) to MX routes.
+	MTASTS *STSOptions
+	// TLSRPT, when set, records TLS-RPT (RFC 8460) session counts per policy domain and
+	// writes daily reports; it needs MTASTS.
+	TLSRPT *TLSRPTOptions
 
 	// DSN receives the DSNs for bounced and failed recipients; nil drops them (logged).
 	DSN DSNFunc

@@ -6,11 +6,21 @@ import (
 )
 
 // poolKey identifies interchangeable sessions: same address, same TLS policy, same IP pool
-// (a session opened for one pool never carries another pool's mail).
+// (a session opened for one pool never carries another pool's mail), and under TLSVerify or
+// TLSDANE the same verified host name.
 type poolKey struct {
 	addr   string
 	policy TLSPolicy
 	pool   string // IPPool.Name; "" = the default source
+	name   string // set only for TLSVerify/TLSDANE: the certificate was checked for this name
+}
+
+func keyFor(h hop, addr, pool string) poolKey {
+	k := poolKey{addr: addr, policy: h.tls, pool: pool}
+	if h.tls == TLSVerify || h.tls == TLSDANE {
+		k.name = h.name
+	}
+	return k
 }
 
 // pool keeps idle sessions per next hop so that consecutive deliveries to one host reuse a

@@ -74,6 +74,12 @@ func (rt *router) route(ctx context.Context, domain string) ([]hop, error) {
 	return rt.mxHops(domain, mxs)
 }
 
+// isTransport reports whether domain is routed by a [[transport]] (MTA-STS does not apply).
+func (rt *router) isTransport(domain string) bool {
+	_, ok := rt.transport(strings.ToLower(strings.TrimSuffix(domain, ".")))
+	return ok
+}
+
 func (rt *router) transport(domain string) (Transport, bool) {
 	if t, ok := rt.transports[domain]; ok {
 		return t, true

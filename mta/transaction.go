@@ -11,9 +11,10 @@ import (
 
 // envelope is what one transaction sends.
 type envelope struct {
-	from  string
-	rcpts []string
-	body  []byte
+	from       string
+	rcpts      []string
+	body       []byte
+	requireTLS bool // MAIL FROM … REQUIRETLS (RFC 8689)
 }
 
 // needsUTF8 reports whether an address is internationalised (RFC 6531).
@@ -62,7 +63,7 @@ func (c *conn) transaction(env *envelope) ([]*rcptResult, *Error) {
 	if e := c.precheck(env); e != nil {
 		return fill(res, nil, e), nil
 	}
-	opts := &smtp.MailOptions{Size: int64(len(env.body)), UTF8: env.needsUTF8()}
+	opts := &smtp.MailOptions{Size: int64(len(env.body)), UTF8: env.needsUTF8(), RequireTLS: env.requireTLS}
 	if err := c.client.Mail(env.from, opts); err != nil {
 		if isConnectionLevel(err) {
 			return res, c.broke(err)

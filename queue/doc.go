@@ -83,7 +83,8 @@
 //	family       key after 'q'                                      value
 //	0x01 msg     01 <msg:16>                                        v1 msgRecord: mailbox, from, subject, lane, tags,
 //	                                                                expires_at, queued_at, size, approval id, source,
-//	                                                                test (a test key's message: never leased), ...
+//	                                                                test (a test key's message: never leased),
+//	                                                                require_tls (REQUIRETLS, RFC 8689), ...
 //	0x02 body    02 <msg:16>                                        v1 + raw RFC 5322 bytes; stored once, deleted
 //	                                                                when every recipient is final
 //	0x03 rcpt    03 <msg:16> <idx:2>                                v1 rcptRecord: address, domain, status, attempts,

@@ -156,7 +156,7 @@ func (q *Queue) build(b *pebble.Batch, m *Message, id ulid, rcpts []*rcptRecord)
 		ID: m.ID, Mailbox: m.Mailbox, From: m.From, Subject: m.Subject, Lane: m.Lane,
 		Tags: slices.Clone(m.Tags), ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, QueuedAt: now, Size: len(m.Body),
 		NRcpt: len(rcpts), Source: m.Source, Monitored: m.Monitored, IdemKey: m.IdempotencyKey,
-		Test: m.Test,
+		Test: m.Test, RequireTLS: m.RequireTLS,
 	}
 	j := q.msgJournal(b, rec)
 	j.next = 1 // a new message: no stored events

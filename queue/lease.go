@@ -302,6 +302,7 @@ func (q *Queue) newLease(p picked, m *msgRecord, rcpts, live []*rcptRecord, now 
 	l := &Lease{
 		ID: formatID(prefixLease, ls.id), MsgID: m.ID, Domain: p.d.name, Lane: p.lane,
 		From: m.From, Mailbox: m.Mailbox, Tags: slices.Clone(m.Tags), Expires: expires,
+		RequireTLS: m.RequireTLS,
 	}
 	for _, r := range live {
 		l.Recipients = append(l.Recipients, r.Addr)

@@ -34,6 +34,8 @@ type msgRecord struct {
 	Monitored bool      `json:"monitored,omitempty"`
 	IdemKey   string    `json:"idem_key,omitempty"`
 	Test      bool      `json:"test,omitempty"` // Message.Test: never leased, delivered to the sink
+
+	RequireTLS bool `json:"require_tls,omitempty"` // REQUIRETLS (RFC 8689)
 }
 
 // start is when the message's lifetime starts: its SendAt when scheduled, else QueuedAt.

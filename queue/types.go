@@ -79,6 +79,9 @@ type Message struct {
 	// delivered to the test sink ("delivered" with Test set, MXHost TestSink) by the queue
 	// itself, so no code path can hand it to an MX or a local mailbox.
 	Test bool
+	// RequireTLS: the sender asked for REQUIRETLS (RFC 8689); delivery relays only over
+	// validated TLS to a host that offers REQUIRETLS, else bounces 5.7.30.
+	RequireTLS bool
 }
 
 // TestSink is the MXHost of a test message's "delivered" events.
@@ -145,6 +148,7 @@ type Lease struct {
 	Attempt    int // 1 for the first attempt
 	Tags       []string
 	Expires    time.Time
+	RequireTLS bool // Message.RequireTLS
 }
 
 // Outcome is the result of one delivery attempt for one recipient.

@@ -45,8 +45,11 @@ type Options struct {
 	// Admit, when set, is asked at MAIL FROM and before DATA (and BDAT) whether a message may
 	// be taken now; an error refuses it with 452 4.3.1 Insufficient system storage (the
 	// message of a DATA is read and dropped first). nil admits everything.
-	Admit  func() error
-	Logger *slog.Logger
+	Admit func() error
+	// RequireTLS advertises REQUIRETLS (RFC 8689) on TLS sessions and accepts the MAIL FROM
+	// parameter (go-smtp offers it only after TLS; the session must still check).
+	RequireTLS bool
+	Logger     *slog.Logger
 	// Now tells the time (session deadlines); nil means time.Now.
 	Now func() time.Time
 }
@@ -121,6 +124,7 @@ func New(backend smtp.Backend, opts Options) *Server {
 	srv.WriteTimeout = opts.WriteTimeout
 	srv.AllowInsecureAuth = false
 	srv.EnableSMTPUTF8 = true
+	srv.EnableREQUIRETLS = opts.RequireTLS
 	srv.ErrorLog = slogAdapter{s.log}
 	s.srv = srv
 	return s

@@ -34,6 +34,8 @@ type envelope struct {
 	msgID     string // the queue id, assigned before the enqueue for the VERP return path
 	actor     string // who sends (Principal.by), for the audit journal
 	test      bool   // a test key's send (Principal.Test)
+
+	requireTLS bool // REQUIRETLS (RFC 8689), from the SMTP envelope
 }
 
 // sender looks up a sending mailbox and its domain: no mailbox is ErrUnknownMailbox, a mailbox
@@ -121,7 +123,7 @@ func (s *Submitter) accept(ctx context.Context, env *envelope, raw []byte) (queu
 		To: env.rcpts, Subject: env.subject, Lane: env.lane, Tags: env.tags, Body: signed,
 		ExpiresAt: env.expiresAt, SendAt: env.sendAt, Approval: dec.approval, IdempotencyKey: env.idemKey,
 		RequestHash: env.reqHash, Source: env.source, Monitored: dec.monitored, Actor: env.actor,
-		Test: env.test,
+		Test: env.test, RequireTLS: env.requireTLS,
 	})
 	if err != nil {
 		return queue.Receipt{}, s.refused("enqueue", fmt.Errorf("submission: enqueue %s: %w", env.msgID, err))

@@ -65,6 +65,7 @@ func NewServer(sub *Submitter, opts ServerOptions) *Server {
 		MaxLineLength: opts.MaxLineLength, ReadTimeout: opts.ReadTimeout,
 		WriteTimeout: opts.WriteTimeout, MaxSessionTime: opts.MaxSessionTime,
 		Admit: opts.Admit, Logger: opts.Logger,
+		RequireTLS: true, // REQUIRETLS (RFC 8689): opt-in per message by the client
 	})
 	return s
 }

@@ -35,6 +35,8 @@ type session struct {
 	commands  int
 	authFails int
 	addr      netip.Addr // the client's, for the login throttle
+	// requireTLS: MAIL FROM carried REQUIRETLS (RFC 8689), only accepted over TLS.
+	requireTLS bool
 }
 
 var (
@@ -155,6 +157,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if snd.mbox.Oversight == mailbox.ReadOnly { // refused at once rather than after DATA
 		return reply(ErrForbidden)
 	}
+	s.requireTLS = false
+	if opts != nil && opts.RequireTLS {
+		if _, tls := s.conn.TLSConnectionState(); !tls {
+			return smtpserver.Reply(530, 5, 7, 10, "REQUIRETLS needs a TLS session")
+		}
+		s.requireTLS = true
+	}
 	s.from = snd.mbox.Address
 	if opts != nil {
 		s.sizeHint = opts.Size
@@ -195,7 +204,7 @@ func (s *session) Data(r io.Reader) error {
 		return reply(err)
 	}
 	body = append([]byte(s.received()), body...)
-	rc, err := s.srv.sub.SubmitRaw(s.ctx, s.from, s.rcpts, body, *s.principal)
+	rc, err := s.srv.sub.SubmitRawWith(s.ctx, s.from, s.rcpts, body, *s.principal, RawOptions{RequireTLS: s.requireTLS})
 	if err != nil {
 		s.log.Info("submission refused", "err", err)
 		return reply(err)

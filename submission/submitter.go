@@ -164,6 +164,18 @@ func (s *Submitter) Send(ctx context.Context, req *SendRequest, auth Principal) 
 // are added when missing and Bcc is removed; X-Multimail-Priority and X-Multimail-Tags choose
 // the lane and tags and are removed; then oversight, signing and the enqueue as Send.
 func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, raw []byte, auth Principal) (queue.Receipt, error) {
+	return s.SubmitRawWith(ctx, from, rcpts, raw, auth, RawOptions{})
+}
+
+// RawOptions are the SMTP envelope's options of a raw submission.
+type RawOptions struct {
+	// RequireTLS: MAIL FROM … REQUIRETLS (RFC 8689); delivery relays only over validated TLS
+	// to hosts that offer REQUIRETLS, else the recipients bounce with 5.7.30.
+	RequireTLS bool
+}
+
+// SubmitRawWith is SubmitRaw with the envelope's options.
+func (s *Submitter) SubmitRawWith(ctx context.Context, from string, rcpts []string, raw []byte, auth Principal, o RawOptions) (queue.Receipt, error) {
 	now := s.clock.Now()
 	snd, err := s.rawSender(ctx, from, auth)
 	if err != nil {
@@ -193,7 +205,7 @@ func (s *Submitter) SubmitRaw(ctx context.Context, from string, rcpts []string, 
 	env := &envelope{
 		sender: snd, rcpts: rcpts, subject: m.subject(), lane: lane, tags: tags,
 		source: sourceOf(auth, "smtp"), now: now, msgID: queue.NewMessageID(now), actor: auth.by(),
-		test: auth.Test,
+		test: auth.Test, requireTLS: o.RequireTLS,
 	}
 	m.complete(now, s.messageIDHeader(env.msgID))
 	body, err := m.bytes()

@@ -49,6 +49,9 @@ type Config struct {
 	IPPool       []IPPoolConfig       `toml:"ip_pool"` // config_pools.go
 	Pacing       PacingConfig         `toml:"pacing"`
 
+	// TransportSecurity is [transport_security] (transportsec.go).
+	TransportSecurity TransportSecurityConfig `toml:"transport_security"`
+
 	// path is the file the config came from ("" for the embedded dev default); not in TOML.
 	path string
 }
@@ -100,6 +103,7 @@ type DeliveryConfig struct {
 	IPPoolHigh           string   `toml:"ip_pool_high"`   // [[ip_pool]] of a lane's mail when
 	IPPoolNormal         string   `toml:"ip_pool_normal"` // neither its mailbox nor its domain
 	IPPoolLow            string   `toml:"ip_pool_low"`    // names one
+	MXPort               int      `toml:"mx_port"`        // the port dialled on MX hosts; default 25 (tests)
 }
 
 // SubmissionConfig tunes the submission listeners.
@@ -512,7 +516,8 @@ func (c *Config) validate() error {
 		c.validateAuthThrottle, c.validateDelivery,
 		c.validateTransports, c.validateDomains, c.validateMailboxes, c.validateWebhooks,
 		c.validateRules, c.validateAudit, c.validateInbound,
-		c.validatePools, c.validatePacing, c.validateStore}
+		c.validatePools, c.validatePacing, c.validateStore,
+		c.validateTransportSecurity}
 	for _, f := range checks {
 		if err := f(); err != nil {
 			return err

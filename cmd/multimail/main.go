@@ -46,6 +46,7 @@ func commands() []command {
 		{"backup", "backup DIR: a consistent copy of the running node (keys included: keep it private)", cmdBackup},
 		{"restore", "restore DIR --data-dir D: a backup into an empty data directory", cmdRestore},
 		{"migrate", "migrate --config FILE [--check]: apply the PostgreSQL schema migrations ([store] backend = \"postgres\")", cmdMigrate},
+		{"tlsrpt", "tlsrpt report [--day YYYY-MM-DD] [--send]: TLS-RPT reports made now", cmdTLSRPT},
 		{"mcp", "an MCP server on stdin/stdout, a client of the running server", cmdMCP},
 		{"version", "print the version", cmdVersion},
 	}

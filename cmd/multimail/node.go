@@ -76,6 +76,7 @@ type node struct {
 	hooks  *webhook.Dispatcher
 	links  *console.Links
 	reload reloader
+	mta    *mta.Deliverer // delivery, for the ctl socket's TLS-RPT route (transportsec.go)
 }
 
 // caps are the connection caps of the listener kinds ([limits] in the config).
@@ -235,7 +236,7 @@ func (n *node) build() error {
 	if addr := n.cfg.Listen.ACMEHTTP; addr != "" && n.acme != nil {
 		n.addHTTP("acme_http", "tcp", addr, n.acme.httpHandler(), n.caps.http)
 	}
-	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler(), n.serveBackup), nil)
+	n.addHTTP("admin", "unix", filepath.Join(n.cfg.DataDir, ctlSocket), adminMux(a.AdminHandler(), n.serveBackup, n.serveTLSReport), nil)
 	return nil
 }
 
@@ -309,10 +310,11 @@ func newAuthThrottle(c AuthThrottleConfig, reg prometheus.Registerer) (*throttle
 
 // adminMux serves the admin API and, on the same owner-only socket, Go's profiler, so a
 // running node can be profiled (`curl --unix-socket data/ctl.sock http://x/debug/pprof/profile`).
-func adminMux(admin http.Handler, backup http.HandlerFunc) http.Handler {
+func adminMux(admin http.Handler, backup, tlsrpt http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", admin)
-	mux.HandleFunc("GET "+ctlBackupPath, backup) // backup.go
+	mux.HandleFunc("GET "+ctlBackupPath, backup)  // backup.go
+	mux.HandleFunc("POST "+ctlTLSRPTPath, tlsrpt) // transportsec.go
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -396,7 +398,11 @@ func (n *node) addDelivery() error {
 		IPPools: n.cfg.ipPools(), PoolFor: n.cfg.poolFor(), // config_pools.go
 		Pacing: n.cfg.pacing(), MaxConnUses: n.cfg.Pacing.MessagesPerConnection,
 	}
+	if err := n.transportSecurity(&opts); err != nil {
+		return err
+	}
 	d := mta.New(n.queue, opts)
+	n.mta = d
 	n.sup.workers = append(n.sup.workers, worker{name: "delivery", run: d.Run})
 	return nil
 }

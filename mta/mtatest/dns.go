@@ -24,6 +24,15 @@ type Records struct {
 	PTR      []string // host names (for a reverse name, 4.3.2.1.in-addr.arpa)
 	ServFail bool     // answer SERVFAIL to every query for this name
 	TTL      uint32   // default 60
+
+	TLSA []TLSA // DANE records (RFC 6698), for names like _25._tcp.mx.example.
+	AD   bool   // set the AD bit on answers for this name: "validated" by this test resolver
+}
+
+// TLSA is one TLSA record: usage, selector, matching type, and the association data in hex.
+type TLSA struct {
+	Usage, Selector, MatchingType uint8
+	Data                          string
 }
 
 // NullMX returns the RFC 7505 null MX record set: "this domain accepts no mail".
@@ -148,6 +157,7 @@ func (d *DNS) answer(resp *dns.Msg, q dns.Question) {
 		resp.Rcode = dns.RcodeServerFailure
 		return
 	}
+	resp.AuthenticatedData = r.AD
 	hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: r.TTL}
 	if hdr.Ttl == 0 {
 		hdr.Ttl = 60
@@ -198,6 +208,11 @@ func records(hdr dns.RR_Header, r Records) []dns.RR {
 	case dns.TypePTR:
 		for _, p := range r.PTR {
 			rrs = append(rrs, &dns.PTR{Hdr: hdr, Ptr: dns.Fqdn(p)})
+		}
+	case dns.TypeTLSA:
+		for _, t := range r.TLSA {
+			rrs = append(rrs, &dns.TLSA{Hdr: hdr, Usage: t.Usage, Selector: t.Selector,
+				MatchingType: t.MatchingType, Certificate: t.Data})
 		}
 	}
 	return rrs

@@ -1,6 +1,7 @@
 // Package mtatest provides loopback peers for mail delivery tests and benchmarks: MX, a real
 // go-smtp server that records every message and answers by recipient local part, and DNS, a
-// miekg/dns server that answers MX, A, AAAA and TXT queries from a map.
+// miekg/dns server that answers MX, A, AAAA, TXT, PTR and TLSA queries from a map (with the AD bit set
+// for names marked as validated, as a trusted validating resolver would).
 //
 // Both bind 127.0.0.1 only. NewMX and NewDNS are for tests (they register t.Cleanup);
 // StartMX and StartDNS are for command-line tools and benchmarks that manage the lifetime

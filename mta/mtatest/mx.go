@@ -30,6 +30,8 @@ type Message struct {
 	Size     int       // len of the raw message
 	TLS      bool      // whether the message came over a STARTTLS session
 	Received time.Time // when DATA ended
+
+	RequireTLS bool // MAIL FROM carried the REQUIRETLS parameter (RFC 8689)
 }
 
 // MXOptions configures an MX. The zero value is a plain-text MX on 127.0.0.1:0 that answers
@@ -41,6 +43,9 @@ type MXOptions struct {
 	Hostname string
 	// TLS offers STARTTLS with a self-signed certificate for Hostname.
 	TLS bool
+	// TLSConfig, when set, is the STARTTLS configuration (a certificate from a CA, for
+	// tests that verify); it implies TLS.
+	TLSConfig *tls.Config
 	// BrokenTLS offers STARTTLS but fails every handshake (implies TLS).
 	BrokenTLS bool
 	// Delay is added before every end-of-DATA reply (a remote that takes time per message).
@@ -51,6 +56,8 @@ type MXOptions struct {
 	MaxMessageBytes int64
 	// SMTPUTF8 advertises the SMTPUTF8 extension.
 	SMTPUTF8 bool
+	// REQUIRETLS advertises REQUIRETLS (RFC 8689) after STARTTLS and accepts the parameter.
+	REQUIRETLS bool
 	// DiscardData keeps only the envelope and size of each message (for long load runs).
 	DiscardData bool
 	// LogPath, when set, receives one JSON line per accepted message (appended): the SINK_LOG
@@ -141,7 +148,7 @@ func (o MXOptions) withDefaults() MXOptions {
 	if o.SlowDelay == 0 {
 		o.SlowDelay = 2 * time.Second
 	}
-	if o.BrokenTLS {
+	if o.BrokenTLS || o.TLSConfig != nil {
 		o.TLS = true
 	}
 	return o
@@ -159,6 +166,7 @@ func (m *MX) newServer() (*smtp.Server, error) {
 	srv.WriteTimeout = time.Minute
 	srv.MaxMessageBytes = m.opts.MaxMessageBytes
 	srv.EnableSMTPUTF8 = m.opts.SMTPUTF8
+	srv.EnableREQUIRETLS = m.opts.REQUIRETLS
 	srv.ErrorLog = log.New(discard{}, "", 0)
 	if !m.opts.TLS {
 		return srv, nil
@@ -166,6 +174,9 @@ func (m *MX) newServer() (*smtp.Server, error) {
 	cfg, err := selfSignedTLS(m.opts.Hostname)
 	if err != nil {
 		return nil, err
+	}
+	if m.opts.TLSConfig != nil {
+		cfg = m.opts.TLSConfig
 	}
 	if m.opts.BrokenTLS {
 		cfg = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {

@@ -17,20 +17,22 @@ type session struct {
 	from string
 	to   []string
 	data []string // local parts that decide the end-of-DATA reply
+	rtls bool     // MAIL FROM carried REQUIRETLS
 }
 
 var _ smtp.Session = (*session)(nil)
 
-func (s *session) Reset() { s.from, s.to, s.data = "", nil, nil }
+func (s *session) Reset() { s.from, s.to, s.data, s.rtls = "", nil, nil, false }
 
 func (s *session) Logout() error { return nil }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.Reset()
 	if err := s.mx.throttled(); err != nil {
 		return err
 	}
 	s.from = from
+	s.rtls = opts != nil && opts.RequireTLS
 	return nil
 }
 
@@ -103,7 +105,7 @@ func (s *session) message(raw []byte, size int) Message {
 	nc := underlying(s.conn.Conn())
 	_, isTLS := s.conn.TLSConnectionState()
 	msg := Message{Helo: s.conn.Hostname(), From: s.from, To: append([]string(nil), s.to...),
-		Data: raw, Size: size, TLS: isTLS, Received: time.Now()}
+		Data: raw, Size: size, TLS: isTLS, RequireTLS: s.rtls, Received: time.Now()}
 	if nc != nil {
 		msg.Conn, msg.Seq = nc.id, int(nc.seq.Add(1))
 	}
