@@ -272,7 +272,7 @@ func (q *Queue) lateBounce(j *journal, ev Event) (*unscheduled, *unitRef, error)
 		}
 	}
 	r.Status, r.Next, r.Updated = RcptBounced, time.Time{}, j.now
-	q.suppressBounce(j.b, m, r.Addr, ev.EnhancedCode, ev.Detail, j.now)
+	q.suppressBounce(j.b, m, r.Addr, false, ev.EnhancedCode, ev.Detail, j.now) // a DSN: a server's report
 	r.LastCode, r.LastEnhanced, r.LastDetail = ev.SMTPCode, ev.EnhancedCode, ev.Detail
 	j.putRcpt(r)
 	if q.deleteBodyIfDone(j.b, m, rcpts) {

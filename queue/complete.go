@@ -142,7 +142,7 @@ func (q *Queue) applyResult(j *journal, m *msgRecord, r *rcptRecord, res Result,
 		ev.Type = EventDelivered
 	case Bounced:
 		ev.Type = EventBounced
-		q.suppressBounce(j.b, m, r.Addr, res.EnhancedCode, res.Detail, now)
+		q.suppressBounce(j.b, m, r.Addr, res.SMTPCode == 0, res.EnhancedCode, res.Detail, now)
 	default: // Deferred, and anything unknown: temporary
 		ev.Type = q.deferral(m, r, now)
 		if ev.Type == EventFailed {

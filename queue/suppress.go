@@ -55,13 +55,23 @@ func domainOf(a string) string {
 	return ""
 }
 
+// dnsBounceSuppression is how long a bounce that no server answered suppresses: our own DNS
+// said the domain does not exist (5.1.2) or takes no mail (5.1.10). A lapsed registration or a
+// broken zone is often fixed within hours, and a login address must not stay locked out for
+// good on a DNS answer; an MX's reply or a DSN suppresses without expiry.
+const dnsBounceSuppression = 24 * time.Hour
+
 // suppressBounce adds rcpt to the sending domain's list in b when code says the address does
-// not exist.
-func (q *Queue) suppressBounce(b *pebble.Batch, m *msgRecord, rcpt, code, detail string, now time.Time) {
+// not exist. unanswered: no server replied (the bounce came from our DNS lookup), and the
+// entry expires after dnsBounceSuppression.
+func (q *Queue) suppressBounce(b *pebble.Batch, m *msgRecord, rcpt string, unanswered bool, code, detail string, now time.Time) {
 	if !suppressingStatus(code) || m.Mailbox == "" {
 		return
 	}
 	s := Suppression{Reason: SuppressHardBounce, Detail: clip(code+" "+detail, 300), MsgID: m.ID, CreatedAt: now}
+	if unanswered {
+		s.ExpiresAt = now.Add(dnsBounceSuppression)
+	}
 	set(b, suppressKey(domainOf(m.Mailbox), normAddr(rcpt)), encodeValue(s))
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // TestSuppressFromBounces: 5.1.1/5.1.2/5.1.10 at RCPT and in a late DSN suppress the address
-// for the sending mailbox's domain; 5.7.x, 5.6.x and 5.2.2 never do.
+// for the sending mailbox's domain (a DNS-decided 5.1.2 for a day only); 5.7.x, 5.6.x and
+// 5.2.2 never do.
 func TestSuppressFromBounces(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Options{})
@@ -29,6 +30,24 @@ func TestSuppressFromBounces(t *testing.T) {
 	}
 	if len(got) != 2 || got["gone@d.example"].Reason != SuppressHardBounce || got["nodomain@d.example"].MsgID != id {
 		t.Fatalf("suppressed %+v", got)
+	}
+	if !got["gone@d.example"].ExpiresAt.IsZero() {
+		t.Fatalf("an MX's 5.1.1 expires: %+v", got["gone@d.example"])
+	}
+	// No server answered: our DNS said the domain does not exist. That suppresses for a day
+	// only (a lapsed registration is fixed; a login address must not be locked out for good).
+	id3 := h.enqueue(&Message{Mailbox: "auth@yourproduct.com", From: "b@yourproduct.com", To: []string{"a@typo.example"}}).ID
+	h.complete(h.next(), false, Result{Recipient: "a@typo.example", Outcome: Bounced, EnhancedCode: "5.1.2", Detail: "domain typo.example has no MX and no address"})
+	if got, _ := h.q.Suppressed(ctx, "yourproduct.com", []string{"a@typo.example"}); got["a@typo.example"].MsgID != id3 ||
+		!got["a@typo.example"].ExpiresAt.Equal(h.clock.Now().Add(dnsBounceSuppression)) {
+		t.Fatalf("DNS bounce: %+v", got)
+	}
+	h.advance(dnsBounceSuppression)
+	if got, _ := h.q.Suppressed(ctx, "yourproduct.com", []string{"a@typo.example"}); len(got) != 0 {
+		t.Fatalf("DNS bounce still suppressing after a day: %+v", got)
+	}
+	if err := h.q.Unsuppress(ctx, "yourproduct.com", "a@typo.example"); err != nil { // listed until removed
+		t.Fatal(err)
 	}
 	if other, _ := h.q.Suppressed(ctx, "other.example", to); len(other) != 0 {
 		t.Fatalf("another sending domain: %+v", other)
