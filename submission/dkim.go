@@ -92,6 +92,21 @@ func (c *keyCache) identity(domain string, k mailbox.IdentityKey) (ed25519.Priva
 	return key, nil
 }
 
+// SignSystem DKIM-signs a message the node itself writes (a TLS-RPT report: system mail, never
+// gated) with domain d's key and selector, over the fields every message signs plus
+// extraHeaders; no l= (RFC 8460 §5.2 asks for that).
+func SignSystem(msg []byte, d mailbox.Domain, extraHeaders ...string) ([]byte, error) {
+	key, err := ParseDKIMKey(d.DKIMKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("DKIM key of %s: %w", d.Name, err)
+	}
+	sel := d.DKIMSelector
+	if sel == "" {
+		sel = defaultSelector
+	}
+	return sign(msg, d.Name, sel, key, extraHeaders...)
+}
+
 // ParseDKIMKey parses a PEM private key: PKCS#8 (RSA or Ed25519), or PKCS#1 RSA.
 func ParseDKIMKey(pemBytes []byte) (crypto.Signer, error) {
 	block, _ := pem.Decode(pemBytes)
@@ -116,14 +131,14 @@ func ParseDKIMKey(pemBytes []byte) (crypto.Signer, error) {
 
 // sign returns msg with a DKIM-Signature field prepended, signed by key for domain/selector
 // with relaxed/relaxed canonicalization (RFC 6376 §3.4).
-func sign(msg []byte, domain, selector string, key crypto.Signer) ([]byte, error) {
+func sign(msg []byte, domain, selector string, key crypto.Signer, extraHeaders ...string) ([]byte, error) {
 	s, err := dkim.NewSigner(&dkim.SignOptions{
 		Domain:                 domain,
 		Selector:               selector,
 		Signer:                 key,
 		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
 		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
-		HeaderKeys:             signedHeaders(),
+		HeaderKeys:             append(signedHeaders(), extraHeaders...),
 	})
 	if err != nil {
 		return nil, err

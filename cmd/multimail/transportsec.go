@@ -19,7 +19,6 @@ import (
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-msgauth/dkim"
 
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mta"
@@ -170,7 +169,7 @@ func (n *node) mailTLSReport(ctx context.Context, rpt *mta.TLSReport, to, filena
 	if err := w.Close(); err != nil {
 		return err
 	}
-	signed, err := dkimSign(buf.Bytes(), dom)
+	signed, err := submission.SignSystem(buf.Bytes(), dom, "TLS-Report-Domain", "TLS-Report-Submitter")
 	if err != nil {
 		return err
 	}
@@ -206,33 +205,6 @@ func (n *node) tlsReportSender(ctx context.Context) (string, mailbox.Domain, err
 		return "", mailbox.Domain{}, errors.New("no local domain to send TLS reports from")
 	}
 	return "tlsrpt@" + ds[0].Name, ds[0], nil
-}
-
-// dkimSign signs a system message with the domain's DKIM key (relaxed/relaxed, no l=).
-func dkimSign(msg []byte, d mailbox.Domain) ([]byte, error) {
-	key, err := submission.ParseDKIMKey(d.DKIMKeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("DKIM key of %s: %w", d.Name, err)
-	}
-	sel := d.DKIMSelector
-	if sel == "" {
-		sel = "mm1"
-	}
-	s, err := dkim.NewSigner(&dkim.SignOptions{Domain: d.Name, Selector: sel, Signer: key,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
-		HeaderKeys: []string{"From", "From", "To", "Subject", "Date", "Message-ID", "MIME-Version",
-			"Content-Type", "TLS-Report-Domain", "TLS-Report-Submitter"}})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Write(msg); err != nil {
-		_ = s.Close()
-		return nil, err
-	}
-	if err := s.Close(); err != nil {
-		return nil, err
-	}
-	return append([]byte(s.Signature()), msg...), nil
 }
 
 // serveTLSReport is POST /ctl/tlsrpt?day=YYYY-MM-DD&send=1 on the owner-only ctl socket:
