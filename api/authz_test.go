@@ -87,6 +87,7 @@ const (
 	keyMaker        // POST /v1/admin/keys for own with scopes ["read"]
 	decision        // approve/reject: byID, and never a key that holds send (403)
 	oversee         // a mailbox's oversight controls: named, and never a key that holds send (403)
+	testbox         // the test outbox: named, and a live key without approve gets 404 (never sees test data)
 )
 
 // call is one prepared request: fresh resources where the route changes them.
@@ -110,6 +111,7 @@ type fixtures struct {
 	n                atomic.Int64
 	fresh            func(prefix string) string
 	heldForDecisions func() string
+	testMsgA         string // a test key's message of ownA, delivered to the test sink
 }
 
 func newFixtures(t *testing.T, e *testEnv) *fixtures {
@@ -125,6 +127,7 @@ func newFixtures(t *testing.T, e *testEnv) *fixtures {
 	r.json(t, &out)
 	f.msgO = out.MessageID
 	f.emailA = e.deliver(ownA, testRaw, mailbox.DeliverOptions{})
+	f.testMsgA = sinkTestMessage(t, e)
 	f.heldForDecisions = func() string {
 		body := otpBody()
 		body["mailbox_id"] = ownG
@@ -213,6 +216,11 @@ func matrixRows() map[string]matrixRow {
 				t.Fatal(err)
 			}
 			return call{"/v1/suppressions?domain=yourproduct.com&address=" + addr, nil}
+		}},
+		// the test outbox (testoutbox.go)
+		"GET /v1/mailboxes/{mailbox_id}/test_outbox": {[]string{"send", "read", "approve"}, testbox, 200, static("/v1/mailboxes/"+ownA+"/test_outbox", nil)},
+		"GET /v1/mailboxes/{mailbox_id}/test_outbox/{message_id}": {[]string{"send", "read", "approve"}, testbox, 200, func(t *testing.T, f *fixtures) call {
+			return call{"/v1/mailboxes/" + ownA + "/test_outbox/" + f.testMsgA, nil}
 		}},
 		"POST /v1/admin/domains": {[]string{"admin"}, super, 201, func(t *testing.T, f *fixtures) call {
 			return call{"/v1/admin/domains", map[string]any{"name": f.fresh("d") + ".example", "key_type": "ed25519"}}
@@ -365,6 +373,13 @@ func expect(row matrixRow, k keyKind) int {
 	case oversee:
 		if !k.own() || slices.Contains(k.scopes, "send") {
 			return 403
+		}
+	case testbox:
+		if !k.own() {
+			return 403
+		}
+		if !k.test && !k.held("approve") {
+			return 404
 		}
 	case super:
 		if !k.star() {
@@ -533,6 +548,11 @@ var mcpTools = map[string]struct {
 	"mark_email": {"POST /v1/emails/{email_id}/mark", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"email_id": f.emailA, "read": true}
 	}},
+	// the test outbox
+	"list_test_outbox": {"GET /v1/mailboxes/{mailbox_id}/test_outbox", func(*testing.T, *fixtures) map[string]any { return map[string]any{"mailbox_id": ownA} }},
+	"read_test_message": {"GET /v1/mailboxes/{mailbox_id}/test_outbox/{message_id}", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"mailbox_id": ownA, "message_id": f.testMsgA}
+	}},
 	// sending (docs/sending.md)
 	"cancel_message": {"POST /v1/messages/{message_id}/cancel", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"message_id": f.e.send(otpBody())}
@@ -666,4 +686,36 @@ func httptestAdmin(t *testing.T, e *testEnv) func(method, path string, body any)
 		e.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(string(b))))
 		return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 	}
+}
+
+// sinkTestMessage sends a message of ownA with a test key and runs the queue until the test
+// sink has it (live leases Next hands out meanwhile are postponed an hour, untouched).
+func sinkTestMessage(t *testing.T, e *testEnv) string {
+	t.Helper()
+	if _, ok := e.keys["outbox_test"]; !ok {
+		e.addKey("outbox_test", mailbox.APIKey{Mailboxes: []string{ownA}, Scopes: []string{"send"}, Test: true})
+	}
+	r := e.do("POST", "/v1/send_email", "outbox_test", otpBody())
+	var out struct {
+		MessageID string `json:"message_id"`
+	}
+	r.json(t, &out)
+	if r.status != 202 {
+		t.Fatalf("test send: %d %s", r.status, r.body)
+	}
+	for range 50 {
+		if st, err := e.q.Status(context.Background(), out.MessageID); err == nil && st.State == "delivered" {
+			return out.MessageID
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		l, err := e.q.Next(ctx)
+		cancel()
+		if err == nil {
+			if err := e.q.Postpone(context.Background(), l, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Fatalf("test message %s never reached the sink", out.MessageID)
+	return ""
 }

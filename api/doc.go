@@ -26,6 +26,10 @@
 // looks the records of domain dns up through Options.Resolver (the node's dnsclient) and says
 // ok, missing or wrong for each.
 //
+// The test outbox (testoutbox.go, GET /v1/mailboxes/{id}/test_outbox[/{message_id}]) shows
+// what test keys' sends would have delivered: to a test key of the mailbox (send or read) and
+// to its approve/admin keys; a live send/read key gets 404, as a live key never sees test data.
+//
 // AdminHandler serves the same routes without bearer auth as the "cli" principal, for the
 // unix socket in the data directory whose file permissions are the authentication.
 //

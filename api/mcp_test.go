@@ -100,7 +100,7 @@ func exerciseMCP(t *testing.T, e *testEnv, tr sdk.Transport) {
 	want := mcp.ToolNames()
 	slices.Sort(want)
 	slices.Sort(names)
-	if !slices.Equal(names, want) || len(names) != 34 { // 20 of mail, approvals and sending, 14 of oversight controls
+	if !slices.Equal(names, want) || len(names) != 36 { // 20 of mail, approvals and sending, 14 of oversight controls, 2 of the test outbox
 		t.Fatalf("tools %v", names)
 	}
 	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "send_email", Arguments: magicLinkArgs()})

@@ -39,6 +39,9 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/suppressions", []string{scopeSend, scopeRead}, s.listSuppressions},
 		{"POST", "/v1/suppressions", []string{scopeSend, scopeAdmin}, s.addSuppression},
 		{"DELETE", "/v1/suppressions", []string{scopeAdmin}, s.deleteSuppression},
+		// the test outbox (testoutbox.go): a test key of the mailbox, or its overseers
+		{"GET", "/v1/mailboxes/{mailbox_id}/test_outbox", []string{scopeSend, scopeRead, scopeApprove}, s.listTestOutbox},
+		{"GET", "/v1/mailboxes/{mailbox_id}/test_outbox/{message_id}", []string{scopeSend, scopeRead, scopeApprove}, s.readTestMessage},
 
 		// the agent's mailbox: threads, reply, check_inbox, raw and attachments, filing (mail.go)
 		{"GET", "/v1/threads/{thread_id}", []string{scopeRead}, s.getThread},

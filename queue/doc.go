@@ -57,6 +57,17 @@
 // record and the recipients that Next read for the lease unless a recipient was written
 // since. Every writer of a message's journal or recipients holds that message's lock.
 //
+// # Test outbox
+//
+// A test message (Message.Test) is never leased: Next delivers its due recipients to the
+// test sink. In that same batch the queue keeps what would have been sent: the message's
+// entry in its mailbox's test outbox (testout) and, the first time, a copy of its body
+// (testbody), so the queue's own body is still deleted when every recipient is final, as for
+// live mail. An entry lives for Options.TestRetention (default 7 days) after its first sink
+// delivery: TestOutbox and TestMessage skip it once expired, the next sink delivery of the
+// same mailbox deletes up to 64 expired entries of it, and Open deletes every expired one.
+// Nothing else deletes them (deleting a mailbox leaves its test outbox to expire).
+//
 // # Return paths
 //
 // BounceAddress makes a message's VERP return path bounce+<msg_id>.<tag>@<domain>, the tag
@@ -107,6 +118,11 @@
 //	0x0d suppress 0d <s8 sending domain> <address, lower case>       v1 Suppression: reason (hard_bounce, complaint,
 //	                                                                unsubscribe, manual), detail, msg id, created,
 //	                                                                expires (zero = never)
+//	0x0e testout 0e <s16 mailbox, lower case> <msg:16>              v1 testOutRecord: to (recipients delivered to the
+//	                                                                sink), subject, queued_at, delivered_at, size,
+//	                                                                expires (first sink delivery + TestRetention)
+//	0x0f testbody 0f <msg:16>                                       v1 + raw RFC 5322 bytes of a test message, copied
+//	                                                                from body at its first sink delivery
 //
 // "v1" is the version byte 0x01 followed by JSON; a reader rejects other versions as
 // corrupt. Corrupt records are logged and skipped, never fatal.
@@ -126,7 +142,9 @@
 //	Next           -sched, +lease (or rcpt*/event*/outbox*, -body when done, when
 //	               all recipients of the unit expired or failed, or the message
 //	               is a test message: its due recipients are delivered to the
-//	               test sink here and nothing is leased)                          NoSync / Sync
+//	               test sink here and nothing is leased, with testout (+ testbody
+//	               the first time) and -testout/-testbody of up to 64 expired
+//	               entries of the same mailbox)                                   NoSync / Sync
 //	  with OnFinal  ... and -body in a batch of its own after the hook             Sync
 //	Complete       -lease, rcpt*, sched (still pending), domain, -body when done,
 //	               event*, outbox*, suppress (a 5.1.1/5.1.2/5.1.10 bounce)        Sync
@@ -143,6 +161,7 @@
 //	Suppress/Unsuppress  suppress                                                 Sync
 //	lease expiry   -lease, +sched                                                 NoSync
 //	Open           -lease*, +sched*; the VERP key once (bounce.go)                 Sync
+//	               -idem* (older than 24h), -testout*/-testbody* (expired)         NoSync
 //	OutboxAck/Retry -outbox / outbox                                              NoSync
 //
 // With Options.Audit, the Enqueue and Approve/Reject batches also carry their audit record

@@ -27,6 +27,8 @@ const (
 	famOutbox   byte = 0x0b // webhook outbox
 	famSecret   byte = 0x0c // node secrets (the VERP key)
 	famSuppress byte = 0x0d // suppression list: sending domain, address
+	famTestOut  byte = 0x0e // test outbox index: mailbox, message
+	famTestBody byte = 0x0f // test outbox bytes: message
 )
 
 // Named lengths of the fixed-width parts.
@@ -42,6 +44,7 @@ var familyNames = map[byte]string{
 	famMsg: "msg", famBody: "body", famRcpt: "rcpt", famSched: "sched", famLease: "lease",
 	famDomain: "domain", famApproval: "approval", famHold: "hold", famIdem: "idem",
 	famEvent: "event", famOutbox: "outbox", famSecret: "secret", famSuppress: "suppress",
+	famTestOut: "testout", famTestBody: "testbody",
 }
 
 func header(fam byte, capacity int) []byte {
@@ -76,6 +79,17 @@ func leaseKey(u ulid) []byte    { return idKey(famLease, u) }
 func approvalKey(u ulid) []byte { return idKey(famApproval, u) }
 func holdKey(u ulid) []byte     { return idKey(famHold, u) }
 func rcptPrefix(u ulid) []byte  { return idKey(famRcpt, u) }
+func testBodyKey(u ulid) []byte { return idKey(famTestBody, u) }
+
+// testOutPrefix: q 0e <len:2> <mailbox, lower case>; testOutKey appends <msg:16>.
+func testOutPrefix(mailbox string) []byte {
+	mailbox = strings.ToLower(mailbox)
+	k := header(famTestOut, 2+len(mailbox)+ulidLen)
+	k = binary.BigEndian.AppendUint16(k, uint16(len(mailbox)))
+	return append(k, mailbox...)
+}
+
+func testOutKey(mailbox string, u ulid) []byte { return append(testOutPrefix(mailbox), u[:]...) }
 
 func rcptKey(u ulid, idx int) []byte {
 	return binary.BigEndian.AppendUint16(rcptPrefix(u), uint16(idx))
@@ -200,8 +214,15 @@ func FormatKey(k []byte) string {
 
 func formatRest(fam byte, b []byte) (string, error) {
 	switch fam {
-	case famMsg, famBody:
+	case famMsg, famBody, famTestBody:
 		return fmtID(prefixMsg, b)
+	case famTestOut:
+		if len(b) < 2 || len(b) != 2+int(binary.BigEndian.Uint16(b))+ulidLen {
+			return "", ErrCorrupt
+		}
+		n := 2 + int(binary.BigEndian.Uint16(b))
+		id, _ := fmtID(prefixMsg, b[n:])
+		return strconv.Quote(string(b[2:n])) + "/" + id, nil
 	case famLease:
 		return fmtID(prefixLease, b)
 	case famApproval, famHold:

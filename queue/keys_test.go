@@ -96,6 +96,9 @@ func goldenKeys() [][]byte {
 		eventKey(formatID(prefixMsg, msg), 1),
 		eventKey("em_abc", 7),
 		outboxKey("wh0", formatID(prefixMsg, msg), 3),
+		testOutKey("Agent@Example.com", msg),
+		testBodyKey(msg),
+		{'q', famTestOut, 0, 9, 'x'},
 		{'q', 0x7f, 1, 2},
 		{'x', 1},
 	}

@@ -145,10 +145,16 @@ func (q *Queue) leaseLocked(p picked) (*Lease, *selfFinals, error) {
 	del(b, skey)
 	j := q.msgJournal(b, m)
 	live, finals := q.finaliseDue(j, m, rcpts, p.d.name, now)
-	if m.Test { // never leased: delivered to the test sink here, in the same commit
+	if m.Test && len(live) > 0 { // never leased: delivered to the test sink here, in the same commit
+		addrs := make([]string, 0, len(live))
 		for _, r := range live {
 			q.applyResult(j, m, r, Result{Recipient: r.Addr, Outcome: Delivered, MXHost: TestSink,
 				Detail: "test key: delivered to the test sink, never to an MX"}, now)
+			addrs = append(addrs, r.Addr)
+		}
+		if err := q.keepTestCopy(b, p.u.id, m, addrs, now); err != nil { // the test outbox (testout.go)
+			b.Close()
+			return nil, nil, err
 		}
 		live = nil
 	}

@@ -22,6 +22,7 @@ type Options struct {
 	LowEvery             int           // starvation guard: 1 in LowEvery bulk picks prefer low (default 8)
 	Subscribers          []Subscriber  // webhook outbox fan-out
 	OutboxMaxAge         time.Duration // default 72h (must be >= 24h): give up on an outbox entry after this
+	TestRetention        time.Duration // default 7 days: how long the test outbox keeps a test message's bytes
 	// OnFinal, when set, is told about recipients the queue finalised by itself inside Next
 	// (expired past ExpiresAt, failed past MaxLifetime); see FinalFunc. Complete returns its
 	// Finals instead and does not call it. SetOnFinal sets it after Open.
@@ -45,6 +46,7 @@ type FinalFunc func(ctx context.Context, msgID string, finals []Final)
 // Defaults of Options.
 const (
 	DefaultMaxLifetime          = 120 * time.Hour
+	DefaultTestRetention        = 7 * 24 * time.Hour
 	DefaultPerDomainConcurrency = 10
 	DefaultBackoffInitial       = 30 * time.Second
 	DefaultBackoffMax           = time.Hour
@@ -66,6 +68,7 @@ func (o Options) withDefaults() (Options, error) {
 	setDur(&o.BackoffMax, DefaultBackoffMax)
 	setDur(&o.LeaseTTL, DefaultLeaseTTL)
 	setDur(&o.OutboxMaxAge, DefaultOutboxMaxAge)
+	setDur(&o.TestRetention, DefaultTestRetention)
 	if o.PerDomainConcurrency == 0 {
 		o.PerDomainConcurrency = DefaultPerDomainConcurrency
 	}

@@ -87,6 +87,7 @@ func (q *Queue) load() error {
 		{"schedule", q.loadSched},
 		{"outbox", q.loadOutbox},
 		{"idempotency", q.gcIdempotency},
+		{"test outbox", q.gcTestOutbox},
 	}
 	for _, s := range steps {
 		if err := s.fn(); err != nil {

@@ -23,8 +23,9 @@ type Client struct {
 
 // Response is one API answer.
 type Response struct {
-	Status int
-	Body   []byte
+	Status      int
+	Body        []byte
+	ContentType string
 }
 
 // OK reports a 2xx status.
@@ -67,7 +68,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return Response{}, fmt.Errorf("mcp: read %s %s: %w", method, path, err)
 	}
-	return Response{Status: resp.StatusCode, Body: b}, nil
+	return Response{Status: resp.StatusCode, Body: b, ContentType: resp.Header.Get("Content-Type")}, nil
 }
 
 // InProcess returns an *http.Client whose requests are served by h directly, without a

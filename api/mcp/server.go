@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -93,6 +95,9 @@ func (t tool) handler(c *Client) sdk.ToolHandler {
 		if err != nil { // the server is unreachable: a tool error the agent can read, not a protocol error
 			return errorResult(wire.Error{Code: "unavailable", Message: "the multimail API could not be reached: " + err.Error()}), nil
 		}
+		if t.raw && resp.OK() {
+			resp.Body = rawResult(resp)
+		}
 		if t.untrusted && resp.OK() {
 			resp.Body = markUntrusted(resp.Body)
 		}
@@ -155,6 +160,20 @@ func result(resp Response) *sdk.CallToolResult {
 		IsError:           !resp.OK(),
 	}
 	return r
+}
+
+// rawResult wraps a non-JSON body (a message/rfc822 download) as a JSON object for the tool
+// result: {"content_type", "size", "raw"} with the bytes as text when they are UTF-8 (mail is
+// 7-bit or 8-bit text almost always), else {"raw_base64"}.
+func rawResult(resp Response) []byte {
+	out := map[string]any{"content_type": resp.ContentType, "size": len(resp.Body)}
+	if utf8.Valid(resp.Body) {
+		out["raw"] = string(resp.Body)
+	} else {
+		out["raw_base64"] = base64.StdEncoding.EncodeToString(resp.Body)
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // UntrustedNotice is set on results that carry mail content from outside senders.

@@ -19,6 +19,8 @@ type tool struct {
 	// untrusted: the result carries mail content from outside senders; it is marked so (see
 	// markUntrusted) for the agent reading it.
 	untrusted bool
+	// raw: the API answers with bytes (message/rfc822), not JSON; the result wraps them (rawResult).
+	raw bool
 }
 
 // tools are the MCP tools, in the order clients list them.
@@ -228,6 +230,31 @@ var tools = []tool{
 		description: "Mark an email read or unread, flagged or not (POST /v1/emails/{email_id}/mark). Reading an email never marks it read by itself. Needs the tag scope.",
 		schema:      markSchema, method: http.MethodPost, pathArgs: []string{"email_id"},
 		path: func(a map[string]any) string { return "/v1/emails/" + esc(a["email_id"]) + "/mark" },
+	},
+
+	// the test outbox (docs/sending.md, Test keys)
+	{
+		name: "list_test_outbox",
+		description: "List a mailbox's test outbox, newest first (GET /v1/mailboxes/{mailbox_id}/test_outbox): what sends made " +
+			"with a test key (mm_test_…) would have delivered. Test mail is never delivered to anyone: it goes through " +
+			"validation, oversight, signing, events and webhooks, then lands here (kept 7 days). Each entry has message_id, " +
+			"to, subject, queued_at, delivered_at and size; read_test_message gives the bytes. Page with limit and next_cursor. " +
+			"Needs a test key of the mailbox, or an operator key (approve/admin); a live agent key gets not_found.",
+		schema: mailboxSchema(`"limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Page size, default 50."},
+    "cursor": {"type": "string", "description": "next_cursor from the previous page."}`),
+		method: http.MethodGet, query: true, pathArgs: []string{"mailbox_id"},
+		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/test_outbox" },
+	},
+	{
+		name: "read_test_message",
+		description: "Read one message of a mailbox's test outbox (GET /v1/mailboxes/{mailbox_id}/test_outbox/{message_id}): " +
+			"the RFC 5322 message exactly as it would have been sent, DKIM-signed with the unpublished test selector mmtest, " +
+			"in raw (or raw_base64 when not UTF-8). Use it to check what your test sends contain, e.g. a login link.",
+		schema: mailboxSchema(`"message_id": {"type": "string", "description": "The message_id (msg_…) from send_email or list_test_outbox."}`, "message_id"),
+		method: http.MethodGet, query: true, pathArgs: []string{"mailbox_id", "message_id"}, raw: true,
+		path: func(a map[string]any) string {
+			return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/test_outbox/" + esc(a["message_id"])
+		},
 	},
 
 	// sending (docs/sending.md)

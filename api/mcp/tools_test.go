@@ -69,6 +69,9 @@ func TestToolSchemasUseAPIFields(t *testing.T) {
 		"list_suppressions":  {"cursor", "domain", "limit"},
 		"add_suppression":    jsonFields(wire.SuppressionRequest{}),
 		"delete_suppression": {"address", "domain"},
+		// the test outbox
+		"list_test_outbox":  {"cursor", "limit", "mailbox_id"},
+		"read_test_message": {"mailbox_id", "message_id"},
 	}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {

@@ -229,3 +229,21 @@ type MarkRequest struct {
 	Read    *bool `json:"read,omitempty"`
 	Flagged *bool `json:"flagged,omitempty"`
 }
+
+// TestOutboxItem is one message of a mailbox's test outbox: a test key's send that reached
+// the test sink (GET /v1/mailboxes/{mailbox_id}/test_outbox).
+type TestOutboxItem struct {
+	MessageID   string    `json:"message_id"`
+	To          []string  `json:"to"`
+	Subject     string    `json:"subject"`
+	QueuedAt    time.Time `json:"queued_at"`
+	DeliveredAt time.Time `json:"delivered_at"`
+	Size        int       `json:"size"`
+	ExpiresAt   time.Time `json:"expires_at"` // when the test outbox drops it
+}
+
+// TestOutbox is a page of a mailbox's test outbox, newest first.
+type TestOutbox struct {
+	Messages   []TestOutboxItem `json:"messages"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}

@@ -261,5 +261,24 @@ class ReadTest(unittest.TestCase):
         self.assertEqual(r.tags, ["consumed"])
 
 
+class TestOutboxTest(unittest.TestCase):
+    def test_list_and_read(self) -> None:
+        page = {"messages": [{"message_id": "msg_2", "to": ["u@example.org"], "subject": "code", "size": 9,
+                              "queued_at": "2026-04-19T10:00:00Z", "delivered_at": "2026-04-19T10:00:01Z",
+                              "expires_at": "2026-04-26T10:00:01Z"}], "next_cursor": "msg_2"}
+        with FakeAPI([(200, {}, page)]) as fake:
+            c, _ = client_for(fake)
+            p = c.list_test_outbox("a@example.com", limit=1)
+            self.assertEqual(fake.requests[0].path, "/v1/mailboxes/a@example.com/test_outbox?limit=1")
+        self.assertEqual((p.messages[0].message_id, p.messages[0].to, p.next_cursor), ("msg_2", ["u@example.org"], "msg_2"))
+        self.assertEqual(p.messages[0].delivered_at.second, 1)
+        raw = b"DKIM-Signature: v=1; s=mmtest;\r\nSubject: code\r\n\r\nhi\r\n"
+        with FakeAPI([(200, {"Content-Type": "message/rfc822"}, raw)]) as fake:
+            c, _ = client_for(fake)
+            d = c.read_test_message("a@example.com", "msg_2")
+            self.assertEqual(fake.requests[0].path, "/v1/mailboxes/a@example.com/test_outbox/msg_2")
+        self.assertEqual(d.content, raw)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -60,6 +60,8 @@ from .models import (  # noqa: E402
     ReplyResult,
     SendResult,
     TagResult,
+    TestOutbox,
+    TestOutboxItem,
     Thread,
     TrailEvent,
 )
@@ -111,4 +113,6 @@ __all__ = [
     "ReplyResult",
     "InboxCheck",
     "Download",
+    "TestOutbox",
+    "TestOutboxItem",
 ]

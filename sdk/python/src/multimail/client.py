@@ -30,6 +30,7 @@ from .models import (
     ReplyResult,
     SendResult,
     TagResult,
+    TestOutbox,
     Thread,
     format_time,
 )
@@ -502,6 +503,21 @@ class MultimailClient:
         """DELETE /v1/suppressions (admin key): mail may reach address again."""
         path = "/v1/suppressions" + _query({"domain": domain, "address": address})
         return self._t.request("DELETE", path, policy=IDEMPOTENT).data
+
+    # --- the test outbox (docs/sending.md, Test outbox) -----------------------------------
+
+    def list_test_outbox(self, mailbox_id: str, limit: Optional[int] = None,
+                         cursor: Optional[str] = None) -> TestOutbox:
+        """GET /v1/mailboxes/{mailbox_id}/test_outbox: what test-key sends would have
+        delivered, newest first (kept 7 days). Needs a test key of the mailbox or an
+        approve/admin key; a live agent key gets NotFound (it never sees test data)."""
+        path = _path("v1", "mailboxes", mailbox_id, "test_outbox") + _query({"limit": limit, "cursor": cursor})
+        return TestOutbox.from_dict(self._get(path))
+
+    def read_test_message(self, mailbox_id: str, message_id: str) -> Download:
+        """GET /v1/mailboxes/{mailbox_id}/test_outbox/{message_id}: the RFC 5322 bytes the
+        test sink received, DKIM-signed with the unpublished test selector mmtest."""
+        return self._download(_path("v1", "mailboxes", mailbox_id, "test_outbox", message_id))
 
     # --- helpers -----------------------------------------------------------------------
 

@@ -275,6 +275,31 @@ class EmailList(Model):
 
 
 @_model
+class TestOutboxItem(Model):
+    """One message of a mailbox's test outbox: a test key's send that reached the test sink."""
+
+    __test__ = False  # not a unittest/pytest class
+
+    message_id: str = ""
+    to: List[str] = _field(list_=True)
+    subject: str = ""
+    queued_at: Optional[datetime] = None
+    delivered_at: Optional[datetime] = None
+    size: int = 0
+    expires_at: Optional[datetime] = None
+
+
+@_model
+class TestOutbox(Model):
+    """One page of list_test_outbox, newest first; pass next_cursor as cursor= for the next."""
+
+    __test__ = False
+
+    messages: List[TestOutboxItem] = _field(list_=True)
+    next_cursor: Optional[str] = None
+
+
+@_model
 class Header(Model):
     """One header field of an email, in message order."""
 
