@@ -96,8 +96,11 @@ type Server struct {
 	base   context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	closed bool // Shutdown has begun
+	mu        sync.Mutex
+	closed    bool           // Shutdown has begun
+	listeners []net.Listener // every listener served: Shutdown closes them itself
+
+	beforeServe func() // tests: runs between registering a listener and go-smtp's Serve
 }
 
 // New makes a server whose sessions come from backend. go-smtp then always offers SIZE,
@@ -149,12 +152,20 @@ func (s *Server) ServeTLS(l net.Listener) error {
 }
 
 func (s *Server) serve(l net.Listener) error {
+	// go-smtp registers a listener inside Serve, so a Shutdown that runs between our start and
+	// that registration would never close it and Serve would accept forever. The listener is
+	// registered here under the same lock as closed: either Shutdown closes it, or Shutdown
+	// ran first and it is closed now.
 	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed { // Shutdown ran first: go-smtp would serve a listener it no longer closes
+	if s.closed {
+		s.mu.Unlock()
 		_ = l.Close()
 		return nil
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	if s.beforeServe != nil {
+		s.beforeServe()
 	}
 	err := s.srv.Serve(l)
 	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
@@ -170,7 +181,12 @@ func (s *Server) serve(l net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	ls := s.listeners
+	s.listeners = nil
 	s.mu.Unlock()
+	for _, l := range ls {
+		_ = l.Close() // go-smtp closes those it registered; a late Serve's Accept ends here
+	}
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, smtp.ErrServerClosed) || ctx.Err() != nil {
 		err = nil // already shut down; or ctx's error, returned below

@@ -317,3 +317,26 @@ func TestShutdownClosesIdle(t *testing.T) {
 		t.Fatalf("%d connections still tracked", n)
 	}
 }
+
+// TestShutdownRacingServe: a Shutdown that lands while Serve is starting, after Serve took the
+// listener but before go-smtp registered it, still ends that Serve; before, go-smtp accepted
+// on it forever and a shutdown waiting for its goroutine hung (seen in CI).
+func TestShutdownRacingServe(t *testing.T) {
+	t.Parallel()
+	srv := New(&testBackend{}, Options{Hostname: "mx.test", ReadTimeout: time.Second})
+	srv.beforeServe = func() {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(listen(t)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve = %v, want nil after Shutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still accepting 10 s after Shutdown")
+	}
+}
