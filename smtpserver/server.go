@@ -188,8 +188,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = l.Close() // go-smtp closes those it registered; a late Serve's Accept ends here
 	}
 	err := s.srv.Shutdown(ctx)
-	if errors.Is(err, smtp.ErrServerClosed) || ctx.Err() != nil {
-		err = nil // already shut down; or ctx's error, returned below
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+		err = nil // already shut down; a listener we closed above; or ctx's error, returned below
 	}
 	s.cancel()
 	n, empty := s.conns.closeAll()
