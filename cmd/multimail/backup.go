@@ -62,7 +62,8 @@ type BackupManifest struct {
 }
 
 // skipInBackup are data_dir entries a backup leaves out: the database (sent as its
-// checkpoint), the lock, the socket, the ballast, checkpoints in progress, and the key of the
+// checkpoint), the lock, the socket, the ballast, checkpoints in progress, hidden temporary
+// files of atomic replacements, and the key of the
 // one-click links (a restored node makes a new one: links mailed before the backup must not
 // decide approvals the restore brought back).
 func skipInBackup(rel string, d fs.DirEntry) bool {
@@ -70,6 +71,9 @@ func skipInBackup(rel string, d fs.DirEntry) bool {
 	switch top {
 	case "db", pidFile, ctlSocket, "ballast", restoredMarker, linkKeyFile:
 		return true
+	}
+	if strings.HasPrefix(path.Base(rel), ".") {
+		return true // a file being replaced atomically (".name.*", mta's writeFileAtomic): it may vanish mid-walk
 	}
 	return strings.HasPrefix(top, backupTmp) || (!d.IsDir() && !d.Type().IsRegular())
 }

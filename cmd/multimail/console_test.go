@@ -74,6 +74,9 @@ func TestLinkKey(t *testing.T) {
 	if !skipInBackup(linkKeyFile, nil) {
 		t.Fatal("the link key goes into backups")
 	}
+	if !skipInBackup("tlsrpt/.counters-2026-12-06.json.123", nil) || !skipInBackup(".mta-sts.json.9", nil) {
+		t.Fatal("a hidden temporary file goes into backups")
+	}
 }
 
 // TestOversightLeaks: an oversight address the agent can read (its own mailbox, or a local
