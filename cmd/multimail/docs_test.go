@@ -11,8 +11,9 @@ import (
 // mdLink is a Markdown link's target: [text](target).
 var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 
-// TestDocsStayInTheRepository fails on a Markdown link to a path outside the repository or to
-// a file that does not exist, and on any mention of ../shared: a person who clones the
+// TestDocsStayInTheRepository fails on a Markdown link to a path outside the repository, a link
+// that climbs with ../ (a file elsewhere in the repository is linked from its root: /api/…), or
+// to a file that does not exist, and on any mention of ../shared: a person who clones the
 // repository has only what is in it.
 func TestDocsStayInTheRepository(t *testing.T) {
 	t.Parallel()
@@ -45,7 +46,10 @@ func TestDocsStayInTheRepository(t *testing.T) {
 			}
 			target, _, _ = strings.Cut(target, "#")
 			abs := filepath.Join(filepath.Dir(p), target)
-			if r, err := filepath.Rel(root, abs); err != nil || strings.HasPrefix(r, "..") {
+			if strings.HasPrefix(target, "/") { // from the repository's root, as GitHub renders it
+				abs = filepath.Join(root, target)
+			}
+			if r, err := filepath.Rel(root, abs); err != nil || strings.HasPrefix(r, "..") || strings.Contains(target, "../") {
 				t.Errorf("%s links to %s, outside the repository", rel, m[1])
 				continue
 			}
