@@ -361,3 +361,16 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// deliver is deliverPaced without pacing for the tests: one attempt now, its results and
+// backoff; a lease held back by the warm-up quota gets a temporary 4.7.0 result.
+func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([]queue.Result, bool) {
+	res, backoff, later := d.deliverPaced(ctx, l, body, false)
+	if !later.IsZero() { // the warm-up quota: defer
+		e := temporary("4.7.0", ErrNoSource, "every address of the IP pool is past its warm-up quota for today")
+		a := &attempt{lease: l, results: make([]*queue.Result, len(l.Recipients))}
+		a.decideRest(e, "", false)
+		return a.final(), false
+	}
+	return res, backoff
+}

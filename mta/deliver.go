@@ -25,23 +25,11 @@ type attempt struct {
 	tlsa map[string][]*dns.TLSA // DANE: usable TLSA records by MX host; nil without DANE
 }
 
-// deliver sends the lease's message to its recipients' domain and returns one result per
-// recipient, and whether the whole domain should back off (nothing could be reached).
-// Pacing does not hold it back (deliverPaced does).
-func (d *Deliverer) deliver(ctx context.Context, l *queue.Lease, body []byte) ([]queue.Result, bool) {
-	res, backoff, later := d.deliverPaced(ctx, l, body, false)
-	if !later.IsZero() { // the warm-up quota: defer
-		e := temporary("4.7.0", ErrNoSource, "every address of the IP pool is past its warm-up quota for today")
-		a := &attempt{lease: l, results: make([]*queue.Result, len(l.Recipients))}
-		a.decideRest(e, "", false)
-		return a.final(), false
-	}
-	return res, backoff
-}
-
-// deliverPaced is deliver under the destination's pacing when pace is set. A non-zero later
-// means no attempt was made: pacing (or the IP pool's warm-up quota) has no room for the
-// destination now, and the lease goes back to the queue until then.
+// deliverPaced sends the lease's message to its recipients' domain and returns one result per
+// recipient and whether the whole domain should back off (nothing could be reached), under the
+// destination's pacing when pace is set. A non-zero later means no attempt was made: pacing (or
+// the IP pool's warm-up quota) has no room for the destination now, and the lease goes back to
+// the queue until then.
 func (d *Deliverer) deliverPaced(ctx context.Context, l *queue.Lease, body []byte, pace bool) ([]queue.Result, bool, time.Time) {
 	if d.opts.Local != nil && d.opts.Local.IsLocal(ctx, l.Domain) {
 		return d.deliverLocal(ctx, l, body), false, time.Time{}
