@@ -240,62 +240,10 @@ func TestMTASTSEnforce(t *testing.T) {
 		if w.rptTypes[i] != "application/tlsrpt+gzip" {
 			t.Errorf("report content type %q", w.rptTypes[i])
 		}
-		checkRFC8460(t, b)
+		mtatest.CheckTLSRPT(t, b)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tlsrpt", time.Now().UTC().Format(time.DateOnly), "enforce.test.json")); err != nil {
 		t.Errorf("report not kept in the data dir: %v", err)
-	}
-}
-
-// checkRFC8460 checks a report against the fields RFC 8460 §4.4 requires, by their JSON
-// names, without the package's types.
-func checkRFC8460(t *testing.T, b []byte) {
-	t.Helper()
-	var r map[string]any
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("report is not JSON: %v", err)
-	}
-	for _, k := range []string{"organization-name", "date-range", "contact-info", "report-id", "policies"} {
-		if _, ok := r[k]; !ok {
-			t.Errorf("report lacks %q: %s", k, b)
-		}
-	}
-	dr, _ := r["date-range"].(map[string]any)
-	for _, k := range []string{"start-datetime", "end-datetime"} {
-		s, _ := dr[k].(string)
-		if _, err := time.Parse(time.RFC3339, s); err != nil {
-			t.Errorf("date-range %s %q: %v", k, s, err)
-		}
-	}
-	pols, _ := r["policies"].([]any)
-	if len(pols) == 0 {
-		t.Fatalf("no policies: %s", b)
-	}
-	for _, p := range pols {
-		pm, _ := p.(map[string]any)
-		pol, _ := pm["policy"].(map[string]any)
-		if pt := pol["policy-type"]; pt != "sts" && pt != "no-policy-found" && pt != "tlsa" {
-			t.Errorf("policy-type %v", pt)
-		}
-		if _, ok := pol["policy-domain"].(string); !ok {
-			t.Errorf("policy-domain missing: %s", b)
-		}
-		sum, _ := pm["summary"].(map[string]any)
-		for _, k := range []string{"total-successful-session-count", "total-failure-session-count"} {
-			if _, ok := sum[k].(float64); !ok {
-				t.Errorf("summary %s missing: %s", k, b)
-			}
-		}
-		fds, _ := pm["failure-details"].([]any)
-		for _, fd := range fds {
-			f, _ := fd.(map[string]any)
-			if _, ok := f["result-type"].(string); !ok {
-				t.Errorf("failure-details result-type missing: %s", b)
-			}
-			if _, ok := f["failed-session-count"].(float64); !ok {
-				t.Errorf("failure-details failed-session-count missing: %s", b)
-			}
-		}
 	}
 }
 
@@ -344,7 +292,7 @@ func TestMTASTSTestingDeliversAndReports(t *testing.T) {
 		t.Fatalf("policy %+v", p)
 	}
 	b, _ := json.Marshal(rpts[0])
-	checkRFC8460(t, b)
+	mtatest.CheckTLSRPT(t, b)
 }
 
 func TestMTASTSCacheSurvivesRestart(t *testing.T) {

@@ -194,7 +194,7 @@ policy_port = %d
 	}
 	byDomain := map[string]map[string]any{}
 	for _, raw := range rpts {
-		r := checkTLSRPTFields(t, raw)
+		r := mtatest.CheckTLSRPT(t, raw)
 		pol := r["policies"].([]any)[0].(map[string]any)["policy"].(map[string]any)
 		byDomain[pol["policy-domain"].(string)] = r
 	}
@@ -229,7 +229,7 @@ policy_port = %d
 	if col.types[0] != "application/tlsrpt+gzip" {
 		t.Errorf("POST Content-Type %q", col.types[0])
 	}
-	checkTLSRPTFields(t, col.reports[0])
+	mtatest.CheckTLSRPT(t, col.reports[0])
 	col.mu.Unlock()
 
 	// bad.test's rua is mailto: a DKIM-signed multipart/report reaches its MX.
@@ -249,59 +249,6 @@ policy_port = %d
 			checkReportMail(t, m.Data)
 		}
 	}
-}
-
-// checkTLSRPTFields checks a report against RFC 8460 §4.4's field names and types.
-func checkTLSRPTFields(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var r map[string]any
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("report is not JSON: %v\n%s", err, b)
-	}
-	for _, k := range []string{"organization-name", "contact-info", "report-id"} {
-		if s, _ := r[k].(string); s == "" {
-			t.Errorf("report %q missing: %s", k, b)
-		}
-	}
-	dr, _ := r["date-range"].(map[string]any)
-	for _, k := range []string{"start-datetime", "end-datetime"} {
-		if _, err := time.Parse(time.RFC3339, fmt.Sprint(dr[k])); err != nil {
-			t.Errorf("date-range %s: %v", k, err)
-		}
-	}
-	pols, _ := r["policies"].([]any)
-	if len(pols) == 0 {
-		t.Fatalf("report without policies: %s", b)
-	}
-	for _, p := range pols {
-		pm, _ := p.(map[string]any)
-		pol, _ := pm["policy"].(map[string]any)
-		if pt := pol["policy-type"]; pt != "sts" && pt != "no-policy-found" && pt != "tlsa" {
-			t.Errorf("policy-type %v", pt)
-		}
-		if pol["policy-type"] == "sts" {
-			if ps, _ := pol["policy-string"].([]any); len(ps) == 0 {
-				t.Errorf("sts policy without policy-string: %s", b)
-			}
-		}
-		sum, _ := pm["summary"].(map[string]any)
-		for _, k := range []string{"total-successful-session-count", "total-failure-session-count"} {
-			if _, ok := sum[k].(float64); !ok {
-				t.Errorf("summary %s missing: %s", k, b)
-			}
-		}
-		fds, _ := pm["failure-details"].([]any)
-		for _, fd := range fds {
-			f, _ := fd.(map[string]any)
-			if s, _ := f["result-type"].(string); s == "" {
-				t.Errorf("failure-details without result-type: %s", b)
-			}
-			if _, ok := f["failed-session-count"].(float64); !ok {
-				t.Errorf("failure-details without failed-session-count: %s", b)
-			}
-		}
-	}
-	return r
 }
 
 // checkReportMail checks an RFC 8460 §5.3 report message: headers, DKIM signature without
@@ -348,7 +295,7 @@ func checkReportMail(t *testing.T, raw []byte) {
 			t.Fatal(err)
 		}
 		js, _ := io.ReadAll(zr)
-		checkTLSRPTFields(t, js)
+		mtatest.CheckTLSRPT(t, js)
 		return
 	}
 }
