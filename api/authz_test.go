@@ -474,13 +474,14 @@ var mcpTools = map[string]struct {
 	"tag_email": {"POST /v1/emails/{email_id}/tags", func(_ *testing.T, f *fixtures) map[string]any {
 		return map[string]any{"email_id": f.emailA, "add": []string{"mcp-matrix"}}
 	}},
-	"get_message":    {"GET /v1/messages/{message_id}", func(_ *testing.T, f *fixtures) map[string]any { return map[string]any{"message_id": f.msgA} }},
-	"list_approvals": {"GET /v1/approvals", func(*testing.T, *fixtures) map[string]any { return map[string]any{"state": "all"} }},
-	"approve": {"POST /v1/approvals/{approval_id}/approve", func(_ *testing.T, f *fixtures) map[string]any {
-		return map[string]any{"approval_id": f.heldForDecisions()}
+	"get_message":  {"GET /v1/messages/{message_id}", func(_ *testing.T, f *fixtures) map[string]any { return map[string]any{"message_id": f.msgA} }},
+	"list_pending": {"GET /v1/approvals", func(*testing.T, *fixtures) map[string]any { return map[string]any{"state": "all"} }},
+	// decide_email calls one of two routes; a "#" names the variant (tool#variant).
+	"decide_email#approve": {"POST /v1/approvals/{approval_id}/approve", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"approval_id": f.heldForDecisions(), "decision": "approve"}
 	}},
-	"reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
-		return map[string]any{"approval_id": f.heldForDecisions()}
+	"decide_email#reject": {"POST /v1/approvals/{approval_id}/reject", func(_ *testing.T, f *fixtures) map[string]any {
+		return map[string]any{"approval_id": f.heldForDecisions(), "decision": "reject"}
 	}},
 
 	// Oversight controls, on ownA as the HTTP rows.
@@ -580,8 +581,12 @@ func TestAuthorizationMatrixMCP(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	f := newFixtures(t, e)
 	rows := matrixRows()
+	covered := map[string]bool{}
+	for row := range mcpTools {
+		covered[strings.Split(row, "#")[0]] = true
+	}
 	for _, name := range mcp.ToolNames() {
-		if _, ok := mcpTools[name]; !ok {
+		if !covered[name] {
 			t.Errorf("MCP tool %s has no row in the authorization matrix: add one", name)
 		}
 	}
@@ -602,7 +607,8 @@ func TestAuthorizationMatrixMCP(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", k.name, err)
 		}
-		for tool, m := range mcpTools {
+		for row, m := range mcpTools {
+			tool := strings.Split(row, "#")[0]
 			want := expectID(m.route, rows[m.route], k)
 			res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: tool, Arguments: m.args(t, f)})
 			if err != nil {

@@ -100,7 +100,7 @@ func exerciseMCP(t *testing.T, e *testEnv, tr sdk.Transport) {
 	want := mcp.ToolNames()
 	slices.Sort(want)
 	slices.Sort(names)
-	if !slices.Equal(names, want) || len(names) != 36 { // 20 of mail, approvals and sending, 14 of oversight controls, 2 of the test outbox
+	if !slices.Equal(names, want) || len(names) != 35 { // 19 of mail, approvals and sending, 14 of oversight controls, 2 of the test outbox
 		t.Fatalf("tools %v", names)
 	}
 	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "send_email", Arguments: magicLinkArgs()})
@@ -180,17 +180,23 @@ func TestMCPApprovals(t *testing.T) {
 		_ = json.Unmarshal([]byte(toolText(res)), &out)
 		return res, out
 	}
-	_, list := call("list_approvals", map[string]any{"state": "pending", "limit": 10})
+	_, list := call("list_pending", map[string]any{"state": "pending", "limit": 10})
 	aps, _ := list["approvals"].([]any)
 	if len(aps) != 1 {
-		t.Fatalf("list_approvals: %v", list)
+		t.Fatalf("list_pending: %v", list)
 	}
 	id := aps[0].(map[string]any)["approval_id"].(string)
-	res, out := call("approve", map[string]any{"approval_id": id, "reason": "ok by mcp"})
-	if res.IsError || out["state"] != "approved" || out["by"] != "mcp:key_admin" {
-		t.Fatalf("approve: %s", toolText(res))
+	for _, bad := range []any{"maybe", "approve/../reject", nil} {
+		res, _ := call("decide_email", map[string]any{"approval_id": id, "decision": bad})
+		if !res.IsError || !strings.Contains(toolText(res), `"field":"decision"`) {
+			t.Fatalf("decide_email decision=%v: %s", bad, toolText(res))
+		}
 	}
-	res, _ = call("reject", map[string]any{"approval_id": id})
+	res, out := call("decide_email", map[string]any{"approval_id": id, "decision": "approve", "reason": "ok by mcp"})
+	if res.IsError || out["state"] != "approved" || out["by"] != "mcp:key_admin" {
+		t.Fatalf("decide_email approve: %s", toolText(res))
+	}
+	res, _ = call("decide_email", map[string]any{"approval_id": id, "decision": "reject"})
 	if !res.IsError || !strings.Contains(toolText(res), `"conflict"`) {
 		t.Fatalf("reject after approve: %s", toolText(res))
 	}

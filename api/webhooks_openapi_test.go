@@ -70,6 +70,10 @@ func TestOpenAPIWebhooks(t *testing.T) {
 		"failed":    {with(rcpt, func(e *queue.Event) { e.Detail = "maximum queue lifetime reached" })},
 		"expired":   {with(rcpt, func(e *queue.Event) { e.Detail = "expired before delivery" })},
 		"cancelled": {rcpt},
+		"complained": {with(rcpt, func(e *queue.Event) {
+			e.Reason, e.Detail = queue.SuppressComplaint, "ARF abuse report from Yahoo!-Mail-Feedback/2.0"
+		})},
+		"unsubscribed": {with(rcpt, func(e *queue.Event) { e.Reason, e.Detail = queue.SuppressUnsubscribe, "one-click from 203.0.113.9" })},
 		"received": {{MsgID: "em_01KAAAAAAAAAAAAAAAAAAAAAAA", MailboxID: ownA, EmailID: "em_01KAAAAAAAAAAAAAAAAAAAAAAA",
 			Received: &queue.ReceivedInfo{From: []string{"a@b.example"}, To: []string{ownA}, Subject: "hi", Snippet: "hello",
 				ThreadID: "th_1", AuthResults: "mx; spf=pass", Auth: map[string]string{"spf": "pass"}}}},

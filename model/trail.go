@@ -52,8 +52,9 @@ const (
 // The rules, from gating.pml: a held message is released only by an approval and a rejected
 // one never is; no attempt outcome (delivered, deferred, bounced, failed, expired) is recorded
 // for a message before it is released, except a held message an admin deleted (failed); a
-// recipient has one terminal outcome, and the only event after "delivered" is one "bounced"
-// from a DSN that came back later (the MX accepted, the final destination did not).
+// recipient has one terminal outcome, and the only outcome after "delivered" is one "bounced"
+// from a DSN that came back later (the MX accepted, the final destination did not); after
+// delivery the recipient's "complained" and "unsubscribed" may follow (no state change).
 func CheckTrail(steps []Step) error {
 	t := trail{rcpt: map[string]rcptState{}, lateBounced: map[string]bool{}}
 	for i, s := range steps {
@@ -99,6 +100,10 @@ func (t *trail) step(s Step) string {
 		}
 	case "delivered", "deferred", "bounced", "failed", "expired", "cancelled":
 		return t.outcome(s)
+	case "complained", "unsubscribed": // the recipient's report or click, after delivery
+		if st := t.rcpt[s.Recipient]; s.Recipient == "" || st != rcptDelivered {
+			return s.Event + " for a recipient the message was not delivered to"
+		}
 	default:
 		return "not an event of a message's trail"
 	}

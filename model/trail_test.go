@@ -48,6 +48,9 @@ func TestCheckTrail(t *testing.T) {
 		{"held, cancelled", steps("pending_approval", "cancelled a@x"), -1},
 		{"delivered after cancelled", steps("queued", "cancelled a@x", "delivered a@x"), 2},
 		{"cancelled after delivered", steps("queued", "delivered a@x", "cancelled a@x"), 2},
+		{"complained, unsubscribed after delivered", steps("queued", "delivered a@x", "complained a@x", "unsubscribed a@x", "bounced a@x"), -1},
+		{"complained before delivery", steps("queued", "deferred a@x", "complained a@x"), 2},
+		{"unsubscribed by a recipient never delivered", steps("queued", "delivered a@x", "unsubscribed b@x"), 2},
 	}
 	for _, c := range cases {
 		err := CheckTrail(c.trail)

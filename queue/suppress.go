@@ -103,19 +103,58 @@ func (q *Queue) Suppress(ctx context.Context, s Suppression) error {
 // list (a complaint, an unsubscribe). ErrNotFound when msgID is not ours or addr is not one of
 // its recipients, so a forged report cannot suppress arbitrary addresses.
 func (q *Queue) SuppressMessageRecipient(ctx context.Context, msgID, addr, reason, detail string) error {
-	id, err := parseID(prefixMsg, msgID)
-	if err != nil {
-		return fmt.Errorf("suppress: %w", ErrNotFound)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	m, rcpts, err := q.loadMsgAndRcpts(id)
+	_, m, rcpts, unlock, err := q.lockedMsg("suppress", msgID)
 	if err != nil {
-		return fmt.Errorf("suppress: %w", err)
+		return err
 	}
+	defer unlock()
 	if findRcpt(rcpts, addr) == nil || m.Mailbox == "" {
 		return fmt.Errorf("suppress: %w: %s is not a recipient of %s", ErrNotFound, addr, msgID)
 	}
-	return q.Suppress(ctx, Suppression{Domain: domainOf(m.Mailbox), Address: addr, Reason: reason,
+	return q.suppressLocked(m, rcpts, Suppression{Domain: domainOf(m.Mailbox), Address: addr, Reason: reason,
 		Detail: clip(detail, 300), MsgID: m.ID})
+}
+
+// suppressEvents are the message events a recipient's own suppression leaves in the trail.
+var suppressEvents = map[string]EventType{SuppressComplaint: EventComplained, SuppressUnsubscribe: EventUnsubscribed}
+
+// suppressLocked writes s and, for a complaint or an unsubscribe by a recipient m was
+// delivered to and not already on the list for it, a "complained"/"unsubscribed" event of m
+// (and its webhook), in one synced batch. The caller holds m's lock.
+func (q *Queue) suppressLocked(m *msgRecord, rcpts []*rcptRecord, s Suppression) error {
+	s.Domain, s.Address = strings.ToLower(s.Domain), normAddr(s.Address)
+	if s.Domain == "" || len(s.Domain) > 255 || s.Address == "" || len(s.Address) > 1024 || !strings.Contains(s.Address, "@") {
+		return fmt.Errorf("%w: suppression %q for %q", ErrInvalid, s.Address, s.Domain)
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = q.now()
+	}
+	var old Suppression
+	err := q.get(suppressKey(s.Domain, s.Address), &old)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	again := err == nil && old.Reason == s.Reason && old.MsgID == s.MsgID
+	b := q.db.NewBatch()
+	set(b, suppressKey(s.Domain, s.Address), encodeValue(s))
+	j := q.msgJournal(b, m)
+	if ev, ok := suppressEvents[s.Reason]; ok && !again {
+		if r := findRcpt(rcpts, s.Address); r != nil && r.Status == RcptDelivered {
+			j.add(Event{Type: ev, Recipient: r.Addr, Reason: s.Reason, Detail: s.Detail, Tags: m.Tags})
+		}
+	}
+	if err := j.flush(); err != nil {
+		b.Close()
+		return err
+	}
+	if err := commit(b, pebble.Sync); err != nil {
+		return err
+	}
+	q.afterJournal(j)
+	return nil
 }
 
 // Unsuppress deletes an entry; ErrNotFound when absent.

@@ -96,3 +96,47 @@ func TestSuppressFromBounces(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestComplaintEvent: a complaint or an unsubscribe by a recipient the message was delivered
+// to leaves one "complained"/"unsubscribed" event in its trail (with its webhook); a repeat,
+// or one about a recipient not delivered, suppresses without an event.
+func TestComplaintEvent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Options{})
+	ctx := context.Background()
+	id := h.enqueue(&Message{Mailbox: "news@yourproduct.com", From: "news@yourproduct.com", To: []string{"Reader@r.example", "slow@r.example"}}).ID
+	h.complete(h.next(), false, delivered("Reader@r.example")[0],
+		Result{Recipient: "slow@r.example", Outcome: Deferred, SMTPCode: 451, EnhancedCode: "4.3.0", Detail: "later"})
+	for range 2 {
+		if err := h.q.SuppressMessageRecipient(ctx, id, "reader@r.example", SuppressComplaint, "ARF abuse report"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.q.SuppressMessageRecipient(ctx, id, "slow@r.example", SuppressComplaint, "ARF abuse report"); err != nil {
+		t.Fatal(err)
+	}
+	tok := h.q.UnsubscribeToken("yourproduct.com", "Reader@r.example", id)
+	for range 2 {
+		if _, err := h.q.Unsubscribe(ctx, tok, "one-click"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := h.q.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		if ev.Type == EventComplained || ev.Type == EventUnsubscribed {
+			got = append(got, string(ev.Type)+" "+ev.Recipient+" "+ev.Reason)
+		}
+	}
+	want := []string{"complained Reader@r.example complaint", "unsubscribed Reader@r.example unsubscribe"}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	if s, _ := h.q.Suppressed(ctx, "yourproduct.com", []string{"slow@r.example", "reader@r.example"}); len(s) != 2 ||
+		s["reader@r.example"].Reason != SuppressUnsubscribe {
+		t.Fatalf("suppressed %+v", s)
+	}
+}

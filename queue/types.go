@@ -203,6 +203,9 @@ const (
 	EventReceived        EventType = "received"
 	EventScheduled       EventType = "scheduled" // released, first attempt held until SendAt
 	EventCancelled       EventType = "cancelled" // the sender cancelled the recipient (Cancel)
+	// After delivery: the recipient's report or click, which also suppresses the address.
+	EventComplained   EventType = "complained"   // an ARF abuse/fraud report about the message
+	EventUnsubscribed EventType = "unsubscribed" // a List-Unsubscribe one-click POST for the message
 )
 
 // Event is one entry of a message's append-only journal.

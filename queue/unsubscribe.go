@@ -63,7 +63,17 @@ func (q *Queue) Unsubscribe(ctx context.Context, tok, detail string) (Suppressio
 		return Suppression{}, fmt.Errorf("unsubscribe: %w", ErrNotFound)
 	}
 	s := Suppression{Domain: d, Address: r, Reason: SuppressUnsubscribe, Detail: clip(detail, 300), MsgID: id}
-	if err := q.Suppress(ctx, s); err != nil {
+	if err := ctx.Err(); err != nil {
+		return Suppression{}, err
+	}
+	if _, m, rcpts, unlock, err := q.lockedMsg("unsubscribe", id); err == nil {
+		// the message is still known: the unsubscribe goes into its trail too
+		err = q.suppressLocked(m, rcpts, s)
+		unlock()
+		if err != nil {
+			return Suppression{}, err
+		}
+	} else if err := q.Suppress(ctx, s); err != nil {
 		return Suppression{}, err
 	}
 	s.Domain, s.Address = strings.ToLower(d), normAddr(r)

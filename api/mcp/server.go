@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -116,6 +117,9 @@ func (t tool) args(raw json.RawMessage) (map[string]any, *wire.Error) {
 	for _, a := range t.pathArgs {
 		if s, ok := args[a].(string); !ok || strings.TrimSpace(s) == "" {
 			return nil, &wire.Error{Code: "invalid_request", Field: a, Message: a + ": required (a non-empty string)"}
+		}
+		if c := t.choices[a]; c != nil && !slices.Contains(c, args[a].(string)) {
+			return nil, &wire.Error{Code: "invalid_request", Field: a, Message: a + ": must be one of " + strings.Join(c, ", ")}
 		}
 	}
 	return args, nil

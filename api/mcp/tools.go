@@ -21,6 +21,8 @@ type tool struct {
 	untrusted bool
 	// raw: the API answers with bytes (message/rfc822), not JSON; the result wraps them (rawResult).
 	raw bool
+	// choices: the values a path argument may take (checked before the path is built).
+	choices map[string][]string
 }
 
 // tools are the MCP tools, in the order clients list them.
@@ -66,22 +68,21 @@ var tools = []tool{
 		path: func(a map[string]any) string { return "/v1/messages/" + esc(a["message_id"]) },
 	},
 	{
-		name:        "list_approvals",
-		description: "List sends held for human approval (GET /v1/approvals), oldest first. Filter by state (default pending) or mailbox_id.",
+		name:        "list_pending",
+		description: "List sends held for a person's approval (GET /v1/approvals), oldest first: by default the pending ones; state approved, rejected or all shows decided ones too. Filter by mailbox_id. Decide one with decide_email.",
 		schema:      approvalsSchema, method: http.MethodGet, query: true,
 		path: func(map[string]any) string { return "/v1/approvals" },
 	},
 	{
-		name:        "approve",
-		description: "Approve a held send (POST /v1/approvals/{approval_id}/approve): it is queued for delivery at once. Needs an operator key: the approve (or admin) scope on the mailbox, without send.",
-		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
-		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/approve" },
-	},
-	{
-		name:        "reject",
-		description: "Reject a held send (POST /v1/approvals/{approval_id}/reject): it is never sent. Needs an operator key: the approve (or admin) scope on the mailbox, without send.",
-		schema:      decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id"},
-		path: func(a map[string]any) string { return "/v1/approvals/" + esc(a["approval_id"]) + "/reject" },
+		name: "decide_email",
+		description: "Approve or reject a held send (POST /v1/approvals/{approval_id}/approve or /reject): approve queues it for delivery at once, " +
+			"reject means it is never sent; either is recorded with the reason in the message's trail and the audit journal, and a send is decided once. " +
+			"Needs an operator key: the approve (or admin) scope on the mailbox, without send.",
+		schema: decisionSchema, method: http.MethodPost, pathArgs: []string{"approval_id", "decision"},
+		choices: map[string][]string{"decision": {"approve", "reject"}},
+		path: func(a map[string]any) string {
+			return "/v1/approvals/" + esc(a["approval_id"]) + "/" + esc(a["decision"])
+		},
 	},
 
 	// Oversight controls (docs/oversight-controls.md). Editing needs an operator key (approve
@@ -507,10 +508,11 @@ const approvalsSchema = `{
 
 const decisionSchema = `{
   "type": "object",
-  "required": ["approval_id"],
+  "required": ["approval_id", "decision"],
   "additionalProperties": false,
   "properties": {
-    "approval_id": {"type": "string", "description": "The approval's id (apr_…), from list_approvals or get_message."},
+    "approval_id": {"type": "string", "description": "The approval's id (apr_…), from list_pending or get_message."},
+    "decision": {"type": "string", "enum": ["approve", "reject"], "description": "approve: deliver it now; reject: never send it."},
     "reason": {"type": "string", "description": "Why; recorded in the message's event trail."}
   }
 }`

@@ -32,14 +32,13 @@ func jsonFields(v any) []string {
 func TestToolSchemasUseAPIFields(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"send_email":     jsonFields(wire.SendRequest{}),
-		"tag_email":      append(jsonFields(wire.TagRequest{}), "email_id"),
-		"approve":        append(jsonFields(wire.DecisionRequest{}), "approval_id"),
-		"reject":         append(jsonFields(wire.DecisionRequest{}), "approval_id"),
-		"read_email":     {"email_id"},
-		"get_message":    {"message_id"},
-		"list_emails":    {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
-		"list_approvals": {"cursor", "limit", "mailbox_id", "state"},
+		"send_email":   jsonFields(wire.SendRequest{}),
+		"tag_email":    append(jsonFields(wire.TagRequest{}), "email_id"),
+		"decide_email": append(jsonFields(wire.DecisionRequest{}), "approval_id", "decision"),
+		"read_email":   {"email_id"},
+		"get_message":  {"message_id"},
+		"list_emails":  {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
+		"list_pending": {"cursor", "limit", "mailbox_id", "state"},
 
 		"get_allowlist":             {"mailbox_id"},
 		"add_allowlist_entry":       {"entry", "mailbox_id"},

@@ -56,6 +56,8 @@ type WebhookEvent struct {
 	ReceivedAt        *time.Time `json:"received_at,omitempty"`
 	ScheduledAt       *time.Time `json:"scheduled_at,omitempty"`
 	CancelledAt       *time.Time `json:"cancelled_at,omitempty"`
+	ComplainedAt      *time.Time `json:"complained_at,omitempty"`
+	UnsubscribedAt    *time.Time `json:"unsubscribed_at,omitempty"`
 	// SendAt is when a "scheduled" message's first attempt is due.
 	SendAt *time.Time `json:"send_at,omitempty"`
 }
@@ -92,5 +94,9 @@ func (e *WebhookEvent) SetAt(t time.Time) {
 		e.ScheduledAt = tp
 	case "cancelled":
 		e.CancelledAt = tp
+	case "complained":
+		e.ComplainedAt = tp
+	case "unsubscribed":
+		e.UnsubscribedAt = tp
 	}
 }

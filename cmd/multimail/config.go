@@ -359,6 +359,7 @@ var webhookEvents = map[string]bool{
 	"queued": true, "pending_approval": true, "approved": true, "rejected": true,
 	"monitored": true, "delivered": true, "deferred": true, "bounced": true, "failed": true,
 	"expired": true, "received": true, "scheduled": true, "cancelled": true,
+	"complained": true, "unsubscribed": true, // after delivery: the recipient's report or click
 	// the trust ladder (docs/oversight-controls.md)
 	"oversight_requested": true, "oversight_approved": true, "oversight_rejected": true, "oversight_changed": true,
 }

@@ -46,9 +46,11 @@ func TestComplaintSuppresses(t *testing.T) {
 	n := Start(t, Options{Config: "[[mailbox]]\naddress = \"ops@example.com\"\noversight = \"autonomous\"\n\n[inbound]\npostmaster = \"ops@example.com\"\n"})
 	ctx := Context(t, 60*time.Second)
 	var delivered []mtatest.Message
+	ids := map[string]string{}
 	for _, to := range []string{"angry@customer.test", "fbl@customer.test", "calm@customer.test"} {
 		r := send(t, n, fmt.Sprintf(`{"mailbox_id":%q,"to":%q,"subject":"newsletter","text":"hello"}`, Sender, to))
 		waitStatus(t, n, r.MessageID, "delivered")
+		ids[to] = r.MessageID
 	}
 	delivered, err := n.MX.WaitFor(ctx, 3)
 	if err != nil {
@@ -92,6 +94,19 @@ func TestComplaintSuppresses(t *testing.T) {
 	for _, not := range []string{"calm@customer.test", "stranger@customer.test"} {
 		if strings.Contains(list, not) {
 			t.Errorf("%s suppressed: %s", not, list)
+		}
+	}
+	// the complaint is in the message's trail (and its webhook, replayed through the model by
+	// the harness); the calm recipient's message has none
+	for to, want := range map[string]int{"angry@customer.test": 1, "fbl@customer.test": 1, "calm@customer.test": 0} {
+		got := 0
+		for _, ev := range getMessage(t, n, ids[to]).Events {
+			if ev.Event == "complained" && ev.Recipient == to {
+				got++
+			}
+		}
+		if got != want {
+			t.Errorf("%s: %d complained events, want %d: %+v", to, got, want, getMessage(t, n, ids[to]).Events)
 		}
 	}
 	code, out = n.Do("POST", "/v1/send_email", APIKey, []byte(fmt.Sprintf(`{"mailbox_id":%q,"to":"angry@customer.test","subject":"again","text":"x"}`, Sender)))

@@ -34,7 +34,7 @@ func TestMCPStdioBinary(t *testing.T) {
 	for _, tool := range tools.Tools {
 		have[tool.Name] = true
 	}
-	for _, want := range []string{"send_email", "list_emails", "read_email", "tag_email", "get_message", "list_approvals", "approve", "reject"} {
+	for _, want := range []string{"send_email", "list_emails", "read_email", "tag_email", "get_message", "list_pending", "decide_email", "reply_email", "check_inbox", "cancel_message"} {
 		if !have[want] {
 			t.Errorf("tool %s missing (have %v)", want, have)
 		}
