@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -182,6 +183,11 @@ type StoreConfig struct {
 	Backend     string `toml:"backend"`      // "pebble" (default) or "postgres"
 	DSN         string `toml:"dsn"`          // backend = "postgres": libpq URL or key=value string
 	AutoMigrate *bool  `toml:"auto_migrate"` // migrate the schema at start (default true)
+	// SecretKeyFile holds the key (64 hex digits or 44 base64 characters: 32 bytes) that
+	// encrypts domain records (DKIM and identity private keys) in PostgreSQL; every node the
+	// same. secretKey is what it decodes to, read by validate.
+	SecretKeyFile string `toml:"secret_key_file"`
+	secretKey     []byte
 }
 
 // Store backends.
@@ -534,6 +540,9 @@ func (c *Config) validateStore() error {
 		if c.Store.DSN != "" {
 			return bad("store.dsn", "is only for backend = %q", backendPostgres)
 		}
+		if c.Store.SecretKeyFile != "" {
+			return bad("store.secret_key_file", "is only for backend = %q", backendPostgres)
+		}
 	case backendPostgres:
 		if c.Store.DSN == "" {
 			return bad("store.backend", "%q needs store.dsn", backendPostgres)
@@ -541,10 +550,34 @@ func (c *Config) validateStore() error {
 		if _, err := pgxpool.ParseConfig(c.Store.DSN); err != nil {
 			return bad("store.dsn", "does not parse (%s)", pgDSNError(err))
 		}
+		if c.Store.SecretKeyFile != "" {
+			key, err := readSecretKey(c.Store.SecretKeyFile)
+			if err != nil {
+				return bad("store.secret_key_file", "%v", err)
+			}
+			c.Store.secretKey = key
+		}
 	default:
 		return bad("store.backend", "must be %q or %q, not %q", backendPebble, backendPostgres, c.Store.Backend)
 	}
 	return nil
+}
+
+// readSecretKey reads a 32-byte key written as 64 hex digits (`openssl rand -hex 32`) or
+// in standard base64, surrounding white space ignored. The error never shows the file's bytes.
+func readSecretKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w", err)
+	}
+	text := strings.TrimSpace(string(b))
+	if key, err := hex.DecodeString(text); err == nil && len(key) == 32 {
+		return key, nil
+	}
+	if key, err := base64.StdEncoding.DecodeString(text); err == nil && len(key) == 32 {
+		return key, nil
+	}
+	return nil, fmt.Errorf("%s: want 32 bytes as 64 hex digits (openssl rand -hex 32) or base64", path)
 }
 
 // pgDSNError describes a DSN parse error without echoing the DSN (it may hold a password).

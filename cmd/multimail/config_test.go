@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -96,6 +99,9 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 		{"postgres without dsn", "[store]\nbackend = \"postgres\"\n", "store.backend", 2, "store.dsn"},
 		{"dsn with pebble", "[store]\ndsn = \"postgres://db.example/mm\"\n", "store.dsn", 2, "only for"},
 		{"bad dsn", "[store]\nbackend = \"postgres\"\ndsn = \"postgres://u:secretpw@db.example:notaport/mm\"\n", "store.dsn", 3, "parse"},
+		{"secret key with pebble", "[store]\nsecret_key_file = \"/etc/multimail/store.key\"\n", "store.secret_key_file", 2, "only for"},
+		{"missing secret key", "[store]\nbackend = \"postgres\"\ndsn = \"postgres://db.example/mm\"\nsecret_key_file = \"/nonexistent/store.key\"\n", "store.secret_key_file", 4, "no such file"},
+		{"short secret key", "[store]\nbackend = \"postgres\"\ndsn = \"postgres://db.example/mm\"\nsecret_key_file = \"/proc/version\"\n", "store.secret_key_file", 4, "32 bytes"},
 		{"backoff above max", "[auth_throttle]\nbackoff = \"1h\"\nmax_backoff = \"1m\"\n", "auth_throttle.max_backoff", 3, "backoff"},
 	}
 	for _, tc := range cases {
@@ -116,6 +122,23 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 				t.Errorf("the error repeats the DSN's password: %v", err)
 			}
 		})
+	}
+}
+
+// TestSecretKeyFile: the store's key file is read at load, as hex or base64, 32 bytes.
+func TestSecretKeyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{0xab}, 32)
+	for name, text := range map[string]string{"hex": hex.EncodeToString(key) + "\n", "b64": "  " + base64.StdEncoding.EncodeToString(key)} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := parseConfig("m.toml", []byte("[store]\nbackend = \"postgres\"\ndsn = \"postgres://db.example/mm\"\nsecret_key_file = \""+p+"\"\n"))
+		if err != nil || !bytes.Equal(c.Store.secretKey, key) {
+			t.Fatalf("%s: %v %x", name, err, c.Store.secretKey)
+		}
 	}
 }
 

@@ -42,7 +42,13 @@ func (n *node) openMailboxStore(db *pebble.DB) (mailbox.Store, error) {
 			n.log.Info("postgres schema migrated", "from", from, "to", to)
 		}
 	}
-	return pgstore.Open(ctx, pool, opts)
+	var o []pgstore.OpenOption
+	if key := n.cfg.Store.secretKey; key != nil {
+		o = append(o, pgstore.SecretKey(key))
+	} else {
+		n.log.Warn("store.secret_key_file is not set: the domains' DKIM and identity private keys are stored in PostgreSQL unencrypted")
+	}
+	return pgstore.Open(ctx, pool, opts, o...)
 }
 
 func openPostgres(ctx context.Context, sc StoreConfig) (*pgxpool.Pool, error) {

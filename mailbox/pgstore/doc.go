@@ -8,7 +8,9 @@
 // # Tables
 //
 //	mm_counter        name → value              'uidvalidity': the last UIDVALIDITY handed out
-//	mm_domain         name → data               JSON of mailbox.Domain (DKIM and identity keys)
+//	mm_domain         name → data               JSON of mailbox.Domain (DKIM and identity keys);
+//	                                            with a SecretKey "mmseal1:" nonce ‖ sealed JSON
+//	                                            (seal.go)
 //	mm_mailbox        address → data, policy,   JSON of mailbox.Mailbox and mailbox.Policy;
 //	                  version                   count of committed content changes
 //	mm_api_key        id, hash (unique) → data  JSON of mailbox.APIKey

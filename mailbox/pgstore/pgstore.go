@@ -29,6 +29,7 @@ type Store struct {
 	watch   versions // what this node's watchers know of each watched mailbox (watch.go)
 	stop    context.CancelFunc
 	polling sync.WaitGroup
+	seal    *sealer // nil: domain records stored as plain JSON (seal.go)
 }
 
 var (
@@ -38,11 +39,21 @@ var (
 
 // Open returns a Store on pool, refusing a database that is not at this binary's schema
 // version (pgdb.Check: run pgdb.Migrate first).
-func Open(ctx context.Context, pool *pgxpool.Pool, opts mailbox.Options) (*Store, error) {
+func Open(ctx context.Context, pool *pgxpool.Pool, opts mailbox.Options, o ...OpenOption) (*Store, error) {
 	if err := pgdb.Check(ctx, pool); err != nil {
 		return nil, err
 	}
 	s := &Store{kit: mailbox.NewKit(opts), pool: pool}
+	for _, f := range o {
+		if err := f(s); err != nil {
+			return nil, err
+		}
+	}
+	if n, err := s.sealPlainDomains(ctx); err != nil {
+		return nil, fmt.Errorf("seal domain records: %w", err)
+	} else if n > 0 {
+		s.kit.Options().Logger.Info("pgstore: domain records encrypted with the store secret key", "domains", n)
+	}
 	s.watch.known, s.watch.inflight = map[string]int64{}, map[string]int{}
 	pctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -163,7 +174,7 @@ func (s *Store) AddDomain(ctx context.Context, d mailbox.Domain) error {
 	if err != nil {
 		return err
 	}
-	tag, err := s.exec(ctx, "INSERT INTO mm_domain (name, data) VALUES ($1, $2) ON CONFLICT DO NOTHING", d.Name, data)
+	tag, err := s.exec(ctx, "INSERT INTO mm_domain (name, data) VALUES ($1, $2) ON CONFLICT DO NOTHING", d.Name, s.seal.seal(d.Name, data))
 	if err != nil {
 		return fmt.Errorf("add domain %s: %w", d.Name, err)
 	}
@@ -187,11 +198,7 @@ func (s *Store) Domain(ctx context.Context, name string) (mailbox.Domain, error)
 	if err != nil {
 		return mailbox.Domain{}, err
 	}
-	var d mailbox.Domain
-	if err := json.Unmarshal(data, &d); err != nil {
-		return mailbox.Domain{}, fmt.Errorf("domain %s: %w: %v", n, mailbox.ErrCorrupt, err)
-	}
-	return d, nil
+	return s.decodeDomain(n, data)
 }
 
 // SetIdentityKeys implements mailbox.Store.
@@ -209,15 +216,15 @@ func (s *Store) SetIdentityKeys(ctx context.Context, domain string, keys []mailb
 		if err != nil {
 			return err
 		}
-		var d mailbox.Domain
-		if err := json.Unmarshal(data, &d); err != nil {
-			return fmt.Errorf("domain %s: %w: %v", n, mailbox.ErrCorrupt, err)
+		d, err := s.decodeDomain(n, data)
+		if err != nil {
+			return err
 		}
 		d.IdentityKeys = keys
 		if data, err = json.Marshal(d); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "UPDATE mm_domain SET data = $2 WHERE name = $1", n, data)
+		_, err = tx.Exec(ctx, "UPDATE mm_domain SET data = $2 WHERE name = $1", n, s.seal.seal(n, data))
 		return err
 	})
 }
@@ -227,10 +234,14 @@ func (s *Store) Domains(ctx context.Context) ([]mailbox.Domain, error) {
 	var out []mailbox.Domain
 	err := s.query(ctx, func(rows pgx.Rows) error {
 		out = []mailbox.Domain{}
+		var name string
 		var data []byte
-		_, err := pgx.ForEachRow(rows, []any{&data}, func() error {
-			var d mailbox.Domain
-			if err := json.Unmarshal(data, &d); err != nil {
+		_, err := pgx.ForEachRow(rows, []any{&name, &data}, func() error {
+			d, err := s.decodeDomain(name, data)
+			if errors.Is(err, ErrSealed) {
+				return err // the wrong key is the operator's to fix, not a record to skip
+			}
+			if err != nil {
 				s.kit.Options().Logger.Warn("pgstore: corrupt domain record skipped", "err", err)
 				return nil
 			}
@@ -238,7 +249,7 @@ func (s *Store) Domains(ctx context.Context) ([]mailbox.Domain, error) {
 			return nil
 		})
 		return err
-	}, "SELECT data FROM mm_domain ORDER BY name")
+	}, "SELECT name, data FROM mm_domain ORDER BY name")
 	return out, err
 }
 
