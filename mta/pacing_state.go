@@ -80,7 +80,11 @@ func (p *pacer) restore(saved map[string]destState, now time.Time) {
 		if s.Last.Before(now) {
 			b.last = s.Last // refilled from then at the next use
 		}
-		b.paused, b.strikes = s.PausedUntil, max(0, s.Strikes)
+		// A pause never outlasts the longest one the config gives, whatever the file says.
+		if limit := now.Add(p.opts.MaxThrottleBackoff); s.PausedUntil.After(limit) {
+			s.PausedUntil = limit
+		}
+		b.paused, b.strikes = s.PausedUntil, min(max(0, s.Strikes), 64)
 	}
 }
 
@@ -133,16 +137,27 @@ func (d *Deliverer) readPacingState() error {
 	if err != nil {
 		return fmt.Errorf("mta: pacing state: %w", err)
 	}
-	var f pacingFile
-	if err := json.Unmarshal(b, &f); err != nil || f.Version != pacingStateVersion {
+	f, err := parsePacingState(b)
+	if err != nil {
 		_ = os.Rename(path, path+".corrupt")
-		return fmt.Errorf("mta: pacing state %s (moved to .corrupt; starting from the configured rates): version %d: %v",
-			path, f.Version, err)
+		return fmt.Errorf("mta: pacing state %s (moved to .corrupt; starting from the configured rates): %w", path, err)
 	}
 	now := d.opts.Clock.Now()
 	d.pacer.restore(f.Destinations, now)
 	d.sources.restore(f.Warmup, now)
 	return nil
+}
+
+// parsePacingState decodes a state file of this version.
+func parsePacingState(b []byte) (pacingFile, error) {
+	var f pacingFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return f, err
+	}
+	if f.Version != pacingStateVersion {
+		return f, fmt.Errorf("version %d, want %d", f.Version, pacingStateVersion)
+	}
+	return f, nil
 }
 
 // pacingSaver writes the pacing state when it changed.

@@ -94,3 +94,31 @@ func TestPacingStateCorrupt(t *testing.T) {
 		t.Fatalf("corrupt file not moved aside: %v", err)
 	}
 }
+
+// FuzzPacingState: any state file is refused or restored into bounds (a rate factor in
+// [1/64, 1], tokens within the burst, a pause no longer than MaxThrottleBackoff), never a
+// panic.
+func FuzzPacingState(f *testing.F) {
+	f.Add([]byte(`{"version":1,"destinations":{"example.net":{"factor":0.5,"tokens":2,"last":"2026-12-06T11:59:00Z","paused_until":"2026-12-06T12:01:00Z","strikes":1}},"warmup":{"warm":{"day":"2026-12-06","sent":{"192.0.2.9":1}}}}`))
+	f.Add([]byte(`{"version":1,"destinations":{"x":{"factor":-3,"tokens":1e300,"paused_until":"9999-01-01T00:00:00Z","strikes":-5}}}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := parsePacingState(b)
+		if err != nil {
+			return
+		}
+		now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+		p, _ := newPacer(Pacing{PerMinute: 60, Burst: 4}, func() time.Time { return now }, nil)
+		p.restore(st.Destinations, now)
+		for k, b := range p.dests {
+			if b.factor < minRateFactor || b.factor > 1 || b.tokens < 0 || b.tokens > 4 ||
+				b.paused.After(now.Add(p.opts.MaxThrottleBackoff)) {
+				t.Fatalf("%s restored out of bounds: %+v", k, b)
+			}
+		}
+		o := Options{Hostname: "out.example"}.withDefaults()
+		o.IPPools = []IPPool{{Name: "warm", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.9")}, Warmup: []int{2}}}
+		s, _ := newSources(o)
+		s.restore(st.Warmup, now)
+	})
+}
