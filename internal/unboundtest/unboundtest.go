@@ -110,12 +110,14 @@ func sign(bins map[string]string, dir string, o Options) (signed, expired, ds []
 	if err := os.WriteFile(zf, zone.Bytes(), 0o600); err != nil {
 		return nil, nil, nil, err
 	}
-	run := func(name string, args ...string) (string, error) {
+	run := func(name string, args ...string) (string, error) { // stdout: ldns-keygen's key name
 		cmd := exec.Command(bins[name], args...)
 		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			return "", fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+			return "", fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
 		}
 		return strings.TrimSpace(string(out)), nil
 	}
