@@ -23,6 +23,10 @@ import (
 // record matches the certificate).
 var ErrDANE = errors.New("mta: DANE not met")
 
+// errTLSANoMatch: no TLSA record of the host matches its certificate chain (TLS-RPT
+// tlsa-invalid).
+var errTLSANoMatch = errors.New("no TLSA record matches the certificate chain")
+
 // TLSDANE requires STARTTLS and a chain matching the hop's TLSA records (RFC 7672 §3).
 const TLSDANE TLSPolicy = "dane"
 
@@ -56,6 +60,10 @@ func (d *Deliverer) daneHops(ctx context.Context, a *attempt, hops []hop) ([]hop
 		res, err := qr.Query(ctx, dnsclient.Question{Name: name, Type: dns.TypeTLSA, Class: dns.ClassINET, DNSSECOK: true})
 		if err != nil {
 			lastErr = fmt.Errorf("TLSA lookup for %s failed: %v", h.name, err)
+			if d.tlsrpt != nil {
+				d.tlsrpt.count(TLSRPTPolicyDesc{PolicyType: "tlsa", PolicyDomain: a.lease.Domain,
+					MXHost: []string{h.name}}, h.name, "", ResultDNSSECInvalid)
+			}
 			continue // RFC 7672 §2.2: a failed TLSA lookup makes the host unusable
 		}
 		if !res.AD {
@@ -119,7 +127,7 @@ func verifyDANE(certs []*x509.Certificate, host string, recs []*dns.TLSA) error 
 			}
 		}
 	}
-	return fmt.Errorf("DANE: no TLSA record of %s matches its certificate chain", host)
+	return fmt.Errorf("DANE: %s: %w", host, errTLSANoMatch)
 }
 
 // tlsaKey carries an attempt's TLSA records (by MX host name) to the dialer.

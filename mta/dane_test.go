@@ -1,15 +1,20 @@
 package mta_test
 
 import (
+	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
+	"multimail.dev/multimail/mta"
 	"multimail.dev/multimail/mta/mtatest"
 	"multimail.dev/multimail/queue"
 )
@@ -68,7 +73,7 @@ func TestDANE(t *testing.T) {
 	wrong.Data = strings.Repeat("00", 32)
 	signedDomain(w, "wrong.test", "mx-wrong.dane.test", mx.Port(), []mtatest.TLSA{wrong}, false)
 	signedDomain(w, "servfail.test", "mx-sf.dane.test", mx.Port(), nil, true)
-	_, q := w.delivererDANE(mx.Port(), t.TempDir(), true)
+	d, q := w.delivererDANE(mx.Port(), t.TempDir(), true)
 
 	for _, dom := range []string{"ee.test", "ta.test"} {
 		ev := outcome(t, q, send(t, q, "ok@"+dom))
@@ -92,6 +97,41 @@ func TestDANE(t *testing.T) {
 	}
 	if n := mx.Count(); n != 3 {
 		t.Fatalf("MX received %d messages, want 3", n)
+	}
+	checkDANEReports(t, d, map[string]string{"ee.test": "", "ta.test": "",
+		"wrong.test": mta.ResultTLSAInvalid, "servfail.test": mta.ResultDNSSECInvalid})
+}
+
+// checkDANEReports makes today's TLS-RPT reports and checks that each domain has a "tlsa"
+// policy for its MX host with a success (want "") or a failure of the result type want.
+func checkDANEReports(t *testing.T, d *mta.Deliverer, want map[string]string) {
+	t.Helper()
+	rpts, err := d.TLSReports(context.Background(), time.Now().UTC().Format(time.DateOnly), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rpts {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mtatest.CheckTLSRPT(t, b)
+		for _, p := range r.Policies {
+			if p.Policy.PolicyType != "tlsa" {
+				t.Errorf("%s: policy-type %q, want tlsa (DANE beats MTA-STS)", p.Policy.PolicyDomain, p.Policy.PolicyType)
+				continue
+			}
+			switch {
+			case p.Summary.Success > 0 && len(p.Policy.PolicyString) > 0:
+				got[p.Policy.PolicyDomain] = ""
+			case len(p.FailureDetails) > 0:
+				got[p.Policy.PolicyDomain] = p.FailureDetails[0].ResultType
+			}
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("tlsa report outcomes %v, want %v", got, want)
 	}
 }
 

@@ -51,6 +51,11 @@ func New(q *queue.Queue, opts Options) *Deliverer {
 	if d.metrics == nil {
 		d.metrics, _ = newMetrics(nil)
 	}
+	if opts.PacingStateFile != "" && errS == nil && errP == nil {
+		if err := d.readPacingState(); err != nil {
+			d.log.Error("pacing state not restored", "err", err)
+		}
+	}
 	errT := d.newTransportSecurity()
 	d.err = errors.Join(errD, errR, errM, errS, errP, errT)
 	if q != nil {
@@ -90,6 +95,13 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() { defer close(done); d.tlsrpt.run(rctx) }()
 		defer func() { stop(); <-done }() // the last flush happens after the workers stop
+	}
+	if d.opts.PacingStateFile != "" {
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		done := make(chan struct{})
+		go func() { defer close(done); d.runPacingState(sctx) }()
+		defer func() { stop(); <-done }() // the last save happens after the workers stop
 	}
 	for range d.opts.HighWorkers {
 		wg.Go(func() { d.work(ctx, queue.LaneHigh) })

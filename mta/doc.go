@@ -24,7 +24,8 @@
 // waits up to Pacing.MaxWait for room, else hands the lease back (queue.Postpone, no attempt
 // counted) for a later slot. A throttling reply (421 4.7.28, 451 4.7.650, "rate limit", …,
 // told apart from greylisting) pauses the destination and halves its rate; deliveries raise
-// it again (docs/deliverability.md).
+// it again (docs/deliverability.md). With Options.PacingStateFile, the paused and slowed
+// destinations and the warm-up counts of the day survive a restart (pacing_state.go).
 //
 // Transport security (docs/transport-security.md): with Options.MTASTS, deliveries routed by
 // MX apply the recipient domain's MTA-STS policy (RFC 8461; mtasts.go parses, mtasts_fetch.go
@@ -32,7 +33,8 @@
 // mtasts_deliver.go filters the MX hosts and asks for TLSVerify under enforce); with
 // Options.TLSRPT every new session is counted per policy domain and day and daily RFC 8460
 // reports are written and sent (tlsrpt.go); with Options.DANE, TLSA records of
-// DNSSEC-validated MX hosts (RFC 7672, usages 2 and 3) decide before MTA-STS (dane.go);
+// DNSSEC-validated MX hosts (RFC 7672, usages 2 and 3) decide before MTA-STS (dane.go), and
+// their sessions are reported under RFC 8460 policy-type "tlsa";
 // REQUIRETLS messages (RFC 8689) and the TLS-Required header field are in requiretls.go.
 //
 // What it does not own: the schedule, backoff, per-domain concurrency caps, expiry and the

@@ -65,12 +65,18 @@ const (
 	ResultSTSPolicyFetch       = "sts-policy-fetch-error"
 	ResultSTSPolicyInvalid     = "sts-policy-invalid"
 	ResultSTSWebPKIInvalid     = "sts-webpki-invalid"
+	ResultTLSAInvalid          = "tlsa-invalid"   // DANE: no TLSA record matches the chain
+	ResultDNSSECInvalid        = "dnssec-invalid" // DANE: the TLSA lookup of a signed domain failed (bogus, SERVFAIL)
 )
 
 // reportSession records one new session (or its failure to start) for TLS-RPT. Under an
 // enforce policy the handshake itself verified; under testing the peer's chain is verified
 // here, only to be reported.
 func (d *Deliverer) reportSession(a *attempt, h hop, addr string, c *conn, err error) {
+	if d.tlsrpt != nil && h.tls == TLSDANE {
+		d.reportDANE(a, h, addr, c, err)
+		return
+	}
 	if d.tlsrpt == nil || a.sts == nil {
 		return
 	}
@@ -93,6 +99,25 @@ func (d *Deliverer) reportSession(a *attempt, h hop, addr string, c *conn, err e
 		d.tlsrpt.session(lk, h.name, ip, ResultValidationFailure)
 	default:
 		d.tlsrpt.session(lk, h.name, ip, certFailureType(verifyChain(c.certs, h.name, d.dialer.verifyRoots)))
+	}
+}
+
+// reportDANE records one new session to a host with usable TLSA records under its "tlsa"
+// policy: the handshake itself checked the records, so a session is a success.
+func (d *Deliverer) reportDANE(a *attempt, h hop, addr string, c *conn, err error) {
+	desc := tlsaDesc(a.lease.Domain, h.name, a.tlsa[h.name])
+	ip, _, _ := net.SplitHostPort(addr)
+	switch {
+	case err == nil && c.tls:
+		d.tlsrpt.count(desc, h.name, ip, "")
+	case err == nil:
+		d.tlsrpt.count(desc, h.name, ip, ResultSTARTTLSNotSupported)
+	case errors.Is(err, errTLSANoMatch):
+		d.tlsrpt.count(desc, h.name, ip, ResultTLSAInvalid)
+	default:
+		if t := tlsFailureType(err); t != "" {
+			d.tlsrpt.count(desc, h.name, ip, t)
+		}
 	}
 }
 

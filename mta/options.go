@@ -88,6 +88,9 @@ type Options struct {
 	// Pacing limits the rate per destination (the MX host's provider) and slows down on
 	// throttling replies; the zero value takes the documented defaults (pacing.go).
 	Pacing Pacing
+	// PacingStateFile keeps the destinations' slow-downs and pauses and the IP pools' warm-up
+	// counts across restarts (pacing_state.go); "" keeps them in memory only.
+	PacingStateFile string
 
 	// Local, when set, delivers mail for the node's own domains into its mailboxes; it wins
 	// over Transports and MX routing.

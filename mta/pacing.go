@@ -73,6 +73,8 @@ type pacer struct {
 	mu    sync.Mutex
 	dests map[string]*bucket
 
+	changed chan struct{} // a destination was throttled: save the state now (pacing_state.go)
+
 	waited    prometheus.Counter
 	postponed prometheus.Counter
 	throttled prometheus.Counter
@@ -92,7 +94,7 @@ type bucket struct {
 }
 
 func newPacer(o Pacing, now func() time.Time, reg prometheus.Registerer) (*pacer, error) {
-	p := &pacer{opts: o.withDefaults(), now: now, dests: map[string]*bucket{},
+	p := &pacer{opts: o.withDefaults(), now: now, dests: map[string]*bucket{}, changed: make(chan struct{}, 1),
 		waited: prometheus.NewCounter(prometheus.CounterOpts{Name: "multimail_mta_paced_waits_total",
 			Help: "Deliveries that waited for room in their destination's pacing budget."}),
 		postponed: prometheus.NewCounter(prometheus.CounterOpts{Name: "multimail_mta_paced_postponed_total",
@@ -269,6 +271,10 @@ func (p *pacer) observe(results []queue.Result) {
 			}
 			b.paused = now.Add(min(d, p.opts.MaxThrottleBackoff))
 			b.booked = time.Time{} // slots were booked at the old rate
+			select {
+			case p.changed <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

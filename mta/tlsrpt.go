@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"multimail.dev/multimail/queue"
 )
 
@@ -71,7 +73,7 @@ type TLSRPTPolicy struct {
 
 // TLSRPTPolicyDesc describes the policy applied.
 type TLSRPTPolicyDesc struct {
-	PolicyType   string   `json:"policy-type"` // "sts" or "no-policy-found"
+	PolicyType   string   `json:"policy-type"` // "sts", "tlsa" or "no-policy-found"
 	PolicyString []string `json:"policy-string,omitempty"`
 	PolicyDomain string   `json:"policy-domain"`
 	MXHost       []string `json:"mx-host,omitempty"`
@@ -170,20 +172,39 @@ func desc(lk stsLookup) TLSRPTPolicyDesc {
 		PolicyString: lk.policy.lines(), MXHost: slices.Clone(lk.policy.MX)}
 }
 
+// tlsaDesc describes the DANE policy of one MX host (RFC 8460 §4.3.1): policy-type "tlsa",
+// the host's usable TLSA records as policy-string, the recipient domain as policy-domain.
+func tlsaDesc(domain, mx string, recs []*dns.TLSA) TLSRPTPolicyDesc {
+	d := TLSRPTPolicyDesc{PolicyType: "tlsa", PolicyDomain: domain, MXHost: []string{mx}}
+	for _, r := range recs {
+		d.PolicyString = append(d.PolicyString, fmt.Sprintf("%d %d %d %s", r.Usage, r.Selector,
+			r.MatchingType, strings.ToLower(r.Certificate)))
+	}
+	return d
+}
+
 // session counts one session for lk's domain: a success when result is "", else a failure.
 func (t *tlsrptRecorder) session(lk stsLookup, mx, ip, result string) {
-	d := desc(lk)
+	t.count(desc(lk), mx, ip, result)
+}
+
+// count counts one session under the policy d: a success when result is "", else a failure.
+// A tlsa policy is one per MX host (its records are the host's), so the host is in its key.
+func (t *tlsrptRecorder) count(d TLSRPTPolicyDesc, mx, ip, result string) {
 	key := d.PolicyType + "\x00" + strings.Join(d.PolicyString, "\n")
+	if d.PolicyType == "tlsa" {
+		key += "\x00" + strings.Join(d.MXHost, ",")
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rollLocked()
-	byPolicy := t.counts[lk.domain]
+	byPolicy := t.counts[d.PolicyDomain]
 	if byPolicy == nil {
 		if len(t.counts) >= 100000 {
 			return // bounded: a flood of domains in one day is not worth the memory
 		}
 		byPolicy = map[string]*rptPolicy{}
-		t.counts[lk.domain] = byPolicy
+		t.counts[d.PolicyDomain] = byPolicy
 	}
 	p := byPolicy[key]
 	if p == nil {

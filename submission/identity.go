@@ -4,7 +4,8 @@ package submission
 // and its signature (package identity) to a message as it is released for delivery. Every
 // door passes here: accept (autonomous, monitored, and sends an approval rule releases at
 // once), Approve (a person releases a held send; the queue rewrites the body in the same
-// commit as the decision) and the oversight messages of notify.go.
+// commit as the decision), the oversight messages of notify.go, and ReleaseSystem for the
+// node's own TLS-RPT report mail.
 
 import (
 	"fmt"
@@ -59,4 +60,22 @@ func (s *Submitter) release(body []byte, dom mailbox.Domain, h identity.Header) 
 	}
 	s.metrics.identity.WithLabelValues(string(h.Release)).Inc()
 	return out, nil
+}
+
+// ReleaseSystem adds the identity header (mode=system, release autonomous) and its signature
+// by d's active identity key to a message the node itself writes outside a Submitter (a
+// TLS-RPT report), as the oversight messages carry one: from is its From address (of
+// domain d), msgID its message id. A domain without an active identity key sends without.
+func ReleaseSystem(msg []byte, d mailbox.Domain, from, msgID string, at time.Time) ([]byte, error) {
+	k, ok := d.ActiveIdentityKey()
+	if !ok {
+		return msg, nil
+	}
+	key, err := identity.ParseKey(k.KeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("submission: identity key of %s: %w", d.Name, err)
+	}
+	h := identity.Header{Mailbox: from, Mode: modeSystem, Release: identity.ReleaseAutonomous,
+		At: at.UTC().Truncate(time.Second), Msg: msgID}
+	return identity.Sign(msg, h, d.Name, k.Selector, key)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"multimail.dev/multimail/identity"
 	"multimail.dev/multimail/mailbox"
@@ -162,5 +163,30 @@ func TestIdentityApproveFailsClosed(t *testing.T) {
 	}
 	if h := verifyBody(t, env, rc.ID, testKeySet(t)); h.Release != identity.ReleaseApproved {
 		t.Fatalf("header %+v", h)
+	}
+}
+
+// ReleaseSystem gives the node's own mail (TLS-RPT reports) the identity header with
+// mode=system that verifies against the domain's key; a domain without a key sends without.
+func TestReleaseSystem(t *testing.T) {
+	t.Parallel()
+	dom := mailbox.Domain{Name: "example.com", IdentityKeys: []mailbox.IdentityKey{{Selector: "mmid1",
+		KeyPEM: readFile(t, "testdata/identity-example.pem"), Status: mailbox.IdentityActive}}}
+	msg := []byte("From: TLS reports <tlsrpt@example.com>\r\nTo: tls@reports.test\r\nSubject: Report\r\n\r\nbody\r\n")
+	at := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	signed, err := ReleaseSystem(msg, dom, "tlsrpt@example.com", "msg_01KBQ0000000000000000000AA", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := identity.Verify(signed, testKeySet(t).LookupTXT)
+	if err != nil {
+		t.Fatalf("verify: %v\n%s", err, signed)
+	}
+	if h := res.Header; h.Mailbox != "tlsrpt@example.com" || h.Mode != modeSystem || h.Release != identity.ReleaseAutonomous || !h.At.Equal(at) {
+		t.Fatalf("identity header %+v", h)
+	}
+	dom.IdentityKeys = nil
+	if out, err := ReleaseSystem(msg, dom, "tlsrpt@example.com", "msg_01KBQ0000000000000000000AA", at); err != nil || string(out) != string(msg) {
+		t.Fatalf("without a key: %v, changed %v", err, string(out) != string(msg))
 	}
 }

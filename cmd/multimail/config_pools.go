@@ -48,6 +48,10 @@ const (
 	defaultPerMinute     = 300
 )
 
+// pacingStateFile, in data_dir, keeps the pacing slow-downs and pauses and the warm-up counts
+// across restarts (mta.Options.PacingStateFile).
+const pacingStateFile = "pacing.json"
+
 func defaultPacing() PacingConfig {
 	return PacingConfig{Enabled: true, MessagesPerConnection: defaultPerConnection,
 		MessagesPerMinute: defaultPerMinute, HighReserve: 0.25, MaxWait: Duration(2 * time.Second),

@@ -397,6 +397,7 @@ func (n *node) addDelivery() error {
 		Logger: n.log.With("component", "mta"), Registerer: n.reg, Resolver: n.dns,
 		IPPools: n.cfg.ipPools(), PoolFor: n.cfg.poolFor(), // config_pools.go
 		Pacing: n.cfg.pacing(), MaxConnUses: n.cfg.Pacing.MessagesPerConnection,
+		PacingStateFile: filepath.Join(n.cfg.DataDir, pacingStateFile), // config_pools.go
 	}
 	if err := n.transportSecurity(&opts); err != nil {
 		return err

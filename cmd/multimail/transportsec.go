@@ -125,8 +125,9 @@ func (n *node) transportSecurity(opts *mta.Options) error {
 }
 
 // mailTLSReport sends one TLS-RPT report by mail (RFC 8460 §5.3): multipart/report with the
-// gzipped JSON as application/tlsrpt+gzip, DKIM-signed (no l=) by the sending domain, and
-// enqueued directly as system mail: never held by oversight.
+// gzipped JSON as application/tlsrpt+gzip, DKIM-signed (no l=) by the sending domain, with
+// the identity header (mode=system) like the oversight messages, and enqueued directly as
+// system mail: never held by oversight.
 func (n *node) mailTLSReport(ctx context.Context, rpt *mta.TLSReport, to, filename string, gz []byte) error {
 	from, dom, err := n.tlsReportSender(ctx)
 	if err != nil {
@@ -171,6 +172,9 @@ func (n *node) mailTLSReport(ctx context.Context, rpt *mta.TLSReport, to, filena
 	}
 	signed, err := submission.SignSystem(buf.Bytes(), dom, "TLS-Report-Domain", "TLS-Report-Submitter")
 	if err != nil {
+		return err
+	}
+	if signed, err = submission.ReleaseSystem(signed, dom, from, msgID, now); err != nil {
 		return err
 	}
 	_, err = n.queue.Enqueue(ctx, &queue.Message{ID: msgID, From: n.queue.BounceAddress(msgID, dom.Name),

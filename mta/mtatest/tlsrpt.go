@@ -3,6 +3,7 @@ package mtatest
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -44,6 +45,9 @@ func CheckTLSRPT(t testing.TB, b []byte) map[string]any {
 				t.Errorf("sts policy without policy-string: %s", b)
 			}
 		}
+		if pol["policy-type"] == "tlsa" {
+			checkTLSAPolicy(t, pol, b)
+		}
 		sum, _ := pm["summary"].(map[string]any)
 		for _, k := range []string{"total-successful-session-count", "total-failure-session-count"} {
 			if _, ok := sum[k].(float64); !ok {
@@ -53,8 +57,8 @@ func CheckTLSRPT(t testing.TB, b []byte) map[string]any {
 		fds, _ := pm["failure-details"].([]any)
 		for _, fd := range fds {
 			f, _ := fd.(map[string]any)
-			if s, _ := f["result-type"].(string); s == "" {
-				t.Errorf("failure-details without result-type: %s", b)
+			if s, _ := f["result-type"].(string); !resultTypes[s] {
+				t.Errorf("failure-details result-type %q is not one of RFC 8460 §4.3's: %s", s, b)
 			}
 			if _, ok := f["failed-session-count"].(float64); !ok {
 				t.Errorf("failure-details without failed-session-count: %s", b)
@@ -62,4 +66,30 @@ func CheckTLSRPT(t testing.TB, b []byte) map[string]any {
 		}
 	}
 	return r
+}
+
+// resultTypes are RFC 8460 §4.3.2's result types (negotiation, policy and general failures).
+var resultTypes = map[string]bool{
+	"starttls-not-supported": true, "certificate-host-mismatch": true, "certificate-expired": true,
+	"certificate-not-trusted": true, "validation-failure": true,
+	"tlsa-invalid": true, "dnssec-invalid": true, "dane-required": true,
+	"sts-policy-fetch-error": true, "sts-policy-invalid": true, "sts-webpki-invalid": true,
+}
+
+// tlsaRecord is a TLSA record in presentation form: usage, selector, matching type, hex data.
+var tlsaRecord = regexp.MustCompile(`^[0-3] [01] [0-2] [0-9a-fA-F]+$`)
+
+// checkTLSAPolicy checks a "tlsa" policy: its MX host, and its policy-string made of TLSA
+// records (none when the lookup failed: a dnssec-invalid entry has no records to show).
+func checkTLSAPolicy(t testing.TB, pol map[string]any, b []byte) {
+	t.Helper()
+	if mx, _ := pol["mx-host"].([]any); len(mx) != 1 {
+		t.Errorf("tlsa policy without its one mx-host: %s", b)
+	}
+	ps, _ := pol["policy-string"].([]any)
+	for _, r := range ps {
+		if s, _ := r.(string); !tlsaRecord.MatchString(s) {
+			t.Errorf("tlsa policy-string %q is not a TLSA record: %s", s, b)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,4 +169,52 @@ func scrapeMetrics(t *testing.T, n *Node) map[string]float64 {
 		}
 	}
 	return m
+}
+
+// TestPacingStateRestart: a destination paused by a throttling reply stays paused across a
+// restart of the binary (data_dir/pacing.json): after the restart no message reaches the MX,
+// the pacer postpones them instead.
+func TestPacingStateRestart(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Options{
+		MX: mtatest.MXOptions{Throttle: &mtatest.Throttle{Max: 1, Per: time.Hour}},
+		Config: fastRetry + `
+[pacing]
+throttle_backoff = "1h"
+max_throttle_backoff = "2h"
+`})
+	ctx := Context(t, 60*time.Second)
+	first := send(t, n, `{"mailbox_id":"auth@example.com","to":"a@dest.test","subject":"s","text":"x"}`)
+	if _, err := n.Hooks.WaitEvent(ctx, first.MessageID, "delivered"); err != nil {
+		t.Fatal(err)
+	}
+	second := send(t, n, `{"mailbox_id":"auth@example.com","to":"b@dest.test","subject":"s","text":"x"}`)
+	if _, err := n.Hooks.WaitEvent(ctx, second.MessageID, "deferred"); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(n.DataDir(), "pacing.json")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if b, _ := os.ReadFile(state); bytes.Contains(b, []byte(`"paused_until"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("pacing.json never recorded the pause")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the file, bounded by the deadline
+	}
+	n.Stop()
+	throttled := n.MX.Throttled()
+	n.Restart()
+
+	send(t, n, `{"mailbox_id":"auth@example.com","to":"c@dest.test","subject":"s","text":"x","priority":"high"}`)
+	for deadline := time.Now().Add(30 * time.Second); scrapeMetrics(t, n)["multimail_mta_paced_postponed_total"] < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing postponed after the restart")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the metric, bounded by the deadline
+	}
+	if n.MX.Count() != 1 || n.MX.Throttled() != throttled {
+		t.Fatalf("after the restart the MX saw %d messages and %d throttling replies (before: 1, %d): the pause was forgotten",
+			n.MX.Count(), n.MX.Throttled(), throttled)
+	}
 }

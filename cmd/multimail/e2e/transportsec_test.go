@@ -246,22 +246,31 @@ policy_port = %d
 	}
 	for _, m := range msgs {
 		if len(m.To) == 1 && m.To[0] == "tls@mail-reports.test" {
-			checkReportMail(t, m.Data)
+			checkReportMail(t, n, m.Data)
 		}
 	}
 }
 
 // checkReportMail checks an RFC 8460 §5.3 report message: headers, DKIM signature without
 // l=, multipart/report; report-type=tlsrpt with an application/tlsrpt+gzip part.
-func checkReportMail(t *testing.T, raw []byte) {
+func checkReportMail(t *testing.T, n *Node, raw []byte) {
 	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := m.Header.Get("DKIM-Signature")
-	if !strings.Contains(sig, "d=example.com") || strings.Contains(strings.ReplaceAll(sig, " ", ""), ";l=") {
-		t.Errorf("DKIM-Signature %q, want d=example.com and no l=", sig)
+	sigs := m.Header["Dkim-Signature"]
+	if len(sigs) != 2 { // the domain's DKIM signature and the identity signature
+		t.Errorf("%d DKIM-Signature fields, want 2", len(sigs))
+	}
+	for _, sig := range sigs {
+		if !strings.Contains(sig, "d=example.com") || strings.Contains(strings.ReplaceAll(sig, " ", ""), ";l=") {
+			t.Errorf("DKIM-Signature %q, want d=example.com and no l=", sig)
+		}
+	}
+	// System mail carries the signed identity header, as the oversight messages do.
+	if out, err := verifyIdentity(t, n, raw); err != nil || !strings.Contains(out, "(mode system), released autonomous") {
+		t.Errorf("identity verify of the report mail: %v\n%s", err, out)
 	}
 	if m.Header.Get("TLS-Report-Domain") != "bad.test" || m.Header.Get("TLS-Report-Submitter") == "" {
 		t.Errorf("report headers %v", m.Header)
