@@ -43,6 +43,10 @@ type folderRecord struct {
 	Messages      uint32 `json:"messages"`
 	Unseen        uint32 `json:"unseen"`
 	Subscribed    bool   `json:"subscribed"`
+	// Tombstones counts the folder's m 12 keys; VanishedFloor is the highest modseq of a
+	// pruned one (changes.go).
+	Tombstones    int    `json:"tombstones,omitempty"`
+	VanishedFloor uint64 `json:"vanished_floor,omitempty"`
 }
 
 func (r folderRecord) view() Folder {

@@ -32,7 +32,9 @@
 //     value handed out before, so a recreated folder never reuses one.
 //   - Each folder has its own ModSeq counter (HIGHESTMODSEQ starts at 1);
 //     every change to an email (arrival, flags, move out, expunge) takes the
-//     next value. A SetFlags that changes nothing does not bump it.
+//     next value. A SetFlags that changes nothing does not bump it. A UID that
+//     leaves a folder leaves a tombstone (UID, modseq) for QRESYNC, kept under
+//     the retention rule of Options.VanishedMax and VanishedAge (Changes).
 //   - Keywords are RFC 9051 atoms (see ValidateKeyword), case-preserving and
 //     compared case-insensitively; the first spelling stored wins.
 //   - Pending emails (gated_all) have UID 0, are invisible to List and to the
@@ -75,13 +77,14 @@
 //	m 0f <address> 00 <subject key:16>                     thread id:16 + unix ns:8  threading: last Re: target
 //	m 10 <address> 00 <thread id:16> <sort:24>             folder id:8      Query by thread
 //	m 11 <address>                                         v1 Policy        allowlist, API rules, oversight request
+//	m 12 <folder id:8> <modseq:8>                          uid:4 + unix s:8 expunge tombstone (QRESYNC VANISHED)
 //
 // Record values ("v1 T") are the version byte 0x01 followed by the JSON of
 // T, except emailRecord, the hot record read once per email by List and
 // Query, whose v1 is a compact binary encoding drawn in record.go.
 // folderRecord holds the folder's mailbox, name, special use, UIDVALIDITY,
 // UIDNEXT, HIGHESTMODSEQ, message and unseen counts (pending emails
-// excluded) and subscription. emailRecord is the Email without its Folder
+// excluded), subscription, and its tombstone count and VanishedFloor (below). emailRecord is the Email without its Folder
 // (names live in 06, so a rename rewrites only 05 and 06) plus the folder id
 // and the body id. Folder ids come from a counter restored at open from the
 // last 06 key. A body's id is the id of the email delivered with it.
@@ -110,9 +113,19 @@
 //   - Copy: 0d (a new reference to the same body), then as Deliver without 0c.
 //   - Move, Release: remove 08/09, 0a, 0b, 10 and set them again in the target
 //     (a new UID), 07, both 06.
-//   - Expunge: per email 07, 08, 0a, 0b, 10, 0d deleted; 0c deleted when no 0d of
-//     that body is left; 06. The threading indexes 0e and 0f are kept (they name only
+//   - Expunge: per email 07, 08, 0a, 0b, 10, 0d deleted, a 12 set; 0c deleted when no
+//     0d of that body is left; 06. Move sets a 12 for the UID it takes out of the source.
+//     DeleteFolder and DeleteMailbox delete the folder's 12 range. The threading indexes 0e and 0f are kept (they name only
 //     thread ids, so a later reply to a deleted message still joins its thread).
+//
+// Tombstones (changes.go, pebble_changes.go): every visible email that leaves a folder
+// (Expunge, Move out) leaves m 12 keyed by the folder's HIGHESTMODSEQ of that change, so
+// Changes answers "vanished since modseq" with one range scan; "changed since modseq" is a
+// scan of the folder's record heads (no modseq index). At the commit of a batch that added
+// tombstones, the folder's oldest are deleted while it holds more than Options.VanishedMax
+// or they are older than Options.VanishedAge (defaults 100,000 and 30 days); the folder
+// record keeps the count and VanishedFloor, the highest modseq deleted, below which
+// Changes says its Vanished list is incomplete.
 //
 // Threads (thread.go): an email's ThreadID is computed at Deliver from References and
 // In-Reply-To (0e), with a subject fallback for Re:/Fwd: subjects between the same

@@ -35,6 +35,7 @@ const (
 	famSubject    byte = 0x0f // m 0f <address> 00 <subject key:16>
 	famThread     byte = 0x10 // m 10 <address> 00 <thread id:16> <sort key:24>
 	famPolicy     byte = 0x11 // m 11 <address>
+	famVanished   byte = 0x12 // m 12 <folder id:8> <modseq:8>
 )
 
 // Fixed widths of key parts.
@@ -64,6 +65,12 @@ func emailKey(id ulid) []byte     { return append(fam(famEmail), id[:]...) }
 func uidPrefix(fid uint64) []byte { return binary.BigEndian.AppendUint64(fam(famUID), fid) }
 func uidKey(fid uint64, uid uint32) []byte {
 	return binary.BigEndian.AppendUint32(uidPrefix(fid), uid)
+}
+func vanishedPrefix(fid uint64) []byte {
+	return binary.BigEndian.AppendUint64(fam(famVanished), fid)
+}
+func vanishedKey(fid, modseq uint64) []byte {
+	return binary.BigEndian.AppendUint64(vanishedPrefix(fid), modseq)
 }
 func pendingPrefix(fid uint64) []byte { return binary.BigEndian.AppendUint64(fam(famPending), fid) }
 func pendingKey(fid uint64, id ulid) []byte {
@@ -126,6 +133,7 @@ type parsedKey struct {
 	Sort    sortKey
 	MsgID   string // famMsgID
 	Thread  tid    // famSubject (the subject key), famThread
+	ModSeq  uint64 // famVanished
 }
 
 // parseKey decodes a key of this package; errors wrap ErrCorrupt.
@@ -150,6 +158,10 @@ func parseKey(k []byte) (parsedKey, error) {
 	case famUID:
 		err = fixed(rest, folderIDLen+uidLen, func(b []byte) {
 			p.FID, p.UID = binary.BigEndian.Uint64(b), binary.BigEndian.Uint32(b[folderIDLen:])
+		})
+	case famVanished:
+		err = fixed(rest, folderIDLen+8, func(b []byte) {
+			p.FID, p.ModSeq = binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[folderIDLen:])
 		})
 	case famPending:
 		err = fixed(rest, folderIDLen+ulidLen, func(b []byte) {
@@ -232,7 +244,7 @@ func fixed(b []byte, n int, set func([]byte)) error {
 // familyNames name the families in FormatKey.
 func familyName(f byte) string {
 	names := [...]string{"meta", "domain", "mailbox", "apikey", "keyhash", "foldername",
-		"folder", "email", "uid", "pending", "time", "keyword", "body", "bodyref", "msgid", "subject", "thread"}
+		"folder", "email", "uid", "pending", "time", "keyword", "body", "bodyref", "msgid", "subject", "thread", "policy", "vanished"}
 	if int(f) < len(names) {
 		return names[f]
 	}
@@ -262,6 +274,8 @@ func FormatKey(k []byte) string {
 		return fmt.Sprintf("%s/fid=%d/uid=%d", f, p.FID, p.UID)
 	case famPending:
 		return fmt.Sprintf("%s/fid=%d/%s", f, p.FID, p.ID)
+	case famVanished:
+		return fmt.Sprintf("%s/fid=%d/modseq=%d", f, p.FID, p.ModSeq)
 	case famBodyRef:
 		return fmt.Sprintf("%s/%s/%s", f, p.Body, p.ID)
 	case famTime:

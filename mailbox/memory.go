@@ -38,6 +38,8 @@ type memMailbox struct {
 type memFolder struct {
 	Folder
 	emails map[ulid]*memEmail
+	tombs  []Tombstone // ascending ModSeq (changes.go)
+	floor  uint64      // highest ModSeq of a pruned tombstone
 }
 
 type memEmail struct {

@@ -36,17 +36,21 @@ func place(f *memFolder, me *memEmail) Change {
 	return Change{Folder: f.Name, Kind: ChangeNew, EmailID: me.e.ID, UID: me.e.UID}
 }
 
-// unplace takes me out of its folder, bumping the folder's ModSeq.
-func unplace(me *memEmail) Change {
+// unplace takes me out of its folder, bumping the folder's ModSeq and, if it
+// was visible, leaving a tombstone (pruned by the caller: s.pruneTombstones).
+func (s *MemoryStore) unplace(me *memEmail) Change {
 	f := me.folder
 	delete(f.emails, me.id)
 	f.HighestModSeq++
+	if !me.e.Pending {
+		f.tombs = append(f.tombs, Tombstone{UID: me.e.UID, ModSeq: f.HighestModSeq, At: s.opts.Now()})
+	}
 	return Change{Folder: f.Name, Kind: ChangeExpunge, EmailID: me.e.ID, UID: me.e.UID}
 }
 
 // removeEmail deletes me and drops its body reference.
 func (s *MemoryStore) removeEmail(mb *memMailbox, me *memEmail) Change {
-	c := unplace(me)
+	c := s.unplace(me)
 	delete(mb.emails, me.id)
 	delete(s.emails, me.id)
 	if b := s.bodies[me.body]; b != nil {
@@ -255,7 +259,8 @@ func (s *MemoryStore) Move(ctx context.Context, id, toFolder string) (Email, err
 	if err != nil {
 		return Email{}, err
 	}
-	gone := unplace(me)
+	gone := s.unplace(me)
+	s.pruneTombstones(me.folder)
 	if me.e.Pending {
 		gone.Kind = "" // nothing visible left
 	}
@@ -290,6 +295,7 @@ func (s *MemoryStore) Expunge(ctx context.Context, mailbox, folder string, uids 
 		changes = append(changes, s.removeEmail(mb, me))
 		removed = append(removed, me.e.UID)
 	}
+	s.pruneTombstones(f)
 	s.hub.publish(mb.m.Address, changes...)
 	return removed, nil
 }

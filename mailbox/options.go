@@ -17,6 +17,12 @@ type Options struct {
 	// mailbox with the same password its bcrypt (authcache.go); 0 means
 	// DefaultAuthCacheTTL, negative turns the cache off.
 	AuthCacheTTL time.Duration
+	// VanishedMax and VanishedAge are the retention rule of expunge tombstones (the UIDs
+	// that left a folder, for QRESYNC's VANISHED): at most VanishedMax per folder and none
+	// older than VanishedAge, pruned when the folder next loses a message. 0 means
+	// DefaultVanishedMax and DefaultVanishedAge.
+	VanishedMax int
+	VanishedAge time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -31,6 +37,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AuthCacheTTL == 0 {
 		o.AuthCacheTTL = DefaultAuthCacheTTL
+	}
+	if o.VanishedMax <= 0 {
+		o.VanishedMax = DefaultVanishedMax
+	}
+	if o.VanishedAge <= 0 {
+		o.VanishedAge = DefaultVanishedAge
 	}
 	return o
 }

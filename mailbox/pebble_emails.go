@@ -183,6 +183,11 @@ func (s *PebbleStore) list(mailbox, folder string, flagsOnly bool) ([]Email, err
 	if err != nil {
 		return nil, err
 	}
+	return s.listIn(snap, fid, f, flagsOnly)
+}
+
+// listIn lists folder fid (record f) in one snapshot.
+func (s *PebbleStore) listIn(snap reader, fid uint64, f folderRecord, flagsOnly bool) ([]Email, error) {
 	er, err := newEmailReader(snap)
 	if err != nil {
 		return nil, err

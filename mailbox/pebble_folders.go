@@ -137,6 +137,7 @@ func (s *PebbleStore) DeleteFolder(ctx context.Context, mailbox, name string) er
 			return err
 		}
 		delete(t.folders, fid)
+		t.b.DeleteRange(vanishedPrefix(fid), prefixEnd(vanishedPrefix(fid)), nil)
 		t.b.Delete(folderKey(fid), nil)
 		t.b.Delete(folderNameKey(t.addr, f.Name), nil)
 		t.changes = []Change{{Folder: f.Name, Kind: ChangeFolder}} // no per-email expunges

@@ -42,3 +42,16 @@ func TestPebbleConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, newPebble)
 }
+
+func TestPebbleRetention(t *testing.T) {
+	t.Parallel()
+	storetest.Retention(t, func(t *testing.T, o mailbox.Options) mailbox.Store {
+		db := openDB(t, t.TempDir())
+		t.Cleanup(func() { db.Close() })
+		s, err := mailbox.OpenPebble(db, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -19,7 +19,8 @@ type txn struct {
 	b       *pebble.Batch
 	folders map[uint64]*folderRecord
 	changes []Change
-	noSync  bool // commit without waiting for an fsync (DeliverOptions.NoSync)
+	noSync  bool            // commit without waiting for an fsync (DeliverOptions.NoSync)
+	tombed  map[uint64]bool // folders that got tombstones (m 12), to prune at commit
 }
 
 func (s *PebbleStore) begin(addr string) *txn {
@@ -33,6 +34,9 @@ func (t *txn) abort() { t.b.Close() }
 // then notifies watchers, all still under the mailbox lock, so commits and notifications are
 // in UID order. The caller (mutate) makes it durable after releasing the lock: see syncWAL.
 func (t *txn) commit() error {
+	if err := t.pruneTombstones(); err != nil {
+		return err
+	}
 	for fid, r := range t.folders {
 		t.b.Set(folderKey(fid), encodeValue(r), nil)
 	}
@@ -164,7 +168,7 @@ func (t *txn) putEmail(id ulid, r *emailRecord) {
 }
 
 // unplace takes an email out of its folder: indexes and counters, a ModSeq
-// bump, and an expunge notification if it was visible. The record stays.
+// bump, and, if it was visible, a tombstone and an expunge notification. The record stays.
 func (t *txn) unplace(id ulid, r *emailRecord) error {
 	f, err := t.folder(r.FolderID)
 	if err != nil {
@@ -179,6 +183,7 @@ func (t *txn) unplace(id ulid, r *emailRecord) error {
 			f.Unseen--
 		}
 		t.b.Delete(uidKey(r.FolderID, r.UID), nil)
+		t.tomb(r.FolderID, f, r.UID)
 		t.notify(Change{Folder: f.Name, Kind: ChangeExpunge, EmailID: r.ID, UID: r.UID})
 	}
 	sk := sortKeyOf(r.InternalDate, id)

@@ -71,6 +71,7 @@ func (s *PebbleStore) DeleteMailbox(ctx context.Context, address string) (Remova
 				return err
 			}
 			delete(t.folders, f.fid)
+			t.b.DeleteRange(vanishedPrefix(f.fid), prefixEnd(vanishedPrefix(f.fid)), nil)
 			t.b.Delete(folderKey(f.fid), nil)
 			t.b.Delete(folderNameKey(t.addr, f.name), nil)
 			t.notify(Change{Folder: f.name, Kind: ChangeFolder})

@@ -92,6 +92,10 @@ type Store interface {
 	// Expunge removes the folder's emails flagged \Deleted whose UID is in uids
 	// (uids nil = all \Deleted ones); returns the removed UIDs in ascending order.
 	Expunge(ctx context.Context, mailbox, folder string, uids []uint32) ([]uint32, error)
+	// Changes returns what changed in a folder after modseq since (CONDSTORE/QRESYNC,
+	// RFC 7162): the visible emails with a higher ModSeq and the UIDs that left the folder
+	// since, from tombstones kept under Options.VanishedMax/VanishedAge (ErrNoSuchFolder).
+	Changes(ctx context.Context, mailbox, folder string, since uint64) (FolderChanges, error)
 	// Release clears Pending (gated_all) and gives the email its UID.
 	Release(ctx context.Context, id string) error
 	// Watch delivers change notifications for one mailbox until ctx ends, then

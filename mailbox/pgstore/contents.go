@@ -155,6 +155,9 @@ func (s *Store) DeleteFolder(ctx context.Context, mb, name string) error {
 		if err := dropBodies(ctx, tx, bodies); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, "DELETE FROM mm_vanished WHERE folder_id = $1", fid); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM mm_folder WHERE id = $1", fid); err != nil {
 			return err
 		}
@@ -750,10 +753,14 @@ func (s *Store) Move(ctx context.Context, id, toFolder string) (mailbox.Email, e
 		if err != nil {
 			return err
 		}
-		if _, err := bump(ctx, tx, fid, 1); err != nil {
+		ms, err := bump(ctx, tx, fid, 1)
+		if err != nil {
 			return err
 		}
 		if !e.Pending {
+			if err := s.tomb(ctx, tx, fid, ms, []int64{int64(e.UID)}); err != nil {
+				return err
+			}
 			*ch = append(*ch, mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangeExpunge, EmailID: e.ID, UID: e.UID})
 		}
 		e.Folder = n
@@ -822,8 +829,15 @@ func (s *Store) Expunge(ctx context.Context, mb, folder string, uids []uint32) (
 		if err := dropBodies(ctx, tx, bodies); err != nil {
 			return err
 		}
-		_, err = bump(ctx, tx, fid, len(ids))
-		return err
+		ms, err := bump(ctx, tx, fid, len(ids))
+		if err != nil {
+			return err
+		}
+		gone := make([]int64, len(removed))
+		for i, u := range removed {
+			gone[i] = int64(u)
+		}
+		return s.tomb(ctx, tx, fid, ms, gone)
 	})
 	if err != nil {
 		return nil, err

@@ -3,7 +3,9 @@
 // conformance suite (mailbox/storetest) as the Pebble and in-memory stores, and shares their
 // semantics through mailbox.Kit (validation, IDs, flags, summaries, threading, the Query
 // cursor, the login check and its cache, the watcher hub). The schema is pgdb's migration
-// 0001_mailbox.sql; Open refuses a database at another schema version.
+// 0001_mailbox.sql and 0002_vanished.sql (expunge tombstones for QRESYNC, pruned as the
+// Pebble store prunes its m 12 keys, see changes.go); Open refuses a database at another
+// schema version.
 //
 // # Tables
 //
@@ -14,13 +16,16 @@
 //	mm_mailbox        address → data, policy,   JSON of mailbox.Mailbox and mailbox.Policy;
 //	                  version                   count of committed content changes
 //	mm_api_key        id, hash (unique) → data  JSON of mailbox.APIKey
-//	mm_folder         id; (mailbox, name)       UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, subscription
+//	mm_folder         id; (mailbox, name)       UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, subscription,
+//	                                            tombstones (count), vanished_floor (highest
+//	                                            modseq of a pruned tombstone)
 //	mm_email          id ("em_…")               folder, UID (0 pending), ModSeq, flags, keywords,
 //	                                            InternalDate (ns + zone offset), body id, thread,
 //	                                            summary (JSON)
 //	mm_body           id → raw                  shared by copies, deleted with its last email
 //	mm_thread_msgid   (mailbox, message_id)     thread of a Message-ID seen
 //	mm_thread_subject (mailbox, subject_key)    last Re: target and when
+//	mm_vanished       (folder_id, modseq, uid)  expunge tombstone and when (Unix s), for VANISHED
 //
 // Folder counters (messages, unseen) are counted from mm_email on read, pending emails
 // excluded.

@@ -582,6 +582,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, address string) (mailbox.Remo
 			return err
 		}
 		for _, q := range []string{
+			"DELETE FROM mm_vanished WHERE folder_id IN (SELECT id FROM mm_folder WHERE mailbox = $1)",
 			"DELETE FROM mm_folder WHERE mailbox = $1",
 			"DELETE FROM mm_thread_msgid WHERE mailbox = $1",
 			"DELETE FROM mm_thread_subject WHERE mailbox = $1",

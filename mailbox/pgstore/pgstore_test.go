@@ -18,6 +18,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // newStore opens a Store on a fresh, migrated schema.
 func newStore(t testing.TB) (*pgstore.Store, string) {
 	t.Helper()
+	return newStoreWith(t, mailbox.Options{})
+}
+
+// newStoreWith is newStore with options.
+func newStoreWith(t testing.TB, o mailbox.Options) (*pgstore.Store, string) {
+	t.Helper()
 	dsn := pgtest.DSN(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -29,12 +35,17 @@ func newStore(t testing.TB) (*pgstore.Store, string) {
 	if _, _, err := pgdb.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	s, err := pgstore.Open(ctx, pool, mailbox.Options{})
+	s, err := pgstore.Open(ctx, pool, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
 	return s, dsn
+}
+
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	storetest.Retention(t, func(t *testing.T, o mailbox.Options) mailbox.Store { s, _ := newStoreWith(t, o); return s })
 }
 
 func TestConformance(t *testing.T) {

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"InvalidKeywords", testInvalidKeywords},
 		{"CopyMove", testCopyMove},
 		{"Expunge", testExpunge},
+		{"Changes", testChanges},
 		{"Query", testQuery},
 		{"QueryFilters", testQueryFilters},
 		{"Pending", testPending},
