@@ -94,6 +94,9 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})
+		if _, ok := c.session.(SessionQResync); ok { // multimail fork: RFC 7162
+			addAvailableCaps(&caps, available, []imap.Cap{imap.CapCondStore, imap.CapQResync})
+		}
 
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()

@@ -75,6 +75,10 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 		}
 	}
 
+	vanished, err := c.readFetchModifiers(dec, &options) // multimail fork: RFC 7162
+	if err != nil {
+		return err
+	}
 	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
@@ -85,6 +89,9 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 
 	if numKind == NumKindUID {
 		options.UID = true
+	}
+	if err := c.fetchCondStore(numSet, numKind, &options, vanished); err != nil { // multimail fork
+		return err
 	}
 
 	w := &FetchWriter{conn: c, options: writerOptions}
@@ -108,6 +115,8 @@ func handleFetchAtt(dec *imapwire.Decoder, attName string, options *imap.FetchOp
 		options.RFC822Size = true
 	case "UID":
 		options.UID = true
+	case "MODSEQ": // multimail fork: RFC 7162
+		options.ModSeq = true
 	case "RFC822": // equivalent to BODY[]
 		bs := &imap.FetchItemBodySection{}
 		writerOptions.obsolete[bs] = attName

@@ -81,9 +81,16 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 		options.ReturnAll = true
 	}
 
+	modSeq := c.condStore() && searchHasModSeq(&criteria) // multimail fork: RFC 7162
+	if modSeq {
+		c.enableCondStore()
+	}
 	data, err := c.session.Search(numKind, &criteria, &options)
 	if err != nil {
 		return err
+	}
+	if !modSeq {
+		data.ModSeq = 0
 	}
 	if saveOnly {
 		// multimail fork: RFC 5182 section 2.1, SAVE alone returns no ESEARCH.
@@ -93,7 +100,7 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 	if c.enabled.Has(imap.CapIMAP4rev2) || extended {
 		return c.writeESearch(tag, data, &options, numKind)
 	} else {
-		return c.writeSearch(data.All)
+		return c.writeSearch(data.All, data.ModSeq)
 	}
 }
 
@@ -122,6 +129,9 @@ func (c *Conn) writeESearch(tag string, data *imap.SearchData, options *imap.Sea
 	if options.ReturnCount {
 		enc.SP().Atom("COUNT").SP().Number(data.Count)
 	}
+	if data.ModSeq > 0 { // multimail fork: RFC 7162 §3.1.5, RFC 4731 §3.2
+		enc.SP().Atom("MODSEQ").SP().ModSeq(data.ModSeq)
+	}
 	return enc.CRLF()
 }
 
@@ -136,7 +146,7 @@ func isNumSetEmpty(numSet imap.NumSet) bool {
 	}
 }
 
-func (c *Conn) writeSearch(numSet imap.NumSet) error {
+func (c *Conn) writeSearch(numSet imap.NumSet, modSeq uint64) error {
 	enc := newResponseEncoder(c)
 	defer enc.end()
 
@@ -158,6 +168,9 @@ func (c *Conn) writeSearch(numSet imap.NumSet) error {
 	}
 	if !ok {
 		return fmt.Errorf("imapserver: failed to enumerate message numbers in SEARCH response")
+	}
+	if modSeq > 0 { // multimail fork: RFC 7162 §3.1.5
+		enc.SP().Special('(').Atom("MODSEQ").SP().ModSeq(modSeq).Special(')')
 	}
 	return enc.CRLF()
 }
@@ -333,6 +346,8 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 		criteria.Or = append(criteria.Or, or)
 	case "$":
 		criteria.UID = append(criteria.UID, imap.SearchRes())
+	case "MODSEQ": // multimail fork: RFC 7162
+		return readSearchModSeq(criteria, dec)
 	default:
 		seqSet, err := imapwire.ParseSeqSet(key)
 		if err != nil {
