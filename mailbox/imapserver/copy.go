@@ -77,10 +77,8 @@ func (sess *session) Move(w *goimap.MoveWriter, numSet imap.NumSet, dest string)
 		return werr
 	}
 	moved, _ := data.SourceUIDs.Nums()
-	for _, seq := range v.removeUIDs(moved) {
-		if werr := w.WriteExpunge(seq); werr != nil {
-			return werr
-		}
+	if werr := sess.writeGone(w, moved); werr != nil {
+		return werr
 	}
 	return err
 }
@@ -158,12 +156,7 @@ func (sess *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
 	for i, u := range removed {
 		gone[i] = imap.UID(u)
 	}
-	for _, seq := range v.removeUIDs(gone) {
-		if err := w.WriteExpunge(seq); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sess.writeGone(w, gone)
 }
 
 // readAll is io.ReadAll into b, which is sized for the literal already, so

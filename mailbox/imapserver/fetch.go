@@ -35,6 +35,9 @@ func (sess *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, o *imap.Fe
 			expunged = true
 			continue
 		}
+		if o.ChangedSince > 0 && e.ModSeq <= o.ChangedSince { // RFC 7162 §3.1.4
+			continue
+		}
 		err := sess.fetchOne(w, t, e, o, markSeen)
 		if errors.Is(err, errExpunged) {
 			expunged = true
@@ -88,7 +91,7 @@ func (sess *session) fetchOne(w *goimap.FetchWriter, t target, e mailbox.Email, 
 		}
 		raw = r
 	}
-	flags := o.Flags
+	flags, marked := o.Flags, false
 	if markSeen && !e.HasFlag(mailbox.FlagSeen) {
 		updated, err := sess.setFlags(e, []string{mailbox.FlagSeen}, nil)
 		if errors.Is(err, mailbox.ErrNotFound) {
@@ -97,13 +100,16 @@ func (sess *session) fetchOne(w *goimap.FetchWriter, t target, e mailbox.Email, 
 		if err != nil {
 			return toIMAP(err)
 		}
-		e, flags = updated, true
+		e, flags, marked = updated, true, true
 	}
 	rw := w.CreateMessage(t.seq)
 	rw.WriteUID(t.uid)
 	if flags {
 		rw.WriteFlags(imapFlags(e))
 		sess.view.noteKeywords(e) // FLAGS follows at the poll ending the command
+	}
+	if o.ModSeq || (marked && sess.condStore()) { // RFC 7162 §3.1.4; §3.2.4: a flag change has its MODSEQ
+		sess.writeModSeq(rw, e.ModSeq)
 	}
 	if o.InternalDate {
 		rw.WriteInternalDate(e.InternalDate)

@@ -174,6 +174,7 @@ func (sess *session) status(name string, o *imap.StatusOptions) (*imap.StatusDat
 	}
 	d := &imap.StatusData{Mailbox: f.Name, UIDNext: imap.UID(f.UIDNext), UIDValidity: f.UIDValidity}
 	d.NumMessages, d.NumUnseen = ptr(f.Messages), ptr(f.Unseen)
+	d.HighestModSeq = f.HighestModSeq
 	if o.NumRecent {
 		d.NumRecent = ptr(uint32(0))
 	}

@@ -37,6 +37,7 @@ func (sess *session) Search(kind goimap.NumKind, c *imap.SearchCriteria, o *imap
 	}
 	var uids []imap.UID
 	var nums []uint32
+	var modSeq uint64 // the highest of the matches, for SEARCH MODSEQ (RFC 7162 §3.1.5)
 	j := 0
 	for i, en := range v.entries {
 		m := &candidate{seq: uint32(i) + 1, uid: en.uid, sess: sess}
@@ -54,11 +55,16 @@ func (sess *session) Search(kind goimap.NumKind, c *imap.SearchCriteria, o *imap
 		}
 		uids = append(uids, en.uid)
 		nums = append(nums, m.seq)
+		if m.e != nil {
+			modSeq = max(modSeq, m.e.ModSeq)
+		}
 	}
 	if o.ReturnSave {
 		v.searchRes = uidSet(uids)
 	}
-	return searchData(kind, uids, nums), nil
+	d := searchData(kind, uids, nums)
+	d.ModSeq = modSeq
+	return d, nil
 }
 
 func searchData(kind goimap.NumKind, uids []imap.UID, seqs []uint32) *imap.SearchData {
@@ -115,7 +121,7 @@ func (sess *session) staticCriteria(c *imap.SearchCriteria) {
 func needsSummary(c *imap.SearchCriteria) bool {
 	if !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() || !c.SentBefore.IsZero() ||
 		len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 || len(c.Flag) > 0 ||
-		len(c.NotFlag) > 0 || c.Larger > 0 || c.Smaller > 0 {
+		len(c.NotFlag) > 0 || c.Larger > 0 || c.Smaller > 0 || c.ModSeq != nil {
 		return true
 	}
 	for i := range c.Not {
@@ -199,6 +205,8 @@ func (m *candidate) matchSummary(c *imap.SearchCriteria) bool {
 	case (!c.SentSince.IsZero() || !c.SentBefore.IsZero()) && (e.Date.IsZero() || !matchDate(e.Date, c.SentSince, c.SentBefore)):
 		return false
 	case c.Larger > 0 && e.Size <= c.Larger, c.Smaller > 0 && e.Size >= c.Smaller:
+		return false
+	case c.ModSeq != nil && e.ModSeq < c.ModSeq.ModSeq: // RFC 7162 §3.1.5
 		return false
 	}
 	for _, f := range c.Flag {

@@ -59,6 +59,7 @@ func selectData(f mailbox.Folder, v *view, firstUnseen uint32) *imap.SelectData 
 	return &imap.SelectData{
 		Flags: v.mailboxFlags(), PermanentFlags: perm, NumMessages: uint32(len(v.entries)),
 		FirstUnseenSeqNum: firstUnseen, UIDNext: imap.UID(f.UIDNext), UIDValidity: f.UIDValidity,
+		HighestModSeq: f.HighestModSeq,
 	}
 }
 
@@ -138,7 +139,7 @@ func (sess *session) flush(w *goimap.UpdateWriter, allowExpunge bool) error {
 			if err := sess.announce(w, &announced); err != nil {
 				return err
 			}
-			if err := writeExpunges(w, v.removeUIDs(gone)); err != nil {
+			if err := sess.writeGone(w, gone); err != nil {
 				return err
 			}
 			gone, announced = gone[:0], len(v.entries)
@@ -174,18 +175,6 @@ func (sess *session) announce(w *goimap.UpdateWriter, announced *int) error {
 	return nil
 }
 
-func writeExpunges(w *goimap.UpdateWriter, seqs []uint32) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	for _, seq := range seqs {
-		if err := w.WriteExpunge(seq); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // writeFlagUpdates writes the current flags of each UID still in view.
 func (sess *session) writeFlagUpdates(w *goimap.UpdateWriter, uids []imap.UID) error {
 	slices.Sort(uids)
@@ -206,7 +195,7 @@ func (sess *session) writeFlagUpdates(w *goimap.UpdateWriter, uids []imap.UID) e
 		if err := sess.announceFlags(w); err != nil {
 			return err
 		}
-		if err := w.WriteMessageFlags(uint32(i)+1, uid, imapFlags(e)); err != nil {
+		if err := sess.writeFlagUpdate(w, uint32(i)+1, e); err != nil {
 			return err
 		}
 	}
@@ -250,7 +239,7 @@ func (sess *session) resync(w *goimap.UpdateWriter) error {
 			gone = append(gone, en.uid)
 		}
 	}
-	if err := writeExpunges(w, v.removeUIDs(gone)); err != nil {
+	if err := sess.writeGone(w, gone); err != nil {
 		return err
 	}
 	return sess.resyncRest(w, emails, f.HighestModSeq)

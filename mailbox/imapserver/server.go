@@ -108,6 +108,7 @@ func capabilities() imap.CapSet {
 		imap.CapSearchRes: {}, imap.CapListExtended: {}, imap.CapListStatus: {},
 		imap.CapMove: {}, imap.CapStatusSize: {}, imap.CapChildren: {},
 		imap.CapSpecialUse: {}, imap.CapID: {},
+		imap.CapCondStore: {}, imap.CapQResync: {},
 	}
 }
 

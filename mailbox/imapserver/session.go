@@ -41,6 +41,7 @@ var (
 	_ goimap.SessionMove        = (*session)(nil)
 	_ goimap.SessionNamespace   = (*session)(nil)
 	_ goimap.SessionAppendLimit = (*session)(nil)
+	_ goimap.SessionQResync     = (*session)(nil)
 )
 
 // newSession is go-imap's NewSession hook.

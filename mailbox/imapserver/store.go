@@ -13,7 +13,7 @@ import (
 
 // Store implements goimap.Session: STORE / UID STORE change system flags
 // and keywords, which are the API's tags.
-func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.StoreFlags, _ *imap.StoreOptions) error {
+func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.StoreFlags, o *imap.StoreOptions) error {
 	sess.count("STORE")
 	v := sess.view
 	if v.readOnly {
@@ -33,9 +33,15 @@ func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.S
 		}
 	}
 	want := storeFlags(sf.Flags)
+	condStore := sess.condStore()
+	var modified []target
 	for i, t := range targets {
 		e, ok := emails[i]
 		if !ok {
+			continue
+		}
+		if o != nil && o.UnchangedSince > 0 && e.ModSeq > o.UnchangedSince { // RFC 7162 §3.1.3
+			modified = append(modified, t)
 			continue
 		}
 		add, remove := want, []string(nil)
@@ -50,16 +56,31 @@ func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.S
 		} else if err != nil {
 			return toIMAP(err)
 		}
-		if !sf.Silent {
-			rw := w.CreateMessage(t.seq)
-			rw.WriteUID(t.uid)
-			rw.WriteFlags(imapFlags(e))
-			if err := rw.Close(); err != nil {
-				return err
-			}
+		if err := sess.storeAnswer(w, t, e, sf.Silent, condStore); err != nil {
+			return err
 		}
 	}
+	if len(modified) > 0 {
+		return goimap.ModifiedError(targetSet(numSet, modified))
+	}
 	return nil
+}
+
+// storeAnswer writes the FETCH that answers a STORE of one message: UID and FLAGS unless
+// .SILENT, and with CONDSTORE its MODSEQ, which RFC 7162 §3.1.3 has sent even for .SILENT.
+func (sess *session) storeAnswer(w *goimap.FetchWriter, t target, e mailbox.Email, silent, condStore bool) error {
+	if silent && !condStore {
+		return nil
+	}
+	rw := w.CreateMessage(t.seq)
+	rw.WriteUID(t.uid)
+	if !silent {
+		rw.WriteFlags(imapFlags(e))
+	}
+	if condStore {
+		sess.writeModSeq(rw, e.ModSeq)
+	}
+	return rw.Close()
 }
 
 // setFlags changes an email's flags through the store and remembers a real

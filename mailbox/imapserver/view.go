@@ -37,6 +37,7 @@ type view struct {
 	searchRes   imap.UIDSet
 	self        map[string]int // flag changes made by this session, not to echo
 	modMark     uint64         // HIGHESTMODSEQ before the last full List
+	modSeq      uint64         // the highest MODSEQ reported to the client (CONDSTORE)
 	keywords    []imap.Flag    // keywords announced in FLAGS
 	flagsDirty  bool           // keywords grew: send FLAGS at the next poll
 
