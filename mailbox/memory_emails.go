@@ -33,7 +33,7 @@ func place(f *memFolder, me *memEmail) Change {
 	}
 	me.e.UID = f.UIDNext
 	f.UIDNext++
-	return Change{Folder: f.Name, Kind: ChangeNew, EmailID: me.e.ID, UID: me.e.UID}
+	return Change{Folder: f.Name, Kind: ChangeNew, EmailID: me.e.ID, UID: me.e.UID, ModSeq: me.e.ModSeq}
 }
 
 // unplace takes me out of its folder, bumping the folder's ModSeq and, if it
@@ -45,7 +45,7 @@ func (s *MemoryStore) unplace(me *memEmail) Change {
 	if !me.e.Pending {
 		f.tombs = append(f.tombs, Tombstone{UID: me.e.UID, ModSeq: f.HighestModSeq, At: s.opts.Now()})
 	}
-	return Change{Folder: f.Name, Kind: ChangeExpunge, EmailID: me.e.ID, UID: me.e.UID}
+	return Change{Folder: f.Name, Kind: ChangeExpunge, EmailID: me.e.ID, UID: me.e.UID, ModSeq: f.HighestModSeq}
 }
 
 // removeEmail deletes me and drops its body reference.
@@ -219,7 +219,7 @@ func (s *MemoryStore) SetFlags(ctx context.Context, id string, add, remove []str
 	f.HighestModSeq++
 	me.e.ModSeq = f.HighestModSeq
 	if !me.e.Pending {
-		s.hub.publish(mb.m.Address, Change{Folder: f.Name, Kind: ChangeFlags, EmailID: me.e.ID, UID: me.e.UID})
+		s.hub.publish(mb.m.Address, Change{Folder: f.Name, Kind: ChangeFlags, EmailID: me.e.ID, UID: me.e.UID, ModSeq: me.e.ModSeq})
 	}
 	return me.view(), nil
 }

@@ -230,7 +230,7 @@ func (s *PebbleStore) SetFlags(ctx context.Context, id string, add, remove []str
 		r.ModSeq = f.HighestModSeq
 		if !r.Pending {
 			f.Unseen = f.Unseen + b2u(old.seen()) - b2u(r.seen())
-			t.notify(Change{Folder: f.Name, Kind: ChangeFlags, EmailID: r.ID, UID: r.UID})
+			t.notify(Change{Folder: f.Name, Kind: ChangeFlags, EmailID: r.ID, UID: r.UID, ModSeq: r.ModSeq})
 		}
 		t.reindexKeywords(u, r.FolderID, old, r.Email)
 		t.putEmail(u, r)

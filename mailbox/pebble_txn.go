@@ -150,7 +150,7 @@ func (t *txn) place(id ulid, r *emailRecord, fid uint64) error {
 			f.Unseen++
 		}
 		t.b.Set(uidKey(fid, r.UID), id[:], nil)
-		t.notify(Change{Folder: f.Name, Kind: ChangeNew, EmailID: r.ID, UID: r.UID})
+		t.notify(Change{Folder: f.Name, Kind: ChangeNew, EmailID: r.ID, UID: r.UID, ModSeq: r.ModSeq})
 	}
 	t.b.Set(timeKey(t.addr, sk), fidValue(fid), nil)
 	for _, kw := range r.Keywords {
@@ -184,7 +184,7 @@ func (t *txn) unplace(id ulid, r *emailRecord) error {
 		}
 		t.b.Delete(uidKey(r.FolderID, r.UID), nil)
 		t.tomb(r.FolderID, f, r.UID)
-		t.notify(Change{Folder: f.Name, Kind: ChangeExpunge, EmailID: r.ID, UID: r.UID})
+		t.notify(Change{Folder: f.Name, Kind: ChangeExpunge, EmailID: r.ID, UID: r.UID, ModSeq: f.HighestModSeq})
 	}
 	sk := sortKeyOf(r.InternalDate, id)
 	t.b.Delete(timeKey(t.addr, sk), nil)

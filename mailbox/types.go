@@ -193,6 +193,7 @@ type Change struct {
 	Kind    string // one of the Change* constants
 	EmailID string
 	UID     uint32
+	ModSeq  uint64 // the folder's modseq of the change (new, flags, expunge); 0 for the others
 }
 
 func containsFold(list []string, s string) bool {

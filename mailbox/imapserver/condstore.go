@@ -54,6 +54,7 @@ func (sess *session) writeGone(w goneWriter, uids []imap.UID) error {
 		return nil
 	}
 	if sess.qresync() {
+		sess.view.vanished = true
 		sorted := slices.Clone(uids)
 		slices.Sort(sorted)
 		return w.WriteVanished(uidSet(slices.Compact(sorted)))
@@ -64,6 +65,18 @@ func (sess *session) writeGone(w goneWriter, uids []imap.UID) error {
 		}
 	}
 	return nil
+}
+
+// TaggedHighestModSeq implements goimap.SessionQResync: after VANISHED, the modseq up to
+// which every change was taken from the watch (and so reported, or about to be in this
+// poll), never one the client could miss a flag change below.
+func (sess *session) TaggedHighestModSeq() uint64 {
+	v := sess.view
+	if v == nil || !v.vanished {
+		return 0
+	}
+	v.vanished = false
+	return v.changeMark
 }
 
 // Vanished implements goimap.SessionQResync: the UIDs of uids that left the folder after

@@ -249,8 +249,8 @@ func TestCondStoreSession(t *testing.T) {
 	})
 	// And the client's own EXPUNGE.
 	c.ok(`UID STORE 3 +FLAGS.SILENT (\Deleted)`)
-	if u := c.ok("EXPUNGE"); len(u) != 1 || u[0] != "* VANISHED 3" {
-		t.Errorf("EXPUNGE under QRESYNC: %q", u)
+	if u, st := c.do("EXPUNGE"); len(u) != 1 || u[0] != "* VANISHED 3" || !strings.HasPrefix(st, "OK [HIGHESTMODSEQ ") {
+		t.Errorf("EXPUNGE under QRESYNC: %q, %s", u, st)
 	}
 }
 

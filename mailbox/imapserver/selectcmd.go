@@ -124,6 +124,7 @@ func (sess *session) flush(w *goimap.UpdateWriter, allowExpunge bool) error {
 	announced := len(v.entries)
 	var flagged, gone []imap.UID
 	for i, c := range changes {
+		v.changeMark = max(v.changeMark, c.ModSeq)
 		switch c.Kind {
 		case mailbox.ChangeNew:
 			if imap.UID(c.UID) > v.lastUID() {
@@ -260,6 +261,7 @@ func (sess *session) resyncRest(w *goimap.UpdateWriter, emails []mailbox.Email, 
 	}
 	if mark > 0 {
 		v.modMark = mark
+		v.changeMark = max(v.changeMark, mark)
 	}
 	if err := sess.announce(w, &announced); err != nil {
 		return err

@@ -38,6 +38,8 @@ type view struct {
 	self        map[string]int // flag changes made by this session, not to echo
 	modMark     uint64         // HIGHESTMODSEQ before the last full List
 	modSeq      uint64         // the highest MODSEQ reported to the client (CONDSTORE)
+	changeMark  uint64         // every change up to this modseq was taken from the watch
+	vanished    bool           // VANISHED was sent by the running command (QRESYNC)
 	keywords    []imap.Flag    // keywords announced in FLAGS
 	flagsDirty  bool           // keywords grew: send FLAGS at the next poll
 
@@ -53,7 +55,7 @@ type view struct {
 
 func newView(f mailbox.Folder, readOnly bool) *view {
 	return &view{
-		folder: f.Name, readOnly: readOnly, uidValidity: f.UIDValidity, modMark: f.HighestModSeq,
+		folder: f.Name, readOnly: readOnly, uidValidity: f.UIDValidity, modMark: f.HighestModSeq, changeMark: f.HighestModSeq,
 		self: make(map[string]int), done: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
 }

@@ -364,7 +364,7 @@ func placed(e mailbox.Email) mailbox.Change {
 	if e.Pending {
 		return mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangePending, EmailID: e.ID}
 	}
-	return mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangeNew, EmailID: e.ID, UID: e.UID}
+	return mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangeNew, EmailID: e.ID, UID: e.UID, ModSeq: e.ModSeq}
 }
 
 // insertEmail inserts e (placed in folder fid) with its summary.
@@ -710,7 +710,7 @@ func (s *Store) SetFlags(ctx context.Context, id string, add, remove []string) (
 		}
 		out = e
 		if !e.Pending {
-			*ch = append(*ch, mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangeFlags, EmailID: e.ID, UID: e.UID})
+			*ch = append(*ch, mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangeFlags, EmailID: e.ID, UID: e.UID, ModSeq: e.ModSeq})
 		}
 		return nil
 	})
@@ -761,7 +761,7 @@ func (s *Store) Move(ctx context.Context, id, toFolder string) (mailbox.Email, e
 			if err := s.tomb(ctx, tx, fid, ms, []int64{int64(e.UID)}); err != nil {
 				return err
 			}
-			*ch = append(*ch, mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangeExpunge, EmailID: e.ID, UID: e.UID})
+			*ch = append(*ch, mailbox.Change{Folder: e.Folder, Kind: mailbox.ChangeExpunge, EmailID: e.ID, UID: e.UID, ModSeq: ms})
 		}
 		e.Folder = n
 		if e.UID, e.ModSeq, err = take(ctx, tx, to, e.Pending); err != nil {
@@ -836,6 +836,9 @@ func (s *Store) Expunge(ctx context.Context, mb, folder string, uids []uint32) (
 		gone := make([]int64, len(removed))
 		for i, u := range removed {
 			gone[i] = int64(u)
+		}
+		for i := range *ch {
+			(*ch)[i].ModSeq = ms // one bump for the lot: every expunge has the folder's new modseq
 		}
 		return s.tomb(ctx, tx, fid, ms, gone)
 	})

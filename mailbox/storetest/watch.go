@@ -32,19 +32,23 @@ func testWatch(t *testing.T, s mailbox.Store) {
 	ch := s.Watch(wctx, "A@example.com")
 	deliver(t, s, "other@example.com", "INBOX", "not mine", mailbox.DeliverOptions{})
 	e := deliver(t, s, mb, "INBOX", "one", mailbox.DeliverOptions{})
-	_, err := s.SetFlags(c, e.ID, []string{`\Deleted`, "tag"}, nil)
+	flagged, err := s.SetFlags(c, e.ID, []string{`\Deleted`, "tag"}, nil)
 	must(t, err)
 	_, err = s.Expunge(c, mb, "INBOX", nil)
 	must(t, err)
+	expunged := folder(t, s, mb, "INBOX").HighestModSeq
 	p := deliver(t, s, mb, "Archive", "held", mailbox.DeliverOptions{Pending: true})
 	must(t, s.Release(c, p.ID))
+	released, err := s.Email(c, p.ID)
+	must(t, err)
 	must(t, s.CreateFolder(c, mb, "New"))
+	// Each change carries the folder's modseq it took (CONDSTORE clients are told it).
 	want := []mailbox.Change{
-		{Folder: "INBOX", Kind: mailbox.ChangeNew, EmailID: e.ID, UID: 1},
-		{Folder: "INBOX", Kind: mailbox.ChangeFlags, EmailID: e.ID, UID: 1},
-		{Folder: "INBOX", Kind: mailbox.ChangeExpunge, EmailID: e.ID, UID: 1},
+		{Folder: "INBOX", Kind: mailbox.ChangeNew, EmailID: e.ID, UID: 1, ModSeq: e.ModSeq},
+		{Folder: "INBOX", Kind: mailbox.ChangeFlags, EmailID: e.ID, UID: 1, ModSeq: flagged.ModSeq},
+		{Folder: "INBOX", Kind: mailbox.ChangeExpunge, EmailID: e.ID, UID: 1, ModSeq: expunged},
 		{Folder: "Archive", Kind: mailbox.ChangePending, EmailID: p.ID},
-		{Folder: "Archive", Kind: mailbox.ChangeNew, EmailID: p.ID, UID: 1},
+		{Folder: "Archive", Kind: mailbox.ChangeNew, EmailID: p.ID, UID: 1, ModSeq: released.ModSeq},
 		{Folder: "New", Kind: mailbox.ChangeFolder},
 	}
 	for i, w := range want {

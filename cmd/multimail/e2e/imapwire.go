@@ -147,10 +147,12 @@ func (c *RawIMAP) until(tag string) []string {
 // two servers (human-readable text, timings, UIDVALIDITY, capability lists, the ID values,
 // the order of untagged responses that has no defined order) is replaced or removed.
 var (
-	reTaggedText   = regexp.MustCompile(`^(t\d+ (?:OK|NO|BAD))(?: (\[[^\]]*\]))?.*$`)
-	reUntaggedCond = regexp.MustCompile(`^(\* (?:OK|NO|BAD|BYE))(?: (\[[^\]]*\]))?.*$`)
-	reUIDValidity  = regexp.MustCompile(`(UIDVALIDITY|APPENDUID|COPYUID) \d+`)
-	reInternalDate = regexp.MustCompile(`INTERNALDATE "[^"]*"`)
+	reTaggedText    = regexp.MustCompile(`^(t\d+ (?:OK|NO|BAD))(?: (\[[^\]]*\]))?.*$`)
+	reUntaggedCond  = regexp.MustCompile(`^(\* (?:OK|NO|BAD|BYE))(?: (\[[^\]]*\]))?.*$`)
+	reUIDValidity   = regexp.MustCompile(`(UIDVALIDITY|APPENDUID|COPYUID) \d+`)
+	reInternalDate  = regexp.MustCompile(`INTERNALDATE "[^"]*"`)
+	reModSeq        = regexp.MustCompile(`MODSEQ \(\d+\)`)
+	reHighestModSeq = regexp.MustCompile(`HIGHESTMODSEQ \d+`)
 )
 
 // NormaliseIMAP turns the responses to cmd into comparable lines, sorted except the tagged
@@ -174,6 +176,8 @@ func NormaliseIMAP(cmd string, units []string) []string {
 		}
 		u = reUIDValidity.ReplaceAllString(u, "$1 V")
 		u = reInternalDate.ReplaceAllString(u, `INTERNALDATE "D"`)
+		u = reModSeq.ReplaceAllString(u, "MODSEQ (M)") // each server counts its own
+		u = reHighestModSeq.ReplaceAllString(u, "HIGHESTMODSEQ M")
 		switch {
 		case strings.HasPrefix(u, "t"):
 			m := reTaggedText.FindStringSubmatch(u)
@@ -195,7 +199,7 @@ func NormaliseIMAP(cmd string, units []string) []string {
 					continue // a repeat after a new keyword, which \* already allowed
 				}
 				if m[2] == "" || strings.HasPrefix(m[2], "[CAPABILITY ") || strings.HasPrefix(m[2], "[HIGHESTMODSEQ ") {
-					continue // text only, or capabilities, or CONDSTORE's (not advertised by multimail)
+					continue // text only, or capabilities, or CONDSTORE's (each server counts its own)
 				}
 				u = m[1] + " " + m[2]
 			}

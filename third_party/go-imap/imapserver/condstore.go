@@ -8,6 +8,7 @@ package imapserver
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -30,6 +31,12 @@ type SessionQResync interface {
 	// since (SELECT QRESYNC, UID FETCH CHANGEDSINCE VANISHED). It may include UIDs the
 	// client never saw (RFC 7162 §3.2.5.2).
 	Vanished(uids imap.UIDSet, since uint64) (imap.UIDSet, error)
+
+	// TaggedHighestModSeq returns the HIGHESTMODSEQ to put in the tagged OK of the command
+	// just run, 0 for none: under QRESYNC, after the command reported expunges (VANISHED
+	// carries no modseq), as Dovecot does. It must not exceed a modseq the client was told
+	// everything up to.
+	TaggedHighestModSeq() uint64
 }
 
 // ModifiedError is the tagged OK of a STORE (UNCHANGEDSINCE) that left the messages in set
@@ -37,6 +44,17 @@ type SessionQResync interface {
 func ModifiedError(set imap.NumSet) error {
 	return &imap.Error{Type: imap.StatusResponseTypeOK, Code: imap.ResponseCode("MODIFIED " + set.String()),
 		Text: "Conditional STORE failed"}
+}
+
+// tagHighestModSeq adds [HIGHESTMODSEQ n] to a command's tagged OK when the session has one.
+func (c *Conn) tagHighestModSeq(resp *imap.StatusResponse) {
+	s, ok := c.session.(SessionQResync)
+	if !ok || resp.Code != "" || !c.enabledCap(imap.CapQResync) {
+		return
+	}
+	if v := s.TaggedHighestModSeq(); v > 0 {
+		resp.Code = imap.ResponseCode("HIGHESTMODSEQ " + strconv.FormatUint(v, 10))
+	}
 }
 
 // qresyncParams are SELECT's (QRESYNC (...)) parameters.

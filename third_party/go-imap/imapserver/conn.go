@@ -321,6 +321,7 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 			Type: imap.StatusResponseTypeOK,
 			Text: fmt.Sprintf("%v completed", name),
 		}
+		c.tagHighestModSeq(resp) // multimail fork: RFC 7162
 	}
 	return c.writeStatusResp(tag, resp)
 }
