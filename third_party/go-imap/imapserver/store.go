@@ -17,7 +17,8 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() {
 		return dec.Err()
 	}
-	if _, err := c.readStoreModifiers(dec, &options); err != nil { // multimail fork: RFC 7162
+	unchanged, err := c.readStoreModifiers(dec, &options) // multimail fork: RFC 7162
+	if err != nil {
 		return err
 	}
 	if !dec.ExpectAtom(&item) || !dec.ExpectSP() {
@@ -73,6 +74,10 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 
 	if err := c.checkState(imap.ConnStateSelected); err != nil {
 		return err
+	}
+	if unchanged && options.UnchangedSince == 0 {
+		// multimail fork: every message has a modseq above 0 (RFC 7162 §3.1.3)
+		return ModifiedError(numSet)
 	}
 
 	w := &FetchWriter{conn: c}

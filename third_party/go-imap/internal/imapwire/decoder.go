@@ -392,10 +392,20 @@ func (dec *Decoder) Quoted(ptr *string) bool {
 		if ch == '"' {
 			break
 		}
+		if ch == '\r' || ch == '\n' {
+			// multimail fork: a quoted string never spans lines (RFC 9051 QUOTED-CHAR); without
+			// this an unclosed quote read the next commands as its text.
+			dec.mustUnreadByte()
+			return false
+		}
 
 		if ch == '\\' {
 			ch, ok = dec.readByte()
 			if !ok {
+				return false
+			}
+			if ch == '\r' || ch == '\n' { // multimail fork, as above
+				dec.mustUnreadByte()
 				return false
 			}
 		}
