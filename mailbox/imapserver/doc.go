@@ -1,6 +1,7 @@
 // Package imapserver is multimail's IMAP4rev1/IMAP4rev2 server, built on
 // go-imap v2's imapserver (multimail's fork in third_party/go-imap, which adds
-// ID and a few RFC fixes; docs/imap.md) and backed by a mailbox.Store.
+// ID, CONDSTORE/QRESYNC syntax and a few RFC fixes; docs/imap.md) and backed by
+// a mailbox.Store.
 //
 // It owns the IMAP listeners (STARTTLS on "imap", implicit TLS on "imaps"),
 // authentication (LOGIN and AUTHENTICATE PLAIN, after TLS only, through
@@ -25,11 +26,17 @@
 // and COPY (OK), as RFC 2180 §4 and Dovecot do; a sequence number beyond the
 // view is BAD. \Recent is not supported (IMAP4rev2 dropped it).
 //
+// CONDSTORE and QRESYNC (RFC 7162, condstore.go) answer from the store's
+// MODSEQs and expunge tombstones (mailbox.Store.Changes): MODSEQ in every
+// FETCH once enabled, VANISHED instead of EXPUNGE under QRESYNC, and a
+// QRESYNC SELECT told only what changed since the client's modseq.
+//
 // Store errors become IMAP responses in one place, errors.go.
 //
 // Files: server.go (listeners, limits, shutdown), session.go (login,
 // namespace), folders.go (LIST, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE),
 // view.go (the selected folder's snapshot and its updates), selectcmd.go
 // (SELECT, EXAMINE, UNSELECT, IDLE, polling), fetch.go, store.go (STORE and
-// flags), search.go, copy.go (APPEND, COPY, MOVE, EXPUNGE), metrics.go.
+// flags), search.go, copy.go (APPEND, COPY, MOVE, EXPUNGE), condstore.go
+// (MODSEQ, VANISHED, the QRESYNC resync), metrics.go.
 package imapserver
