@@ -109,7 +109,8 @@
 //   - Deliver: 0c + 0d, 07, 08 (or 09 if pending), 0a, one 0b per keyword, 10,
 //     0e (unless that Message-ID is already indexed), 0f, 06 (UIDNEXT, HIGHESTMODSEQ,
 //     counters).
-//   - SetFlags: 07, 0b for added/removed keywords, 06.
+//   - SetFlags (and SetFlagsIf, which first compares the record's ModSeq): 07, 0b for
+//     added/removed keywords, 06.
 //   - Copy: 0d (a new reference to the same body), then as Deliver without 0c.
 //   - Move, Release: remove 08/09, 0a, 0b, 10 and set them again in the target
 //     (a new UID), 07, both 06.

@@ -29,4 +29,6 @@ var (
 	// ErrCorrupt: a stored record could not be decoded. Scans skip and log such
 	// records; point lookups return this error.
 	ErrCorrupt = errors.New("mailbox: corrupt record")
+	// ErrModified: SetFlagsIf found the email changed after the given modseq.
+	ErrModified = errors.New("mailbox: modified since")
 )

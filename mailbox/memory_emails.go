@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -205,11 +206,19 @@ func pageOf(hits []*memEmail, limit int) ([]Email, string, error) {
 
 // SetFlags implements Store.
 func (s *MemoryStore) SetFlags(ctx context.Context, id string, add, remove []string) (Email, error) {
+	return s.SetFlagsIf(ctx, id, add, remove, math.MaxUint64)
+}
+
+// SetFlagsIf implements Store.
+func (s *MemoryStore) SetFlagsIf(ctx context.Context, id string, add, remove []string, unchangedSince uint64) (Email, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb, me, err := s.email(id)
 	if err != nil {
 		return Email{}, err
+	}
+	if me.e.ModSeq > unchangedSince {
+		return Email{}, fmt.Errorf("email %s: %w", id, ErrModified)
 	}
 	changed, err := applyFlags(&me.e, add, remove)
 	if err != nil || !changed {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -216,7 +217,15 @@ func (s *PebbleStore) listIn(snap reader, fid uint64, f folderRecord, flagsOnly 
 
 // SetFlags implements Store.
 func (s *PebbleStore) SetFlags(ctx context.Context, id string, add, remove []string) (Email, error) {
+	return s.SetFlagsIf(ctx, id, add, remove, math.MaxUint64)
+}
+
+// SetFlagsIf implements Store: the check and the change under the mailbox lock.
+func (s *PebbleStore) SetFlagsIf(ctx context.Context, id string, add, remove []string, unchangedSince uint64) (Email, error) {
 	return s.mutateEmail(ctx, id, func(t *txn, u ulid, r *emailRecord) error {
+		if r.ModSeq > unchangedSince {
+			return fmt.Errorf("email %s: %w", id, ErrModified)
+		}
 		old := r.Email
 		changed, err := applyFlags(&r.Email, add, remove)
 		if err != nil || !changed {

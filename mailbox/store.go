@@ -84,6 +84,9 @@ type Store interface {
 	// email, bumps ModSeq, and notifies watchers. Returns the updated email.
 	// An invalid keyword or unknown \flag fails the whole call with ErrInvalidKeyword.
 	SetFlags(ctx context.Context, id string, add, remove []string) (Email, error)
+	// SetFlagsIf is SetFlags only if the email's ModSeq is at most unchangedSince, checked
+	// and changed in one step (IMAP STORE UNCHANGEDSINCE, RFC 7162); else ErrModified.
+	SetFlagsIf(ctx context.Context, id string, add, remove []string, unchangedSince uint64) (Email, error)
 	// Copy copies an email into another folder of the same mailbox: a new
 	// email ID and UID, the same body, flags and keywords.
 	Copy(ctx context.Context, id, toFolder string) (Email, error)

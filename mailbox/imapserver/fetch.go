@@ -3,6 +3,7 @@ package imapserver
 import (
 	"bytes"
 	"errors"
+	"math"
 
 	"github.com/emersion/go-imap/v2"
 	goimap "github.com/emersion/go-imap/v2/imapserver"
@@ -93,7 +94,7 @@ func (sess *session) fetchOne(w *goimap.FetchWriter, t target, e mailbox.Email, 
 	}
 	flags, marked := o.Flags, false
 	if markSeen && !e.HasFlag(mailbox.FlagSeen) {
-		updated, err := sess.setFlags(e, []string{mailbox.FlagSeen}, nil)
+		updated, err := sess.setFlags(e, []string{mailbox.FlagSeen}, nil, math.MaxUint64)
 		if errors.Is(err, mailbox.ErrNotFound) {
 			return errExpunged
 		}

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 
@@ -40,9 +41,9 @@ func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.S
 		if !ok {
 			continue
 		}
-		if o != nil && o.UnchangedSince > 0 && e.ModSeq > o.UnchangedSince { // RFC 7162 §3.1.3
-			modified = append(modified, t)
-			continue
+		limit := uint64(math.MaxUint64)
+		if o != nil && o.UnchangedSince > 0 { // RFC 7162 §3.1.3: checked and stored in one step
+			limit = o.UnchangedSince
 		}
 		add, remove := want, []string(nil)
 		switch sf.Op {
@@ -51,8 +52,11 @@ func (sess *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, sf *imap.S
 		case imap.StoreFlagsSet:
 			remove = missing(slices.Concat(e.Flags, e.Keywords), want)
 		}
-		if e, err = sess.setFlags(e, add, remove); errors.Is(err, mailbox.ErrNotFound) {
+		if e, err = sess.setFlags(e, add, remove, limit); errors.Is(err, mailbox.ErrNotFound) {
 			continue // expunged meanwhile: RFC 2180 §4.2.1, OK as Dovecot answers
+		} else if errors.Is(err, mailbox.ErrModified) {
+			modified = append(modified, t)
+			continue
 		} else if err != nil {
 			return toIMAP(err)
 		}
@@ -83,13 +87,17 @@ func (sess *session) storeAnswer(w *goimap.FetchWriter, t target, e mailbox.Emai
 	return rw.Close()
 }
 
-// setFlags changes an email's flags through the store and remembers a real
-// change, so that the watcher's echo of it is not sent back to this client.
-func (sess *session) setFlags(e mailbox.Email, add, remove []string) (mailbox.Email, error) {
+// setFlags changes an email's flags through the store, if its ModSeq is at most limit
+// (else mailbox.ErrModified), and remembers a real change, so that the watcher's echo of it
+// is not sent back to this client.
+func (sess *session) setFlags(e mailbox.Email, add, remove []string, limit uint64) (mailbox.Email, error) {
 	if len(add) == 0 && len(remove) == 0 {
+		if e.ModSeq > limit {
+			return e, mailbox.ErrModified
+		}
 		return e, nil
 	}
-	updated, err := sess.store.SetFlags(sess.ctx, e.ID, add, remove)
+	updated, err := sess.store.SetFlagsIf(sess.ctx, e.ID, add, remove, limit)
 	if err != nil {
 		return e, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -690,8 +691,16 @@ func (s *Store) onEmail(ctx context.Context, id string, fn func(tx pgx.Tx, e mai
 
 // SetFlags implements mailbox.Store.
 func (s *Store) SetFlags(ctx context.Context, id string, add, remove []string) (mailbox.Email, error) {
+	return s.SetFlagsIf(ctx, id, add, remove, math.MaxUint64)
+}
+
+// SetFlagsIf implements mailbox.Store: the email is read FOR UPDATE, so the check holds.
+func (s *Store) SetFlagsIf(ctx context.Context, id string, add, remove []string, unchangedSince uint64) (mailbox.Email, error) {
 	var out mailbox.Email
 	err := s.onEmail(ctx, id, func(tx pgx.Tx, e mailbox.Email, fid int64, _ string, ch *[]mailbox.Change) error {
+		if e.ModSeq > unchangedSince {
+			return fmt.Errorf("email %s: %w", id, mailbox.ErrModified)
+		}
 		changed, err := mailbox.ApplyFlags(&e, add, remove)
 		if err != nil {
 			return err

@@ -128,3 +128,25 @@ func Retention(t *testing.T, open func(t *testing.T, o mailbox.Options) mailbox.
 		t.Fatalf("from %d: %+v", last, ch)
 	}
 }
+
+// testSetFlagsIf: the conditional flag change of STORE UNCHANGEDSINCE changes an email whose
+// ModSeq is at most the given one, and refuses (ErrModified, nothing changed) a newer one.
+func testSetFlagsIf(t *testing.T, s mailbox.Store) {
+	c, mb := ctx(t), "a@example.com"
+	addMailbox(t, s, mb)
+	e := deliver(t, s, mb, "INBOX", "a", mailbox.DeliverOptions{})
+	got, err := s.SetFlagsIf(c, e.ID, []string{mailbox.FlagFlagged}, nil, e.ModSeq)
+	must(t, err)
+	if !got.HasFlag(mailbox.FlagFlagged) || got.ModSeq <= e.ModSeq {
+		t.Fatalf("SetFlagsIf at its modseq: %+v", got)
+	}
+	_, err = s.SetFlagsIf(c, e.ID, []string{mailbox.FlagSeen}, nil, e.ModSeq)
+	wantErr(t, err, mailbox.ErrModified)
+	now, err := s.Email(c, e.ID)
+	must(t, err)
+	if now.HasFlag(mailbox.FlagSeen) || now.ModSeq != got.ModSeq {
+		t.Fatalf("a refused SetFlagsIf changed the email: %+v", now)
+	}
+	_, err = s.SetFlagsIf(c, "em_00000000000000000000000000", []string{"x"}, nil, 1)
+	wantErr(t, err, mailbox.ErrNotFound)
+}

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"CopyMove", testCopyMove},
 		{"Expunge", testExpunge},
 		{"Changes", testChanges},
+		{"SetFlagsIf", testSetFlagsIf},
 		{"Query", testQuery},
 		{"QueryFilters", testQueryFilters},
 		{"Pending", testPending},
