@@ -172,6 +172,27 @@ func toUIDs(us []uint32) []imap.UID {
 	return out
 }
 
+// changedTargets keeps the targets changed after since (FETCH CHANGEDSINCE, a QRESYNC
+// SELECT), from the store's flag-only Changes, so that the messages loaded in full are
+// only those: a resync of 10 changes in 10,000 messages reads 10 records, not 10,000.
+func (sess *session) changedTargets(targets []target, since uint64) ([]target, error) {
+	ch, err := sess.store.Changes(sess.ctx, sess.user, sess.view.folder, since)
+	if err != nil {
+		return nil, toIMAP(err)
+	}
+	changed := make(map[string]bool, len(ch.Changed))
+	for _, e := range ch.Changed {
+		changed[e.ID] = true
+	}
+	kept := targets[:0]
+	for _, t := range targets {
+		if changed[t.id] {
+			kept = append(kept, t)
+		}
+	}
+	return kept, nil
+}
+
 // targetSet names targets in the kind of set the client used (MODIFIED, RFC 7162 §3.1.3).
 func targetSet(numSet imap.NumSet, ts []target) imap.NumSet {
 	if _, ok := numSet.(imap.UIDSet); ok {

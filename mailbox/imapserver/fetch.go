@@ -24,6 +24,12 @@ func (sess *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, o *imap.Fe
 	}
 	v := sess.view
 	targets := v.resolve(numSet)
+	if o.ChangedSince > 0 {
+		var err error
+		if targets, err = sess.changedTargets(targets, o.ChangedSince); err != nil {
+			return err
+		}
+	}
 	emails, err := sess.load(targets)
 	if err != nil {
 		return err
