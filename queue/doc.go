@@ -4,6 +4,11 @@
 // everything in a Pebble database it is handed (it never opens or closes one) and owns the
 // key prefix 'q' alone; it reads no other prefix and imports no project package.
 //
+// The rest of the program uses the queue through the interfaces of backend.go (Core: the
+// delivery queue proper; Backend: all of it), which *Queue implements; queue/pgqueue is the
+// second implementation (several nodes on one PostgreSQL database), and queue/queuetest is
+// the conformance suite both pass.
+//
 // # Guarantees
 //
 // Nothing acknowledged is lost: Enqueue, Complete, Approve/Reject, Retry, Delete and Record

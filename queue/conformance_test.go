@@ -1,0 +1,40 @@
+package queue_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"multimail.dev/multimail/queue"
+	"multimail.dev/multimail/queue/queuetest"
+)
+
+// TestConformance runs the queue.Core conformance suite on the Pebble queue (one node: a
+// Pebble database belongs to one process, so RunShared does not apply).
+func TestConformance(t *testing.T) {
+	queuetest.Run(t, func(t *testing.T, o queue.Options) queue.Core {
+		db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := queue.Open(db, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			q.Close()
+			db.Close()
+		})
+		return q
+	})
+}
+
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)  {}
+func (quiet) Errorf(string, ...any) {}
+func (quiet) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
