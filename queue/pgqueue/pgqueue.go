@@ -1,0 +1,191 @@
+package pgqueue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"multimail.dev/multimail/pgdb"
+	"multimail.dev/multimail/queue"
+)
+
+// ErrUnsupported: the message needs a part of the queue this backend does not have yet
+// (approvals, test messages).
+var ErrUnsupported = errors.New("pgqueue: not supported on PostgreSQL yet")
+
+// Defaults of Options that differ from the Pebble queue's.
+const (
+	// DefaultLeaseTTL outlasts the longest SMTP attempt (10 minutes for the end-of-DATA
+	// reply, RFC 5321 §4.5.3.2.6): a live node never loses a lease to another node mid-attempt.
+	DefaultLeaseTTL = 15 * time.Minute
+	// DefaultPollInterval is how often a waiting Next (and the outbox kick) looks for work
+	// that other nodes made due.
+	DefaultPollInterval = time.Second
+)
+
+// Options configures a Queue.
+type Options struct {
+	// Queue has the queue's settings, with the Pebble queue's meaning and defaults except
+	// LeaseTTL (default DefaultLeaseTTL). Clock, Audit and Registerer are not used: times
+	// come from the database's clock.
+	Queue queue.Options
+	// PollInterval bounds how long Next sleeps before looking again (default
+	// DefaultPollInterval); a change made through this Queue wakes it at once.
+	PollInterval time.Duration
+}
+
+// Queue is the delivery queue on PostgreSQL; several nodes may open one on the same database.
+type Queue struct {
+	pool    *pgxpool.Pool
+	opts    queue.Options
+	poll    time.Duration
+	log     *slog.Logger
+	subs    atomic.Pointer[[]queue.Subscriber]
+	onFinal atomic.Pointer[queue.FinalFunc]
+	picks   atomic.Uint64 // Next calls that could serve both normal and low
+
+	mu   sync.Mutex
+	wake chan struct{} // closed (and replaced) when local work may have become available
+	kick chan struct{} // outbox: capacity 1
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+var _ queue.Core = (*Queue)(nil)
+
+// Open returns a Queue on pool, whose schema must be at this binary's version (pgdb.Check).
+// It starts one goroutine (the outbox kick); Close stops it. The pool stays the caller's.
+func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Queue, error) {
+	if err := pgdb.Check(ctx, pool); err != nil {
+		return nil, err
+	}
+	if o.Queue.LeaseTTL == 0 {
+		o.Queue.LeaseTTL = DefaultLeaseTTL
+	}
+	qo, err := o.Queue.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	q := &Queue{pool: pool, opts: qo, poll: o.PollInterval, log: qo.Logger,
+		wake: make(chan struct{}), kick: make(chan struct{}, 1)}
+	subs := slices.Clone(qo.Subscribers)
+	q.subs.Store(&subs)
+	if qo.OnFinal != nil {
+		q.onFinal.Store(&qo.OnFinal)
+	}
+	pctx, stop := context.WithCancel(context.Background())
+	q.stop = stop
+	q.wg.Add(1)
+	go q.kicker(pctx)
+	return q, nil
+}
+
+// Close stops the outbox kick goroutine. Leases this node holds stay in the database and
+// return to the pool when they expire.
+func (q *Queue) Close() error {
+	q.stop()
+	q.wg.Wait()
+	return nil
+}
+
+// SetOnFinal sets the hook told about recipients finalised inside Next.
+func (q *Queue) SetOnFinal(fn queue.FinalFunc) { q.onFinal.Store(&fn) }
+
+// SetSubscribers replaces the webhook fan-out of events journalled from now on by this node.
+func (q *Queue) SetSubscribers(subs []queue.Subscriber) error {
+	for _, s := range subs {
+		if s.ID == "" || len(s.ID) > 255 {
+			return fmt.Errorf("%w: subscriber id %q", queue.ErrInvalid, s.ID)
+		}
+	}
+	subs = slices.Clone(subs)
+	q.subs.Store(&subs)
+	return nil
+}
+
+// Poke wakes waiters of Next.
+func (q *Queue) Poke() { q.notify() }
+
+func (q *Queue) notify() {
+	q.mu.Lock()
+	close(q.wake)
+	q.wake = make(chan struct{})
+	q.mu.Unlock()
+	q.kickOutbox()
+}
+
+func (q *Queue) waitCh() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.wake
+}
+
+func (q *Queue) kickOutbox() {
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// kicker signals the outbox every poll interval: other nodes' events are seen that way.
+func (q *Queue) kicker(ctx context.Context) {
+	defer q.wg.Done()
+	t := time.NewTicker(q.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			q.kickOutbox()
+		}
+	}
+}
+
+// tx runs fn in a transaction, retried on serialization failures and deadlocks.
+func (q *Queue) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgdb.Tx(ctx, q.pool, fn)
+}
+
+// micros is d as an integer number of microseconds, for "$n * interval '1 microsecond'".
+func micros(d time.Duration) int64 { return d.Microseconds() }
+
+// newLeaseID makes the id of generation gen of a unit's lease: "lse_" + 16 random hex
+// digits + "." + gen. The generation is what Complete and Postpone check.
+func newLeaseID(gen int64) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "lse_" + hex.EncodeToString(b[:]) + "." + strconv.FormatInt(gen, 10)
+}
+
+// leaseGen returns the generation of a lease id (false when malformed).
+func leaseGen(id string) (int64, bool) {
+	_, g, ok := strings.Cut(id, ".")
+	if !ok || !strings.HasPrefix(id, "lse_") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(g, 10, 64)
+	return n, err == nil && n > 0
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
