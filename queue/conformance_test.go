@@ -38,3 +38,25 @@ func (quiet) Errorf(string, ...any) {}
 func (quiet) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
+
+// BenchmarkBackend measures the Pebble queue through queue.Core (queuetest.Bench), on disk
+// with the options cmd/multimail uses, for comparison with queue/pgqueue's.
+func BenchmarkBackend(b *testing.B) {
+	queuetest.Bench(b, func(b *testing.B) queue.Core {
+		cache := pebble.NewCache(256 << 20)
+		defer cache.Unref()
+		db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: quiet{}, MemTableSize: 64 << 20, Cache: cache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		q, err := queue.Open(db, queue.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			q.Close()
+			db.Close()
+		})
+		return q
+	})
+}

@@ -75,3 +75,16 @@ func TestShared(t *testing.T) {
 		return qs
 	})
 }
+
+// BenchmarkBackend measures the PostgreSQL queue through queue.Core (queuetest.Bench), one
+// node, on the test cluster (fsync and synchronous_commit on).
+func BenchmarkBackend(b *testing.B) {
+	queuetest.Bench(b, func(b *testing.B) queue.Core {
+		q, err := pgqueue.Open(context.Background(), newPool(b), pgqueue.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { q.Close() })
+		return q
+	})
+}

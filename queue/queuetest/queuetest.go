@@ -56,6 +56,7 @@ func RunShared(t *testing.T, open OpenShared) {
 	t.Run("SharedIdempotency", func(t *testing.T) { testSharedIdempotency(t, open) })
 	t.Run("SharedLeaseTakeover", func(t *testing.T) { testSharedLeaseTakeover(t, open) })
 	t.Run("SharedOutboxID", func(t *testing.T) { testSharedOutboxID(t, open) })
+	t.Run("SharedDomainLimits", func(t *testing.T) { testSharedDomainLimits(t, open) })
 }
 
 func ctx(t *testing.T) context.Context {
@@ -577,4 +578,21 @@ func testSharedOutboxID(t *testing.T, open OpenShared) {
 		t.Fatalf("other node's due %+v, first %+v", d1, d0)
 	}
 	must(t, qs[1].OutboxAck(ctx(t), d1[0]))
+}
+
+// testSharedDomainLimits: PerDomainConcurrency and a domain's backoff hold across nodes.
+func testSharedDomainLimits(t *testing.T, open OpenShared) {
+	qs := open(t, queue.Options{PerDomainConcurrency: 1, BackoffInitial: 300 * time.Millisecond,
+		BackoffMax: 400 * time.Millisecond}, 2)
+	enqueue(t, qs[0], &queue.Message{To: []string{"a@d.example"}})
+	enqueue(t, qs[0], &queue.Message{To: []string{"b@d.example"}})
+	l := next(t, qs[0])
+	noNext(t, qs[1]) // the domain's one slot is taken on the other node
+	_, err := qs[0].Complete(ctx(t), l, results(l, queue.Deferred, 421, "4.4.2"), true)
+	must(t, err)
+	start := time.Now()
+	l2 := next(t, qs[1]) // the other message waits for the domain's backoff, set by node 0
+	if time.Since(start) < 150*time.Millisecond {
+		t.Fatalf("domain backoff not shared: %s leased after %v", l2.MsgID, time.Since(start))
+	}
 }
