@@ -44,6 +44,7 @@ CREATE TABLE mq_unit (
 );
 CREATE INDEX mq_unit_ready ON mq_unit (lane, due);
 CREATE INDEX mq_unit_domain ON mq_unit (domain, lease_expires);
+CREATE INDEX mq_unit_lease ON mq_unit (lease_id); -- the heartbeat renews by lease id
 
 -- Per recipient domain, shared by every node: the consecutive connection-level failures and
 -- the backoff they impose. Its row is also the lock that serialises leasing in the domain,

@@ -38,11 +38,15 @@
 // then increment the unit's lease_gen and set lease_id ("lse_<random>.<gen>") and
 // lease_expires = now() + LeaseTTL. Complete and Postpone first lock the unit WHERE lease_id
 // and lease_gen match AND lease_expires > now(): a node whose lease expired (and perhaps was
-// taken by another node) gets queue.ErrLeaseLost and writes nothing. LeaseTTL defaults to 15
-// minutes, longer than the 10-minute end-of-DATA wait, so a live node never loses a lease
-// mid-attempt; there is no heartbeat, so a dead node's units wait up to LeaseTTL before
-// another node takes them (delivered at most twice when the dead node had delivered but not
-// completed: at-least-once, counted by the caller).
+// taken by another node) gets queue.ErrLeaseLost and writes nothing. A lease must outlast
+// the longest SMTP attempt (10 minutes for the end-of-DATA reply) or be renewed: without
+// Options.Heartbeat, LeaseTTL defaults to 15 minutes, and a dead node's units wait that long
+// before another node takes them; with a Heartbeat (say LeaseTTL 30 s, Heartbeat 10 s) each
+// node renews the leases it holds (UPDATE … WHERE lease_id = ANY(held) AND lease_expires >
+// now(): the same fencing), so a live node keeps a lease however long its attempt takes and
+// a dead node's units return within LeaseTTL. A lease whose holder had delivered but not yet
+// completed is delivered again by the next holder: at least once, duplicates only within
+// that window.
 //
 // Next waits between rounds on a local wake channel (closed by this node's writes) or the
 // poll interval (default 1 s), which is how it sees other nodes' work and due times.
@@ -64,7 +68,8 @@
 //	mq_rcpt    (msg_id, idx) PK: address, domain, status, attempts, next_attempt,
 //	           last_code, last_enhanced, last_detail, updated_at
 //	mq_unit    (msg_id, domain) PK: lane, due, lease_id, lease_gen, lease_expires;
-//	           index (lane, due) for Next, (domain, lease_expires) for the in-flight count
+//	           index (lane, due) for Next, (domain, lease_expires) for the in-flight count,
+//	           (lease_id) for the heartbeat
 //	mq_domain  (domain PK): failures, backoff_until; its row lock serialises leasing
 //	mq_idem    (mailbox, key) PK: request_hash, msg_id, status, queued_at, created (24 h)
 //	mq_subject (subject PK): last_seq

@@ -96,6 +96,9 @@ func (q *Queue) leaseLane(ctx context.Context, lane queue.Lane) (*queue.Lease, e
 			return nil, fmt.Errorf("next: %w", err)
 		}
 		if fin == nil {
+			if l != nil {
+				q.hold(l.ID)
+			}
 			return l, nil
 		}
 		q.notify()
@@ -304,8 +307,12 @@ func (q *Queue) Complete(ctx context.Context, l *queue.Lease, results []queue.Re
 		return err
 	})
 	if err != nil {
+		if errors.Is(err, queue.ErrLeaseLost) {
+			q.release(l.ID)
+		}
 		return nil, fmt.Errorf("complete %s: %w", l.ID, err)
 	}
+	q.release(l.ID)
 	q.notify()
 	return finals, nil
 }
@@ -427,8 +434,12 @@ func (q *Queue) Postpone(ctx context.Context, l *queue.Lease, until time.Time) e
 		return err
 	})
 	if err != nil {
+		if errors.Is(err, queue.ErrLeaseLost) {
+			q.release(l.ID)
+		}
 		return fmt.Errorf("postpone %s: %w", l.ID, err)
 	}
+	q.release(l.ID)
 	q.notify()
 	return nil
 }

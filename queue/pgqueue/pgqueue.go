@@ -45,6 +45,11 @@ type Options struct {
 	// PollInterval bounds how long Next sleeps before looking again (default
 	// DefaultPollInterval); a change made through this Queue wakes it at once.
 	PollInterval time.Duration
+	// Heartbeat, when set, renews every lease this node holds every Heartbeat (with the
+	// fencing check), so that a live node keeps a lease however long its attempt takes and
+	// Queue.LeaseTTL can be short: a dead node's units return after at most LeaseTTL. It
+	// must be well under LeaseTTL (a third, say). 0: no renewal; a lease lasts LeaseTTL.
+	Heartbeat time.Duration
 }
 
 // Queue is the delivery queue on PostgreSQL; several nodes may open one on the same database.
@@ -52,14 +57,16 @@ type Queue struct {
 	pool    *pgxpool.Pool
 	opts    queue.Options
 	poll    time.Duration
+	beat    time.Duration
 	log     *slog.Logger
 	subs    atomic.Pointer[[]queue.Subscriber]
 	onFinal atomic.Pointer[queue.FinalFunc]
 	picks   atomic.Uint64 // Next calls that could serve both normal and low
 
 	mu   sync.Mutex
-	wake chan struct{} // closed (and replaced) when local work may have become available
-	kick chan struct{} // outbox: capacity 1
+	wake chan struct{}       // closed (and replaced) when local work may have become available
+	kick chan struct{}       // outbox: capacity 1
+	held map[string]struct{} // ids of the leases this node holds (renewed by the heartbeat)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -83,8 +90,11 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Queue, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
 	}
-	q := &Queue{pool: pool, opts: qo, poll: o.PollInterval, log: qo.Logger,
-		wake: make(chan struct{}), kick: make(chan struct{}, 1)}
+	if o.Heartbeat < 0 || o.Heartbeat > 0 && o.Heartbeat >= qo.LeaseTTL {
+		return nil, fmt.Errorf("%w: Heartbeat %v must be under LeaseTTL %v", queue.ErrInvalid, o.Heartbeat, qo.LeaseTTL)
+	}
+	q := &Queue{pool: pool, opts: qo, poll: o.PollInterval, beat: o.Heartbeat, log: qo.Logger,
+		wake: make(chan struct{}), kick: make(chan struct{}, 1), held: map[string]struct{}{}}
 	subs := slices.Clone(qo.Subscribers)
 	q.subs.Store(&subs)
 	if qo.OnFinal != nil {
@@ -94,11 +104,15 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Queue, error) {
 	q.stop = stop
 	q.wg.Add(1)
 	go q.kicker(pctx)
+	if q.beat > 0 {
+		q.wg.Add(1)
+		go q.heartbeat(pctx)
+	}
 	return q, nil
 }
 
-// Close stops the outbox kick goroutine. Leases this node holds stay in the database and
-// return to the pool when they expire.
+// Close stops the outbox kick and heartbeat goroutines. Leases this node holds stay in the
+// database and return to the pool when they expire.
 func (q *Queue) Close() error {
 	q.stop()
 	q.wg.Wait()
@@ -188,4 +202,70 @@ func leaseGen(id string) (int64, bool) {
 func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// hold and release track the leases this node holds, for the heartbeat.
+func (q *Queue) hold(id string) {
+	q.mu.Lock()
+	q.held[id] = struct{}{}
+	q.mu.Unlock()
+}
+
+func (q *Queue) release(id string) {
+	q.mu.Lock()
+	delete(q.held, id)
+	q.mu.Unlock()
+}
+
+// heartbeat renews the held leases every q.beat until ctx ends.
+func (q *Queue) heartbeat(ctx context.Context) {
+	defer q.wg.Done()
+	t := time.NewTicker(q.beat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := q.renew(ctx); err != nil && ctx.Err() == nil {
+				q.log.Error("queue: renewing leases", "err", err)
+			}
+		}
+	}
+}
+
+// renew extends every held lease that is still this node's (same lease id, which carries
+// the generation, and not expired) to now() + LeaseTTL, and forgets the others: a lease
+// that expired before its renewal is lost, and Complete will say so.
+func (q *Queue) renew(ctx context.Context) error {
+	q.mu.Lock()
+	ids := make([]string, 0, len(q.held))
+	for id := range q.held {
+		ids = append(ids, id)
+	}
+	q.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	var kept []string
+	err := pgdb.Retry(ctx, func() error {
+		rows, err := q.pool.Query(ctx, `UPDATE mq_unit SET lease_expires = now() + $2 * interval '1 microsecond'
+			WHERE lease_id = ANY($1) AND lease_expires > now() RETURNING lease_id`, ids, micros(q.opts.LeaseTTL))
+		if err != nil {
+			return err
+		}
+		kept, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, id := range ids {
+		if !slices.Contains(kept, id) {
+			delete(q.held, id)
+		}
+	}
+	return nil
 }
