@@ -105,6 +105,17 @@ func (q *Queue) leaseLane(ctx context.Context, lane queue.Lane) (*queue.Lease, e
 		if f := q.onFinal.Load(); f != nil && *f != nil && len(fin.finals) > 0 {
 			(*f)(ctx, fin.msgID, fin.finals)
 		}
+		if len(fin.finals) > 0 { // the body stayed for the hook's DSN
+			err := q.tx(ctx, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `SELECT 1 FROM mq_message WHERE id = $1 FOR UPDATE`, fin.msgID); err != nil {
+					return err
+				}
+				return q.dropBodyIfDone(ctx, tx, fin.msgID)
+			})
+			if err != nil {
+				return nil, fmt.Errorf("next: %w", err)
+			}
+		}
 	}
 	return nil, nil
 }
@@ -262,8 +273,8 @@ func (q *Queue) finalise(ctx context.Context, tx pgx.Tx, msgID, domain string, u
 	if err := q.appendEvents(ctx, tx, msgID, now, evs); err != nil {
 		return nil, err
 	}
-	// The body stays for OnFinal's DSN when recipients were finalised here; it goes with the
-	// next completion of the message, or stays until an operator deletes the message.
+	// The body stays for OnFinal's DSN when recipients were finalised here: leaseLane drops
+	// it in a transaction of its own after the hook (a crash in between leaves it behind).
 	if len(fin.finals) == 0 {
 		return fin, q.dropBodyIfDone(ctx, tx, msgID)
 	}

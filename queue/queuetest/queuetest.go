@@ -44,6 +44,8 @@ func Run(t *testing.T, open Open) {
 		{"Journal", testJournal},
 		{"Outbox", testOutbox},
 		{"ConcurrentWorkers", testConcurrentWorkers},
+		{"SendAt", testSendAt},
+		{"Expires", testExpires},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -594,5 +596,60 @@ func testSharedDomainLimits(t *testing.T, open OpenShared) {
 	l2 := next(t, qs[1]) // the other message waits for the domain's backoff, set by node 0
 	if time.Since(start) < 150*time.Millisecond {
 		t.Fatalf("domain backoff not shared: %s leased after %v", l2.MsgID, time.Since(start))
+	}
+}
+
+func testSendAt(t *testing.T, open Open) {
+	q := open(t, queue.Options{})
+	at := time.Now().Add(time.Second)
+	r := enqueue(t, q, &queue.Message{To: []string{"a@d.example"}, SendAt: at})
+	noNext(t, q) // not before SendAt
+	l := next(t, q)
+	if l.MsgID != r.ID {
+		t.Fatalf("lease %+v", l)
+	}
+	complete(t, q, l, queue.Delivered, 250, "")
+	wantTypes(t, eventTypes(t, q, r.ID), queue.EventQueued, queue.EventScheduled, queue.EventDelivered)
+}
+
+// testExpires: a deferred recipient is retried no later than the message's ExpiresAt, and
+// when that passes Next finalises it as expired and tells OnFinal (with the body still
+// readable); the body is gone afterwards.
+func testExpires(t *testing.T, open Open) {
+	type call struct {
+		id     string
+		finals []queue.Final
+		body   error
+	}
+	calls := make(chan call, 4)
+	var q queue.Core
+	q = open(t, queue.Options{BackoffInitial: time.Hour, BackoffMax: time.Hour,
+		OnFinal: func(ctx context.Context, id string, finals []queue.Final) {
+			_, err := q.Body(ctx, id)
+			calls <- call{id, finals, err}
+		}})
+	r := enqueue(t, q, &queue.Message{To: []string{"a@d.example"}, ExpiresAt: time.Now().Add(500 * time.Millisecond)})
+	l := next(t, q)
+	complete(t, q, l, queue.Deferred, 451, "4.0.0")
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if got, err := q.Next(c); err == nil {
+		t.Fatalf("leased %+v past its expiry", got)
+	}
+	select {
+	case got := <-calls:
+		if got.id != r.ID || len(got.finals) != 1 || got.finals[0].Event != queue.EventExpired ||
+			got.finals[0].Recipient != "a@d.example" || got.body != nil {
+			t.Fatalf("OnFinal %+v", got)
+		}
+	default:
+		t.Fatal("OnFinal not called")
+	}
+	if s := rcptStatus(t, q, r.ID)["a@d.example"]; s != queue.RcptExpired {
+		t.Fatalf("status %s", s)
+	}
+	wantTypes(t, eventTypes(t, q, r.ID), queue.EventQueued, queue.EventDeferred, queue.EventExpired)
+	if _, err := q.Body(ctx(t), r.ID); !errors.Is(err, queue.ErrNotFound) {
+		t.Fatalf("body after expiry: %v", err)
 	}
 }
