@@ -86,6 +86,8 @@
 // sending domain, the recipient and the message id, base64url, with 128 bits of
 // HMAC-SHA256 under the same key and its own label ("multimail unsubscribe v1");
 // ParseUnsubscribeToken verifies it and Unsubscribe adds the "unsubscribe" suppression.
+// Both are made by a Signer (signer.go) holding the key, which another backend builds with
+// NewSigner from a key it keeps itself.
 //
 // # Key schema
 //

@@ -96,3 +96,11 @@ CREATE TABLE mq_outbox (
     PRIMARY KEY (subscriber, subject, seq)
 );
 CREATE INDEX mq_outbox_due ON mq_outbox (next_attempt);
+
+-- Secrets shared by every node: 'verp' is the key of VERP return paths and unsubscribe
+-- tokens (JSON {key, created}), made by the first node that opens the queue, so a bounce or
+-- an unsubscribe that reaches any node verifies.
+CREATE TABLE mq_secret (
+    name text COLLATE "C" PRIMARY KEY,
+    data bytea NOT NULL
+);

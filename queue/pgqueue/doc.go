@@ -10,11 +10,12 @@
 // unique across nodes, lanes with high first and the low-lane starvation guard, leases by
 // SELECT … FOR UPDATE SKIP LOCKED with expiry and fencing, Complete/Postpone with
 // per-recipient retry backoff and per-domain backoff and concurrency shared across nodes,
-// ExpiresAt/MaxLifetime, the journal and the webhook outbox, Body and Status.
+// ExpiresAt/MaxLifetime, the journal and the webhook outbox, Body and Status, and
+// queue.ReturnPaths (VERP return paths and unsubscribe tokens, queue.Signer under one key
+// shared by all nodes in mq_secret, so a bounce reaching any node verifies).
 // Not implemented (the Pebble queue's queue.Backend beyond Core): approvals (Enqueue
 // refuses Message.Approval with ErrUnsupported), test messages (Message.Test, idem), the
-// suppression list (a 5.1.1 bounce suppresses nothing here), VERP and unsubscribe tokens,
-// List/Cancel/Retry/Delete/HoldInFlight, the test outbox, the audit journal, metrics. So
+// suppression list (a 5.1.1 bounce suppresses nothing here), List/Cancel/Retry/Delete/HoldInFlight, the test outbox, the audit journal, metrics. So
 // cmd/multimail does not use this package yet: with [store] backend = "postgres" the queue
 // is still the node's Pebble queue.
 //
@@ -76,6 +77,8 @@
 //	mq_event   (subject, seq) PK: data JSON of queue.Event
 //	mq_outbox  (subscriber, subject, seq) PK: data, attempts, next_attempt, first_try,
 //	           busy_until, last_err; index (next_attempt)
+//	mq_secret  (name PK): data; 'verp' = JSON {key: 32 random bytes, created}, made by the
+//	           first Open (INSERT … ON CONFLICT DO NOTHING, then read: one key for all)
 //
 // Lock order: unit, then message, then domain, then subject counter; Record takes only the
 // subject counter. A deadlock is retried by pgdb.Tx all the same.

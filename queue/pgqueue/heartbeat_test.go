@@ -30,8 +30,8 @@ func TestHeartbeat(t *testing.T) {
 		if _, _, err := pgdb.Migrate(ctx, pool); err != nil {
 			t.Fatal(err)
 		}
-		q, err := pgqueue.Open(ctx, pool, pgqueue.Options{PollInterval: testPoll, Heartbeat: 60 * time.Millisecond,
-			Queue: queue.Options{LeaseTTL: 300 * time.Millisecond}})
+		q, err := pgqueue.Open(ctx, pool, pgqueue.Options{PollInterval: testPoll, Heartbeat: 100 * time.Millisecond,
+			Queue: queue.Options{LeaseTTL: time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,12 +48,13 @@ func TestHeartbeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// b takes the other unit, then finds nothing for three lease times: a renews its lease.
+	// b takes the other unit, then finds nothing for two and a half lease times: a renews its
+	// lease (and b its own).
 	lb, err := b.Next(ctx)
 	if err != nil || lb.Domain == l.Domain {
 		t.Fatalf("b's lease %+v, %v", lb, err)
 	}
-	short, cancelShort := context.WithTimeout(ctx, 900*time.Millisecond)
+	short, cancelShort := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancelShort()
 	if got, err := b.Next(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("b took %+v (err %v) while a renews it", got, err)

@@ -156,6 +156,10 @@ func (q *Queue) domainOpen(ctx context.Context, tx pgx.Tx, domain string) (bool,
 	var backingOff bool
 	err := tx.QueryRow(ctx, `SELECT coalesce(backoff_until > now(), false) FROM mq_domain WHERE domain = $1 FOR UPDATE`,
 		domain).Scan(&backingOff)
+	if errors.Is(err, pgx.ErrNoRows) { // written by Enqueue, never deleted: only a hand-edited database
+		_, err = tx.Exec(ctx, `INSERT INTO mq_domain (domain) VALUES ($1) ON CONFLICT (domain) DO NOTHING`, domain)
+		return false, err
+	}
 	if err != nil || backingOff {
 		return false, err
 	}
@@ -317,13 +321,12 @@ func (q *Queue) Complete(ctx context.Context, l *queue.Lease, results []queue.Re
 		finals, err = q.complete(ctx, tx, l, results, domainBackoff)
 		return err
 	})
+	// Whatever happened, this node stops renewing the lease: done, lost, or failed to record
+	// (then it expires and another attempt records the delivery again, at least once).
+	q.release(l.ID)
 	if err != nil {
-		if errors.Is(err, queue.ErrLeaseLost) {
-			q.release(l.ID)
-		}
 		return nil, fmt.Errorf("complete %s: %w", l.ID, err)
 	}
-	q.release(l.ID)
 	q.notify()
 	return finals, nil
 }
@@ -444,13 +447,10 @@ func (q *Queue) Postpone(ctx context.Context, l *queue.Lease, until time.Time) e
 			WHERE msg_id = $1 AND domain = $2`, l.MsgID, l.Domain, until)
 		return err
 	})
+	q.release(l.ID)
 	if err != nil {
-		if errors.Is(err, queue.ErrLeaseLost) {
-			q.release(l.ID)
-		}
 		return fmt.Errorf("postpone %s: %w", l.ID, err)
 	}
-	q.release(l.ID)
 	q.notify()
 	return nil
 }

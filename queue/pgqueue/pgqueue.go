@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,6 +55,8 @@ type Options struct {
 
 // Queue is the delivery queue on PostgreSQL; several nodes may open one on the same database.
 type Queue struct {
+	*queue.Signer // VERP return paths and unsubscribe tokens, under the key in mq_secret
+
 	pool    *pgxpool.Pool
 	opts    queue.Options
 	poll    time.Duration
@@ -72,7 +75,10 @@ type Queue struct {
 	wg   sync.WaitGroup
 }
 
-var _ queue.Core = (*Queue)(nil)
+var (
+	_ queue.Core        = (*Queue)(nil)
+	_ queue.ReturnPaths = (*Queue)(nil)
+)
 
 // Open returns a Queue on pool, whose schema must be at this binary's version (pgdb.Check).
 // It starts one goroutine (the outbox kick); Close stops it. The pool stays the caller's.
@@ -95,6 +101,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Queue, error) {
 	}
 	q := &Queue{pool: pool, opts: qo, poll: o.PollInterval, beat: o.Heartbeat, log: qo.Logger,
 		wake: make(chan struct{}), kick: make(chan struct{}, 1), held: map[string]struct{}{}}
+	if q.Signer, err = loadSigner(ctx, pool, qo); err != nil {
+		return nil, err
+	}
 	subs := slices.Clone(qo.Subscribers)
 	q.subs.Store(&subs)
 	if qo.OnFinal != nil {
@@ -268,4 +277,34 @@ func (q *Queue) renew(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// verpSecret is the JSON of mq_secret 'verp'.
+type verpSecret struct {
+	Key     []byte    `json:"key"`
+	Created time.Time `json:"created"`
+}
+
+// loadSigner reads the shared VERP key, making it first if no node has: of nodes racing to
+// make it, the first insert wins (ON CONFLICT DO NOTHING) and every node reads that one.
+func loadSigner(ctx context.Context, pool *pgxpool.Pool, o queue.Options) (*queue.Signer, error) {
+	fresh := verpSecret{Key: make([]byte, 32), Created: time.Now().UTC()}
+	rand.Read(fresh.Key)
+	var data []byte
+	err := pgdb.Tx(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO mq_secret (name, data) VALUES ('verp', $1) ON CONFLICT (name) DO NOTHING`,
+			mustJSON(fresh))
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT data FROM mq_secret WHERE name = 'verp'`).Scan(&data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgqueue: VERP key: %w", err)
+	}
+	var k verpSecret
+	if err := json.Unmarshal(data, &k); err != nil {
+		return nil, fmt.Errorf("pgqueue: VERP key: %w: %v", queue.ErrCorrupt, err)
+	}
+	return queue.NewSigner(k.Key, k.Created, o.MaxLifetime, nil)
 }
