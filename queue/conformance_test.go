@@ -11,24 +11,28 @@ import (
 	"multimail.dev/multimail/queue/queuetest"
 )
 
-// TestConformance runs the queue.Core conformance suite on the Pebble queue (one node: a
+// TestConformance runs the conformance suites (queue.Core, the suppression list) on the Pebble queue (one node: a
 // Pebble database belongs to one process, so RunShared does not apply).
 func TestConformance(t *testing.T) {
-	queuetest.Run(t, func(t *testing.T, o queue.Options) queue.Core {
-		db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := queue.Open(db, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			q.Close()
-			db.Close()
-		})
-		return q
+	queuetest.Run(t, func(t *testing.T, o queue.Options) queue.Core { return openMem(t, o) })
+	queuetest.RunSuppressions(t, func(t *testing.T, o queue.Options) queuetest.SuppressionQueue { return openMem(t, o) })
+}
+
+// openMem opens a Pebble queue on an in-memory database.
+func openMem(t *testing.T, o queue.Options) *queue.Queue {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.Open(db, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		q.Close()
+		db.Close()
 	})
+	return q
 }
 
 type quiet struct{}

@@ -104,3 +104,12 @@ CREATE TABLE mq_secret (
     name text COLLATE "C" PRIMARY KEY,
     data bytea NOT NULL
 );
+
+-- The suppression list, per sending domain (queue.Suppression as JSON: reason, detail,
+-- msg_id, created_at, expires_at), listed in address byte order.
+CREATE TABLE mq_suppress (
+    domain  text COLLATE "C" NOT NULL,
+    address text COLLATE "C" NOT NULL, -- lower case
+    data    bytea NOT NULL,
+    PRIMARY KEY (domain, address)
+);

@@ -2,7 +2,7 @@
 // multimail nodes sharing one database: any node enqueues, any node delivers, and a node
 // that dies loses nothing (its leases return to the pool when they expire). It owns the
 // tables mq_* (migration pgdb/migrations/0002_queue.sql) and reads no other; it passes the
-// conformance suite queue/queuetest, one node and several (RunShared).
+// conformance suites of queue/queuetest, one node and several (RunShared).
 //
 // # Status
 //
@@ -12,10 +12,12 @@
 // per-recipient retry backoff and per-domain backoff and concurrency shared across nodes,
 // ExpiresAt/MaxLifetime, the journal and the webhook outbox, Body and Status, and
 // queue.ReturnPaths (VERP return paths and unsubscribe tokens, queue.Signer under one key
-// shared by all nodes in mq_secret, so a bounce reaching any node verifies).
+// shared by all nodes in mq_secret, so a bounce reaching any node verifies), and
+// queue.Suppressions (the suppression list, hard bounces adding to it in Complete's
+// transaction, one-click unsubscribe), passing queuetest.RunSuppressions.
 // Not implemented (the Pebble queue's queue.Backend beyond Core): approvals (Enqueue
-// refuses Message.Approval with ErrUnsupported), test messages (Message.Test, idem), the
-// suppression list (a 5.1.1 bounce suppresses nothing here), List/Cancel/Retry/Delete/HoldInFlight, the test outbox, the audit journal, metrics. So
+// refuses Message.Approval with ErrUnsupported), test messages (Message.Test, idem),
+// List/Cancel/Retry/Delete/HoldInFlight, the test outbox, the audit journal, metrics. So
 // cmd/multimail does not use this package yet: with [store] backend = "postgres" the queue
 // is still the node's Pebble queue.
 //
@@ -77,6 +79,7 @@
 //	mq_event   (subject, seq) PK: data JSON of queue.Event
 //	mq_outbox  (subscriber, subject, seq) PK: data, attempts, next_attempt, first_try,
 //	           busy_until, last_err; index (next_attempt)
+//	mq_suppress (domain, address) PK: data JSON of queue.Suppression
 //	mq_secret  (name PK): data; 'verp' = JSON {key: 32 random bytes, created}, made by the
 //	           first Open (INSERT … ON CONFLICT DO NOTHING, then read: one key for all)
 //

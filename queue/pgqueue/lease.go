@@ -356,6 +356,11 @@ func (q *Queue) complete(ctx context.Context, tx pgx.Tx, l *queue.Lease, results
 		if err != nil {
 			return nil, err
 		}
+		if ev.Type == queue.EventBounced {
+			if err := suppressBounce(ctx, tx, l.MsgID, u.mailbox, r.addr, findResult(results, r.addr), now); err != nil {
+				return nil, err
+			}
+		}
 		evs = append(evs, ev)
 		if ev.Type != queue.EventDelivered && ev.Type != queue.EventDeferred {
 			finals = append(finals, queue.Final{Recipient: r.addr, Event: ev.Type, Detail: ev.Detail,

@@ -50,6 +50,9 @@ func open(t testing.TB, pool *pgxpool.Pool, o queue.Options) *pgqueue.Queue {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	queuetest.Run(t, func(t *testing.T, o queue.Options) queue.Core { return open(t, newPool(t), o) })
+	queuetest.RunSuppressions(t, func(t *testing.T, o queue.Options) queuetest.SuppressionQueue {
+		return open(t, newPool(t), o)
+	})
 }
 
 // TestShared runs the several-nodes tests: n queues on one database, each with a pool of
