@@ -38,6 +38,6 @@
 // whose tools call this API over HTTP (stdio) or in process (/mcp).
 //
 // The package stores nothing itself: keys, mailboxes and emails live in mailbox.Store;
-// messages, events, approvals and idempotency keys in *queue.Queue; every send goes through
+// messages, events, approvals and idempotency keys in the queue (queue.Backend); every send goes through
 // submission.Submitter, which enqueues durably before the 202.
 package api

@@ -37,7 +37,7 @@ type RateLimit struct {
 // documented defaults.
 type Options struct {
 	Store        mailbox.Store
-	Queue        *queue.Queue
+	Queue        queue.Backend
 	Submitter    *submission.Submitter
 	Gatherer     prometheus.Gatherer   // served at /metrics; nil -> prometheus.DefaultGatherer
 	Registerer   prometheus.Registerer // the API's own metrics; nil -> none registered

@@ -17,7 +17,7 @@ const completeTimeout = 30 * time.Second
 // Deliverer is the delivery engine: fixed worker pools that lease work from the queue,
 // deliver it and record the outcomes.
 type Deliverer struct {
-	q       *queue.Queue
+	q       queue.Delivery
 	opts    Options
 	router  *router
 	dialer  *dialer
@@ -35,7 +35,7 @@ type Deliverer struct {
 // recipients the queue fails by itself get a DSN too; the last Deliverer made for a queue
 // owns that hook. A bad option (a transport's next hop, a metrics registration clash) is
 // reported by Run; Validate checks transports beforehand.
-func New(q *queue.Queue, opts Options) *Deliverer {
+func New(q queue.Delivery, opts Options) *Deliverer {
 	opts = opts.withDefaults()
 	d := &Deliverer{q: q, opts: opts, dialer: newDialer(opts), pool: newPool(opts), log: opts.Logger}
 	var errD, errR, errM, errS error

@@ -50,7 +50,7 @@ func (q *Queue) loadVERPKey() error {
 		if err := q.db.Set(secretKey(verpKeyName), encodeValue(k), pebble.Sync); err != nil {
 			return fmt.Errorf("queue: store VERP key: %w", err)
 		}
-		q.verp = k
+		q.sign = Signer{verp: k, maxLifetime: q.opts.MaxLifetime, clock: q.clock}
 		return nil
 	}
 	if err != nil {
@@ -59,14 +59,14 @@ func (q *Queue) loadVERPKey() error {
 	if len(k.Key) < 16 {
 		return fmt.Errorf("queue: VERP key: %w", ErrCorrupt)
 	}
-	q.verp = k
+	q.sign = Signer{verp: k, maxLifetime: q.opts.MaxLifetime, clock: q.clock}
 	return nil
 }
 
 // verpTag is the HMAC tag of msgID (canonical form): base32 without padding, lower-case,
 // compared case-insensitively because relays may change the case of local parts.
-func (q *Queue) verpTag(msgID string) string {
-	m := hmac.New(sha256.New, q.verp.Key)
+func (s *Signer) verpTag(msgID string) string {
+	m := hmac.New(sha256.New, s.verp.Key)
 	m.Write([]byte("multimail verp v1\x00" + msgID))
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil)[:10]))
 }
@@ -75,8 +75,8 @@ func (q *Queue) verpTag(msgID string) string {
 // bounce+<msg_id>.<tag>@<domain>, where tag is an HMAC of the id under the node's VERP key.
 // A DSN sent to it names the message it reports on; inbound turns it into a "bounced" event
 // on that message. Without the key a forger who knows a message id cannot make the address.
-func (q *Queue) BounceAddress(msgID, domain string) string {
-	return bouncePrefix + msgID + "." + q.verpTag(msgID) + "@" + strings.ToLower(domain)
+func (s *Signer) BounceAddress(msgID, domain string) string {
+	return bouncePrefix + msgID + "." + s.verpTag(msgID) + "@" + strings.ToLower(domain)
 }
 
 // ParseBounceAddress returns the message id a return path made by BounceAddress names, if its
@@ -84,18 +84,18 @@ func (q *Queue) BounceAddress(msgID, domain string) string {
 // in canonical form. An untagged return path (bounce+<msg_id>@, the format before tags) is
 // accepted only for a message created before the key, and only until MaxLifetime after the
 // key was made: after that no such message can still be in flight.
-func (q *Queue) ParseBounceAddress(addr string) (msgID string, ok bool) {
+func (s *Signer) ParseBounceAddress(addr string) (msgID string, ok bool) {
 	id, tag, ok := parseBounceAddress(addr)
 	if !ok {
 		return "", false
 	}
 	if tag == "" {
 		u, _ := parseID(prefixMsg, id)
-		legacy := u.time().Before(q.verp.Created) &&
-			q.clock.Now().Before(q.verp.Created.Add(q.opts.MaxLifetime))
+		legacy := u.time().Before(s.verp.Created) &&
+			s.clock.Now().Before(s.verp.Created.Add(s.maxLifetime))
 		return id, legacy
 	}
-	want := q.verpTag(id)
+	want := s.verpTag(id)
 	return id, hmac.Equal([]byte(strings.ToLower(tag)), []byte(want))
 }
 

@@ -46,7 +46,7 @@ func TestForgedBounceAddress(t *testing.T) {
 	for name, addr := range map[string]string{
 		"untagged":          "bounce+" + id + "@example.com",
 		"other node's key":  other.q.BounceAddress(id, "example.com"),
-		"tag of another id": "bounce+" + id + "." + h.q.verpTag(NewMessageID(h.clock.Now())) + "@example.com",
+		"tag of another id": "bounce+" + id + "." + h.q.sign.verpTag(NewMessageID(h.clock.Now())) + "@example.com",
 		"tag altered":       "bounce+" + id + "." + string(flipped) + "@example.com",
 		"tag truncated":     "bounce+" + id + "." + tag[:verpTagLen-1] + "@example.com",
 	} {

@@ -4,6 +4,11 @@
 // everything in a Pebble database it is handed (it never opens or closes one) and owns the
 // key prefix 'q' alone; it reads no other prefix and imports no project package.
 //
+// The rest of the program uses the queue through the interfaces of backend.go (Core: the
+// delivery queue proper; Backend: all of it), which *Queue implements; queue/pgqueue is the
+// second implementation (several nodes on one PostgreSQL database), and queue/queuetest is
+// the conformance suite both pass.
+//
 // # Guarantees
 //
 // Nothing acknowledged is lost: Enqueue, Complete, Approve/Reject, Retry, Delete and Record
@@ -81,6 +86,8 @@
 // sending domain, the recipient and the message id, base64url, with 128 bits of
 // HMAC-SHA256 under the same key and its own label ("multimail unsubscribe v1");
 // ParseUnsubscribeToken verifies it and Unsubscribe adds the "unsubscribe" suppression.
+// Both are made by a Signer (signer.go) holding the key, which another backend builds with
+// NewSigner from a key it keeps itself.
 //
 // # Key schema
 //

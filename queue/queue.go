@@ -23,7 +23,7 @@ type Queue struct {
 	opts  Options
 	clock Clock
 	log   *slog.Logger
-	verp  verpKey // set by Open, then read-only
+	sign  Signer // set by Open, then read-only
 
 	msgLocks  [msgStripes]sync.Mutex  // serialise read-modify-write of one message
 	idemLocks [idemStripes]sync.Mutex // serialise check-and-set of one idempotency key

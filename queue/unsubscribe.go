@@ -17,8 +17,8 @@ const unsubTagLen = 16
 // maxUnsubToken bounds what ParseUnsubscribeToken reads.
 const maxUnsubToken = 1024
 
-func (q *Queue) unsubTag(payload string) []byte {
-	m := hmac.New(sha256.New, q.verp.Key)
+func (s *Signer) unsubTag(payload string) []byte {
+	m := hmac.New(sha256.New, s.verp.Key)
 	m.Write([]byte("multimail unsubscribe v1\x00" + payload))
 	return m.Sum(nil)[:unsubTagLen]
 }
@@ -27,15 +27,15 @@ func (q *Queue) unsubTag(payload string) []byte {
 // recipient and the message, signed with an HMAC under the node's secret (the VERP key, under
 // its own label), so that the POST needs no authentication and cannot be forged for another
 // recipient or domain. URL-safe base64, no padding.
-func (q *Queue) UnsubscribeToken(domain, rcpt, msgID string) string {
+func (s *Signer) UnsubscribeToken(domain, rcpt, msgID string) string {
 	payload := strings.ToLower(domain) + "\x00" + normAddr(rcpt) + "\x00" + msgID
 	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." +
-		base64.RawURLEncoding.EncodeToString(q.unsubTag(payload))
+		base64.RawURLEncoding.EncodeToString(s.unsubTag(payload))
 }
 
 // ParseUnsubscribeToken verifies a token made by UnsubscribeToken (constant-time HMAC
 // comparison) and returns what it names; ok is false for anything else.
-func (q *Queue) ParseUnsubscribeToken(tok string) (domain, rcpt, msgID string, ok bool) {
+func (s *Signer) ParseUnsubscribeToken(tok string) (domain, rcpt, msgID string, ok bool) {
 	if len(tok) > maxUnsubToken {
 		return "", "", "", false
 	}
@@ -45,7 +45,7 @@ func (q *Queue) ParseUnsubscribeToken(tok string) (domain, rcpt, msgID string, o
 	}
 	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
 	tag, err2 := base64.RawURLEncoding.DecodeString(t64)
-	if err1 != nil || err2 != nil || !hmac.Equal(tag, q.unsubTag(string(payload))) {
+	if err1 != nil || err2 != nil || !hmac.Equal(tag, s.unsubTag(string(payload))) {
 		return "", "", "", false
 	}
 	parts := strings.Split(string(payload), "\x00")
@@ -58,7 +58,7 @@ func (q *Queue) ParseUnsubscribeToken(tok string) (domain, rcpt, msgID string, o
 // Unsubscribe adds the recipient a verified token names to its domain's list with reason
 // "unsubscribe" (RFC 8058 one-click). Repeating it changes nothing but the time.
 func (q *Queue) Unsubscribe(ctx context.Context, tok, detail string) (Suppression, error) {
-	d, r, id, ok := q.ParseUnsubscribeToken(tok)
+	d, r, id, ok := q.sign.ParseUnsubscribeToken(tok)
 	if !ok {
 		return Suppression{}, fmt.Errorf("unsubscribe: %w", ErrNotFound)
 	}

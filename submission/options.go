@@ -25,7 +25,7 @@ func (realClock) Now() time.Time { return time.Now() }
 
 // Options configures a Submitter. Queue and Store are required.
 type Options struct {
-	Queue    *queue.Queue
+	Queue    queue.Backend
 	Store    mailbox.Store
 	Hostname string // Message-ID domain; default "localhost"
 	// UnsubscribeURL is the public https base of the node's one-click unsubscribe endpoint

@@ -69,7 +69,7 @@ type Options struct {
 
 // Dispatcher sends the queue's webhook outbox. Run it once; it is not restartable.
 type Dispatcher struct {
-	q         *queue.Queue
+	q         queue.Outbox
 	endpoints atomic.Pointer[map[string]Endpoint] // SetEndpoints swaps it
 	opts      Options
 	clock     Clock
@@ -84,7 +84,7 @@ type Dispatcher struct {
 
 // NewDispatcher checks the endpoints (unique IDs, http(s) URLs, decodable secrets) and
 // registers the metrics.
-func NewDispatcher(q *queue.Queue, endpoints []Endpoint, opts Options) (*Dispatcher, error) {
+func NewDispatcher(q queue.Outbox, endpoints []Endpoint, opts Options) (*Dispatcher, error) {
 	if q == nil {
 		return nil, errors.New("webhook: nil queue")
 	}

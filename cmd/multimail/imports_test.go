@@ -15,7 +15,7 @@ const modulePath = "multimail.dev/multimail"
 // (api/webhook, mta/dsn, …) belongs to its top-level folder and may also import its siblings.
 var allowed = map[string][]string{
 	"audit":      {},
-	"queue":      {"audit"},
+	"queue":      {"audit", "pgdb"},              // pgdb: queue/pgqueue only
 	"mailbox":    {"throttle", "budget", "pgdb"}, // pgdb: mailbox/pgstore only
 	"smtpserver": {},
 	"connlimit":  {},

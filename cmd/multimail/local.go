@@ -18,7 +18,7 @@ import (
 // every stored message as inbound mail does.
 type localDelivery struct {
 	store mailbox.Store
-	queue *queue.Queue
+	queue queue.Backend
 	log   *slog.Logger
 }
 

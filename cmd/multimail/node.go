@@ -55,7 +55,7 @@ type node struct {
 	exit  func(int)        // os.Exit: a store fault ends the process (storefault.go)
 
 	store mailbox.Store
-	queue *queue.Queue
+	queue queue.Backend
 	audit *audit.Journal    // the tamper-evident journal of decisions and changes (audit.go)
 	dns   *dnsclient.Client // the one resolver and cache inbound and delivery share
 

@@ -163,7 +163,9 @@ func TestBatchAndCcBcc(t *testing.T) {
 		}
 	}
 	head, _, _ := strings.Cut(data, "\r\n\r\n")
-	if strings.Contains(strings.ToLower(head), "bcc") || strings.Contains(data, "hidden@customer.test") {
+	// A Bcc header line, not "bcc" anywhere: a MIME boundary or a signature may hold "bcc".
+	if strings.HasPrefix(strings.ToLower(head), "bcc:") || strings.Contains(strings.ToLower(head), "\nbcc:") ||
+		strings.Contains(data, "hidden@customer.test") {
 		t.Errorf("Bcc in the delivered message:\n%s", head)
 	}
 	if !strings.Contains(head, "Cc: <cc@customer.test>") && !strings.Contains(head, "Cc: cc@customer.test") {
