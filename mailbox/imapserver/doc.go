@@ -31,5 +31,6 @@
 // namespace), folders.go (LIST, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE),
 // view.go (the selected folder's snapshot and its updates), selectcmd.go
 // (SELECT, EXAMINE, UNSELECT, IDLE, polling), fetch.go, store.go (STORE and
-// flags), search.go, copy.go (APPEND, COPY, MOVE, EXPUNGE), metrics.go.
+// flags), search.go, sort.go (SORT), threads.go (THREAD), subject.go (RFC 5256 base
+// subject), copy.go (APPEND, COPY, MOVE, EXPUNGE), metrics.go.
 package imapserver

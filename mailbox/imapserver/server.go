@@ -108,6 +108,8 @@ func capabilities() imap.CapSet {
 		imap.CapSearchRes: {}, imap.CapListExtended: {}, imap.CapListStatus: {},
 		imap.CapMove: {}, imap.CapStatusSize: {}, imap.CapChildren: {},
 		imap.CapSpecialUse: {}, imap.CapID: {},
+		imap.CapSort: {}, imap.CapSortDisplay: {}, imap.CapESort: {},
+		goimap.CapThreadOrderedSubject: {}, goimap.CapThreadReferences: {},
 	}
 }
 

@@ -188,6 +188,53 @@ var diffSession = []string{
 	`DELETE "a"`,
 	`DELETE "INBOX"`,
 	`LIST "" "*"`,
+	// SORT, THREAD and ESORT (RFC 5256, 5957, 5267) over a folder of their own.
+	`CREATE "threads"`,
+	appendTo("threads", "01-Dec-2026 01:00:00 +0000", "From: Alice A <alice@x.test>\nTo: bob@x.test\nCc: Zed <zed@x.test>\nSubject: Plans\nDate: Tue, 01 Dec 2026 10:00:00 +0000\nMessage-ID: <t1@x.test>\n\nbody one\n"),
+	appendTo("threads", "01-Dec-2026 04:00:00 +0000", "From: carol@x.test\nTo: zed@x.test\nSubject: Re: Plans\nDate: Thu, 03 Dec 2026 10:00:00 +0000\nMessage-ID: <t2@x.test>\nReferences: <t1@x.test>\n\nbody two, longer than the others\n"),
+	appendTo("threads", "01-Dec-2026 03:00:00 +0000", "From: bob@x.test\nTo: amy@x.test\nCc: carl@x.test\nSubject: Fwd: Plans\nDate: Wed, 02 Dec 2026 10:00:00 +0000\nMessage-ID: <t3@x.test>\nReferences: <t1@x.test> <t2@x.test>\n\nb3\n"),
+	appendTo("threads", "01-Dec-2026 02:00:00 +0000", "From: dave@x.test\nTo: carl@x.test\nSubject: [list] Lunch\nMessage-ID: <t4@x.test>\n\nno date\n"),
+	appendTo("threads", "01-Dec-2026 05:00:00 +0000", "From: Erin <erin@x.test>\nTo: bob@x.test\nSubject: Re: Lunch\nDate: Sat, 05 Dec 2026 10:00:00 +0000\nMessage-ID: <t5@x.test>\nIn-Reply-To: <gone@x.test>\n\nb5\n"),
+	appendTo("threads", "01-Dec-2026 06:00:00 +0000", "From: alice@x.test\nTo: Yann <yann@x.test>\nSubject: unrelated\nDate: Fri, 04 Dec 2026 10:00:00 +0000\nMessage-ID: <t6@x.test>\n\nb6 body\n"),
+	appendTo("threads", "01-Dec-2026 07:00:00 +0000", "From: Frank <frank@x.test>\nTo: bob@x.test\nSubject: Plans\nDate: Sun, 06 Dec 2026 10:00:00 +0000\nMessage-ID: <t1@x.test>\n\nduplicate message-id\n"),
+	appendTo("threads", "01-Dec-2026 08:00:00 +0000", "From: gina@x.test\nTo: bob@x.test\nSubject: Re: unrelated\nDate: Mon, 07 Dec 2026 10:00:00 +0000\n\nno message-id\n"),
+	appendTo("threads", "01-Dec-2026 09:00:00 +0000", "From: hal@x.test\nTo: bob@x.test\nSubject: orphan\nDate: Tue, 08 Dec 2026 10:00:00 +0000\nMessage-ID: <t9@x.test>\nReferences: <lost@x.test>\n\nb9\n"),
+	appendTo("threads", "01-Dec-2026 10:00:00 +0000", "From: ian@x.test\nTo: bob@x.test\nSubject: other orphan\nDate: Wed, 09 Dec 2026 10:00:00 +0000\nMessage-ID: <t10@x.test>\nReferences: <lost@x.test>\n\nb10\n"),
+	appendTo("threads", "01-Dec-2026 11:00:00 +0000", "From: jo@x.test\nTo: bob@x.test\nSubject: [fwd: Lunch]\nDate: Thu, 10 Dec 2026 10:00:00 +0000\nMessage-ID: <t11@x.test>\n\nb11\n"),
+	`SELECT "threads"`,
+	`SORT (ARRIVAL) UTF-8 ALL`,
+	`SORT (REVERSE ARRIVAL) UTF-8 ALL`,
+	`SORT (DATE) UTF-8 ALL`,
+	`SORT (REVERSE DATE) UTF-8 ALL`,
+	`SORT (FROM) UTF-8 ALL`,
+	`SORT (TO) UTF-8 ALL`,
+	`SORT (CC) UTF-8 ALL`,
+	`SORT (SUBJECT) UTF-8 ALL`,
+	`SORT (SUBJECT REVERSE DATE) UTF-8 ALL`,
+	`SORT (SIZE) UTF-8 ALL`,
+	`SORT (DISPLAYFROM) UTF-8 ALL`,
+	`SORT (DISPLAYTO) UTF-8 ALL`,
+	`SORT (DATE) US-ASCII FROM bob`,
+	`UID SORT (REVERSE SUBJECT ARRIVAL) UTF-8 2:*`,
+	`SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL`,
+	`SORT RETURN (ALL) (ARRIVAL) UTF-8 ALL`,
+	`UID SORT RETURN (COUNT) (DATE) UTF-8 SUBJECT nothing`,
+	`SORT (BOGUS) UTF-8 ALL`,
+	`SORT (DATE) KOI8-R ALL`,
+	`THREAD REFERENCES UTF-8 ALL`,
+	`UID THREAD REFERENCES UTF-8 ALL`,
+	`THREAD REFERENCES UTF-8 2:3`,
+	`THREAD REFERENCES UTF-8 SUBJECT nothing`,
+	`THREAD ORDEREDSUBJECT UTF-8 ALL`,
+	`THREAD BOGUS UTF-8 ALL`,
+	`UNSELECT`,
+	`DELETE "threads"`,
+}
+
+// appendTo is an APPEND of msg (CRLF line ends) to folder with an INTERNALDATE.
+func appendTo(folder, date, msg string) string {
+	msg = strings.ReplaceAll(msg, "\n", "\r\n")
+	return fmt.Sprintf("APPEND %s () %q {%d}\r\n%s", folder, date, len(msg), msg)
 }
 
 // allowedIMAPDiffs are the differences from Dovecot the RFCs allow, by command; each says why.
@@ -210,6 +257,12 @@ var allowedIMAPDiffs = map[string]string{
 	// MODSEQ follows; Dovecot supports it.
 	`ENABLE CONDSTORE`:                 "CONDSTORE not advertised: ENABLE enables nothing",
 	`STORE 1 +FLAGS.SILENT (\Deleted)`: "Dovecot adds MODSEQ once CONDSTORE is enabled; multimail has no CONDSTORE",
+	// RFC 5256 §3: a server answers NO [BADCHARSET] for a charset it does not support;
+	// multimail supports UTF-8 and US-ASCII, Dovecot every charset iconv knows.
+	`SORT (DATE) KOI8-R ALL`: "SORT charsets are UTF-8 and US-ASCII (NO [BADCHARSET]); Dovecot converts any iconv knows",
+	// RFC 5256 §5: thread-data = "THREAD" [SP 1*thread-list]; Dovecot sends "* THREAD "
+	// (a trailing space) for an empty answer.
+	`THREAD REFERENCES UTF-8 SUBJECT nothing`: "an empty THREAD answer is \"* THREAD\" (RFC 5256 §5); Dovecot adds a trailing space",
 }
 
 // TestIMAPDifferentialDovecot runs the same scripted session against Dovecot (dovecot-imapd,

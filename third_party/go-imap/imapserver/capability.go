@@ -94,6 +94,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})
+		caps = append(caps, c.sortCaps(available)...) // multimail fork: sort.go
 
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()

@@ -216,6 +216,10 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	switch name {
 	case "ID": // multimail fork: RFC 2971, in any state
 		err = c.handleID(dec)
+	case "SORT", "UID SORT": // multimail fork: RFC 5256, sort.go
+		err = c.handleSort(tag, dec, numKind)
+	case "THREAD", "UID THREAD": // multimail fork: RFC 5256, sort.go
+		err = c.handleThread(dec, numKind)
 	case "NOOP", "CHECK":
 		err = c.handleNoop(dec)
 	case "LOGOUT":
@@ -479,7 +483,7 @@ func (c *Conn) poll(cmd string) error {
 
 	allowExpunge := true
 	switch cmd {
-	case "FETCH", "STORE", "SEARCH":
+	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD": // multimail fork: SORT, THREAD as SEARCH (RFC 3501 §7.4.1)
 		allowExpunge = false
 	}
 
