@@ -70,11 +70,15 @@ func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
 	}
 
 	if lit.Size() > appendLimit {
-		return &imap.Error{
+		tooBig := &imap.Error{
 			Type: imap.StatusResponseTypeNo,
 			Code: imap.ResponseCodeTooBig,
 			Text: fmt.Sprintf("Literals are limited to %v bytes for this command", appendLimit),
 		}
+		if nonSync { // multimail fork: literal.go
+			return c.discardNonSync(lit, lit.Size(), tooBig)
+		}
+		return tooBig
 	}
 	if err := c.acceptLiteral(lit.Size(), nonSync); err != nil {
 		return err

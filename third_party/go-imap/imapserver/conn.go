@@ -396,11 +396,15 @@ func (c *Conn) handleUnsubscribe(dec *imapwire.Decoder) error {
 
 func (c *Conn) checkBufferedLiteral(size int64, nonSync bool) error {
 	if size > 4096 {
-		return &imap.Error{
+		tooBig := &imap.Error{
 			Type: imap.StatusResponseTypeNo,
 			Code: imap.ResponseCodeTooBig,
 			Text: "Literals are limited to 4096 bytes for this command",
 		}
+		if nonSync { // multimail fork: literal.go
+			return c.discardNonSync(io.LimitReader(c.br, size), size, tooBig)
+		}
+		return tooBig
 	}
 
 	return c.acceptLiteral(size, nonSync)

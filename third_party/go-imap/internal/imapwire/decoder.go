@@ -603,6 +603,7 @@ func (dec *Decoder) LiteralReader() (lit *LiteralReader, nonSync, ok bool) {
 	if !dec.ExpectSpecial('}') || !dec.ExpectCRLF() {
 		return nil, false, false
 	}
+	dec.crlf = false // multimail fork: a literal's CRLF does not end the line (DiscardLine)
 	dec.literal = true
 	lit = &LiteralReader{
 		dec:  dec,
