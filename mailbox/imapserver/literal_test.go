@@ -21,7 +21,8 @@ func TestLiteralPlusRefusedIsDiscarded(t *testing.T) {
 	for _, tc := range []struct{ cmd, status string }{
 		{fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(hidden), hidden), "NO [TOOBIG]"},
 		{fmt.Sprintf("APPEND INBOX (\\Seen) {%d+}\r\n%s", len(hidden), hidden), "NO [TOOBIG]"},
-		{fmt.Sprintf("SELECT {%d+}\r\n%s", 5000, strings.Repeat(hidden, 5)[:5000]), "BAD"},
+		{fmt.Sprintf("SELECT {%d+}\r\n%s", 5000, strings.Repeat(hidden, 5)[:5000]), "NO [TOOBIG]"},
+		{fmt.Sprintf("LOGIN {%d+}\r\n%s {3+}\r\nh3 NOOP", 5000, strings.Repeat(hidden, 5)[:5000]), "NO [TOOBIG]"},
 	} {
 		u, st := c.do(tc.cmd)
 		if !strings.HasPrefix(st, tc.status) || len(u) != 0 {

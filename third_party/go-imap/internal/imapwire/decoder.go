@@ -577,8 +577,10 @@ func (dec *Decoder) Literal(ptr *string) bool {
 	}
 	if dec.CheckBufferedLiteralFunc != nil {
 		if err := dec.CheckBufferedLiteralFunc(lit.Size(), nonSync); err != nil {
-			lit.cancel()
-			return false
+			// multimail fork: the refusal is the decoder's error, and the literal stays
+			// open so that nothing after it is decoded as part of this command (the
+			// caller discarded it, or the client never sends it).
+			return dec.returnErr(err)
 		}
 	}
 	var sb strings.Builder
@@ -603,7 +605,6 @@ func (dec *Decoder) LiteralReader() (lit *LiteralReader, nonSync, ok bool) {
 	if !dec.ExpectSpecial('}') || !dec.ExpectCRLF() {
 		return nil, false, false
 	}
-	dec.crlf = false // multimail fork: a literal's CRLF does not end the line (DiscardLine)
 	dec.literal = true
 	lit = &LiteralReader{
 		dec:  dec,
