@@ -32,5 +32,6 @@
 // view.go (the selected folder's snapshot and its updates), selectcmd.go
 // (SELECT, EXAMINE, UNSELECT, IDLE, polling), fetch.go, store.go (STORE and
 // flags), search.go, sort.go (SORT), threads.go (THREAD), subject.go (RFC 5256 base
-// subject), copy.go (APPEND, COPY, MOVE, EXPUNGE), metrics.go.
+// subject), copy.go (APPEND, COPY, MOVE, EXPUNGE), multiappend.go (APPEND of one
+// message or several, RFC 3502), metrics.go.
 package imapserver

@@ -227,8 +227,31 @@ var diffSession = []string{
 	`THREAD REFERENCES UTF-8 SUBJECT nothing`,
 	`THREAD ORDEREDSUBJECT UTF-8 ALL`,
 	`THREAD BOGUS UTF-8 ALL`,
+	// MULTIAPPEND (RFC 3502): several messages in one APPEND, into the selected folder and
+	// another one; refused whole for a missing folder.
+	multiAppend("threads", "From: a@x.test\nSubject: multi one\n\n1\n", "From: b@x.test\nSubject: Re: multi one\n\n2\n"),
+	multiAppend("Archive", "Subject: a1\n\n1\n", "Subject: a2\n\n2\n", "Subject: a3\n\n3\n"),
+	multiAppend("nosuch", "Subject: n1\n\n1\n", "Subject: n2\n\n2\n"),
+	`STATUS Archive (MESSAGES)`,
+	`SORT (SUBJECT) UTF-8 SUBJECT multi`,
 	`UNSELECT`,
 	`DELETE "threads"`,
+}
+
+// multiAppend is one APPEND of several messages (RFC 3502), the first \Seen, the others
+// with a fixed INTERNALDATE.
+func multiAppend(folder string, msgs ...string) string {
+	cmd := "APPEND " + folder
+	for i, msg := range msgs {
+		msg = strings.ReplaceAll(msg, "\n", "\r\n")
+		if i == 0 {
+			cmd += " (\\Seen)"
+		} else {
+			cmd += ` "06-Dec-2026 10:00:00 +0000"`
+		}
+		cmd += fmt.Sprintf(" {%d}\r\n%s", len(msg), msg)
+	}
+	return cmd
 }
 
 // appendTo is an APPEND of msg (CRLF line ends) to folder with an INTERNALDATE.

@@ -14,6 +14,9 @@ import (
 const defaultAppendLimit = 100 * 1024 * 1024 // 100MiB
 
 func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
+	if sess, ok := c.multiAppend(); ok { // multimail fork: multiappend.go
+		return c.handleMultiAppend(tag, dec, sess)
+	}
 	var (
 		mailbox string
 		options imap.AppendOptions

@@ -94,7 +94,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})
-		caps = append(caps, c.sortCaps(available)...) // multimail fork: sort.go
+		caps = append(caps, c.forkCaps(available)...) // multimail fork: forkcaps.go
 
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()

@@ -68,19 +68,6 @@ type SessionThread interface {
 	Thread(kind NumKind, algorithm imap.ThreadAlgorithm, criteria *imap.SearchCriteria) ([]ThreadNode, error)
 }
 
-// sortCaps are the capabilities of this file that the session supports and the
-// server's options enable; availableCaps appends them after authentication.
-func (c *Conn) sortCaps(available imap.CapSet) []imap.Cap {
-	var caps []imap.Cap
-	if _, ok := c.session.(SessionSort); ok {
-		addAvailableCaps(&caps, available, []imap.Cap{imap.CapSort, imap.CapSortDisplay, imap.CapESort})
-	}
-	if _, ok := c.session.(SessionThread); ok {
-		addAvailableCaps(&caps, available, []imap.Cap{CapThreadOrderedSubject, CapThreadReferences})
-	}
-	return caps
-}
-
 // handleSort parses
 //
 //	sort = ["UID" SP] "SORT" [SP sort-return-opts] SP sort-criteria SP search-criteria
