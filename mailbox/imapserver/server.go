@@ -110,6 +110,7 @@ func capabilities() imap.CapSet {
 		imap.CapSpecialUse: {}, imap.CapID: {}, imap.CapLiteralPlus: {}, imap.CapMultiAppend: {},
 		imap.CapSort: {}, imap.CapSortDisplay: {}, imap.CapESort: {},
 		goimap.CapThreadOrderedSubject: {}, goimap.CapThreadReferences: {},
+		goimap.CapCompressDeflate: {},
 	}
 }
 

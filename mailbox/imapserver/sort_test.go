@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -184,6 +185,7 @@ func TestThread(t *testing.T) {
 type rawIMAP struct {
 	t    testing.TB
 	conn *tls.Conn
+	w    io.Writer // conn, or a compressing writer after COMPRESS
 	r    *bufio.Reader
 	n    int
 }
@@ -192,7 +194,7 @@ func dialRaw(t testing.TB, e *env) *rawIMAP {
 	conn, err := tls.Dial("tcp", e.imapsAddr, e.clientTLS)
 	must(t, err)
 	t.Cleanup(func() { conn.Close() })
-	c := &rawIMAP{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c := &rawIMAP{t: t, conn: conn, w: conn, r: bufio.NewReader(conn)}
 	c.line() // greeting
 	c.ok(fmt.Sprintf("LOGIN %q %q", testUser, testPassword))
 	return c
@@ -213,7 +215,7 @@ func (c *rawIMAP) do(cmd string) (untagged []string, status string) {
 	c.t.Helper()
 	c.n++
 	tag := fmt.Sprintf("r%d", c.n)
-	if _, err := fmt.Fprintf(c.conn, "%s %s\r\n", tag, cmd); err != nil {
+	if _, err := fmt.Fprintf(c.w, "%s %s\r\n", tag, cmd); err != nil {
 		c.t.Fatal(err)
 	}
 	for i := 0; i < 10000; i++ {

@@ -234,6 +234,7 @@ var diffSession = []string{
 	multiAppend("nosuch", "Subject: n1\n\n1\n", "Subject: n2\n\n2\n"),
 	`STATUS Archive (MESSAGES)`,
 	`SORT (SUBJECT) UTF-8 SUBJECT multi`,
+	`COMPRESS LZMA`,
 	`UNSELECT`,
 	`DELETE "threads"`,
 }
@@ -286,6 +287,8 @@ var allowedIMAPDiffs = map[string]string{
 	// RFC 5256 §5: thread-data = "THREAD" [SP 1*thread-list]; Dovecot sends "* THREAD "
 	// (a trailing space) for an empty answer.
 	`THREAD REFERENCES UTF-8 SUBJECT nothing`: "an empty THREAD answer is \"* THREAD\" (RFC 5256 §5); Dovecot adds a trailing space",
+	// RFC 4978 §3: BAD is "command unknown or invalid argument".
+	`COMPRESS LZMA`: "an unknown COMPRESS algorithm is BAD (RFC 4978 §3: invalid argument); Dovecot answers NO",
 }
 
 // TestIMAPDifferentialDovecot runs the same scripted session against Dovecot (dovecot-imapd,

@@ -46,6 +46,8 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	compressed bool // multimail fork: COMPRESS=DEFLATE is active (compress.go)
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -220,6 +222,9 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleSort(tag, dec, numKind)
 	case "THREAD", "UID THREAD": // multimail fork: RFC 5256, sort.go
 		err = c.handleThread(dec, numKind)
+	case "COMPRESS": // multimail fork: RFC 4978, compress.go
+		err = c.handleCompress(tag, dec)
+		sendOK = false
 	case "NOOP", "CHECK":
 		err = c.handleNoop(dec)
 	case "LOGOUT":

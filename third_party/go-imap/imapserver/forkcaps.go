@@ -2,7 +2,8 @@ package imapserver
 
 import "github.com/emersion/go-imap/v2"
 
-// forkCaps are the capabilities of multimail's fork (sort.go, multiappend.go)
+// forkCaps are the capabilities of multimail's fork (sort.go, multiappend.go,
+// compress.go)
 // that the session supports and the server's options enable; availableCaps
 // appends them after authentication.
 func (c *Conn) forkCaps(available imap.CapSet) []imap.Cap {
@@ -15,6 +16,9 @@ func (c *Conn) forkCaps(available imap.CapSet) []imap.Cap {
 	}
 	if _, ok := c.multiAppend(); ok {
 		caps = append(caps, imap.CapMultiAppend)
+	}
+	if !c.compressed {
+		addAvailableCaps(&caps, available, []imap.Cap{CapCompressDeflate})
 	}
 	return caps
 }
