@@ -303,3 +303,18 @@ func FuzzSortCommand(f *testing.F) {
 		c.ok("NOOP")
 	})
 }
+
+// TestEnvelopeRawDisplayNames: display names with encoded words reach ENVELOPE
+// as written in the header (as Dovecot sends them), quoted or not.
+func TestEnvelopeRawDisplayNames(t *testing.T) {
+	t.Parallel()
+	env := envelope([]byte("From: =?UTF-8?B?w6lsw6h2ZQ==?= <e@x.test>\r\nTo: \"=?ISO-8859-1?Q?Andr=E9?=\" <a@x.test>, Plain <p@x.test>, =?utf-8?q?Caf=C3=A9?= Owner <c@x.test>\r\n\r\n"))
+	var got []string
+	for _, a := range append(env.From, env.To...) {
+		got = append(got, a.Name)
+	}
+	want := []string{"=?UTF-8?B?w6lsw6h2ZQ==?=", "=?ISO-8859-1?Q?Andr=E9?=", "Plain", "=?utf-8?q?Caf=C3=A9?= Owner"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("names = %q, want %q", got, want)
+	}
+}

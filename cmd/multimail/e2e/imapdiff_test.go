@@ -235,6 +235,9 @@ var diffSession = []string{
 	`STATUS Archive (MESSAGES)`,
 	`SORT (SUBJECT) UTF-8 SUBJECT multi`,
 	`COMPRESS LZMA`,
+	// Display names with encoded words, quoted or not, pass through ENVELOPE as written.
+	appendTo("threads", "02-Dec-2026 01:00:00 +0000", "From: =?UTF-8?B?w6lsw6h2ZQ==?= <e@x.test>\nTo: \"=?ISO-8859-1?Q?Andr=E9?=\" <andre@p.test>, =?utf-8?q?Caf=C3=A9?= Owner <c@x.test>, \"Quoted \\\"Name\\\"\" <q@x.test>\nReply-To: \"=?utf-8?q?a?=\" <r@x.test>\nSubject: =?UTF-8?Q?encoded?=\n\nb\n"),
+	`FETCH * ENVELOPE`,
 	`UNSELECT`,
 	`DELETE "threads"`,
 }
