@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"multimail.dev/multimail/mailbox"
 )
 
 // TestLiteralPlusRefusedIsDiscarded: a non-synchronising literal (LITERAL+,
@@ -57,5 +59,32 @@ func TestLiteralPlusTooLargeToDiscard(t *testing.T) {
 	}
 	if l, err := c.r.ReadString('\n'); err == nil {
 		t.Fatalf("connection still open: %q", l)
+	}
+}
+
+// TestBinary: BINARY parts are decoded, a partial one names its origin, an
+// unknown transfer encoding is NO [UNKNOWN-CTE], and APPEND takes literal8.
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.deliver(t, "INBOX", "Subject: b\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n--x\r\nContent-Transfer-Encoding: x-odd\r\n\r\nodd\r\n--x--\r\n", mailbox.DeliverOptions{})
+	c := dialRaw(t, e)
+	c.ok("SELECT INBOX")
+	for _, tc := range []struct{ cmd, want, status string }{
+		{"FETCH 1 BINARY.SIZE[1]", "* 1 FETCH (UID 1 BINARY.SIZE[1] 11)", "OK"},
+		{"FETCH 1 BINARY.PEEK[1]<6.5>", "* 1 FETCH (UID 1 BINARY[1]<6> ~{5}", "OK"},
+		{"FETCH 1 BINARY.PEEK[2]", "", "NO [UNKNOWN-CTE]"},
+	} {
+		u, st := c.do(tc.cmd)
+		if !strings.HasPrefix(st, tc.status) || (tc.want != "" && (len(u) == 0 || u[0] != tc.want)) {
+			t.Errorf("%s = %q %s; want %q %s", tc.cmd, u, st, tc.want, tc.status)
+		}
+	}
+	msg := "Subject: nul\r\n\r\na\x00b\r\n"
+	if _, st := c.do(fmt.Sprintf("APPEND INBOX ~{%d+}\r\n%s", len(msg), msg)); !strings.HasPrefix(st, "OK [APPENDUID ") {
+		t.Fatalf("APPEND literal8 = %s", st)
+	}
+	if u, _ := c.do("FETCH 2 BINARY.SIZE[1]"); len(u) != 1 || u[0] != "* 2 FETCH (UID 2 BINARY.SIZE[1] 5)" {
+		t.Errorf("BINARY.SIZE of the appended part = %q", u)
 	}
 }

@@ -238,6 +238,17 @@ var diffSession = []string{
 	// Display names with encoded words, quoted or not, pass through ENVELOPE as written.
 	appendTo("threads", "02-Dec-2026 01:00:00 +0000", "From: =?UTF-8?B?w6lsw6h2ZQ==?= <e@x.test>\nTo: \"=?ISO-8859-1?Q?Andr=E9?=\" <andre@p.test>, =?utf-8?q?Caf=C3=A9?= Owner <c@x.test>, \"Quoted \\\"Name\\\"\" <q@x.test>\nReply-To: \"=?utf-8?q?a?=\" <r@x.test>\nSubject: =?UTF-8?Q?encoded?=\n\nb\n"),
 	`FETCH * ENVELOPE`,
+	// BINARY (RFC 3516): decoded parts and their sizes, unknown encodings, literal8 APPEND.
+	appendTo("threads", "02-Dec-2026 02:00:00 +0000", "From: bin@x.test\nSubject: binary parts\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"bb\"\n\n--bb\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\ncaf=C3=A9 and a soft=\n break\n--bb\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQFBgcICf8=\n--bb\nContent-Type: text/plain\nContent-Transfer-Encoding: x-unknown\n\nodd\n--bb\nContent-Type: text/plain\n\nplain 7bit\n--bb--\n"),
+	`FETCH * BINARY.PEEK[1]`,
+	`FETCH * BINARY.PEEK[2]`,
+	`FETCH * BINARY.SIZE[1]`,
+	`FETCH * BINARY.SIZE[2]`,
+	`FETCH * BINARY.SIZE[4]`,
+	`FETCH * BINARY.PEEK[4]`,
+	`FETCH * BINARY.PEEK[1]<2.5>`,
+	`FETCH * BINARY.PEEK[3]`,
+	`FETCH * BINARY.SIZE[3]`,
 	`UNSELECT`,
 	`DELETE "threads"`,
 }
@@ -292,6 +303,13 @@ var allowedIMAPDiffs = map[string]string{
 	`THREAD REFERENCES UTF-8 SUBJECT nothing`: "an empty THREAD answer is \"* THREAD\" (RFC 5256 §5); Dovecot adds a trailing space",
 	// RFC 4978 §3: BAD is "command unknown or invalid argument".
 	`COMPRESS LZMA`: "an unknown COMPRESS algorithm is BAD (RFC 4978 §3: invalid argument); Dovecot answers NO",
+	// RFC 3516 §4.3: UNKNOWN-CTE is about the part fetched; Dovecot 2.3 refuses BINARY.SIZE of
+	// every part of a message that has one part in an unknown encoding.
+	`FETCH * BINARY.SIZE[1]`: "BINARY.SIZE of a decodable part of a message with another part in an unknown encoding: answered; Dovecot NO [UNKNOWN-CTE]",
+	`FETCH * BINARY.SIZE[2]`: "BINARY.SIZE of a decodable part of a message with another part in an unknown encoding: answered; Dovecot NO [UNKNOWN-CTE]",
+	`FETCH * BINARY.SIZE[4]`: "BINARY.SIZE of a decodable part of a message with another part in an unknown encoding: answered; Dovecot NO [UNKNOWN-CTE]",
+	// RFC 3516 §4.2: BINARY's value is nstring or literal8; multimail always sends literal8.
+	`FETCH * BINARY.PEEK[4]`: "BINARY of a 7-bit part as literal8 (~{n}); Dovecot sends a quoted string (RFC 3516 allows both)",
 }
 
 // TestIMAPDifferentialDovecot runs the same scripted session against Dovecot (dovecot-imapd,
