@@ -3,7 +3,10 @@ package imapserver
 // multimail fork: COMPRESS=DEFLATE (RFC 4978). After "tag OK", both directions
 // of the connection are a raw DEFLATE stream (RFC 1951, no zlib header); every
 // flush of the response writer ends with a sync flush so that the client can
-// decode each response as it arrives.
+// decode each response as it arrives. The reader is klauspost/compress's, which
+// hands out data at the end of every block: clients such as mbsync end each
+// command with a partial flush (an empty fixed-Huffman block), after which
+// compress/flate's reader would wait for more input.
 
 import (
 	"bytes"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
+	kflate "github.com/klauspost/compress/flate"
 )
 
 // CapCompressDeflate is the COMPRESS=DEFLATE capability (RFC 4978).
@@ -57,7 +61,7 @@ func (c *Conn) handleCompress(tag string, dec *imapwire.Decoder) error {
 	rw := c.server.options.wrapReadWriter(struct {
 		io.Reader
 		io.Writer
-	}{flate.NewReader(io.MultiReader(&buf, c.conn)), syncFlushWriter{fw}})
+	}{kflate.NewReaderOpts(io.MultiReader(&buf, c.conn), kflate.WithPartialBlock()), syncFlushWriter{fw}})
 	c.br.Reset(rw)
 	c.bw.Reset(rw)
 	c.compressed = true
