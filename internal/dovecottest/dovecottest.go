@@ -2,7 +2,7 @@
 // server for differential tests and the IMAP stress comparison: one throwaway instance per
 // call, listening on 127.0.0.1 on a free port, with its own base_dir, a maildir store in a
 // temporary directory, plaintext LOGIN without TLS (ssl = no) and a static password for every
-// user. Without the dovecot binary the caller is skipped, or failed under
+// user, and COMPRESS=DEFLATE (imap_zlib). Without the dovecot binary the caller is skipped, or failed under
 // MULTIMAIL_INTEROP=1 (internal/interoptest).
 //
 // Its folders mirror a multimail mailbox's: INBOX, Sent, Drafts, Archive, Trash and Junk, with
@@ -119,6 +119,11 @@ service imap-login {
 }
 service anvil {
   chroot =
+}
+# COMPRESS=DEFLATE (RFC 4978), which multimail advertises too.
+mail_plugins = zlib
+protocol imap {
+  mail_plugins = $mail_plugins imap_zlib
 }
 service stats {
   inet_listener http {

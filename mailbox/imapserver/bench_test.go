@@ -178,3 +178,71 @@ type noSyncFile struct{ vfs.File }
 func (noSyncFile) Sync() error                { return nil }
 func (noSyncFile) SyncData() error            { return nil }
 func (noSyncFile) SyncTo(int64) (bool, error) { return true, nil }
+
+// benchThreadEnv is benchEnv over n messages in conversations of 10: each
+// replies to the one before it (References: the root and the parent), with
+// "Re: " subjects, Date headers spread over 100 days out of arrival order.
+func benchThreadEnv(b *testing.B, n int) *imapclient.Client {
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: quietPebble{}, FS: noSyncFS{vfs.Default}})
+	must(b, err)
+	b.Cleanup(func() { db.Close() })
+	store, err := mailbox.OpenPebble(db, mailbox.Options{})
+	must(b, err)
+	e := newEnvStore(b, store, nil)
+	ctx := context.Background()
+	base := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i++ {
+		root, parent := i-i%10, i-1
+		var refs, re string
+		if i%10 != 0 {
+			refs = fmt.Sprintf("References: <t%d@example.org> <t%d@example.org>\r\n", root, parent)
+			re = "Re: "
+		}
+		date := base.Add(time.Duration((i*7919)%(100*24)) * time.Hour).Format(time.RFC1123Z)
+		raw := fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: agent@example.com\r\nSubject: %sTopic %d\r\n"+
+			"Message-ID: <t%d@example.org>\r\n%sDate: %s\r\n\r\nbody %d\r\n", i%97, i%97, re, root, i, refs, date, i)
+		if _, err := store.Deliver(ctx, testUser, "INBOX", []byte(raw), mailbox.DeliverOptions{InternalDate: base.Add(time.Duration(i) * time.Minute)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := e.login(b, nil)
+	_, err = c.Select("INBOX", nil).Wait()
+	must(b, err)
+	return c
+}
+
+// BenchmarkSortDate10k: SORT (DATE) UTF-8 ALL over 10,000 messages.
+func BenchmarkSortDate10k(b *testing.B) {
+	c := benchThreadEnv(b, 10_000)
+	opts := &imapclient.SortOptions{SearchCriteria: &imap.SearchCriteria{}, SortCriteria: []imapclient.SortCriterion{{Key: imapclient.SortKeyDate}}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		nums, err := c.Sort(opts).Wait()
+		if err != nil || len(nums) != 10_000 {
+			b.Fatalf("SORT: %d, %v", len(nums), err)
+		}
+	}
+	reportMs(b)
+}
+
+// BenchmarkThreadReferences10k: THREAD REFERENCES UTF-8 ALL over 10,000
+// messages in 1,000 conversations. The first THREAD of a session reads every
+// message's header (logged); later ones use the session's cache (timed).
+func BenchmarkThreadReferences10k(b *testing.B) {
+	c := benchThreadEnv(b, 10_000)
+	opts := &imapclient.ThreadOptions{Algorithm: imap.ThreadReferences, SearchCriteria: &imap.SearchCriteria{}}
+	thread := func() {
+		threads, err := c.Thread(opts).Wait()
+		if err != nil || len(threads) != 1_000 {
+			b.Fatalf("THREAD: %d threads, %v", len(threads), err)
+		}
+	}
+	start := time.Now()
+	thread()
+	b.Logf("first THREAD REFERENCES (headers read from the store): %v", time.Since(start).Round(time.Millisecond))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		thread()
+	}
+	reportMs(b)
+}

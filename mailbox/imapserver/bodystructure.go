@@ -57,10 +57,58 @@ func envelope(raw []byte) *imap.Envelope {
 		if v := h.Get(f.key); strings.Contains(v, ":") {
 			if l, ok := groupAddressList(v); ok {
 				*f.l = l
+				continue
 			}
 		}
+		rawDisplayNames(h.Get(f.key), *f.l)
 	}
 	return cleanEnvelope(env)
+}
+
+// rawDisplayNames puts back the display names with encoded words as they
+// stand in the header (RFC 9051 §7.5.2 asks for the header's text; Dovecot
+// does so), instead of decoded and encoded again. Only where every address of
+// v was parsed, so that list matches v's addresses one for one, and only ASCII
+// names (8-bit names go out encoded).
+func rawDisplayNames(v string, list []imap.Address) {
+	segs := splitTopLevel(unfold(v), ',')
+	if len(segs) != len(list) {
+		return
+	}
+	for i, seg := range segs {
+		if name, ok := rawPhrase(seg); ok && strings.Contains(name, "=?") && isASCII(name) {
+			list[i].Name = name
+		}
+	}
+}
+
+// rawPhrase is the display name before "<" in one address, unquoted.
+func rawPhrase(seg string) (string, bool) {
+	i := strings.LastIndexByte(seg, '<')
+	if i < 0 {
+		return "", false
+	}
+	p := strings.TrimSpace(seg[:i])
+	if len(p) >= 2 && p[0] == '"' && p[len(p)-1] == '"' {
+		var b strings.Builder
+		for j := 1; j < len(p)-1; j++ {
+			if p[j] == '\\' && j+1 < len(p)-1 {
+				j++
+			}
+			b.WriteByte(p[j])
+		}
+		p = b.String()
+	}
+	return p, p != ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 || s[i] < 0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 // unfold joins a folded header value onto one line.

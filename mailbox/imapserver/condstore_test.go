@@ -1,81 +1,21 @@
 package imapserver
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"multimail.dev/multimail/mailbox"
 )
 
-// rawIMAP is a line-level IMAP client for what go-imap's client cannot say (QRESYNC
-// parameters, VANISHED): it sends one command and collects the untagged lines until the
-// tagged one. Responses with literals are not expected here.
-type rawIMAP struct {
-	t     testing.TB
-	conn  *tls.Conn
-	r     *bufio.Reader
-	n     int
-	bytes int // bytes read, for the cost measurement
-}
-
 func (e *env) raw(t testing.TB) *rawIMAP {
 	t.Helper()
-	conn, err := tls.Dial("tcp", e.imapsAddr, e.clientTLS)
-	must(t, err)
-	t.Cleanup(func() { conn.Close() })
-	c := &rawIMAP{t: t, conn: conn, r: bufio.NewReader(conn)}
-	c.line() // greeting
-	c.ok(fmt.Sprintf("LOGIN %q %q", testUser, testPassword))
-	return c
-}
-
-func (c *rawIMAP) line() string {
-	c.t.Helper()
-	must(c.t, c.conn.SetReadDeadline(time.Now().Add(30*time.Second)))
-	l, err := c.r.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (after %q)", err, l)
-	}
-	c.bytes += len(l)
-	return strings.TrimRight(l, "\r\n")
-}
-
-// do sends cmd and returns the untagged lines and the tagged status line (without tag).
-func (c *rawIMAP) do(cmd string) (untagged []string, status string) {
-	c.t.Helper()
-	c.n++
-	tag := "t" + strconv.Itoa(c.n)
-	if _, err := fmt.Fprintf(c.conn, "%s %s\r\n", tag, cmd); err != nil {
-		c.t.Fatal(err)
-	}
-	for i := 0; i < 1_000_000; i++ {
-		l := c.line()
-		if rest, ok := strings.CutPrefix(l, tag+" "); ok {
-			return untagged, rest
-		}
-		untagged = append(untagged, l)
-	}
-	c.t.Fatalf("%s: no tagged answer", cmd)
-	return nil, ""
-}
-
-// ok runs cmd and fails unless it ends in OK.
-func (c *rawIMAP) ok(cmd string) []string {
-	c.t.Helper()
-	u, st := c.do(cmd)
-	if !strings.HasPrefix(st, "OK") {
-		c.t.Fatalf("%s: %s (untagged %q)", cmd, st, u)
-	}
-	return u
+	return dialRaw(t, e)
 }
 
 var (
@@ -227,7 +167,7 @@ func TestCondStoreSession(t *testing.T) {
 		t.Errorf("SEARCH MODSEQ: %q", s)
 	}
 	s = c.ok(fmt.Sprintf("UID SEARCH RETURN (ALL) MODSEQ %d", m0+1))
-	if len(s) != 1 || !regexp.MustCompile(`^\* ESEARCH \(TAG "t\d+"\) UID ALL 1 MODSEQ \d+$`).MatchString(s[0]) {
+	if len(s) != 1 || !regexp.MustCompile(`^\* ESEARCH \(TAG "r\d+"\) UID ALL 1 MODSEQ \d+$`).MatchString(s[0]) {
 		t.Errorf("ESEARCH MODSEQ: %q", s)
 	}
 

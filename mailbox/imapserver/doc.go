@@ -37,6 +37,8 @@
 // namespace), folders.go (LIST, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE),
 // view.go (the selected folder's snapshot and its updates), selectcmd.go
 // (SELECT, EXAMINE, UNSELECT, IDLE, polling), fetch.go, store.go (STORE and
-// flags), search.go, copy.go (APPEND, COPY, MOVE, EXPUNGE), condstore.go
-// (MODSEQ, VANISHED, the QRESYNC resync), metrics.go.
+// flags), search.go, sort.go (SORT), threads.go (THREAD), subject.go (RFC 5256 base
+// subject), copy.go (APPEND, COPY, MOVE, EXPUNGE), multiappend.go (APPEND of one
+// message or several, RFC 3502), condstore.go (MODSEQ, VANISHED, the QRESYNC resync),
+// metrics.go.
 package imapserver

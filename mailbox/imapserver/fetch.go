@@ -1,12 +1,15 @@
 package imapserver
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"math"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	goimap "github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
 
 	"multimail.dev/multimail/mailbox"
 )
@@ -149,6 +152,9 @@ func writeParsed(rw *goimap.FetchResponseWriter, raw []byte, o *imap.FetchOption
 
 // writeSections writes the BODY[...] and BINARY[...] items.
 func writeSections(rw *goimap.FetchResponseWriter, raw []byte, o *imap.FetchOptions) error {
+	if err := checkCTE(raw, o); err != nil {
+		return err
+	}
 	for _, bs := range o.BodySection {
 		b := bodySection(raw, bs)
 		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(b))), b); err != nil {
@@ -219,4 +225,40 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 	}
 	end := min(p.Offset+p.Size, int64(len(b)))
 	return b[p.Offset:end]
+}
+
+// checkCTE refuses BINARY of a part whose Content-Transfer-Encoding the
+// server cannot decode: NO [UNKNOWN-CTE] (RFC 3516 §4.3), not an empty part.
+func checkCTE(raw []byte, o *imap.FetchOptions) error {
+	var parts [][]int
+	for _, bs := range o.BinarySection {
+		parts = append(parts, bs.Part)
+	}
+	for _, bs := range o.BinarySectionSize {
+		parts = append(parts, bs.Part)
+	}
+	for _, part := range parts {
+		if !knownCTE(raw, part) {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "UNKNOWN-CTE", Text: "Unknown Content-Transfer-Encoding"}
+		}
+	}
+	return nil
+}
+
+// knownCTE reports whether the part's Content-Transfer-Encoding is one
+// go-message decodes (RFC 2045 §6.1).
+func knownCTE(raw []byte, part []int) bool {
+	head, _ := splitMessage(raw)
+	if len(part) > 0 {
+		head = goimap.ExtractBodySection(bytes.NewReader(raw), &imap.FetchItemBodySection{Part: part, Specifier: imap.PartSpecifierMIME})
+	}
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		return true
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
+	case "", "7bit", "8bit", "binary", "quoted-printable", "base64":
+		return true
+	}
+	return false
 }

@@ -22,12 +22,37 @@ import (
 // the summary lacks, BODY and TEXT read the raw message.
 func (sess *session) Search(kind goimap.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (*imap.SearchData, error) {
 	sess.count("SEARCH")
+	matches, err := sess.matches(c, false)
+	if err != nil {
+		return nil, err
+	}
+	uids := make([]imap.UID, len(matches))
+	nums := make([]uint32, len(matches))
+	var modSeq uint64 // the highest of the matches, for SEARCH MODSEQ (RFC 7162 §3.1.5)
+	for i, m := range matches {
+		uids[i], nums[i] = m.uid, m.seq
+		if m.e != nil {
+			modSeq = max(modSeq, m.e.ModSeq)
+		}
+	}
+	if o.ReturnSave {
+		sess.view.searchRes = uidSet(uids)
+	}
+	d := searchData(kind, uids, nums)
+	d.ModSeq = modSeq
+	return d, nil
+}
+
+// matches returns the view's messages that match c, in sequence order. With
+// summary, every match carries its summary (SORT and THREAD read it), else
+// only when the criteria need it.
+func (sess *session) matches(c *imap.SearchCriteria, summary bool) ([]*candidate, error) {
 	v := sess.view
 	sess.staticCriteria(c)
 	var emails []mailbox.Email
-	if needsSummary(c) {
+	if summary || needsSummary(c) {
 		list := sess.store.List
-		if !needsMoreThanFlags(c) {
+		if !summary && !needsMoreThanFlags(c) {
 			list = sess.listFlags
 		}
 		var err error
@@ -35,9 +60,7 @@ func (sess *session) Search(kind goimap.NumKind, c *imap.SearchCriteria, o *imap
 			return nil, toIMAP(err)
 		}
 	}
-	var uids []imap.UID
-	var nums []uint32
-	var modSeq uint64 // the highest of the matches, for SEARCH MODSEQ (RFC 7162 §3.1.5)
+	var out []*candidate
 	j := 0
 	for i, en := range v.entries {
 		m := &candidate{seq: uint32(i) + 1, uid: en.uid, sess: sess}
@@ -50,21 +73,12 @@ func (sess *session) Search(kind goimap.NumKind, c *imap.SearchCriteria, o *imap
 			}
 			m.e = &emails[j]
 		}
-		if !m.match(c) {
-			continue
-		}
-		uids = append(uids, en.uid)
-		nums = append(nums, m.seq)
-		if m.e != nil {
-			modSeq = max(modSeq, m.e.ModSeq)
+		if m.match(c) {
+			m.raw, m.read = nil, false // keep no message bodies beyond the match
+			out = append(out, m)
 		}
 	}
-	if o.ReturnSave {
-		v.searchRes = uidSet(uids)
-	}
-	d := searchData(kind, uids, nums)
-	d.ModSeq = modSeq
-	return d, nil
+	return out, nil
 }
 
 func searchData(kind goimap.NumKind, uids []imap.UID, seqs []uint32) *imap.SearchData {

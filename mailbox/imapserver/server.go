@@ -98,17 +98,20 @@ type Server struct {
 
 // capabilities are what the server advertises beyond what go-imap adds by
 // itself (STARTTLS, AUTH=PLAIN/LOGINDISABLED, IDLE, UNSELECT, ENABLE, SASL-IR,
-// LITERAL-, APPENDLIMIT=n). Not LITERAL+: go-imap refuses an APPEND over the
-// limit before reading its literal, which is right for a synchronising
-// literal but leaves a non-synchronising one to be read as commands.
+// LITERAL-, APPENDLIMIT=n). LITERAL+: the fork reads and discards a refused
+// non-synchronising literal (an APPEND over the limit) before answering NO
+// [TOOBIG], so its bytes are never read as commands.
 func capabilities() imap.CapSet {
 	return imap.CapSet{
 		imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
 		imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {},
 		imap.CapSearchRes: {}, imap.CapListExtended: {}, imap.CapListStatus: {},
 		imap.CapMove: {}, imap.CapStatusSize: {}, imap.CapChildren: {},
-		imap.CapSpecialUse: {}, imap.CapID: {},
-		imap.CapCondStore: {}, imap.CapQResync: {},
+		imap.CapSpecialUse: {}, imap.CapID: {}, imap.CapLiteralPlus: {}, imap.CapMultiAppend: {}, imap.CapBinary: {},
+		imap.CapSort: {}, imap.CapSortDisplay: {}, imap.CapESort: {},
+		goimap.CapThreadOrderedSubject: {}, goimap.CapThreadReferences: {},
+		goimap.CapCompressDeflate: {},
+		imap.CapCondStore:         {}, imap.CapQResync: {},
 	}
 }
 

@@ -33,6 +33,8 @@ type session struct {
 	// waiting for Idle when the connection fails, so Close may run while
 	// Idle still does: Close cancels ctx, then waits here.
 	idling sync.Mutex
+
+	refsCache map[string]msgRefs // THREAD=REFERENCES: headers read, by email ID (threads.go)
 }
 
 var (

@@ -188,6 +188,91 @@ var diffSession = []string{
 	`DELETE "a"`,
 	`DELETE "INBOX"`,
 	`LIST "" "*"`,
+	// SORT, THREAD and ESORT (RFC 5256, 5957, 5267) over a folder of their own.
+	`CREATE "threads"`,
+	appendTo("threads", "01-Dec-2026 01:00:00 +0000", "From: Alice A <alice@x.test>\nTo: bob@x.test\nCc: Zed <zed@x.test>\nSubject: Plans\nDate: Tue, 01 Dec 2026 10:00:00 +0000\nMessage-ID: <t1@x.test>\n\nbody one\n"),
+	appendTo("threads", "01-Dec-2026 04:00:00 +0000", "From: carol@x.test\nTo: zed@x.test\nSubject: Re: Plans\nDate: Thu, 03 Dec 2026 10:00:00 +0000\nMessage-ID: <t2@x.test>\nReferences: <t1@x.test>\n\nbody two, longer than the others\n"),
+	appendTo("threads", "01-Dec-2026 03:00:00 +0000", "From: bob@x.test\nTo: amy@x.test\nCc: carl@x.test\nSubject: Fwd: Plans\nDate: Wed, 02 Dec 2026 10:00:00 +0000\nMessage-ID: <t3@x.test>\nReferences: <t1@x.test> <t2@x.test>\n\nb3\n"),
+	appendTo("threads", "01-Dec-2026 02:00:00 +0000", "From: dave@x.test\nTo: carl@x.test\nSubject: [list] Lunch\nMessage-ID: <t4@x.test>\n\nno date\n"),
+	appendTo("threads", "01-Dec-2026 05:00:00 +0000", "From: Erin <erin@x.test>\nTo: bob@x.test\nSubject: Re: Lunch\nDate: Sat, 05 Dec 2026 10:00:00 +0000\nMessage-ID: <t5@x.test>\nIn-Reply-To: <gone@x.test>\n\nb5\n"),
+	appendTo("threads", "01-Dec-2026 06:00:00 +0000", "From: alice@x.test\nTo: Yann <yann@x.test>\nSubject: unrelated\nDate: Fri, 04 Dec 2026 10:00:00 +0000\nMessage-ID: <t6@x.test>\n\nb6 body\n"),
+	appendTo("threads", "01-Dec-2026 07:00:00 +0000", "From: Frank <frank@x.test>\nTo: bob@x.test\nSubject: Plans\nDate: Sun, 06 Dec 2026 10:00:00 +0000\nMessage-ID: <t1@x.test>\n\nduplicate message-id\n"),
+	appendTo("threads", "01-Dec-2026 08:00:00 +0000", "From: gina@x.test\nTo: bob@x.test\nSubject: Re: unrelated\nDate: Mon, 07 Dec 2026 10:00:00 +0000\n\nno message-id\n"),
+	appendTo("threads", "01-Dec-2026 09:00:00 +0000", "From: hal@x.test\nTo: bob@x.test\nSubject: orphan\nDate: Tue, 08 Dec 2026 10:00:00 +0000\nMessage-ID: <t9@x.test>\nReferences: <lost@x.test>\n\nb9\n"),
+	appendTo("threads", "01-Dec-2026 10:00:00 +0000", "From: ian@x.test\nTo: bob@x.test\nSubject: other orphan\nDate: Wed, 09 Dec 2026 10:00:00 +0000\nMessage-ID: <t10@x.test>\nReferences: <lost@x.test>\n\nb10\n"),
+	appendTo("threads", "01-Dec-2026 11:00:00 +0000", "From: jo@x.test\nTo: bob@x.test\nSubject: [fwd: Lunch]\nDate: Thu, 10 Dec 2026 10:00:00 +0000\nMessage-ID: <t11@x.test>\n\nb11\n"),
+	`SELECT "threads"`,
+	`SORT (ARRIVAL) UTF-8 ALL`,
+	`SORT (REVERSE ARRIVAL) UTF-8 ALL`,
+	`SORT (DATE) UTF-8 ALL`,
+	`SORT (REVERSE DATE) UTF-8 ALL`,
+	`SORT (FROM) UTF-8 ALL`,
+	`SORT (TO) UTF-8 ALL`,
+	`SORT (CC) UTF-8 ALL`,
+	`SORT (SUBJECT) UTF-8 ALL`,
+	`SORT (SUBJECT REVERSE DATE) UTF-8 ALL`,
+	`SORT (SIZE) UTF-8 ALL`,
+	`SORT (DISPLAYFROM) UTF-8 ALL`,
+	`SORT (DISPLAYTO) UTF-8 ALL`,
+	`SORT (DATE) US-ASCII FROM bob`,
+	`UID SORT (REVERSE SUBJECT ARRIVAL) UTF-8 2:*`,
+	`SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL`,
+	`SORT RETURN (ALL) (ARRIVAL) UTF-8 ALL`,
+	`UID SORT RETURN (COUNT) (DATE) UTF-8 SUBJECT nothing`,
+	`SORT (BOGUS) UTF-8 ALL`,
+	`SORT (DATE) KOI8-R ALL`,
+	`THREAD REFERENCES UTF-8 ALL`,
+	`UID THREAD REFERENCES UTF-8 ALL`,
+	`THREAD REFERENCES UTF-8 2:3`,
+	`THREAD REFERENCES UTF-8 SUBJECT nothing`,
+	`THREAD ORDEREDSUBJECT UTF-8 ALL`,
+	`THREAD BOGUS UTF-8 ALL`,
+	// MULTIAPPEND (RFC 3502): several messages in one APPEND, into the selected folder and
+	// another one; refused whole for a missing folder.
+	multiAppend("threads", "From: a@x.test\nSubject: multi one\n\n1\n", "From: b@x.test\nSubject: Re: multi one\n\n2\n"),
+	multiAppend("Archive", "Subject: a1\n\n1\n", "Subject: a2\n\n2\n", "Subject: a3\n\n3\n"),
+	multiAppend("nosuch", "Subject: n1\n\n1\n", "Subject: n2\n\n2\n"),
+	`STATUS Archive (MESSAGES)`,
+	`SORT (SUBJECT) UTF-8 SUBJECT multi`,
+	`COMPRESS LZMA`,
+	// Display names with encoded words, quoted or not, pass through ENVELOPE as written.
+	appendTo("threads", "02-Dec-2026 01:00:00 +0000", "From: =?UTF-8?B?w6lsw6h2ZQ==?= <e@x.test>\nTo: \"=?ISO-8859-1?Q?Andr=E9?=\" <andre@p.test>, =?utf-8?q?Caf=C3=A9?= Owner <c@x.test>, \"Quoted \\\"Name\\\"\" <q@x.test>\nReply-To: \"=?utf-8?q?a?=\" <r@x.test>\nSubject: =?UTF-8?Q?encoded?=\n\nb\n"),
+	`FETCH * ENVELOPE`,
+	// BINARY (RFC 3516): decoded parts and their sizes, unknown encodings, literal8 APPEND.
+	appendTo("threads", "02-Dec-2026 02:00:00 +0000", "From: bin@x.test\nSubject: binary parts\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"bb\"\n\n--bb\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\ncaf=C3=A9 and a soft=\n break\n--bb\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQFBgcICf8=\n--bb\nContent-Type: text/plain\nContent-Transfer-Encoding: x-unknown\n\nodd\n--bb\nContent-Type: text/plain\n\nplain 7bit\n--bb--\n"),
+	`FETCH * BINARY.PEEK[1]`,
+	`FETCH * BINARY.PEEK[2]`,
+	`FETCH * BINARY.SIZE[1]`,
+	`FETCH * BINARY.SIZE[2]`,
+	`FETCH * BINARY.SIZE[4]`,
+	`FETCH * BINARY.PEEK[4]`,
+	`FETCH * BINARY.PEEK[1]<2.5>`,
+	`FETCH * BINARY.PEEK[3]`,
+	`FETCH * BINARY.SIZE[3]`,
+	`UNSELECT`,
+	`DELETE "threads"`,
+}
+
+// multiAppend is one APPEND of several messages (RFC 3502), the first \Seen, the others
+// with a fixed INTERNALDATE.
+func multiAppend(folder string, msgs ...string) string {
+	cmd := "APPEND " + folder
+	for i, msg := range msgs {
+		msg = strings.ReplaceAll(msg, "\n", "\r\n")
+		if i == 0 {
+			cmd += " (\\Seen)"
+		} else {
+			cmd += ` "06-Dec-2026 10:00:00 +0000"`
+		}
+		cmd += fmt.Sprintf(" {%d}\r\n%s", len(msg), msg)
+	}
+	return cmd
+}
+
+// appendTo is an APPEND of msg (CRLF line ends) to folder with an INTERNALDATE.
+func appendTo(folder, date, msg string) string {
+	msg = strings.ReplaceAll(msg, "\n", "\r\n")
+	return fmt.Sprintf("APPEND %s () %q {%d}\r\n%s", folder, date, len(msg), msg)
 }
 
 // allowedIMAPDiffs are the differences from Dovecot the RFCs allow, by command; each says why.
@@ -206,6 +291,21 @@ var allowedIMAPDiffs = map[string]string{
 	// RFC 3501 §6.4.4 defines SENTBEFORE on the Date: header; for a message without one
 	// Dovecot falls back to a date before any other, multimail does not match it.
 	`SEARCH SENTBEFORE 3-Dec-2026`: "a message without Date: matches no SENT* key; Dovecot takes it as older than any date",
+	// RFC 5256 §3: a server answers NO [BADCHARSET] for a charset it does not support;
+	// multimail supports UTF-8 and US-ASCII, Dovecot every charset iconv knows.
+	`SORT (DATE) KOI8-R ALL`: "SORT charsets are UTF-8 and US-ASCII (NO [BADCHARSET]); Dovecot converts any iconv knows",
+	// RFC 5256 §5: thread-data = "THREAD" [SP 1*thread-list]; Dovecot sends "* THREAD "
+	// (a trailing space) for an empty answer.
+	`THREAD REFERENCES UTF-8 SUBJECT nothing`: "an empty THREAD answer is \"* THREAD\" (RFC 5256 §5); Dovecot adds a trailing space",
+	// RFC 4978 §3: BAD is "command unknown or invalid argument".
+	`COMPRESS LZMA`: "an unknown COMPRESS algorithm is BAD (RFC 4978 §3: invalid argument); Dovecot answers NO",
+	// RFC 3516 §4.3: UNKNOWN-CTE is about the part fetched; Dovecot 2.3 refuses BINARY.SIZE of
+	// every part of a message that has one part in an unknown encoding.
+	`FETCH * BINARY.SIZE[1]`: "BINARY.SIZE of a decodable part of a message with another part in an unknown encoding: answered; Dovecot NO [UNKNOWN-CTE]",
+	`FETCH * BINARY.SIZE[2]`: "BINARY.SIZE of a decodable part of a message with another part in an unknown encoding: answered; Dovecot NO [UNKNOWN-CTE]",
+	`FETCH * BINARY.SIZE[4]`: "BINARY.SIZE of a decodable part of a message with another part in an unknown encoding: answered; Dovecot NO [UNKNOWN-CTE]",
+	// RFC 3516 §4.2: BINARY's value is nstring or literal8; multimail always sends literal8.
+	`FETCH * BINARY.PEEK[4]`: "BINARY of a 7-bit part as literal8 (~{n}); Dovecot sends a quoted string (RFC 3516 allows both)",
 }
 
 // TestIMAPDifferentialDovecot runs the same scripted session against Dovecot (dovecot-imapd,

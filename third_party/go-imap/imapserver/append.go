@@ -14,6 +14,9 @@ import (
 const defaultAppendLimit = 100 * 1024 * 1024 // 100MiB
 
 func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
+	if sess, ok := c.multiAppend(); ok { // multimail fork: multiappend.go
+		return c.handleMultiAppend(tag, dec, sess)
+	}
 	var (
 		mailbox string
 		options imap.AppendOptions
@@ -70,11 +73,15 @@ func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
 	}
 
 	if lit.Size() > appendLimit {
-		return &imap.Error{
+		tooBig := &imap.Error{
 			Type: imap.StatusResponseTypeNo,
 			Code: imap.ResponseCodeTooBig,
 			Text: fmt.Sprintf("Literals are limited to %v bytes for this command", appendLimit),
 		}
+		if nonSync { // multimail fork: literal.go
+			return c.discardNonSync(lit, lit.Size(), tooBig)
+		}
+		return tooBig
 	}
 	if err := c.acceptLiteral(lit.Size(), nonSync); err != nil {
 		return err

@@ -97,6 +97,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 		if _, ok := c.session.(SessionQResync); ok { // multimail fork: RFC 7162
 			addAvailableCaps(&caps, available, []imap.Cap{imap.CapCondStore, imap.CapQResync})
 		}
+		caps = append(caps, c.forkCaps(available)...) // multimail fork: forkcaps.go
 
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()

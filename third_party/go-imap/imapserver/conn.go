@@ -46,6 +46,8 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	compressed bool // multimail fork: COMPRESS=DEFLATE is active (compress.go)
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -216,6 +218,13 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	switch name {
 	case "ID": // multimail fork: RFC 2971, in any state
 		err = c.handleID(dec)
+	case "SORT", "UID SORT": // multimail fork: RFC 5256, sort.go
+		err = c.handleSort(tag, dec, numKind)
+	case "THREAD", "UID THREAD": // multimail fork: RFC 5256, sort.go
+		err = c.handleThread(dec, numKind)
+	case "COMPRESS": // multimail fork: RFC 4978, compress.go
+		err = c.handleCompress(tag, dec)
+		sendOK = false
 	case "NOOP", "CHECK":
 		err = c.handleNoop(dec)
 	case "LOGOUT":
@@ -393,11 +402,15 @@ func (c *Conn) handleUnsubscribe(dec *imapwire.Decoder) error {
 
 func (c *Conn) checkBufferedLiteral(size int64, nonSync bool) error {
 	if size > 4096 {
-		return &imap.Error{
+		tooBig := &imap.Error{
 			Type: imap.StatusResponseTypeNo,
 			Code: imap.ResponseCodeTooBig,
 			Text: "Literals are limited to 4096 bytes for this command",
 		}
+		if nonSync { // multimail fork: literal.go
+			return c.discardNonSync(io.LimitReader(c.br, size), size, tooBig)
+		}
+		return tooBig
 	}
 
 	return c.acceptLiteral(size, nonSync)
@@ -480,7 +493,7 @@ func (c *Conn) poll(cmd string) error {
 
 	allowExpunge := true
 	switch cmd {
-	case "FETCH", "STORE", "SEARCH":
+	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD": // multimail fork: SORT, THREAD as SEARCH (RFC 3501 §7.4.1)
 		allowExpunge = false
 	}
 

@@ -267,9 +267,41 @@ func (dec *Decoder) DiscardLine() {
 	if dec.crlf {
 		return
 	}
-	var text string
-	dec.Text(&text)
-	dec.CRLF()
+	// multimail fork: a line that ends with a non-synchronising literal goes on
+	// after it (RFC 7888): skip the literal and the rest, so that none of it is
+	// read as the next command. A synchronising literal is never sent without
+	// the server's "+", so the command ends there.
+	for i := 0; i < 1000; i++ {
+		var text string
+		dec.Text(&text)
+		if !dec.CRLF() {
+			return
+		}
+		size, ok := nonSyncLiteralSuffix(text)
+		if !ok || size > maxDiscardLiteral || dec.side != ConnSideServer {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, dec.r, size); err != nil {
+			dec.returnErr(err)
+			return
+		}
+	}
+}
+
+// maxDiscardLiteral bounds the literal DiscardLine skips.
+const maxDiscardLiteral = 256 << 20
+
+// nonSyncLiteralSuffix parses a "{n+}" at the end of a line.
+func nonSyncLiteralSuffix(line string) (int64, bool) {
+	if !strings.HasSuffix(line, "+}") {
+		return 0, false
+	}
+	i := strings.LastIndexByte(line, '{')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(line[i+1:len(line)-2], 10, 64)
+	return n, err == nil && n >= 0
 }
 
 func (dec *Decoder) DiscardValue() bool {
@@ -392,11 +424,9 @@ func (dec *Decoder) Quoted(ptr *string) bool {
 		if ch == '"' {
 			break
 		}
-		if ch == '\r' || ch == '\n' {
-			// multimail fork: a quoted string never spans lines (RFC 9051 QUOTED-CHAR); without
-			// this an unclosed quote read the next commands as its text.
+		if ch == '\r' || ch == '\n' { // multimail fork: QUOTED-CHAR excludes CR and LF (RFC 9051 §9)
 			dec.mustUnreadByte()
-			return false
+			return dec.returnErr(&DecoderExpectError{Message: "unterminated quoted string"})
 		}
 
 		if ch == '\\' {
@@ -587,8 +617,10 @@ func (dec *Decoder) Literal(ptr *string) bool {
 	}
 	if dec.CheckBufferedLiteralFunc != nil {
 		if err := dec.CheckBufferedLiteralFunc(lit.Size(), nonSync); err != nil {
-			lit.cancel()
-			return false
+			// multimail fork: the refusal is the decoder's error, and the literal stays
+			// open so that nothing after it is decoded as part of this command (the
+			// caller discarded it, or the client never sends it).
+			return dec.returnErr(err)
 		}
 	}
 	var sb strings.Builder
