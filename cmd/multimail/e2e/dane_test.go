@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -95,18 +92,7 @@ dane = true
 // checkDANETLSRPT makes today's reports and checks the tlsa policy of each domain.
 func checkDANETLSRPT(t *testing.T, n *Node) {
 	t.Helper()
-	cmd := exec.Command(Binary(t), "tlsrpt", "report", "--config", n.Config)
-	cmd.Dir = n.Dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tlsrpt report: %v\n%s", err, stderr.String())
-	}
-	var rpts []json.RawMessage
-	if err := json.Unmarshal(out, &rpts); err != nil {
-		t.Fatalf("tlsrpt report output: %v\n%s", err, out)
-	}
+	rpts := tlsrptReports(t, n)
 	got := map[string]string{}
 	for _, raw := range rpts {
 		r := mtatest.CheckTLSRPT(t, raw)
@@ -126,7 +112,7 @@ func checkDANETLSRPT(t *testing.T, n *Node) {
 	want := map[string]string{"good.test": "success", "wrong.test": "tlsa-invalid", "bogus.test": "dnssec-invalid"}
 	for d, w := range want {
 		if got[d] != w {
-			t.Errorf("%s: tlsa report outcome %q, want %q (reports %s)", d, got[d], w, out)
+			t.Errorf("%s: tlsa report outcome %q, want %q (reports %s)", d, got[d], w, rpts)
 		}
 	}
 }

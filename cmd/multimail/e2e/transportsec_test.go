@@ -180,18 +180,7 @@ policy_port = %d
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(Binary(t), "tlsrpt", "report", "--send", "--config", n.Config)
-	cmd.Dir = n.Dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tlsrpt report: %v\n%s", err, stderr.String())
-	}
-	var rpts []json.RawMessage
-	if err := json.Unmarshal(out, &rpts); err != nil {
-		t.Fatalf("tlsrpt report output: %v\n%s", err, out)
-	}
+	rpts := tlsrptReports(t, n, "--send")
 	byDomain := map[string]map[string]any{}
 	for _, raw := range rpts {
 		r := mtatest.CheckTLSRPT(t, raw)
@@ -201,7 +190,7 @@ policy_port = %d
 	for d, want := range map[string][2]float64{"good.test": {1, 0}, "bad.test": {0, 1}, "testing.test": {0, 1}} {
 		r := byDomain[d]
 		if r == nil {
-			t.Errorf("no report for %s in %s", d, out)
+			t.Errorf("no report for %s in %s", d, rpts)
 			continue
 		}
 		sum := r["policies"].([]any)[0].(map[string]any)["summary"].(map[string]any)
@@ -345,4 +334,23 @@ func submitSMTP(t *testing.T, n *Node, to, extraHeader string, requireTLS bool) 
 		t.Fatalf("no message id in %q", resp.StatusText)
 	}
 	return id
+}
+
+// tlsrptReports runs `multimail tlsrpt report [args]` against n and returns the reports it
+// prints.
+func tlsrptReports(t *testing.T, n *Node, args ...string) []json.RawMessage {
+	t.Helper()
+	cmd := exec.Command(Binary(t), append(append([]string{"tlsrpt", "report"}, args...), "--config", n.Config)...)
+	cmd.Dir = n.Dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tlsrpt report: %v\n%s", err, stderr.String())
+	}
+	var rpts []json.RawMessage
+	if err := json.Unmarshal(out, &rpts); err != nil {
+		t.Fatalf("tlsrpt report output: %v\n%s", err, out)
+	}
+	return rpts
 }
