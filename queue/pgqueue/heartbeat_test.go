@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"multimail.dev/multimail/internal/pgtest"
-	"multimail.dev/multimail/pgdb"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/queue/pgqueue"
+	"multimail.dev/multimail/queue/pgqueue/pgqueuetest"
 )
 
 // TestHeartbeat: a node whose heartbeat runs keeps its lease past LeaseTTL (another node
@@ -22,21 +22,8 @@ func TestHeartbeat(t *testing.T) {
 	defer cancel()
 	var qs []*pgqueue.Queue
 	for range 2 {
-		pool, err := pgdb.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		if _, _, err := pgdb.Migrate(ctx, pool); err != nil {
-			t.Fatal(err)
-		}
-		q, err := pgqueue.Open(ctx, pool, pgqueue.Options{PollInterval: testPoll, Heartbeat: 100 * time.Millisecond,
-			Queue: queue.Options{LeaseTTL: time.Second}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { q.Close() })
-		qs = append(qs, q)
+		qs = append(qs, pgqueuetest.Open(t, dsn, pgqueue.Options{PollInterval: testPoll, Heartbeat: 100 * time.Millisecond,
+			Queue: queue.Options{LeaseTTL: time.Second}}).Queue)
 	}
 	a, b := qs[0], qs[1]
 	for _, to := range []string{"x@one.example", "y@two.example"} {

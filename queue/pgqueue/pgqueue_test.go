@@ -12,6 +12,7 @@ import (
 	"multimail.dev/multimail/pgdb"
 	"multimail.dev/multimail/queue"
 	"multimail.dev/multimail/queue/pgqueue"
+	"multimail.dev/multimail/queue/pgqueue/pgqueuetest"
 	"multimail.dev/multimail/queue/queuetest"
 )
 
@@ -62,18 +63,8 @@ func TestShared(t *testing.T) {
 	queuetest.RunShared(t, func(t *testing.T, o queue.Options, n int) []queue.Core {
 		dsn := pgtest.DSN(t)
 		var qs []queue.Core
-		for i := range n {
-			pool, err := pgdb.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			if i == 0 {
-				if _, _, err := pgdb.Migrate(context.Background(), pool); err != nil {
-					t.Fatal(err)
-				}
-			}
-			qs = append(qs, open(t, pool, o))
+		for range n {
+			qs = append(qs, pgqueuetest.Open(t, dsn, pgqueue.Options{Queue: o, PollInterval: testPoll}).Queue)
 		}
 		return qs
 	})
