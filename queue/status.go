@@ -55,7 +55,7 @@ func (q *Queue) status(id ulid) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{ID: m.ID, Mailbox: m.Mailbox, From: m.From, Subject: m.Subject, State: msgState(rcpts),
+	st := &Status{ID: m.ID, Mailbox: m.Mailbox, From: m.From, Subject: m.Subject, State: MessageState(rcpts, func(r *rcptRecord) string { return r.Status }),
 		Lane: m.Lane, Tags: m.Tags, QueuedAt: m.QueuedAt, ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, Size: m.Size, Test: m.Test}
 	for _, r := range rcpts {
 		st.Recipients = append(st.Recipients, RecipientStatus{Address: r.Addr, Status: r.Status,
@@ -74,12 +74,13 @@ func (q *Queue) status(id ulid) (*Status, error) {
 	return st, nil
 }
 
-// msgState summarises recipient states: pending_approval, deferred or queued while any
-// recipient waits; otherwise the common final state, or "completed" when they differ.
-func msgState(rcpts []*rcptRecord) string {
+// MessageState summarises a message's recipient states (status of each): pending_approval,
+// deferred or queued while any recipient waits; otherwise the common final state, or
+// "completed" when they differ. Both queue backends report it as Status.State.
+func MessageState[R any](rcpts []R, status func(R) string) string {
 	has := map[string]bool{}
 	for _, r := range rcpts {
-		has[r.Status] = true
+		has[status(r)] = true
 	}
 	for _, s := range []string{RcptPendingApproval, RcptDeferred, RcptQueued} {
 		if has[s] {

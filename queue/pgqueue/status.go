@@ -81,26 +81,6 @@ func (q *Queue) status(ctx context.Context, tx pgx.Tx, msgID string) (*queue.Sta
 	if err != nil {
 		return nil, err
 	}
-	st.State = msgState(st.Recipients)
+	st.State = queue.MessageState(st.Recipients, func(r queue.RecipientStatus) string { return r.Status })
 	return st, nil
-}
-
-// msgState summarises recipient states as the Pebble queue does: deferred or queued while
-// any recipient waits; otherwise the common final state, or "completed" when they differ.
-func msgState(rcpts []queue.RecipientStatus) string {
-	has := map[string]bool{}
-	for _, r := range rcpts {
-		has[r.Status] = true
-	}
-	for _, s := range []string{queue.RcptPendingApproval, queue.RcptDeferred, queue.RcptQueued} {
-		if has[s] {
-			return s
-		}
-	}
-	if len(has) == 1 {
-		for s := range has {
-			return s
-		}
-	}
-	return "completed"
 }
