@@ -11,35 +11,23 @@ import (
 )
 
 // Append implements goimap.Session; go-imap has already refused a literal
-// over AppendLimit (TOOBIG). The answer carries APPENDUID (RFC 4315).
+// over AppendLimit (TOOBIG). The answer carries APPENDUID (RFC 4315). With
+// MULTIAPPEND advertised the fork sends every APPEND to BeginAppend; this is the
+// same path for one message.
 func (sess *session) Append(name string, r imap.LiteralReader, o *imap.AppendOptions) (*imap.AppendData, error) {
-	sess.count("APPEND")
-	if err := sess.admit(); err != nil {
-		return nil, err
-	}
-	f, err := sess.store.Folder(sess.ctx, sess.user, name)
-	if err != nil {
-		return nil, toIMAPDest(err)
-	}
-	release, err := sess.srv.opts.Budget.Reserve(sess.ctx, 2*min(r.Size(), sess.srv.opts.MaxLiteralBytes))
-	if err != nil {
-		return nil, toIMAP(err)
-	}
-	defer release()
-	raw := make([]byte, 0, min(r.Size(), sess.srv.opts.MaxLiteralBytes))
-	raw, err = readAll(raw, io.LimitReader(r, sess.srv.opts.MaxLiteralBytes))
+	a, err := sess.BeginAppend(name)
 	if err != nil {
 		return nil, err
 	}
-	opts := mailbox.DeliverOptions{Flags: storeFlags(o.Flags), InternalDate: o.Time}
-	e, err := sess.store.Deliver(sess.ctx, sess.user, f.Name, raw, opts)
+	if err := a.Add(r, o); err != nil {
+		a.Abort()
+		return nil, err
+	}
+	d, err := a.Commit()
 	if err != nil {
-		return nil, toIMAPDest(err)
+		return nil, err
 	}
-	if v := sess.view; v != nil && v.folder == f.Name {
-		v.awaitNew(sess.ctx, imap.UID(e.UID))
-	}
-	return &imap.AppendData{UIDValidity: f.UIDValidity, UID: imap.UID(e.UID)}, nil
+	return &imap.AppendData{UIDValidity: d.UIDValidity, UID: d.UIDs[0]}, nil
 }
 
 // admit asks Options.Admit whether a new message may be stored; its error is logged and
