@@ -82,17 +82,26 @@ func clip(s string, n int) string {
 	return s
 }
 
-// Suppress adds (or replaces) an entry of domain's list in one synced batch.
-func (q *Queue) Suppress(ctx context.Context, s Suppression) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// normSuppression lower-cases s's domain and address, refuses one that is not an address
+// of a domain (ErrInvalid), and stamps CreatedAt when unset.
+func (q *Queue) normSuppression(s *Suppression) error {
 	s.Domain, s.Address = strings.ToLower(s.Domain), normAddr(s.Address)
 	if s.Domain == "" || len(s.Domain) > 255 || s.Address == "" || len(s.Address) > 1024 || !strings.Contains(s.Address, "@") {
 		return fmt.Errorf("%w: suppression %q for %q", ErrInvalid, s.Address, s.Domain)
 	}
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = q.now()
+	}
+	return nil
+}
+
+// Suppress adds (or replaces) an entry of domain's list in one synced batch.
+func (q *Queue) Suppress(ctx context.Context, s Suppression) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := q.normSuppression(&s); err != nil {
+		return err
 	}
 	b := q.db.NewBatch()
 	set(b, suppressKey(s.Domain, s.Address), encodeValue(s))
@@ -125,12 +134,8 @@ var suppressEvents = map[string]EventType{SuppressComplaint: EventComplained, Su
 // delivered to and not already on the list for it, a "complained"/"unsubscribed" event of m
 // (and its webhook), in one synced batch. The caller holds m's lock.
 func (q *Queue) suppressLocked(m *msgRecord, rcpts []*rcptRecord, s Suppression) error {
-	s.Domain, s.Address = strings.ToLower(s.Domain), normAddr(s.Address)
-	if s.Domain == "" || len(s.Domain) > 255 || s.Address == "" || len(s.Address) > 1024 || !strings.Contains(s.Address, "@") {
-		return fmt.Errorf("%w: suppression %q for %q", ErrInvalid, s.Address, s.Domain)
-	}
-	if s.CreatedAt.IsZero() {
-		s.CreatedAt = q.now()
+	if err := q.normSuppression(&s); err != nil {
+		return err
 	}
 	var old Suppression
 	err := q.get(suppressKey(s.Domain, s.Address), &old)
