@@ -124,10 +124,11 @@ func (q *Queue) Approval(ctx context.Context, id string) (*queue.ApprovalRecord,
 	return ar, nil
 }
 
-// approvalOf returns the approval of a message, nil when it has none (for Status).
+// approvalOf returns the current (latest) approval of a message, nil when it has none (for
+// Status).
 func approvalOf(ctx context.Context, tx pgx.Tx, msgID string) (*queue.Approval, error) {
 	var data []byte
-	err := tx.QueryRow(ctx, `SELECT data FROM mq_approval WHERE msg_id = $1`, msgID).Scan(&data)
+	err := tx.QueryRow(ctx, `SELECT data FROM mq_approval WHERE msg_id = $1 ORDER BY id DESC LIMIT 1`, msgID).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -280,7 +281,8 @@ func (q *Queue) releaseHeld(ctx context.Context, tx pgx.Tx, msgID string, m *msg
 	b := &pgx.Batch{}
 	for _, d := range slices.Compact(domains) {
 		b.Queue(`INSERT INTO mq_domain (domain) VALUES ($1) ON CONFLICT (domain) DO NOTHING`, d)
-		b.Queue(`INSERT INTO mq_unit (msg_id, domain, lane, due) VALUES ($1, $2, $3, $4)`, msgID, d, int16(m.Lane), due)
+		b.Queue(`INSERT INTO mq_unit (msg_id, domain, lane, due) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (msg_id, domain) DO NOTHING`, msgID, d, int16(m.Lane), due) // a live unit schedules the domain already
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err

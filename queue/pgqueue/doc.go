@@ -108,9 +108,10 @@
 //	mq_suppress (domain, address) PK: data JSON of queue.Suppression
 //	mq_secret  (name PK): data; 'verp' = JSON {key: 32 random bytes, created}, made by the
 //	           first Open (INSERT … ON CONFLICT DO NOTHING, then read: one key for all)
-//	mq_approval (id PK, msg_id UNIQUE → mq_message ON DELETE CASCADE): state
+//	mq_approval (id PK, msg_id → mq_message ON DELETE CASCADE): state
 //	           (pending|approved|rejected|cancelled), data JSON of queue.ApprovalRecord;
-//	           index (state, id) for Approvals (id order is creation order)
+//	           index (state, id) for Approvals (id order is creation order), (msg_id, id):
+//	           a message's current approval is its latest (a hold after a restore adds one)
 //
 // Lock order: unit, then message, then approval, then domain, then subject counter; Record
 // takes only the subject counter. A deadlock is retried by pgdb.Tx all the same.
