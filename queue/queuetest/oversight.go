@@ -379,19 +379,29 @@ func testHeldIdempotency(t *testing.T, open OpenOversight) {
 }
 
 // testDecisionRace: two nodes decide the same approval at once, round after round (approve
-// against approve, approve against reject): exactly one decision wins, the other gets
-// ErrNotPending, the journal has one decision event, and an approved message is leased once.
+// against approve, approve against reject, approve with a release rewrite against reject):
+// exactly one decision wins, the other gets ErrNotPending, the journal has one decision
+// event, the body is the winner's (rewritten, kept or dropped), and an approved message is
+// leased once.
 func testDecisionRace(t *testing.T, open OpenOversightShared) {
 	qs := open(t, queue.Options{}, 2)
-	const rounds = 40
+	const rounds = 42
 	approved := map[string]bool{}
+	wins := [2]int{}
 	for i := range rounds {
 		r, a := hold(t, qs[i%2], &queue.Message{To: []string{fmt.Sprintf("r%d@d%d.example", i, i)}})
 		decide := []func(q OversightQueue) error{
 			func(q OversightQueue) error { return q.Approve(ctx(t), a.ID, "node0", "") },
 			func(q OversightQueue) error { return q.Approve(ctx(t), a.ID, "node1", "") },
 		}
-		if i%2 == 1 {
+		release := func(_ *queue.ApprovalRecord, body []byte) ([]byte, error) {
+			return append([]byte("X-Released: node0\r\n"), body...), nil
+		}
+		switch i % 3 {
+		case 1:
+			decide[1] = func(q OversightQueue) error { return q.Reject(ctx(t), a.ID, "node1", "") }
+		case 2:
+			decide[0] = func(q OversightQueue) error { return q.ApproveRelease(ctx(t), a.ID, "node0", "", release) }
 			decide[1] = func(q OversightQueue) error { return q.Reject(ctx(t), a.ID, "node1", "") }
 		}
 		errs := make([]error, 2)
@@ -419,6 +429,7 @@ func testDecisionRace(t *testing.T, open OpenOversightShared) {
 		if winner < 0 {
 			t.Fatalf("round %d: no decision won: %v", i, errs)
 		}
+		wins[winner]++
 		ar, err := qs[1-winner].Approval(ctx(t), a.ID)
 		must(t, err)
 		want := []queue.EventType{queue.EventPendingApproval, queue.EventApproved, queue.EventQueued}
@@ -431,7 +442,16 @@ func testDecisionRace(t *testing.T, open OpenOversightShared) {
 			t.Fatalf("round %d: node %d won but the record says %+v", i, winner, ar)
 		}
 		wantTypes(t, eventTypes(t, qs[0], r.ID), want...)
+		body, err := qs[1].Body(ctx(t), r.ID)
+		switch {
+		case ar.State == queue.ApprovalRejected && !errors.Is(err, queue.ErrNotFound):
+			t.Fatalf("round %d: rejected, body %q %v", i, body, err)
+		case ar.State == queue.ApprovalApproved && (err != nil ||
+			strings.HasPrefix(string(body), "X-Released:") != (i%3 == 2)):
+			t.Fatalf("round %d: approved by node %d, body %q %v", i, winner, body, err)
+		}
 	}
+	t.Logf("%d rounds: node 0 won %d, node 1 won %d", rounds, wins[0], wins[1])
 	for range len(approved) {
 		l := next(t, qs[0])
 		if !approved[l.MsgID] {
