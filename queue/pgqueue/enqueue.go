@@ -26,8 +26,8 @@ var errDuplicate = errors.New("duplicate")
 // idempotency key is unique across nodes (the primary key of mq_idem): of two nodes racing
 // with one key, the second waits for the first's commit and returns its result.
 func (q *Queue) Enqueue(ctx context.Context, m *queue.Message) (queue.Receipt, error) {
-	if m.Approval != nil || m.Test {
-		return queue.Receipt{}, fmt.Errorf("enqueue: approvals and test messages: %w", ErrUnsupported)
+	if m.Approval != nil {
+		return queue.Receipt{}, fmt.Errorf("enqueue: approvals: %w", ErrUnsupported)
 	}
 	if m.Lane > queue.LaneLow || len(m.Mailbox) > 1<<15 || len(m.IdempotencyKey) > 1024 {
 		return queue.Receipt{}, fmt.Errorf("%w: lane, mailbox or idempotency key", queue.ErrInvalid)
@@ -55,6 +55,7 @@ func (q *Queue) Enqueue(ctx context.Context, m *queue.Message) (queue.Receipt, e
 	case err != nil:
 		return queue.Receipt{}, fmt.Errorf("enqueue %s: %w", m.ID, err)
 	}
+	q.countEnqueued(m.Lane)
 	q.notify()
 	return r, nil
 }
@@ -72,7 +73,7 @@ func (q *Queue) enqueue(ctx context.Context, tx pgx.Tx, m *queue.Message, addrs,
 	}
 	data := msgData{From: m.From, Subject: m.Subject, Lane: m.Lane, Tags: slices.Clone(m.Tags),
 		ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, Size: len(m.Body), Source: m.Source,
-		Monitored: m.Monitored, RequireTLS: m.RequireTLS}
+		Monitored: m.Monitored, RequireTLS: m.RequireTLS, Test: m.Test}
 	due := data.start(now)
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO mq_message (id, mailbox, data, body, queued_at) VALUES ($1, $2, $3, $4, $5)`,
@@ -92,12 +93,12 @@ func (q *Queue) enqueue(ctx context.Context, tx pgx.Tx, m *queue.Message, addrs,
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return queue.Receipt{}, err
 	}
-	evs := []queue.Event{{Type: queue.EventQueued, Tags: m.Tags}}
+	evs := []queue.Event{{Type: queue.EventQueued, Tags: m.Tags, Test: m.Test}}
 	if due.After(now) {
-		evs = append(evs, queue.Event{Type: queue.EventScheduled, SendAt: due, Tags: m.Tags})
+		evs = append(evs, queue.Event{Type: queue.EventScheduled, SendAt: due, Tags: m.Tags, Test: m.Test})
 	}
 	if m.Monitored {
-		evs = append(evs, queue.Event{Type: queue.EventMonitored, Tags: m.Tags})
+		evs = append(evs, queue.Event{Type: queue.EventMonitored, Tags: m.Tags, Test: m.Test})
 	}
 	return r, q.appendEvents(ctx, tx, m.ID, now, evs)
 }
