@@ -17,6 +17,9 @@ func TestConformance(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T, o queue.Options) queue.Core { return openMem(t, o) })
 	queuetest.RunSuppressions(t, func(t *testing.T, o queue.Options) queuetest.SuppressionQueue { return openMem(t, o) })
 	queuetest.RunOversight(t, func(t *testing.T, o queue.Options) queuetest.OversightQueue { return openMem(t, o) })
+	queuetest.RunAdmin(t, func(t *testing.T, o queue.Options) queuetest.AdminQueue { return openMem(t, o) })
+	queuetest.RunHeldAdmin(t, func(t *testing.T, o queue.Options) queuetest.HeldAdminQueue { return openMem(t, o) })
+	queuetest.RunTestOutbox(t, func(t *testing.T, o queue.Options) queuetest.TestOutboxQueue { return openMem(t, o) })
 }
 
 // openMem opens a Pebble queue on an in-memory database.

@@ -457,9 +457,13 @@ func (n *node) restoreFixups(ctx context.Context) error {
 	} else {
 		n.log.Warn("restore: UIDVALIDITY not renewed", "why", errNoPebbleMailboxes)
 	}
-	held, err := n.queue.HoldInFlight(ctx, "restored from the backup of "+m.Created.Format(time.RFC3339)+
-		": the node it came from may have sent it after the backup")
-	if err != nil {
+	var held []string
+	if n.cfg.Store.Backend == backendPostgres {
+		// The queue is in PostgreSQL, shared and not in this backup: nothing in it came back
+		// from the past, so nothing is held.
+		n.log.Warn("restore: the queue is in PostgreSQL, not in the backup; no message held")
+	} else if held, err = n.queue.HoldInFlight(ctx, "restored from the backup of "+m.Created.Format(time.RFC3339)+
+		": the node it came from may have sent it after the backup"); err != nil {
 		return fmt.Errorf("restore: hold in-flight messages: %w", err)
 	}
 	rec := audit.Record{Kind: audit.KindRestore, Actor: "cli", Detail: map[string]string{

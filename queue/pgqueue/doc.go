@@ -16,11 +16,10 @@
 // queue.Suppressions (the suppression list, hard bounces adding to it in Complete's
 // transaction, one-click unsubscribe), passing queuetest.RunSuppressions; queue.Oversight
 // (approvals of held messages, passing queuetest.RunOversight and RunOversightShared) and
-// the audit records of sends and decisions (Options.Audit, see below).
-// Not implemented (the Pebble queue's queue.Backend beyond these): test messages (Enqueue
-// refuses Message.Test with ErrUnsupported), List/Cancel/Retry/Delete/HoldInFlight, the
-// test outbox, metrics. So cmd/multimail does not use this package yet: with [store]
-// backend = "postgres" the queue is still the node's Pebble queue.
+// the audit records of sends and decisions (Options.Audit, see below); queue.Admin
+// (admin.go), test messages and queue.TestOutboxReader (testout.go), passing
+// queuetest.RunAdmin, RunAdminShared and RunTestOutbox; the Pebble queue's metrics
+// (metrics.go). It is the queue of every node with [store] backend = "postgres".
 //
 // # Guarantees
 //
@@ -77,6 +76,31 @@
 // completed is delivered again by the next holder: at least once, duplicates only within
 // that window.
 //
+// # Admin actions
+//
+// Cancel, Retry and Delete lock the message's units first (lock order), then its row.
+// Cancel cancels the recipients of units not in a live lease (and those held for approval)
+// with their events and removes those units; recipients of a unit in a live lease, on any
+// node, are reported InFlight and the message is marked (data.cancel): the holder's Complete
+// turns a recipient it defers into "cancelled", and a marked unit picked by Next (its lease
+// lost, or handed back by Postpone) is cancelled instead of leased. Delete fences: it
+// removes every unit of the message, leased or not, so a holder's Complete gets
+// ErrLeaseLost. Retry sets due = now() on units not in a live lease and clears their
+// domains' mq_domain backoff.
+//
+// # Test messages
+//
+// A unit of a test message (data.test) is never leased: the Next that picks it marks its
+// recipients delivered to queue.TestSink and, in that transaction, inserts or updates the
+// message's mq_testout row (a copy of the body, expiring TestRetention after the first sink
+// delivery) and deletes up to 64 expired rows of the mailbox; Open deletes every expired
+// row.
+//
+// # Metrics
+//
+// Counters (enqueued, outcomes) are this node's; the gauges (depth by lane, oldest age,
+// deferred units) are of the shared queue, from one query on mq_unit at each scrape.
+//
 // Next waits between rounds on a local wake channel (closed by this node's writes) or the
 // poll interval (default 1 s), which is how it sees other nodes' work and due times.
 //
@@ -91,9 +115,10 @@
 // webhook-id is "<subject>.<seq>" on every node: at least once, same id, in order per
 // message and subscriber. OutboxKick fires after local writes and every poll interval.
 //
-// # Schema (migrations 0003, 0004)
+// # Schema (migrations 0003, 0004, 0005)
 //
-//	mq_message (id PK, mailbox, data JSON bytea, body bytea NULL when done, queued_at)
+//	mq_message (id PK, mailbox, data JSON bytea, body bytea NULL when done, queued_at);
+//	           data has test (Message.Test) and cancel (Cancel met a live lease)
 //	mq_rcpt    (msg_id, idx) PK: address, domain, status, attempts, next_attempt,
 //	           last_code, last_enhanced, last_detail, updated_at
 //	mq_unit    (msg_id, domain) PK: lane, due, lease_id, lease_gen, lease_expires;
@@ -106,6 +131,8 @@
 //	mq_outbox  (subscriber, subject, seq) PK: data, attempts, next_attempt, first_try,
 //	           busy_until, last_err; index (next_attempt)
 //	mq_suppress (domain, address) PK: data JSON of queue.Suppression
+//	mq_testout (mailbox, msg_id) PK: data JSON {to, subject, queued_at, delivered_at,
+//	           size}, body, expires; index (expires) (migration 0005)
 //	mq_secret  (name PK): data; 'verp' = JSON {key: 32 random bytes, created}, made by the
 //	           first Open (INSERT … ON CONFLICT DO NOTHING, then read: one key for all)
 //	mq_approval (id PK, msg_id → mq_message ON DELETE CASCADE): state

@@ -26,9 +26,6 @@ var errDuplicate = errors.New("duplicate")
 // idempotency key is unique across nodes (the primary key of mq_idem): of two nodes racing
 // with one key, the second waits for the first's commit and returns its result.
 func (q *Queue) Enqueue(ctx context.Context, m *queue.Message) (queue.Receipt, error) {
-	if m.Test {
-		return queue.Receipt{}, fmt.Errorf("enqueue: test messages: %w", ErrUnsupported)
-	}
 	if err := prepareApproval(m); err != nil {
 		return queue.Receipt{}, err
 	}
@@ -58,6 +55,7 @@ func (q *Queue) Enqueue(ctx context.Context, m *queue.Message) (queue.Receipt, e
 	case err != nil:
 		return queue.Receipt{}, fmt.Errorf("enqueue %s: %w", m.ID, err)
 	}
+	q.countEnqueued(m.Lane)
 	q.notify()
 	q.audit(ctx, queue.SendRecord(m, r.Status, q.rcptHashes()))
 	return r, nil
@@ -76,7 +74,7 @@ func (q *Queue) enqueue(ctx context.Context, tx pgx.Tx, m *queue.Message, addrs,
 	}
 	data := msgData{From: m.From, Subject: m.Subject, Lane: m.Lane, Tags: slices.Clone(m.Tags),
 		ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, Size: len(m.Body), Source: m.Source,
-		Monitored: m.Monitored, RequireTLS: m.RequireTLS}
+		Monitored: m.Monitored, RequireTLS: m.RequireTLS, Test: m.Test}
 	due := data.start(now)
 	queued := r.Status == queue.StatusQueued
 	body, next := m.Body, &due
@@ -113,6 +111,9 @@ func (q *Queue) enqueue(ctx context.Context, tx pgx.Tx, m *queue.Message, addrs,
 	}
 	if m.Monitored && r.Status != queue.StatusRejected {
 		evs = append(evs, queue.Event{Type: queue.EventMonitored, Tags: m.Tags})
+	}
+	for i := range evs {
+		evs[i].Test = m.Test
 	}
 	return r, q.appendEvents(ctx, tx, m.ID, now, evs)
 }

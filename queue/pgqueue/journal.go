@@ -49,6 +49,7 @@ func (q *Queue) appendEvents(ctx context.Context, tx pgx.Tx, subject string, now
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("journal %s: %w", subject, err)
 	}
+	q.countOutcomes(evs) // when written: a transaction retried or rolled back after this counts them again
 	return nil
 }
 

@@ -224,6 +224,12 @@ func (q *Queue) take(ctx context.Context, tx pgx.Tx, msgID, domain string, lane 
 		fin, err := q.finalise(ctx, tx, msgID, domain, u, ev, detail, now)
 		return nil, fin, err
 	}
+	switch {
+	case u.data.Cancel: // cancelled while a lease was live, and that lease is gone (admin.go)
+		return nil, &finalised{msgID: msgID}, q.cancelUnit(ctx, tx, u, domain, now)
+	case u.data.Test: // never leased: delivered to the test sink (testout.go)
+		return nil, &finalised{msgID: msgID}, q.testSink(ctx, tx, u, domain, now)
+	}
 	id := newLeaseID(gen + 1)
 	var expires time.Time
 	err = tx.QueryRow(ctx, `UPDATE mq_unit SET lease_gen = lease_gen + 1, lease_id = $3,
@@ -268,7 +274,7 @@ func (q *Queue) finalise(ctx context.Context, tx pgx.Tx, msgID, domain string, u
 		if err != nil {
 			return nil, err
 		}
-		evs = append(evs, queue.Event{Type: ev, Recipient: r.addr, Detail: detail, Tags: u.data.Tags})
+		evs = append(evs, queue.Event{Type: ev, Recipient: r.addr, Detail: detail, Tags: u.data.Tags, Test: u.data.Test})
 		fin.finals = append(fin.finals, queue.Final{Recipient: r.addr, Event: ev, Detail: detail})
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM mq_unit WHERE msg_id = $1 AND domain = $2`, msgID, domain); err != nil {
@@ -362,6 +368,13 @@ func (q *Queue) complete(ctx context.Context, tx pgx.Tx, l *queue.Lease, results
 			}
 		}
 		evs = append(evs, ev)
+		if ev.Type == queue.EventDeferred && u.data.Cancel { // cancelled during the attempt: it takes what is left
+			if err := cancelRcpts(ctx, tx, l.MsgID, []int{r.idx}, now); err != nil {
+				return nil, err
+			}
+			evs = append(evs, cancelEvent(&u.data, r.addr, ev.Attempt))
+			continue
+		}
 		if ev.Type != queue.EventDelivered && ev.Type != queue.EventDeferred {
 			finals = append(finals, queue.Final{Recipient: r.addr, Event: ev.Type, Detail: ev.Detail,
 				SMTPCode: ev.SMTPCode, EnhancedCode: ev.EnhancedCode, MXHost: ev.MXHost})

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"multimail.dev/multimail/pgdb"
 	"multimail.dev/multimail/queue"
@@ -40,8 +41,8 @@ const (
 // Options configures a Queue.
 type Options struct {
 	// Queue has the queue's settings, with the Pebble queue's meaning and defaults except
-	// LeaseTTL (default DefaultLeaseTTL). Clock and Registerer are not used: times come from
-	// the database's clock. Queue.Audit is taken as Audit when Audit is nil.
+	// LeaseTTL (default DefaultLeaseTTL). Clock is not used: times come from the database's
+	// clock. Queue.Audit is taken as Audit, and Queue.Registerer as Registerer, when nil.
 	Queue queue.Options
 	// Audit, when set, receives the audit record of every enqueue and approval decision,
 	// appended after the transaction commits (see audit.go): the node's own journal.
@@ -54,6 +55,9 @@ type Options struct {
 	// Queue.LeaseTTL can be short: a dead node's units return after at most LeaseTTL. It
 	// must be well under LeaseTTL (a third, say). 0: no renewal; a lease lasts LeaseTTL.
 	Heartbeat time.Duration
+	// Registerer receives the queue's metrics (metrics.go); nil: Queue.Registerer, and
+	// none when both are nil.
+	Registerer prometheus.Registerer
 }
 
 // Queue is the delivery queue on PostgreSQL; several nodes may open one on the same database.
@@ -69,6 +73,7 @@ type Queue struct {
 	subs    atomic.Pointer[[]queue.Subscriber]
 	onFinal atomic.Pointer[queue.FinalFunc]
 	picks   atomic.Uint64 // Next calls that could serve both normal and low
+	metrics *metrics
 
 	mu   sync.Mutex
 	wake chan struct{}       // closed (and replaced) when local work may have become available
@@ -80,8 +85,10 @@ type Queue struct {
 }
 
 var (
-	_ queue.Core        = (*Queue)(nil)
-	_ queue.ReturnPaths = (*Queue)(nil)
+	_ queue.Core             = (*Queue)(nil)
+	_ queue.ReturnPaths      = (*Queue)(nil)
+	_ queue.Admin            = (*Queue)(nil)
+	_ queue.TestOutboxReader = (*Queue)(nil)
 )
 
 // Open returns a Queue on pool, whose schema must be at this binary's version (pgdb.Check).
@@ -112,6 +119,16 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Queue, error) {
 	if q.Signer, err = loadSigner(ctx, pool, qo); err != nil {
 		return nil, err
 	}
+	if err := q.gcTestOutbox(ctx); err != nil {
+		return nil, fmt.Errorf("pgqueue: test outbox: %w", err)
+	}
+	reg := o.Registerer
+	if reg == nil {
+		reg = qo.Registerer
+	}
+	if err := q.registerMetrics(reg); err != nil {
+		return nil, err
+	}
 	subs := slices.Clone(qo.Subscribers)
 	q.subs.Store(&subs)
 	if qo.OnFinal != nil {
@@ -133,6 +150,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Queue, error) {
 func (q *Queue) Close() error {
 	q.stop()
 	q.wg.Wait()
+	q.unregisterMetrics()
 	return nil
 }
 

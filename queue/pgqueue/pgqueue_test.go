@@ -57,6 +57,25 @@ func TestConformance(t *testing.T) {
 	queuetest.RunOversight(t, func(t *testing.T, o queue.Options) queuetest.OversightQueue { return open(t, newPool(t), o) })
 }
 
+// TestAdmin runs the admin actions' and the test outbox's suites on one node, and the
+// several-nodes admin test (Cancel on node A of a unit leased by node B).
+func TestAdmin(t *testing.T) {
+	t.Parallel()
+	queuetest.RunAdmin(t, func(t *testing.T, o queue.Options) queuetest.AdminQueue { return open(t, newPool(t), o) })
+	queuetest.RunHeldAdmin(t, func(t *testing.T, o queue.Options) queuetest.HeldAdminQueue { return open(t, newPool(t), o) })
+	queuetest.RunTestOutbox(t, func(t *testing.T, o queue.Options) queuetest.TestOutboxQueue {
+		return open(t, newPool(t), o)
+	})
+	queuetest.RunAdminShared(t, func(t *testing.T, o queue.Options, n int) []queuetest.AdminQueue {
+		dsn := pgtest.DSN(t)
+		var qs []queuetest.AdminQueue
+		for range n {
+			qs = append(qs, pgqueuetest.Open(t, dsn, pgqueue.Options{Queue: o, PollInterval: testPoll}).Queue)
+		}
+		return qs
+	})
+}
+
 // TestShared runs the several-nodes tests: n queues on one database, each with a pool of
 // its own as separate processes would have.
 func TestShared(t *testing.T) {

@@ -19,6 +19,10 @@ type msgData struct {
 	Source     string     `json:"source,omitempty"`
 	Monitored  bool       `json:"monitored,omitempty"`
 	RequireTLS bool       `json:"require_tls,omitempty"`
+	Test       bool       `json:"test,omitempty"` // Message.Test: delivered to the test sink, never leased (testout.go)
+	// Cancel: Cancel found recipients in a live lease; every recipient still pending when
+	// that attempt completes (or when the unit is next picked) is cancelled (admin.go).
+	Cancel bool `json:"cancel,omitempty"`
 }
 
 // start is when the message's lifetime starts: its SendAt when later than queuedAt.

@@ -63,6 +63,7 @@ func (q *Queue) status(ctx context.Context, tx pgx.Tx, msgID string) (*queue.Sta
 	}
 	st.From, st.Subject, st.Lane, st.Tags = m.From, m.Subject, m.Lane, m.Tags
 	st.ExpiresAt, st.SendAt, st.Size = m.ExpiresAt, m.SendAt, m.Size
+	st.Test = m.Test
 	rows, err := tx.Query(ctx, `SELECT address, status, attempts, next_attempt, last_code, last_enhanced,
 		last_detail, updated_at FROM mq_rcpt WHERE msg_id = $1 ORDER BY idx`, msgID)
 	if err != nil {
