@@ -89,6 +89,7 @@ var (
 	_ queue.ReturnPaths      = (*Queue)(nil)
 	_ queue.Admin            = (*Queue)(nil)
 	_ queue.TestOutboxReader = (*Queue)(nil)
+	_ queue.Backend          = (*Queue)(nil) // everything cmd/multimail uses
 )
 
 // Open returns a Queue on pool, whose schema must be at this binary's version (pgdb.Check).
