@@ -10,6 +10,12 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
+// ValidApprovalID reports whether s is a well-formed approval id.
+func ValidApprovalID(s string) bool {
+	_, err := parseID(prefixApproval, s)
+	return err == nil
+}
+
 // Approvals lists approval records in creation order; state "" lists all.
 func (q *Queue) Approvals(ctx context.Context, state ApprovalState) ([]ApprovalRecord, error) {
 	if state == ApprovalPending {
@@ -147,7 +153,7 @@ func (q *Queue) decideLocked(ar *ApprovalRecord, mid ulid, state ApprovalState, 
 		b.Close()
 		return err
 	}
-	if err := q.commitAudited(b, decisionRecord(ar, state)); err != nil {
+	if err := q.commitAudited(b, DecisionRecord(ar, state)); err != nil {
 		return fmt.Errorf("%s %s: %w", state, ar.ID, err)
 	}
 	if state == ApprovalRejected {

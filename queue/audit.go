@@ -23,14 +23,25 @@ func (q *Queue) commitAudited(b *pebble.Batch, recs ...audit.Record) error {
 // sendRecord is the audit record of an enqueue: who sent as which mailbox, to whom (keyed
 // hashes), and how it was released: at once, by a rule, held, or refused by a rule.
 func (q *Queue) sendRecord(m *Message, status string) audit.Record {
+	var hash func([]string) []string
+	if q.opts.Audit != nil {
+		hash = q.opts.Audit.RcptHashes
+	}
+	return SendRecord(m, status, hash)
+}
+
+// SendRecord is the audit record of an enqueue of m with receipt status, as the Pebble queue
+// records it (queue/pgqueue records the same); hash makes the recipients' keyed hashes
+// (audit.Journal.RcptHashes), nil for none.
+func SendRecord(m *Message, status string, hash func([]string) []string) audit.Record {
 	r := audit.Record{Kind: audit.KindSend, Actor: m.Actor, Mailbox: m.Mailbox, Object: m.ID,
 		Detail: map[string]string{"status": status, "lane": m.Lane.String(), "source": m.Source,
 			"release": "immediate"}}
 	if r.Actor == "" {
 		r.Actor = m.Source
 	}
-	if q.opts.Audit != nil {
-		r.Rcpts = q.opts.Audit.RcptHashes(m.To)
+	if hash != nil {
+		r.Rcpts = hash(m.To)
 	}
 	if a := m.Approval; a != nil {
 		r.Detail["approval"] = a.ID
@@ -47,8 +58,8 @@ func (q *Queue) sendRecord(m *Message, status string) audit.Record {
 	return r
 }
 
-// decisionRecord is the audit record of a human (or CLI) decision on a held send.
-func decisionRecord(ar *ApprovalRecord, state ApprovalState) audit.Record {
+// DecisionRecord is the audit record of a human (or CLI) decision on a held send.
+func DecisionRecord(ar *ApprovalRecord, state ApprovalState) audit.Record {
 	kind := audit.KindApprove
 	if state == ApprovalRejected {
 		kind = audit.KindReject

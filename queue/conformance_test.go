@@ -11,11 +11,12 @@ import (
 	"multimail.dev/multimail/queue/queuetest"
 )
 
-// TestConformance runs the conformance suites (queue.Core, the suppression list) on the Pebble queue (one node: a
+// TestConformance runs the conformance suites (queue.Core, the suppression list, approvals) on the Pebble queue (one node: a
 // Pebble database belongs to one process, so RunShared does not apply).
 func TestConformance(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T, o queue.Options) queue.Core { return openMem(t, o) })
 	queuetest.RunSuppressions(t, func(t *testing.T, o queue.Options) queuetest.SuppressionQueue { return openMem(t, o) })
+	queuetest.RunOversight(t, func(t *testing.T, o queue.Options) queuetest.OversightQueue { return openMem(t, o) })
 }
 
 // openMem opens a Pebble queue on an in-memory database.

@@ -14,12 +14,13 @@
 // queue.ReturnPaths (VERP return paths and unsubscribe tokens, queue.Signer under one key
 // shared by all nodes in mq_secret, so a bounce reaching any node verifies), and
 // queue.Suppressions (the suppression list, hard bounces adding to it in Complete's
-// transaction, one-click unsubscribe), passing queuetest.RunSuppressions.
-// Not implemented (the Pebble queue's queue.Backend beyond Core): approvals (Enqueue
-// refuses Message.Approval with ErrUnsupported), test messages (Message.Test, idem),
-// List/Cancel/Retry/Delete/HoldInFlight, the test outbox, the audit journal, metrics. So
-// cmd/multimail does not use this package yet: with [store] backend = "postgres" the queue
-// is still the node's Pebble queue.
+// transaction, one-click unsubscribe), passing queuetest.RunSuppressions; queue.Oversight
+// (approvals of held messages, passing queuetest.RunOversight and RunOversightShared) and
+// the audit records of sends and decisions (Options.Audit, see below).
+// Not implemented (the Pebble queue's queue.Backend beyond these): test messages (Enqueue
+// refuses Message.Test with ErrUnsupported), List/Cancel/Retry/Delete/HoldInFlight, the
+// test outbox, metrics. So cmd/multimail does not use this package yet: with [store]
+// backend = "postgres" the queue is still the node's Pebble queue.
 //
 // # Guarantees
 //
@@ -30,6 +31,31 @@
 // unit's next due time (or deletes it) and drops the body when nothing is pending. Times that
 // decide leasing are the database's now(): due, lease_expires, backoff_until, outbox
 // busy_until; node clocks only choose an outbox retry time and Postpone's until.
+//
+// # Approvals
+//
+// A message enqueued with a pending Message.Approval is held: its mq_approval row, its
+// recipients with status pending_approval and no mq_unit row are written by the Enqueue
+// transaction (a rule's decision is written there too: approved is queued at once,
+// rejected keeps no body). Approve, ApproveRelease and Reject are one transaction each: read
+// the approval's message id, lock the message row, then the approval row (FOR UPDATE), and
+// refuse with queue.ErrNotPending unless the approval is still pending; then the approval,
+// the recipients (queued with one unit per domain, due now or at SendAt; or rejected with
+// the body dropped), ApproveRelease's rewritten body and the events ("approved", "queued",
+// maybe "scheduled"; or "rejected") with their outbox rows. Of two nodes deciding one
+// approval, the second waits on the row lock, then reads the first's committed decision
+// (READ COMMITTED re-reads a locked row) and gets ErrNotPending. A ReleaseFunc may run again
+// when the transaction is retried.
+//
+// # Audit
+//
+// With Options.Audit (the node's audit.Journal, in its own Pebble database) the queue
+// appends the Pebble queue's records (queue.SendRecord after every Enqueue that wrote a
+// message, queue.DecisionRecord after every decision) once the transaction has committed.
+// The Pebble queue writes them in the batch of the change; PostgreSQL and the node's Pebble
+// cannot share a transaction, so here a crash or a failed append after the commit loses the
+// record, never the change (a failed append is logged), and each node's chain holds the
+// decisions made through that node only.
 //
 // # Leases and fencing
 //
@@ -65,7 +91,7 @@
 // webhook-id is "<subject>.<seq>" on every node: at least once, same id, in order per
 // message and subscriber. OutboxKick fires after local writes and every poll interval.
 //
-// # Schema (migration 0003)
+// # Schema (migrations 0003, 0004)
 //
 //	mq_message (id PK, mailbox, data JSON bytea, body bytea NULL when done, queued_at)
 //	mq_rcpt    (msg_id, idx) PK: address, domain, status, attempts, next_attempt,
@@ -82,7 +108,11 @@
 //	mq_suppress (domain, address) PK: data JSON of queue.Suppression
 //	mq_secret  (name PK): data; 'verp' = JSON {key: 32 random bytes, created}, made by the
 //	           first Open (INSERT … ON CONFLICT DO NOTHING, then read: one key for all)
+//	mq_approval (id PK, msg_id → mq_message ON DELETE CASCADE): state
+//	           (pending|approved|rejected|cancelled), data JSON of queue.ApprovalRecord;
+//	           index (state, id) for Approvals (id order is creation order), (msg_id, id):
+//	           a message's current approval is its latest (a hold after a restore adds one)
 //
-// Lock order: unit, then message, then domain, then subject counter; Record takes only the
-// subject counter. A deadlock is retried by pgdb.Tx all the same.
+// Lock order: unit, then message, then approval, then domain, then subject counter; Record
+// takes only the subject counter. A deadlock is retried by pgdb.Tx all the same.
 package pgqueue

@@ -26,8 +26,11 @@ var errDuplicate = errors.New("duplicate")
 // idempotency key is unique across nodes (the primary key of mq_idem): of two nodes racing
 // with one key, the second waits for the first's commit and returns its result.
 func (q *Queue) Enqueue(ctx context.Context, m *queue.Message) (queue.Receipt, error) {
-	if m.Approval != nil || m.Test {
-		return queue.Receipt{}, fmt.Errorf("enqueue: approvals and test messages: %w", ErrUnsupported)
+	if m.Test {
+		return queue.Receipt{}, fmt.Errorf("enqueue: test messages: %w", ErrUnsupported)
+	}
+	if err := prepareApproval(m); err != nil {
+		return queue.Receipt{}, err
 	}
 	if m.Lane > queue.LaneLow || len(m.Mailbox) > 1<<15 || len(m.IdempotencyKey) > 1024 {
 		return queue.Receipt{}, fmt.Errorf("%w: lane, mailbox or idempotency key", queue.ErrInvalid)
@@ -56,6 +59,7 @@ func (q *Queue) Enqueue(ctx context.Context, m *queue.Message) (queue.Receipt, e
 		return queue.Receipt{}, fmt.Errorf("enqueue %s: %w", m.ID, err)
 	}
 	q.notify()
+	q.audit(ctx, queue.SendRecord(m, r.Status, q.rcptHashes()))
 	return r, nil
 }
 
@@ -64,7 +68,7 @@ func (q *Queue) enqueue(ctx context.Context, tx pgx.Tx, m *queue.Message, addrs,
 	if err != nil {
 		return queue.Receipt{}, err
 	}
-	r := queue.Receipt{ID: m.ID, Status: queue.StatusQueued, QueuedAt: now}
+	r := queue.Receipt{ID: m.ID, Status: receiptStatus(m.Approval), QueuedAt: now}
 	if m.IdempotencyKey != "" {
 		if dup, ok, err := q.claimKey(ctx, tx, m, r); err != nil || ok {
 			return dup, firstErr(err, errDuplicate)
@@ -74,14 +78,23 @@ func (q *Queue) enqueue(ctx context.Context, tx pgx.Tx, m *queue.Message, addrs,
 		ExpiresAt: m.ExpiresAt, SendAt: m.SendAt, Size: len(m.Body), Source: m.Source,
 		Monitored: m.Monitored, RequireTLS: m.RequireTLS}
 	due := data.start(now)
+	queued := r.Status == queue.StatusQueued
+	body, next := m.Body, &due
+	if r.Status == queue.StatusRejected {
+		body = nil // a rule's rejection: never sent
+	}
+	if !queued {
+		next = nil // held or rejected: no schedule
+	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO mq_message (id, mailbox, data, body, queued_at) VALUES ($1, $2, $3, $4, $5)`,
-		m.ID, m.Mailbox, mustJSON(data), m.Body, now)
+		m.ID, m.Mailbox, mustJSON(data), body, now)
+	evs := queueApproval(b, m, addrs, now)
 	seen := map[string]bool{}
 	for i, a := range addrs {
 		b.Queue(`INSERT INTO mq_rcpt (msg_id, idx, address, domain, status, next_attempt, updated_at)
-			VALUES ($1, $2, $3, $4, 'queued', $5, $6)`, m.ID, i, a, domains[i], due, now)
-		if seen[domains[i]] {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, i, a, domains[i], rcptStatus(r.Status), next, now)
+		if seen[domains[i]] || !queued {
 			continue
 		}
 		seen[domains[i]] = true
@@ -92,11 +105,13 @@ func (q *Queue) enqueue(ctx context.Context, tx pgx.Tx, m *queue.Message, addrs,
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return queue.Receipt{}, err
 	}
-	evs := []queue.Event{{Type: queue.EventQueued, Tags: m.Tags}}
-	if due.After(now) {
-		evs = append(evs, queue.Event{Type: queue.EventScheduled, SendAt: due, Tags: m.Tags})
+	if queued {
+		evs = append(evs, queue.Event{Type: queue.EventQueued, Tags: m.Tags})
+		if due.After(now) {
+			evs = append(evs, queue.Event{Type: queue.EventScheduled, SendAt: due, Tags: m.Tags})
+		}
 	}
-	if m.Monitored {
+	if m.Monitored && r.Status != queue.StatusRejected {
 		evs = append(evs, queue.Event{Type: queue.EventMonitored, Tags: m.Tags})
 	}
 	return r, q.appendEvents(ctx, tx, m.ID, now, evs)

@@ -24,7 +24,7 @@ import (
 )
 
 // ErrUnsupported: the message needs a part of the queue this backend does not have yet
-// (approvals, test messages).
+// (test messages).
 var ErrUnsupported = errors.New("pgqueue: not supported on PostgreSQL yet")
 
 // Defaults of Options that differ from the Pebble queue's.
@@ -40,9 +40,12 @@ const (
 // Options configures a Queue.
 type Options struct {
 	// Queue has the queue's settings, with the Pebble queue's meaning and defaults except
-	// LeaseTTL (default DefaultLeaseTTL). Clock, Audit and Registerer are not used: times
-	// come from the database's clock.
+	// LeaseTTL (default DefaultLeaseTTL). Clock and Registerer are not used: times come from
+	// the database's clock. Queue.Audit is taken as Audit when Audit is nil.
 	Queue queue.Options
+	// Audit, when set, receives the audit record of every enqueue and approval decision,
+	// appended after the transaction commits (see audit.go): the node's own journal.
+	Audit Auditor
 	// PollInterval bounds how long Next sleeps before looking again (default
 	// DefaultPollInterval); a change made through this Queue wakes it at once.
 	PollInterval time.Duration
@@ -62,6 +65,7 @@ type Queue struct {
 	poll    time.Duration
 	beat    time.Duration
 	log     *slog.Logger
+	aud     Auditor // nil: no audit journal
 	subs    atomic.Pointer[[]queue.Subscriber]
 	onFinal atomic.Pointer[queue.FinalFunc]
 	picks   atomic.Uint64 // Next calls that could serve both normal and low
@@ -101,6 +105,10 @@ func Open(ctx context.Context, pool *pgxpool.Pool, o Options) (*Queue, error) {
 	}
 	q := &Queue{pool: pool, opts: qo, poll: o.PollInterval, beat: o.Heartbeat, log: qo.Logger,
 		wake: make(chan struct{}), kick: make(chan struct{}, 1), held: map[string]struct{}{}}
+	q.aud = o.Audit
+	if q.aud == nil && qo.Audit != nil {
+		q.aud = qo.Audit
+	}
 	if q.Signer, err = loadSigner(ctx, pool, qo); err != nil {
 		return nil, err
 	}

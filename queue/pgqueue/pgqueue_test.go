@@ -54,6 +54,7 @@ func TestConformance(t *testing.T) {
 	queuetest.RunSuppressions(t, func(t *testing.T, o queue.Options) queuetest.SuppressionQueue {
 		return open(t, newPool(t), o)
 	})
+	queuetest.RunOversight(t, func(t *testing.T, o queue.Options) queuetest.OversightQueue { return open(t, newPool(t), o) })
 }
 
 // TestShared runs the several-nodes tests: n queues on one database, each with a pool of
@@ -63,6 +64,19 @@ func TestShared(t *testing.T) {
 	queuetest.RunShared(t, func(t *testing.T, o queue.Options, n int) []queue.Core {
 		dsn := pgtest.DSN(t)
 		var qs []queue.Core
+		for range n {
+			qs = append(qs, pgqueuetest.Open(t, dsn, pgqueue.Options{Queue: o, PollInterval: testPoll}).Queue)
+		}
+		return qs
+	})
+}
+
+// TestSharedOversight: nodes on one database racing to decide the same approvals.
+func TestSharedOversight(t *testing.T) {
+	t.Parallel()
+	queuetest.RunOversightShared(t, func(t *testing.T, o queue.Options, n int) []queuetest.OversightQueue {
+		dsn := pgtest.DSN(t)
+		var qs []queuetest.OversightQueue
 		for range n {
 			qs = append(qs, pgqueuetest.Open(t, dsn, pgqueue.Options{Queue: o, PollInterval: testPoll}).Queue)
 		}

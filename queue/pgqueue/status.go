@@ -82,5 +82,8 @@ func (q *Queue) status(ctx context.Context, tx pgx.Tx, msgID string) (*queue.Sta
 		return nil, err
 	}
 	st.State = queue.MessageState(st.Recipients, func(r queue.RecipientStatus) string { return r.Status })
+	if st.Approval, err = approvalOf(ctx, tx, msgID); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
