@@ -188,6 +188,9 @@ type StoreConfig struct {
 	// same. secretKey is what it decodes to, read by validate.
 	SecretKeyFile string `toml:"secret_key_file"`
 	secretKey     []byte
+	// LeaseTTL is how long a queue lease lasts on PostgreSQL: a node renews its leases every
+	// third of it, so a dead node's messages move again after at most LeaseTTL.
+	LeaseTTL Duration `toml:"lease_ttl"`
 }
 
 // Store backends.
@@ -195,6 +198,10 @@ const (
 	backendPebble   = "pebble"
 	backendPostgres = "postgres"
 )
+
+// defaultLeaseTTL is store.lease_ttl's default: a dead node's messages wait at most this long,
+// and a live node renews its leases every 10 s.
+const defaultLeaseTTL = 30 * time.Second
 
 // autoMigrate reports whether serve migrates the PostgreSQL schema at start.
 func (s StoreConfig) autoMigrate() bool { return s.AutoMigrate == nil || *s.AutoMigrate }
@@ -543,7 +550,16 @@ func (c *Config) validateStore() error {
 		if c.Store.SecretKeyFile != "" {
 			return bad("store.secret_key_file", "is only for backend = %q", backendPostgres)
 		}
+		if c.Store.LeaseTTL != 0 {
+			return bad("store.lease_ttl", "is only for backend = %q", backendPostgres)
+		}
 	case backendPostgres:
+		switch lt := c.Store.LeaseTTL.D(); {
+		case lt == 0:
+			c.Store.LeaseTTL = Duration(defaultLeaseTTL)
+		case lt < time.Second || lt > time.Hour:
+			return bad("store.lease_ttl", "must be between 1s and 1h, not %v", lt)
+		}
 		if c.Store.DSN == "" {
 			return bad("store.backend", "%q needs store.dsn", backendPostgres)
 		}

@@ -127,7 +127,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		n.close()
 		return nil, err
 	}
-	q, err := queue.Open(db, n.queueOptions())
+	q, err := n.openQueue(db)
 	if err != nil {
 		n.close()
 		return nil, fmt.Errorf("open queue: %w", err)

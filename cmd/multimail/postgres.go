@@ -1,5 +1,6 @@
-// postgres.go: [store] backend = "postgres": the mailbox store on PostgreSQL (mailbox/pgstore)
-// and `multimail migrate`. The queue and the audit journal stay in the node's Pebble.
+// postgres.go: [store] backend = "postgres": the mailbox store (mailbox/pgstore) and the queue
+// (queue/pgqueue) on PostgreSQL, and `multimail migrate`. The audit journal stays in the
+// node's Pebble.
 package main
 
 import (
@@ -14,6 +15,8 @@ import (
 	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/mailbox/pgstore"
 	"multimail.dev/multimail/pgdb"
+	"multimail.dev/multimail/queue"
+	"multimail.dev/multimail/queue/pgqueue"
 )
 
 // pgStartTimeout bounds connecting and migrating at start.
@@ -49,6 +52,20 @@ func (n *node) openMailboxStore(db *pebble.DB) (mailbox.Store, error) {
 		n.log.Warn("store.secret_key_file is not set: the domains' DKIM and identity private keys are stored in PostgreSQL unencrypted")
 	}
 	return pgstore.Open(ctx, pool, opts, o...)
+}
+
+// openQueue opens the delivery queue: the node's Pebble queue, or with backend = "postgres"
+// the queue every node on the database shares (package queue/pgqueue), whose leases last
+// store.lease_ttl and are renewed every third of it while this node holds them.
+func (n *node) openQueue(db *pebble.DB) (queue.Backend, error) {
+	if n.cfg.Store.Backend != backendPostgres {
+		return queue.Open(db, n.queueOptions())
+	}
+	o := n.queueOptions()
+	o.LeaseTTL = n.cfg.Store.LeaseTTL.D()
+	ctx, cancel := context.WithTimeout(context.Background(), pgStartTimeout)
+	defer cancel()
+	return pgqueue.Open(ctx, n.pg, pgqueue.Options{Queue: o, Heartbeat: o.LeaseTTL / 3})
 }
 
 func openPostgres(ctx context.Context, sc StoreConfig) (*pgxpool.Pool, error) {
