@@ -409,8 +409,13 @@ func (x txThreads) BySubject(key []byte) (string, time.Time, bool, error) {
 }
 
 // Deliver implements mailbox.Store. The email, its body, the threading indexes and the
-// folder's counters change in one transaction, committed (synchronous_commit on) before it
-// returns; DeliverOptions.NoSync is not needed here and ignored.
+// folder's counters change in one transaction, committed before it returns. With
+// DeliverOptions.NoSync (the Sent copy, a second commit after the queue's) the commit does not
+// wait for the WAL flush (SET LOCAL synchronous_commit = off, this transaction only): it
+// is in the WAL in commit order and durable a moment later, so a crash in that moment loses
+// the copy, never the send, as with the Pebble store. The commit then releases the
+// mailbox's row lock at once instead of after the flush, which is what limits one sender's
+// send rate.
 func (s *Store) Deliver(ctx context.Context, mb, folder string, raw []byte, o mailbox.DeliverOptions) (mailbox.Email, error) {
 	d, err := s.kit.NewDelivery(ctx, mb, raw, o)
 	if err != nil {
@@ -418,6 +423,11 @@ func (s *Store) Deliver(ctx context.Context, mb, folder string, raw []byte, o ma
 	}
 	var out mailbox.Email
 	err = s.content(ctx, d.Email.Mailbox, func(tx pgx.Tx, addr string, ch *[]mailbox.Change) error {
+		if o.NoSync {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+		}
 		fid, n, err := s.lockFolder(ctx, tx, addr, folder)
 		if err != nil {
 			return err

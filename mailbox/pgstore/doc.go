@@ -55,7 +55,9 @@
 //
 // # Differences from the Pebble store
 //
-//   - DeliverOptions.NoSync is ignored: every commit waits for the WAL flush.
+//   - DeliverOptions.NoSync (the Sent copy) commits with SET LOCAL synchronous_commit = off:
+//     that one commit does not wait for the WAL flush (the connection-level refusal of
+//     synchronous_commit = off stands for everything else).
 //   - RenewUIDValidity (a restored Pebble node) has no counterpart: a PostgreSQL database is
 //     restored with the database's own tools, and its counters come back with it.
 //   - DeleteMailbox also drops the mailbox's threading indexes.
