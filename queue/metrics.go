@@ -8,16 +8,21 @@ import (
 
 // metrics holds the queue's Prometheus collectors. Gauges read the in-memory index.
 type metrics struct {
-	reg      prometheus.Registerer
-	all      []prometheus.Collector
+	reg prometheus.Registerer
+	all []prometheus.Collector
+	Counters
+}
+
+// Counters are the queue's two counters, with the same names on every backend (queue/pgqueue
+// uses them too): messages enqueued by lane and journal events written by type.
+type Counters struct {
 	enqueued *prometheus.CounterVec
 	outcomes *prometheus.CounterVec
 }
 
-// registerMetrics creates the collectors and registers them on reg (nil: not registered).
-func (q *Queue) registerMetrics(reg prometheus.Registerer) error {
-	m := &metrics{
-		reg: reg,
+// NewCounters makes the counters (not registered).
+func NewCounters() Counters {
+	return Counters{
 		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "multimail_queue_enqueued_total", Help: "Messages enqueued, by lane.",
 		}, []string{"lane"}),
@@ -25,7 +30,23 @@ func (q *Queue) registerMetrics(reg prometheus.Registerer) error {
 			Name: "multimail_queue_outcomes_total", Help: "Journal events written, by event type.",
 		}, []string{"event"}),
 	}
-	m.all = append(m.all, m.enqueued, m.outcomes)
+}
+
+// Collectors are the counters, to register.
+func (c Counters) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{c.enqueued, c.outcomes}
+}
+
+// Enqueued counts a message enqueued in lane l.
+func (c Counters) Enqueued(l Lane) { c.enqueued.WithLabelValues(l.String()).Inc() }
+
+// Outcome counts a journal event of type t.
+func (c Counters) Outcome(t EventType) { c.outcomes.WithLabelValues(string(t)).Inc() }
+
+// registerMetrics creates the collectors and registers them on reg (nil: not registered).
+func (q *Queue) registerMetrics(reg prometheus.Registerer) error {
+	m := &metrics{reg: reg, Counters: NewCounters()}
+	m.all = append(m.all, m.Collectors()...)
 	for l := Lane(0); l < numLanes; l++ {
 		m.all = append(m.all, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "multimail_queue_depth", Help: "Delivery units (message x domain) queued or leased, by lane.",
@@ -64,6 +85,6 @@ func (q *Queue) unregisterMetrics() {
 	}
 }
 
-func (q *Queue) countEnqueued(l Lane) { q.metrics.enqueued.WithLabelValues(l.String()).Inc() }
+func (q *Queue) countEnqueued(l Lane) { q.metrics.Enqueued(l) }
 
-func (q *Queue) countOutcome(t EventType) { q.metrics.outcomes.WithLabelValues(string(t)).Inc() }
+func (q *Queue) countOutcome(t EventType) { q.metrics.Outcome(t) }

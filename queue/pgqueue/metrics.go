@@ -20,24 +20,15 @@ const scrapeTimeout = 5 * time.Second
 
 // metrics holds the queue's collectors.
 type metrics struct {
-	reg      prometheus.Registerer
-	all      []prometheus.Collector
-	enqueued *prometheus.CounterVec
-	outcomes *prometheus.CounterVec
+	reg prometheus.Registerer
+	all []prometheus.Collector
+	queue.Counters
 }
 
 // registerMetrics creates the collectors and registers them on reg (nil: not registered).
 func (q *Queue) registerMetrics(reg prometheus.Registerer) error {
-	m := &metrics{
-		reg: reg,
-		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "multimail_queue_enqueued_total", Help: "Messages enqueued, by lane.",
-		}, []string{"lane"}),
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "multimail_queue_outcomes_total", Help: "Journal events written, by event type.",
-		}, []string{"event"}),
-	}
-	m.all = []prometheus.Collector{m.enqueued, m.outcomes, &gauges{q: q}}
+	m := &metrics{reg: reg, Counters: queue.NewCounters()}
+	m.all = append(m.Collectors(), &gauges{q: q})
 	q.metrics = m
 	if reg == nil {
 		return nil
@@ -62,12 +53,12 @@ func (q *Queue) unregisterMetrics() {
 	}
 }
 
-func (q *Queue) countEnqueued(l queue.Lane) { q.metrics.enqueued.WithLabelValues(l.String()).Inc() }
+func (q *Queue) countEnqueued(l queue.Lane) { q.metrics.Enqueued(l) }
 
 // countOutcomes counts committed journal events.
 func (q *Queue) countOutcomes(evs []queue.Event) {
 	for _, ev := range evs {
-		q.metrics.outcomes.WithLabelValues(string(ev.Type)).Inc()
+		q.metrics.Outcome(ev.Type)
 	}
 }
 
