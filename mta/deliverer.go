@@ -89,6 +89,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		return d.err
 	}
 	var wg sync.WaitGroup
+	if d.sts != nil {
+		defer d.sts.fetches.Wait() // a policy fetch in flight saves the cache file before Run returns
+	}
 	if d.tlsrpt != nil {
 		rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		defer stop()

@@ -67,7 +67,8 @@ type stsManager struct {
 	cache map[string]stsEntry
 	state map[string]*stsState
 
-	saveMu sync.Mutex
+	saveMu  sync.Mutex
+	fetches sync.WaitGroup // running fetches; Deliverer.Run waits so the last save ends before it returns
 }
 
 func newSTSManager(o STSOptions, r Resolver, clock queue.Clock, log *slog.Logger) (*stsManager, error) {
@@ -249,7 +250,7 @@ func (m *stsManager) startFetch(domain, id string) <-chan struct{} {
 	st.lastTry = now
 	done := make(chan struct{})
 	st.running = done
-	go m.fetch(domain, id, st, done)
+	m.fetches.Go(func() { m.fetch(domain, id, st, done) })
 	return done
 }
 
