@@ -134,10 +134,14 @@ func holder(f *os.File) string {
 }
 
 // release empties the pid file and drops the lock. The file stays: removing it would let a
-// third process lock a new inode while a second still holds the old one.
+// third process lock a new inode while a second still holds the old one. The lock is dropped
+// with LOCK_UN before the close: a child being forked at that moment (by this process, e.g.
+// a test starting a server) holds a copy of the descriptor until its exec, and a close alone
+// would leave the lock held by that copy.
 func (l *dirLock) release() {
 	if l != nil && l.f != nil {
 		_ = l.f.Truncate(0)
+		_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 		l.f.Close()
 	}
 }
