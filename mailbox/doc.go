@@ -103,7 +103,8 @@
 //     and the policy change together: deciding an oversight request is one batch).
 //   - DeleteMailbox (Remover): every folder as in DeleteFolder (INBOX too), then 02 and 11; API
 //     keys are the caller's. DeleteDomain: 01, refused while a mailbox of it exists.
-//   - CreateFolder: 05 + 06. RenameFolder: 05 (delete + set) and 06 for the
+//   - CreateFolder and CreateFolderUse: 05 + 06 (CreateFolderUse first reads every 06 of
+//     the mailbox through its 05 entries: one folder per special use). RenameFolder: 05 (delete + set) and 06 for the
 //     folder and each sub-folder. DeleteFolder: every email of the folder as
 //     in Expunge, then 05 + 06. SetSubscribed: 06.
 //   - Deliver: 0c + 0d, 07, 08 (or 09 if pending), 0a, one 0b per keyword, 10,

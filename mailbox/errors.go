@@ -29,6 +29,10 @@ var (
 	// ErrCorrupt: a stored record could not be decoded. Scans skip and log such
 	// records; point lookups return this error.
 	ErrCorrupt = errors.New("mailbox: corrupt record")
+	// ErrSpecialUse: CreateFolderUse was given a special use a folder cannot be created
+	// with (anything but \Archive \Drafts \Junk \Sent \Trash), or one another folder of
+	// the mailbox already holds.
+	ErrSpecialUse = errors.New("mailbox: special use not allowed")
 	// ErrModified: SetFlagsIf found the email changed after the given modseq.
 	ErrModified = errors.New("mailbox: modified since")
 )

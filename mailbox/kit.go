@@ -103,6 +103,13 @@ func CheckRename(from, to string, exists func(string) bool) error {
 // Renamed maps a folder name under RenameFolder(from, to); ok is false for unrelated names.
 func Renamed(name, from, to string) (string, bool) { return renamed(name, from, to) }
 
+// NormalizeSpecialUse checks a special use CreateFolderUse accepts and spells it
+// canonically ("" stays ""); errors wrap ErrSpecialUse.
+func NormalizeSpecialUse(use string) (string, error) { return normalizeSpecialUse(use) }
+
+// SpecialUseHeld is the error of CreateFolderUse when folder holder already has use.
+func SpecialUseHeld(use, holder string) error { return useHeldError(use, holder) }
+
 // DefaultFolder is one of the folders AddMailbox creates.
 type DefaultFolder struct{ Name, SpecialUse string }
 

@@ -81,8 +81,16 @@ func (s *MemoryStore) Folder(ctx context.Context, mailbox, name string) (Folder,
 
 // CreateFolder implements Store.
 func (s *MemoryStore) CreateFolder(ctx context.Context, mailbox, name string) error {
+	return s.CreateFolderUse(ctx, mailbox, name, "")
+}
+
+// CreateFolderUse implements Store.
+func (s *MemoryStore) CreateFolderUse(ctx context.Context, mailbox, name, use string) error {
 	n, err := normalizeFolder(name)
 	if err != nil {
+		return err
+	}
+	if use, err = normalizeSpecialUse(use); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -94,7 +102,12 @@ func (s *MemoryStore) CreateFolder(ctx context.Context, mailbox, name string) er
 	if _, ok := mb.folders[n]; ok {
 		return fmt.Errorf("create folder %s: %w", n, ErrFolderExists)
 	}
-	mb.folders[n] = s.newFolder(n, "")
+	for _, f := range mb.folders {
+		if use != "" && f.SpecialUse == use {
+			return useHeldError(use, f.Name)
+		}
+	}
+	mb.folders[n] = s.newFolder(n, use)
 	s.hub.publish(mb.m.Address, Change{Folder: n, Kind: ChangeFolder})
 	return nil
 }

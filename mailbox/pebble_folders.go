@@ -99,8 +99,16 @@ func (s *PebbleStore) mutate(ctx context.Context, mailbox string, fn func(t *txn
 
 // CreateFolder implements Store.
 func (s *PebbleStore) CreateFolder(ctx context.Context, mailbox, name string) error {
+	return s.CreateFolderUse(ctx, mailbox, name, "")
+}
+
+// CreateFolderUse implements Store.
+func (s *PebbleStore) CreateFolderUse(ctx context.Context, mailbox, name, use string) error {
 	n, err := normalizeFolder(name)
 	if err != nil {
+		return err
+	}
+	if use, err = normalizeSpecialUse(use); err != nil {
 		return err
 	}
 	return s.mutate(ctx, mailbox, func(t *txn) error {
@@ -110,8 +118,33 @@ func (s *PebbleStore) CreateFolder(ctx context.Context, mailbox, name string) er
 		if ok, err := exists(t.b, folderNameKey(t.addr, n)); err != nil || ok {
 			return existsOr(err, "create folder "+n)
 		}
-		s.putNewFolder(t.b, t.addr, n, "")
+		if err := t.useFree(use); err != nil {
+			return err
+		}
+		s.putNewFolder(t.b, t.addr, n, use)
 		t.notify(Change{Folder: n, Kind: ChangeFolder})
+		return nil
+	})
+}
+
+// useFree refuses a special use another folder of the mailbox holds ("" is always free).
+// It reads every folder record: a mailbox has few folders and CREATE is rare.
+func (t *txn) useFree(use string) error {
+	if use == "" {
+		return nil
+	}
+	return t.s.scan(t.b, folderNamePrefix(t.addr), func(_, v []byte) error {
+		fid, err := decodeFID(v)
+		if err != nil {
+			return err
+		}
+		f, err := t.folder(fid)
+		if err != nil {
+			return err
+		}
+		if f.SpecialUse == use {
+			return useHeldError(use, f.Name)
+		}
 		return nil
 	})
 }

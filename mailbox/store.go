@@ -59,6 +59,11 @@ type Store interface {
 	Folder(ctx context.Context, mailbox, name string) (Folder, error)
 	// CreateFolder creates a folder with a fresh UIDVALIDITY (ErrFolderExists).
 	CreateFolder(ctx context.Context, mailbox, name string) error
+	// CreateFolderUse is CreateFolder giving the folder an RFC 6154 special use (IMAP
+	// CREATE … USE): one of \Archive \Drafts \Junk \Sent \Trash, matched without case,
+	// held by no other folder of the mailbox (else ErrSpecialUse); "" is CreateFolder.
+	// The name is checked first (ErrFolderExists).
+	CreateFolderUse(ctx context.Context, mailbox, name, use string) error
 	// DeleteFolder removes a folder and its emails; INBOX cannot be deleted.
 	// Sub-folders are kept.
 	DeleteFolder(ctx context.Context, mailbox, name string) error

@@ -15,9 +15,12 @@ var (
 	errTooManyConns = errors.New("imapserver: too many connections for this mailbox")
 	errReadOnly     = errors.New("imapserver: mailbox selected read-only")
 	errSameFolder   = errors.New("imapserver: source and destination are the same folder")
-	errSpecialUse   = errors.New("imapserver: CREATE with USE is not supported")
 	errUnavailable  = errors.New("imapserver: the server accepts no new messages for now")
 )
+
+// codeUseAttr is RFC 6154 §3's response code for a CREATE refused because of its special
+// use (go-imap has no constant for it).
+const codeUseAttr imap.ResponseCode = "USEATTR"
 
 // errorMapping is one row of the table turning errors into IMAP responses.
 type errorMapping struct {
@@ -47,7 +50,8 @@ func errorTable() []errorMapping {
 		// RFC 5530 §3: UNAVAILABLE, a temporary failure of a subsystem (here: disk space).
 		{errUnavailable, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server is low on disk space, try again later"}},
 		{budget.ErrExhausted, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server busy, try again later"}},
-		{errSpecialUse, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR", Text: "Special-use attributes cannot be set"}},
+		// RFC 6154 §3: a special use that is unknown, virtual or already held by another folder.
+		{mailbox.ErrSpecialUse, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: codeUseAttr, Text: "Special-use attribute cannot be assigned"}},
 	}
 }
 

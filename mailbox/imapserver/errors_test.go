@@ -34,7 +34,7 @@ func TestErrorMapping(t *testing.T) {
 		{"too-many-conns", errTooManyConns, false, imap.StatusResponseTypeNo, imap.ResponseCodeLimit},
 		{"read-only", errReadOnly, false, imap.StatusResponseTypeNo, imap.ResponseCodeCannot},
 		{"same-folder", errSameFolder, true, imap.StatusResponseTypeNo, imap.ResponseCodeCannot},
-		{"special-use", errSpecialUse, false, imap.StatusResponseTypeNo, "USEATTR"},
+		{"special-use", mailbox.ErrSpecialUse, false, imap.StatusResponseTypeNo, "USEATTR"},
 		{"wrapped", fmt.Errorf("create x: %w", mailbox.ErrFolderExists), false, imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists},
 		{"imap-error", fmt.Errorf("ctx: %w", passthrough), false, imap.StatusResponseTypeNo, imap.ResponseCodeInUse},
 	} {

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -210,20 +211,39 @@ func (sess *session) statusScan(folder string, d *imap.StatusData) error {
 
 func ptr[T any](v T) *T { return &v }
 
-// Create implements goimap.Session. Missing parents are created too
-// (RFC 9051 §6.3.4 SHOULD).
+// Create implements goimap.Session. CREATE … (USE (attr)) (RFC 6154 §3,
+// CREATE-SPECIAL-USE) gives the folder one special use; a use the store refuses is
+// NO [USEATTR] and creates nothing. Missing parents are created too (RFC 9051 §6.3.4
+// SHOULD), after the folder itself, so a refused CREATE leaves no parents behind.
 func (sess *session) Create(name string, o *imap.CreateOptions) error {
 	sess.count("CREATE")
-	if o != nil && len(o.SpecialUse) > 0 {
-		return toIMAP(errSpecialUse)
+	use, err := createUse(o)
+	if err != nil {
+		return toIMAP(err)
 	}
 	name = strings.TrimRight(name, string(delim))
+	if err := sess.store.CreateFolderUse(sess.ctx, sess.user, name, use); err != nil {
+		return toIMAP(err)
+	}
 	for p := parentOf(name); p != ""; p = parentOf(p) {
 		if err := sess.store.CreateFolder(sess.ctx, sess.user, p); err != nil && !errors.Is(err, mailbox.ErrFolderExists) {
 			return toIMAP(err)
 		}
 	}
-	return toIMAP(sess.store.CreateFolder(sess.ctx, sess.user, name))
+	return nil
+}
+
+// createUse is the special use CREATE asks for: "" for none (or USE ()), the one
+// attribute given, or ErrSpecialUse for several: a folder has at most one (RFC 6154 §3
+// lets a server refuse a combination it does not support).
+func createUse(o *imap.CreateOptions) (string, error) {
+	if o == nil || len(o.SpecialUse) == 0 {
+		return "", nil
+	}
+	if len(o.SpecialUse) > 1 {
+		return "", fmt.Errorf("CREATE with %d special uses: %w", len(o.SpecialUse), mailbox.ErrSpecialUse)
+	}
+	return string(o.SpecialUse[0]), nil
 }
 
 // Delete implements goimap.Session.

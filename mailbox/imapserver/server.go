@@ -107,7 +107,7 @@ func capabilities() imap.CapSet {
 		imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {},
 		imap.CapSearchRes: {}, imap.CapListExtended: {}, imap.CapListStatus: {},
 		imap.CapMove: {}, imap.CapStatusSize: {}, imap.CapChildren: {},
-		imap.CapSpecialUse: {}, imap.CapID: {}, imap.CapLiteralPlus: {}, imap.CapMultiAppend: {}, imap.CapBinary: {},
+		imap.CapSpecialUse: {}, imap.CapCreateSpecialUse: {}, imap.CapID: {}, imap.CapLiteralPlus: {}, imap.CapMultiAppend: {}, imap.CapBinary: {},
 		imap.CapSort: {}, imap.CapSortDisplay: {}, imap.CapESort: {},
 		goimap.CapThreadOrderedSubject: {}, goimap.CapThreadReferences: {},
 		goimap.CapCompressDeflate: {},

@@ -122,21 +122,52 @@ func (s *Store) lockFolder(ctx context.Context, tx pgx.Tx, addr, name string) (i
 
 // CreateFolder implements mailbox.Store.
 func (s *Store) CreateFolder(ctx context.Context, mb, name string) error {
+	return s.CreateFolderUse(ctx, mb, name, "")
+}
+
+// CreateFolderUse implements mailbox.Store. The check for another holder of use and the
+// insert are one transaction under the mailbox row's lock (content), so two concurrent
+// CREATEs cannot both take the same use.
+func (s *Store) CreateFolderUse(ctx context.Context, mb, name, use string) error {
 	n, err := mailbox.NormalizeFolder(name)
 	if err != nil {
 		return err
 	}
+	if use, err = mailbox.NormalizeSpecialUse(use); err != nil {
+		return err
+	}
 	return s.content(ctx, mb, func(tx pgx.Tx, addr string, ch *[]mailbox.Change) error {
-		ok, err := s.insertFolder(ctx, tx, addr, n, "")
+		ok, err := s.insertFolder(ctx, tx, addr, n, use)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fmt.Errorf("create folder %s: %w", n, mailbox.ErrFolderExists)
 		}
+		if err := useFree(ctx, tx, addr, n, use); err != nil {
+			return err // rolls the insert back
+		}
 		*ch = append(*ch, mailbox.Change{Folder: n, Kind: mailbox.ChangeFolder})
 		return nil
 	})
+}
+
+// useFree refuses a special use a folder of the mailbox other than name holds ("" is
+// always free).
+func useFree(ctx context.Context, tx pgx.Tx, addr, name, use string) error {
+	if use == "" {
+		return nil
+	}
+	var holder string
+	err := tx.QueryRow(ctx, "SELECT name FROM mm_folder WHERE mailbox = $1 AND special_use = $2 AND name <> $3 LIMIT 1",
+		addr, use, name).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("special use %s: %w", use, err)
+	}
+	return mailbox.SpecialUseHeld(use, holder)
 }
 
 // DeleteFolder implements mailbox.Store.

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"DefaultFolders", testDefaultFolders},
 		{"CreateDeleteFolder", testCreateDeleteFolder},
 		{"RenameFolder", testRenameFolder},
+		{"CreateFolderUse", testCreateFolderUse},
 		{"Subscribe", testSubscribe},
 		{"Deliver", testDeliver},
 		{"DeliverErrors", testDeliverErrors},

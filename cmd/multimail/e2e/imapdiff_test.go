@@ -68,6 +68,14 @@ var diffSession = []string{
 	`LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`,
 	`LIST (SPECIAL-USE) "" "*"`,
 	`LIST "" "*" RETURN (SPECIAL-USE)`,
+	// CREATE-SPECIAL-USE (RFC 6154 §3): every creatable use is held by a default folder, so
+	// the session frees \Archive and takes it again. Dovecot 2.3 ignores USE (its Archive
+	// gets the attribute from its config, and stays listed while deleted), so the two only
+	// agree when DELETE and CREATE come together; the refused uses are at the end.
+	`DELETE "Archive"`,
+	`CREATE "Archive" (USE (\Archive))`,
+	`LIST "" "Archive" RETURN (SPECIAL-USE)`,
+	`LIST (SPECIAL-USE) "" "*"`,
 	`LIST "" "%" RETURN (CHILDREN)`,
 	`LIST "" "%" RETURN (SUBSCRIBED)`,
 	`LIST "" ("INBOX" "Sent")`,
@@ -251,6 +259,10 @@ var diffSession = []string{
 	`FETCH * BINARY.SIZE[3]`,
 	`UNSELECT`,
 	`DELETE "threads"`,
+	// Refused special uses, last: Dovecot creates the folder (it ignores USE), which would
+	// change every later LIST.
+	`CREATE "all" (USE (\All))`,
+	`CREATE "Sent2" (USE (\Sent))`,
 }
 
 // multiAppend is one APPEND of several messages (RFC 3502), the first \Seen, the others
@@ -306,6 +318,11 @@ var allowedIMAPDiffs = map[string]string{
 	`FETCH * BINARY.SIZE[4]`: "BINARY.SIZE of a decodable part of a message with another part in an unknown encoding: answered; Dovecot NO [UNKNOWN-CTE]",
 	// RFC 3516 §4.2: BINARY's value is nstring or literal8; multimail always sends literal8.
 	`FETCH * BINARY.PEEK[4]`: "BINARY of a 7-bit part as literal8 (~{n}); Dovecot sends a quoted string (RFC 3516 allows both)",
+	// RFC 6154 §3: a server that cannot give a folder the special use asked for MUST NOT
+	// create it and answers NO (SHOULD with [USEATTR]). Dovecot 2.3 does not advertise
+	// CREATE-SPECIAL-USE, ignores USE and creates a plain folder.
+	`CREATE "all" (USE (\All))`:    "a virtual special use (\\All) is NO [USEATTR] and creates nothing (RFC 6154 §3); Dovecot ignores USE and creates the folder",
+	`CREATE "Sent2" (USE (\Sent))`: "a special use another folder holds is NO [USEATTR] and creates nothing (RFC 6154 §3); Dovecot ignores USE and creates the folder",
 }
 
 // TestIMAPDifferentialDovecot runs the same scripted session against Dovecot (dovecot-imapd,
@@ -323,10 +340,11 @@ func TestIMAPDifferentialDovecot(t *testing.T) {
 	if r := ref.Do(fmt.Sprintf(`LOGIN %s %s`, Sender, dovecottest.Password)); !strings.HasSuffix(r[len(r)-1], "OK") && !strings.Contains(r[len(r)-1], " OK ") {
 		t.Fatalf("dovecot LOGIN: %q", r)
 	}
-	// Every capability multimail advertises is one Dovecot has, but for the few it lacks.
+	// Every capability multimail advertises is one Dovecot has, but for the few it lacks
+	// (Dovecot 2.3 has no CREATE-SPECIAL-USE: the session checks multimail's answers).
 	refCaps := capSet(ref.Do("CAPABILITY"))
 	for _, c := range capSet(mm.Do("CAPABILITY")) {
-		if !slices.Contains(refCaps, c) && c != "IMAP4rev2" && c != "UTF8=ACCEPT" && c != "LITERAL-" && !strings.HasPrefix(c, "APPENDLIMIT=") {
+		if !slices.Contains(refCaps, c) && c != "IMAP4rev2" && c != "UTF8=ACCEPT" && c != "CREATE-SPECIAL-USE" && c != "LITERAL-" && !strings.HasPrefix(c, "APPENDLIMIT=") {
 			t.Errorf("multimail advertises %s, which the differential test cannot check against Dovecot (%v)", c, refCaps)
 		}
 	}
