@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 
 	"multimail.dev/multimail/mailbox"
@@ -67,4 +68,40 @@ func testUsage(t *testing.T, s mailbox.Store) {
 	wantErr(t, err, mailbox.ErrNotFound)
 	addMailbox(t, s, mb)
 	wantUsage(t, s, mb, "recreated")
+}
+
+// testQuotaConcurrent: deliveries racing for the last room of a quota: exactly as many as
+// fit are stored, the rest are ErrOverQuota, and usage never passes the quota (the check
+// and the count are one write).
+func testQuotaConcurrent(t *testing.T, s mailbox.Store) {
+	mb := "q@example.com"
+	addMailbox(t, s, mb)
+	raw := msg("q")
+	const fit, tries = 3, 8
+	quota := int64(fit*len(raw) + len(raw)/2)
+	errs := make(chan error, tries)
+	for range tries {
+		go func() {
+			_, err := s.Deliver(ctx(t), mb, "INBOX", raw, mailbox.DeliverOptions{QuotaBytes: quota})
+			errs <- err
+		}()
+	}
+	stored := 0
+	for range tries {
+		err := <-errs
+		switch {
+		case err == nil:
+			stored++
+		case !errors.Is(err, mailbox.ErrOverQuota):
+			t.Fatalf("deliver: %v", err)
+		}
+	}
+	if stored != fit {
+		t.Fatalf("%d of %d deliveries stored under a quota for %d", stored, tries, fit)
+	}
+	sizes := make([]int, fit)
+	for i := range sizes {
+		sizes[i] = len(raw)
+	}
+	wantUsage(t, s, mb, "after the race", sizes...)
 }
