@@ -38,9 +38,19 @@ func (s *session) deliver(raw []byte) ([]string, error) {
 		s.log.Info("removed forged Multimail-Identity", "count", forged)
 	}
 	ar := authResultsField(s.srv.opts.Hostname, s.env, v)
+	msgs := make([][]byte, len(s.rcpts))
+	for i, mb := range s.rcpts {
+		msgs[i] = s.compose(ar, mb.Address, stripped)
+		// Every recipient is checked before any copy is stored: one over quota defers the
+		// message for all (SMTP has one DATA reply), and a retry then stores no duplicate.
+		if err := s.srv.roomFor(s.ctx, mb.Address, int64(len(msgs[i]))); err != nil {
+			s.srv.metrics.messages.WithLabelValues("rejected").Inc()
+			return nil, err
+		}
+	}
 	var ids []string
-	for _, mb := range s.rcpts {
-		msg := s.compose(ar, mb.Address, stripped)
+	for i, mb := range s.rcpts {
+		msg := msgs[i]
 		id, err := s.store(mb, msg, v.dmarc.action == actionQuarantine)
 		if err != nil {
 			s.srv.metrics.messages.WithLabelValues("error").Inc()
@@ -76,7 +86,7 @@ func (s *session) store(mb mailbox.Mailbox, msg []byte, junk bool) (string, erro
 	if junk {
 		folder = "Junk"
 	}
-	o := mailbox.DeliverOptions{Pending: mb.Oversight == mailbox.GatedAll}
+	o := mailbox.DeliverOptions{Pending: mb.Oversight == mailbox.GatedAll, QuotaBytes: s.srv.opts.MailboxQuota}
 	em, err := s.srv.opts.Store.Deliver(s.ctx, mb.Address, folder, msg, o)
 	if junk && errors.Is(err, mailbox.ErrNoSuchFolder) {
 		em, err = s.srv.opts.Store.Deliver(s.ctx, mb.Address, mailbox.InboxName, msg, o)
@@ -251,4 +261,22 @@ func firstNonEmpty(v ...string) string {
 		}
 	}
 	return ""
+}
+
+// roomFor returns mailbox.ErrOverQuota (452 4.2.2) when Options.MailboxQuota is set and the
+// mailbox is at or over it, or size more bytes would take it over. The store checks again,
+// atomically, when it stores the copy (DeliverOptions.QuotaBytes).
+func (srv *Server) roomFor(ctx context.Context, address string, size int64) error {
+	q := srv.opts.MailboxQuota
+	if q <= 0 {
+		return nil
+	}
+	u, err := srv.opts.Store.Usage(ctx, address)
+	if err != nil {
+		return fmt.Errorf("usage of %s: %w", address, err)
+	}
+	if u.Bytes >= q || u.Bytes+size > q {
+		return fmt.Errorf("%s: %d of %d bytes used, %d more: %w", address, u.Bytes, q, size, mailbox.ErrOverQuota)
+	}
+	return nil
 }

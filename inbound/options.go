@@ -74,6 +74,10 @@ type Options struct {
 	// Admit, when set, is asked at MAIL FROM and before DATA whether mail may be taken now
 	// (a free-space floor); an error is 452 4.3.1 Insufficient system storage. nil: always.
 	Admit func() error
+	// MailboxQuota is the most bytes a mailbox's emails may take (mailbox.Usage.Bytes); 0:
+	// no quota. RCPT to a mailbox at or over it (or that a MAIL SIZE= would take over), and
+	// DATA that would take one over, are 452 4.2.2 (mailbox full, temporary: RFC 3463).
+	MailboxQuota int64
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: metrics are kept but not registered

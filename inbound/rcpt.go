@@ -70,6 +70,8 @@ func rcptOutcome(err error) string {
 		return "relay_denied"
 	case errors.Is(err, ErrUnknownUser), errors.Is(err, ErrBadRecipient):
 		return "unknown_user"
+	case errors.Is(err, mailbox.ErrOverQuota):
+		return "over_quota"
 	}
 	return "error"
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"multimail.dev/multimail/mailbox"
 	"multimail.dev/multimail/smtpserver"
 )
 
@@ -30,6 +31,8 @@ func reply(err error) *smtp.SMTPError {
 		return smtpserver.Reply(501, 5, 1, 3, "Bad recipient address syntax")
 	case errors.Is(err, ErrTooManyBadRecipients):
 		return smtpserver.Reply(421, 4, 7, 0, "Too many refused recipients, closing connection")
+	case errors.Is(err, mailbox.ErrOverQuota):
+		return smtpserver.Reply(452, 4, 2, 2, "Mailbox full, try again later")
 	case errors.Is(err, ErrDMARCReject):
 		return smtpserver.Reply(550, 5, 7, 1, "Message rejected per the sender domain's DMARC policy")
 	}

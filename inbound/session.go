@@ -92,6 +92,11 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.srv.metrics.recipients.WithLabelValues("bounce").Inc()
 		s.bounces = append(s.bounces, bounceRcpt{address: to, msgID: r.bounceID})
 	case !s.hasRcpt(r.mbox.Address):
+		if err := s.srv.roomFor(s.ctx, r.mbox.Address, s.sizeHint); err != nil {
+			s.srv.metrics.recipients.WithLabelValues(rcptOutcome(err)).Inc()
+			s.log.Info("recipient refused", "rcpt", to, "err", err)
+			return reply(err)
+		}
 		s.srv.metrics.recipients.WithLabelValues("local").Inc()
 		s.rcpts = append(s.rcpts, r.mbox)
 	}

@@ -213,3 +213,11 @@ func cloneIdentityKeys(keys []IdentityKey) []IdentityKey {
 	}
 	return out
 }
+
+// checkQuota refuses a message of size bytes that would take usage over quota (0 = none).
+func checkQuota(u Usage, size, quota int64) error {
+	if quota > 0 && u.Bytes+size > quota {
+		return fmt.Errorf("%d bytes in use, %d more, quota %d: %w", u.Bytes, size, quota, ErrOverQuota)
+	}
+	return nil
+}

@@ -78,6 +78,7 @@
 //	m 10 <address> 00 <thread id:16> <sort:24>             folder id:8      Query by thread
 //	m 11 <address>                                         v1 Policy        allowlist, API rules, oversight request
 //	m 12 <folder id:8> <modseq:8>                          uid:4 + unix s:8 expunge tombstone (QRESYNC VANISHED)
+//	m 13 <address>                                         bytes:8 + messages:8  usage (Usage, IMAP QUOTA)
 //
 // Record values ("v1 T") are the version byte 0x01 followed by the JSON of
 // T, except emailRecord, the hot record read once per email by List and
@@ -109,14 +110,15 @@
 //     in Expunge, then 05 + 06. SetSubscribed: 06.
 //   - Deliver: 0c + 0d, 07, 08 (or 09 if pending), 0a, one 0b per keyword, 10,
 //     0e (unless that Message-ID is already indexed), 0f, 06 (UIDNEXT, HIGHESTMODSEQ,
-//     counters).
+//     counters), 13 (usage; read first when DeliverOptions.QuotaBytes is set).
 //   - SetFlags (and SetFlagsIf, which first compares the record's ModSeq): 07, 0b for
 //     added/removed keywords, 06.
-//   - Copy: 0d (a new reference to the same body), then as Deliver without 0c.
+//   - Copy: 0d (a new reference to the same body), then as Deliver without 0c (13 counts
+//     the copy's size again: usage is per email, not per stored body).
 //   - Move, Release: remove 08/09, 0a, 0b, 10 and set them again in the target
 //     (a new UID), 07, both 06.
 //   - Expunge: per email 07, 08, 0a, 0b, 10, 0d deleted, a 12 set; 0c deleted when no
-//     0d of that body is left; 06. Move sets a 12 for the UID it takes out of the source.
+//     0d of that body is left; 06; 13. DeleteMailbox deletes 13. Move sets a 12 for the UID it takes out of the source.
 //     DeleteFolder and DeleteMailbox delete the folder's 12 range. The threading indexes 0e and 0f are kept (they name only
 //     thread ids, so a later reply to a deleted message still joins its thread).
 //
@@ -128,6 +130,12 @@
 // or they are older than Options.VanishedAge (defaults 100,000 and 30 days); the folder
 // record keeps the count and VanishedFloor, the highest modseq deleted, below which
 // Changes says its Vanished list is incomplete.
+//
+// Usage (pebble_usage.go): m 13 holds the sum of Email.Size and the count of a mailbox's
+// emails, pending ones and copies included, changed in the content batch of every Deliver,
+// Copy and removal (Move, Release and SetFlags leave it). A database written before m 13
+// existed has none: the first Usage call or content batch that needs it counts the mailbox's
+// emails through 0a under the mailbox lock and stores the count in that batch.
 //
 // Threads (thread.go): an email's ThreadID is computed at Deliver from References and
 // In-Reply-To (0e), with a subject fallback for Re:/Fwd: subjects between the same

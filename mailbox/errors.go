@@ -35,4 +35,7 @@ var (
 	ErrSpecialUse = errors.New("mailbox: special use not allowed")
 	// ErrModified: SetFlagsIf found the email changed after the given modseq.
 	ErrModified = errors.New("mailbox: modified since")
+	// ErrOverQuota: a delivery refused because it would take the mailbox over its quota
+	// (DeliverOptions.QuotaBytes). Temporary: the owner can make room.
+	ErrOverQuota = errors.New("mailbox: over quota")
 )

@@ -36,6 +36,7 @@ const (
 	famThread     byte = 0x10 // m 10 <address> 00 <thread id:16> <sort key:24>
 	famPolicy     byte = 0x11 // m 11 <address>
 	famVanished   byte = 0x12 // m 12 <folder id:8> <modseq:8>
+	famUsage      byte = 0x13 // m 13 <address>
 )
 
 // Fixed widths of key parts.
@@ -54,6 +55,7 @@ func domainKey(name string) []byte  { return append(fam(famDomain), name...) }
 func mailboxKey(addr string) []byte { return append(fam(famMailbox), addr...) }
 func apiKeyKey(id string) []byte    { return append(fam(famAPIKey), id...) }
 func policyKey(addr string) []byte  { return append(fam(famPolicy), addr...) }
+func usageKey(addr string) []byte   { return append(fam(famUsage), addr...) }
 func keyHashKey(hash string) []byte { return append(fam(famKeyHash), hash...) }
 func folderNamePrefix(addr string) []byte {
 	return append(append(fam(famFolderName), addr...), sep)
@@ -145,7 +147,7 @@ func parseKey(k []byte) (parsedKey, error) {
 	rest := k[2:]
 	var err error
 	switch p.Family {
-	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy:
+	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy, famUsage:
 		p.Name = string(rest)
 	case famFolderName:
 		p.Name, p.Folder, err = cutString(rest)
@@ -244,7 +246,7 @@ func fixed(b []byte, n int, set func([]byte)) error {
 // familyNames name the families in FormatKey.
 func familyName(f byte) string {
 	names := [...]string{"meta", "domain", "mailbox", "apikey", "keyhash", "foldername",
-		"folder", "email", "uid", "pending", "time", "keyword", "body", "bodyref", "msgid", "subject", "thread", "policy", "vanished"}
+		"folder", "email", "uid", "pending", "time", "keyword", "body", "bodyref", "msgid", "subject", "thread", "policy", "vanished", "usage"}
 	if int(f) < len(names) {
 		return names[f]
 	}
@@ -260,7 +262,7 @@ func FormatKey(k []byte) string {
 	}
 	f := "m/" + familyName(p.Family)
 	switch p.Family {
-	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy:
+	case famMeta, famDomain, famMailbox, famAPIKey, famKeyHash, famPolicy, famUsage:
 		return fmt.Sprintf("%s/%q", f, p.Name)
 	case famFolderName:
 		return fmt.Sprintf("%s/%q/%q", f, p.Name, p.Folder)

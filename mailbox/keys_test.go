@@ -38,6 +38,7 @@ func sampleKeys() []struct {
 		{"email", emailKey(id), parsedKey{Family: famEmail, ID: id}},
 		{"uid", uidKey(7, 42), parsedKey{Family: famUID, FID: 7, UID: 42}},
 		{"vanished", vanishedKey(7, 1042), parsedKey{Family: famVanished, FID: 7, ModSeq: 1042}},
+		{"usage", usageKey("agent@example.com"), parsedKey{Family: famUsage, Name: "agent@example.com"}},
 		{"pending", pendingKey(7, id), parsedKey{Family: famPending, FID: 7, ID: id}},
 		{"time", timeKey("agent@example.com", sk), parsedKey{Family: famTime, Name: "agent@example.com", ID: id, Sort: sk}},
 		{"time before 1970", timeKey("agent@example.com", old), parsedKey{Family: famTime, Name: "agent@example.com", ID: id, Sort: old}},

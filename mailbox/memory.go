@@ -32,6 +32,7 @@ type memMailbox struct {
 	// the threading indexes (thread.go)
 	msgIDs   map[string]tid
 	subjects map[tid]memSubject
+	usage    Usage // changed with every email added or removed (Usage)
 }
 
 // memFolder keeps Folder's fields except the counters, computed on read.

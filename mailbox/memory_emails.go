@@ -52,6 +52,8 @@ func (s *MemoryStore) unplace(me *memEmail) Change {
 // removeEmail deletes me and drops its body reference.
 func (s *MemoryStore) removeEmail(mb *memMailbox, me *memEmail) Change {
 	c := s.unplace(me)
+	mb.usage.Bytes -= me.e.Size
+	mb.usage.Messages--
 	delete(mb.emails, me.id)
 	delete(s.emails, me.id)
 	if b := s.bodies[me.body]; b != nil {
@@ -74,6 +76,9 @@ func (s *MemoryStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 	if err != nil {
 		return Email{}, err
 	}
+	if err := checkQuota(mb.usage, e.Size, o.QuotaBytes); err != nil {
+		return Email{}, err
+	}
 	th, _ := assignThread(mb, sum, id, e.InternalDate)
 	e.ThreadID = formatThreadID(th)
 	if indexableMsgID(sum.MessageID) {
@@ -86,6 +91,8 @@ func (s *MemoryStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 	}
 	me := &memEmail{e: e, id: id, body: id}
 	s.bodies[id] = &memBody{raw: bytes.Clone(raw), refs: 1}
+	mb.usage.Bytes += e.Size
+	mb.usage.Messages++
 	s.emails[id], mb.emails[id] = me, me
 	s.hub.publish(mb.m.Address, place(f, me))
 	return me.view(), nil
@@ -252,6 +259,8 @@ func (s *MemoryStore) Copy(ctx context.Context, id, toFolder string) (Email, err
 		b.refs++
 	}
 	s.emails[nid], mb.emails[nid] = cp, cp
+	mb.usage.Bytes += cp.e.Size
+	mb.usage.Messages++
 	s.hub.publish(mb.m.Address, place(to, cp))
 	return cp.view(), nil
 }
@@ -360,4 +369,15 @@ func (mb *memMailbox) byMessageID(msgID string) (tid, bool, error) {
 func (mb *memMailbox) bySubject(key tid) (tid, time.Time, bool, error) {
 	e, ok := mb.subjects[key]
 	return e.thread, e.at, ok, nil
+}
+
+// Usage implements Store.
+func (s *MemoryStore) Usage(ctx context.Context, mailbox string) (Usage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb, err := s.mailbox(mailbox)
+	if err != nil {
+		return Usage{}, err
+	}
+	return mb.usage, nil
 }

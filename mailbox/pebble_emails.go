@@ -24,7 +24,11 @@ func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 		if err != nil {
 			return err
 		}
+		if err := t.checkQuota(e.Size, o.QuotaBytes); err != nil {
+			return err
+		}
 		r := &emailRecord{Email: e, Body: id}
+		t.count(e.Size, 1)
 		th, err := assignThread(t, sum, id, e.InternalDate)
 		if err != nil {
 			return err

@@ -174,3 +174,47 @@ func TestHubOverflowClosesWatcher(t *testing.T) {
 		t.Fatalf("%d mailboxes still watched", n)
 	}
 }
+
+// TestPebbleUsageBackfill: a database written before m 13 existed (simulated by deleting
+// the key) is counted from its emails once, by Usage or by the next change, and kept after.
+func TestPebbleUsageBackfill(t *testing.T) {
+	ctx := context.Background()
+	db := memDB(t, vfs.NewMem())
+	defer db.Close()
+	s, err := OpenPebble(db, Options{})
+	mustNo(t, err)
+	mustNo(t, s.AddMailbox(ctx, Mailbox{Address: "a@example.com"}))
+	raw := []byte("Subject: x\r\n\r\nbody\r\n")
+	n := int64(len(raw))
+	e, err := s.Deliver(ctx, "a@example.com", "INBOX", raw, DeliverOptions{})
+	mustNo(t, err)
+	_, err = s.Deliver(ctx, "a@example.com", "INBOX", raw, DeliverOptions{Pending: true})
+	mustNo(t, err)
+	forget := func() { mustNo(t, db.Delete(usageKey("a@example.com"), pebble.Sync)) }
+	want := func(what string, u Usage) {
+		t.Helper()
+		got, err := s.Usage(ctx, "a@example.com")
+		mustNo(t, err)
+		if got != u {
+			t.Fatalf("%s: usage %+v, want %+v", what, got, u)
+		}
+	}
+
+	forget()
+	want("counted by Usage", Usage{2 * n, 2})
+	if _, err := getRaw(db, usageKey("a@example.com")); err != nil {
+		t.Fatalf("count not stored: %v", err)
+	}
+	forget()
+	_, err = s.Copy(ctx, e.ID, "Archive")
+	mustNo(t, err)
+	want("counted at a copy", Usage{3 * n, 3})
+	forget()
+	_, err = s.Deliver(ctx, "a@example.com", "INBOX", raw, DeliverOptions{QuotaBytes: 3 * n})
+	if !errors.Is(err, ErrOverQuota) {
+		t.Fatalf("deliver over quota on a counted-afresh mailbox: %v", err)
+	}
+	_, err = s.Deliver(ctx, "a@example.com", "INBOX", raw, DeliverOptions{QuotaBytes: 4 * n})
+	mustNo(t, err)
+	want("counted at a delivery", Usage{4 * n, 4})
+}

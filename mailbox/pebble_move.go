@@ -15,6 +15,7 @@ func (s *PebbleStore) Copy(ctx context.Context, id, toFolder string) (Email, err
 		cp := &emailRecord{Email: cloneEmail(r.Email), Body: r.Body}
 		cp.ID = nid.String()
 		t.b.Set(bodyRefKey(r.Body, nid), nil, nil)
+		t.count(cp.Size, 1)
 		if err := t.place(nid, cp, fid); err != nil {
 			return err
 		}

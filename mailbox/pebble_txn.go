@@ -21,6 +21,7 @@ type txn struct {
 	changes []Change
 	noSync  bool            // commit without waiting for an fsync (DeliverOptions.NoSync)
 	tombed  map[uint64]bool // folders that got tombstones (m 12), to prune at commit
+	usage   usageDelta      // emails added and removed, written to m 13 at commit
 }
 
 func (s *PebbleStore) begin(addr string) *txn {
@@ -35,6 +36,9 @@ func (t *txn) abort() { t.b.Close() }
 // in UID order. The caller (mutate) makes it durable after releasing the lock: see syncWAL.
 func (t *txn) commit() error {
 	if err := t.pruneTombstones(); err != nil {
+		return err
+	}
+	if err := t.writeUsage(); err != nil {
 		return err
 	}
 	for fid, r := range t.folders {
@@ -251,6 +255,7 @@ func (t *txn) remove(id ulid, r *emailRecord) error {
 		return err
 	}
 	t.b.Delete(emailKey(id), nil)
+	t.count(-r.Size, -1)
 	t.b.Delete(bodyRefKey(r.Body, id), nil)
 	left, err := t.hasAny(bodyRefPrefix(r.Body))
 	if err != nil || left {

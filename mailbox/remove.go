@@ -80,6 +80,7 @@ func (s *PebbleStore) DeleteMailbox(ctx context.Context, address string) (Remova
 		t.b.Delete(mailboxKey(t.addr), nil)
 		// A mailbox made again with this address must not inherit the allowlist and rules.
 		t.b.Delete(policyKey(t.addr), nil)
+		t.usage.drop = true
 		return nil
 	})
 	if err != nil {

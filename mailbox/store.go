@@ -104,6 +104,9 @@ type Store interface {
 	// RFC 7162): the visible emails with a higher ModSeq and the UIDs that left the folder
 	// since, from tombstones kept under Options.VanishedMax/VanishedAge (ErrNoSuchFolder).
 	Changes(ctx context.Context, mailbox, folder string, since uint64) (FolderChanges, error)
+	// Usage returns what the mailbox's emails take (ErrNotFound for no such mailbox). It is
+	// a counter kept in the same write as every change, not a scan.
+	Usage(ctx context.Context, mailbox string) (Usage, error)
 	// Release clears Pending (gated_all) and gives the email its UID.
 	Release(ctx context.Context, id string) error
 	// Watch delivers change notifications for one mailbox until ctx ends, then

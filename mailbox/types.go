@@ -158,6 +158,20 @@ type DeliverOptions struct {
 	// nothing, like the Sent copy of a message the queue already holds durably; it keeps the
 	// mailbox's lock from spanning an fsync.
 	NoSync bool
+	// QuotaBytes refuses the delivery with ErrOverQuota when the mailbox's usage (Usage.Bytes)
+	// plus this message would exceed it, checked and counted in the same write under the
+	// mailbox's lock, so concurrent deliveries cannot overshoot together. 0 = no limit.
+	QuotaBytes int64
+}
+
+// Usage is what a mailbox's emails take: the sum of their message sizes (Email.Size) and
+// their number. Every email counts, pending ones and copies included (a copy counts its
+// size again, even though the store keeps the bytes once): it is the figure an IMAP QUOTA
+// client is told and a delivery is checked against. Deliver and Copy add to it, Expunge,
+// DeleteFolder and DeleteMailbox take away, Move, Release and SetFlags leave it.
+type Usage struct {
+	Bytes    int64
+	Messages int64
 }
 
 // Query selects emails of one mailbox, newest first.

@@ -139,6 +139,11 @@ type LimitsConfig struct {
 	// Memory is the Go memory limit ("1GiB"); 0 or absent: GOMEMLIMIT, else 1 GiB. Half of
 	// it is the budget large request bodies (API sends, IMAP APPEND) reserve (memory.go).
 	Memory ByteSize `toml:"memory"`
+	// MailboxQuota is the most bytes one mailbox's emails may take (mailbox.Usage: every email
+	// counts its size, copies and held ones included); 0 or absent: no quota. Past it, inbound
+	// SMTP is 452 4.2.2, IMAP APPEND and COPY NO [OVERQUOTA], local delivery is retried; the
+	// Sent copy of a send is still stored (docs/imap.md, QUOTA). IMAP QUOTA reports it.
+	MailboxQuota ByteSize `toml:"mailbox_quota"`
 }
 
 // Defaults of [limits]: three kinds at 1000 stay within a few thousand file descriptors (the
@@ -699,6 +704,9 @@ func (c *Config) validateLimits() error {
 		if kv.v < kv.min {
 			return bad("limits."+kv.key, "must be at least %d, got %d", kv.min, kv.v)
 		}
+	}
+	if l.MailboxQuota < 0 {
+		return bad("limits.mailbox_quota", "must not be negative, got %d", l.MailboxQuota)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ type localDelivery struct {
 	store mailbox.Store
 	queue queue.Backend
 	log   *slog.Logger
+	quota int64 // [limits] mailbox_quota: over it a delivery is mailbox.ErrOverQuota, retried by the queue
 }
 
 var _ mta.Local = localDelivery{}
@@ -43,7 +44,7 @@ func (l localDelivery) DeliverLocal(ctx context.Context, from, rcpt string, body
 // storeInbox stores raw in mb's INBOX (held from the agent in gated_all) and records "received".
 func (l localDelivery) storeInbox(ctx context.Context, mb mailbox.Mailbox, raw []byte) error {
 	em, err := l.store.Deliver(ctx, mb.Address, "INBOX", raw,
-		mailbox.DeliverOptions{Pending: mb.Oversight == mailbox.GatedAll})
+		mailbox.DeliverOptions{Pending: mb.Oversight == mailbox.GatedAll, QuotaBytes: l.quota})
 	if err != nil {
 		return err
 	}

@@ -357,7 +357,8 @@ func (n *node) addIMAP(tlsConf *tls.Config) {
 		return
 	}
 	srv := imapserver.New(imapserver.Options{Store: n.store, TLSConfig: tlsConf, Throttle: n.auth,
-		Logger: n.log.With("component", "imap"), Registerer: n.reg, Admit: n.floor.Admit, Budget: n.budget})
+		Logger: n.log.With("component", "imap"), Registerer: n.reg, Admit: n.floor.Admit, Budget: n.budget,
+		MailboxQuota: n.cfg.Limits.MailboxQuota.N()})
 	if l.IMAP != "" {
 		n.addListener("imap", l.IMAP, capped(n.caps.imap, nil, srv.ServeIMAP), srv.Shutdown)
 	}
@@ -373,7 +374,7 @@ func (n *node) addInbound(tlsConf *tls.Config) error {
 	opts := inbound.Options{
 		Hostname: n.cfg.Hostname, Store: n.store, Queue: n.queue, TLSConfig: tlsConf, Summarize: receivedSummary,
 		Logger: n.log.With("component", "inbound"), Registerer: n.reg, Admit: n.floor.Admit, Resolver: n.dns,
-		Postmaster: n.cfg.Inbound.Postmaster,
+		Postmaster: n.cfg.Inbound.Postmaster, MailboxQuota: n.cfg.Limits.MailboxQuota.N(),
 	}
 	srv, err := inbound.NewServer(opts)
 	if err != nil {
@@ -391,7 +392,8 @@ func (n *node) addDelivery() error {
 	if err := mta.Validate(ts); err != nil {
 		return err
 	}
-	local := localDelivery{store: n.store, queue: n.queue, log: n.log.With("component", "local")}
+	local := localDelivery{store: n.store, queue: n.queue, log: n.log.With("component", "local"),
+		quota: n.cfg.Limits.MailboxQuota.N()}
 	opts := mta.Options{
 		Hostname: n.cfg.Hostname, Transports: ts, Local: local, DSN: local.deliverDSN,
 		Logger: n.log.With("component", "mta"), Registerer: n.reg, Resolver: n.dns,

@@ -90,8 +90,14 @@ func (sess *session) transfer(numSet imap.NumSet, dest string, move bool) (*imap
 	if err := v.checkSeq(numSet); err != nil {
 		return nil, err
 	}
+	ts := v.resolve(numSet)
+	if !move {
+		if err := sess.roomForCopy(ts); err != nil {
+			return nil, err
+		}
+	}
 	var src, dst []imap.UID
-	for _, t := range v.resolve(numSet) {
+	for _, t := range ts {
 		e, err := op(sess.ctx, t.id, f.Name)
 		if errors.Is(err, mailbox.ErrNotFound) {
 			continue // expunged meanwhile

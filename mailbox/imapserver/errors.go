@@ -49,6 +49,8 @@ func errorTable() []errorMapping {
 		{errSameFolder, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}},
 		// RFC 5530 §3: UNAVAILABLE, a temporary failure of a subsystem (here: disk space).
 		{errUnavailable, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server is low on disk space, try again later"}},
+		// RFC 9208 §4.3: OVERQUOTA, the mailbox would go over its quota ([limits] mailbox_quota).
+		{mailbox.ErrOverQuota, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "Quota exceeded"}},
 		{budget.ErrExhausted, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server busy, try again later"}},
 		// RFC 6154 §3: a special use that is unknown, virtual or already held by another folder.
 		{mailbox.ErrSpecialUse, false, imap.Error{Type: imap.StatusResponseTypeNo, Code: codeUseAttr, Text: "Special-use attribute cannot be assigned"}},

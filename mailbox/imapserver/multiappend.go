@@ -55,7 +55,8 @@ func (a *appender) Add(r imap.LiteralReader, o *imap.AppendOptions) error {
 	if err != nil {
 		return err
 	}
-	a.msgs = append(a.msgs, pendingAppend{raw: raw, opts: mailbox.DeliverOptions{Flags: storeFlags(o.Flags), InternalDate: o.Time}})
+	a.msgs = append(a.msgs, pendingAppend{raw: raw, opts: mailbox.DeliverOptions{Flags: storeFlags(o.Flags), InternalDate: o.Time,
+		QuotaBytes: a.sess.srv.opts.MailboxQuota}})
 	return nil
 }
 

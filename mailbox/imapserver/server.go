@@ -63,6 +63,11 @@ type Options struct {
 	// failures (NO [UNAVAILABLE]) before the password is checked; nil
 	// throttles nothing. One Limiter is shared with the other doors.
 	Throttle *throttle.Limiter
+	// MailboxQuota is the most bytes a mailbox's emails may take (mailbox.Usage.Bytes);
+	// 0: none. With it QUOTA and QUOTA=RES-STORAGE are advertised (GETQUOTA and
+	// GETQUOTAROOT report it, quota.go) and an APPEND or COPY that would go over it is
+	// NO [OVERQUOTA].
+	MailboxQuota int64
 }
 
 func (o Options) withDefaults() Options {
@@ -101,8 +106,8 @@ type Server struct {
 // LITERAL-, APPENDLIMIT=n). LITERAL+: the fork reads and discards a refused
 // non-synchronising literal (an APPEND over the limit) before answering NO
 // [TOOBIG], so its bytes are never read as commands.
-func capabilities() imap.CapSet {
-	return imap.CapSet{
+func capabilities(quota bool) imap.CapSet {
+	caps := imap.CapSet{
 		imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
 		imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {},
 		imap.CapSearchRes: {}, imap.CapListExtended: {}, imap.CapListStatus: {},
@@ -113,6 +118,10 @@ func capabilities() imap.CapSet {
 		goimap.CapCompressDeflate: {},
 		imap.CapCondStore:         {}, imap.CapQResync: {},
 	}
+	if quota { // QUOTA=RES-MESSAGE stays off: there is no message limit to report
+		caps[imap.CapQuota], caps[goimap.CapQuotaResStorage] = struct{}{}, struct{}{}
+	}
+	return caps
 }
 
 // New returns a server on opts.Store. A metrics registration error is logged
@@ -134,7 +143,7 @@ func New(opts Options) *Server {
 	s.metrics = m
 	s.imap = goimap.New(&goimap.Options{
 		NewSession: s.newSession,
-		Caps:       capabilities(),
+		Caps:       capabilities(opts.MailboxQuota > 0),
 		Logger:     slogAdapter{s.log},
 		TLSConfig:  opts.TLSConfig,
 		ID:         &imap.IDData{Name: "multimail"},

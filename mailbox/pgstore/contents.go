@@ -180,7 +180,7 @@ func (s *Store) DeleteFolder(ctx context.Context, mb, name string) error {
 		if n == mailbox.InboxName {
 			return fmt.Errorf("delete %s: %w", mailbox.InboxName, mailbox.ErrInvalidFolder)
 		}
-		bodies, err := deleteEmails(ctx, tx, "DELETE FROM mm_email WHERE folder_id = $1 RETURNING body_id", fid)
+		bodies, err := deleteEmails(ctx, tx, addr, "DELETE FROM mm_email WHERE folder_id = $1 RETURNING body_id, size", fid)
 		if err != nil {
 			return err
 		}
@@ -461,6 +461,9 @@ func (s *Store) Deliver(ctx context.Context, mb, folder string, raw []byte, o ma
 		}
 		fid, n, err := s.lockFolder(ctx, tx, addr, folder)
 		if err != nil {
+			return err
+		}
+		if _, err := addUsage(ctx, tx, addr, d.Email.Size, 1, o.QuotaBytes); err != nil {
 			return err
 		}
 		th, err := d.Thread(txThreads{ctx, tx, addr})
@@ -779,6 +782,9 @@ func (s *Store) Copy(ctx context.Context, id, toFolder string) (mailbox.Email, e
 			return err
 		}
 		e.ID, e.Folder = s.kit.NewEmailID(), n
+		if _, err := addUsage(ctx, tx, e.Mailbox, e.Size, 1, 0); err != nil {
+			return err
+		}
 		if e.UID, e.ModSeq, err = take(ctx, tx, to, e.Pending); err != nil {
 			return err
 		}
@@ -872,7 +878,7 @@ func (s *Store) Expunge(ctx context.Context, mb, folder string, uids []uint32) (
 		if len(ids) == 0 {
 			return nil
 		}
-		bodies, err := deleteEmails(ctx, tx, "DELETE FROM mm_email WHERE id = ANY($1) RETURNING body_id", ids)
+		bodies, err := deleteEmails(ctx, tx, addr, "DELETE FROM mm_email WHERE id = ANY($1) RETURNING body_id, size", ids)
 		if err != nil {
 			return err
 		}

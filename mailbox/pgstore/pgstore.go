@@ -574,7 +574,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, address string) (mailbox.Remo
 		for _, n := range names {
 			*ch = append(*ch, mailbox.Change{Folder: n, Kind: mailbox.ChangeFolder})
 		}
-		bodies, err := deleteEmails(ctx, tx, "DELETE FROM mm_email WHERE mailbox = $1 RETURNING body_id", addr)
+		bodies, err := deleteEmails(ctx, tx, addr, "DELETE FROM mm_email WHERE mailbox = $1 RETURNING body_id, size", addr)
 		if err != nil {
 			return err
 		}
@@ -629,18 +629,64 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 	})
 }
 
-// deleteEmails runs a DELETE … RETURNING body_id and returns the distinct bodies.
-func deleteEmails(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]string, error) {
+// deleteEmails runs a DELETE … RETURNING body_id, size on mailbox addr's emails, takes them
+// off its usage, and returns the distinct bodies.
+func deleteEmails(ctx context.Context, tx pgx.Tx, addr, q string, args ...any) ([]string, error) {
 	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var bytes int64
+	ids, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var id string
+		var size int64
+		err := r.Scan(&id, &size)
+		bytes += size
+		return id, err
+	})
 	if err != nil {
 		return nil, err
 	}
+	if len(ids) > 0 {
+		if _, err := addUsage(ctx, tx, addr, -bytes, -int64(len(ids)), 0); err != nil {
+			return nil, err
+		}
+	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
+}
+
+// addUsage adds to mailbox addr's usage in the transaction (the row is already locked by
+// content) and returns the new usage; with quota > 0, a byte total above it is
+// mailbox.ErrOverQuota (and the caller's transaction rolls back).
+func addUsage(ctx context.Context, tx pgx.Tx, addr string, bytes, messages, quota int64) (mailbox.Usage, error) {
+	var u mailbox.Usage
+	err := tx.QueryRow(ctx, `UPDATE mm_mailbox SET usage_bytes = usage_bytes + $2, usage_messages = usage_messages + $3
+		WHERE address = $1 RETURNING usage_bytes, usage_messages`, addr, bytes, messages).Scan(&u.Bytes, &u.Messages)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, fmt.Errorf("mailbox %s: %w", addr, mailbox.ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("usage of %s: %w", addr, err)
+	}
+	if quota > 0 && u.Bytes > quota {
+		return u, fmt.Errorf("%d bytes in use, %d more, quota %d: %w", u.Bytes-bytes, bytes, quota, mailbox.ErrOverQuota)
+	}
+	return u, nil
+}
+
+// Usage implements mailbox.Store.
+func (s *Store) Usage(ctx context.Context, address string) (mailbox.Usage, error) {
+	addr, err := mailbox.NormalizeAddress(address)
+	if err != nil {
+		return mailbox.Usage{}, fmt.Errorf("mailbox %q: %w", address, mailbox.ErrNotFound)
+	}
+	var u mailbox.Usage
+	err = s.row(ctx, "SELECT usage_bytes, usage_messages FROM mm_mailbox WHERE address = $1", addr).Scan(&u.Bytes, &u.Messages)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, fmt.Errorf("mailbox %s: %w", addr, mailbox.ErrNotFound)
+	}
+	return u, err
 }
 
 // dropBodies deletes the bodies no email references any more.

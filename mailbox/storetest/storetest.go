@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"ConcurrentDeliver", testConcurrentDeliver},
 		{"Threads", testThreads},
 		{"ThreadSubjectFallback", testThreadSubjectFallback},
+		{"Usage", testUsage},
+		{"QuotaConcurrent", testQuotaConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

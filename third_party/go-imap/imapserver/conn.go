@@ -222,6 +222,8 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleSort(tag, dec, numKind)
 	case "THREAD", "UID THREAD": // multimail fork: RFC 5256, sort.go
 		err = c.handleThread(dec, numKind)
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA": // multimail fork: RFC 9208, quota.go
+		err = c.handleQuota(name, dec)
 	case "COMPRESS": // multimail fork: RFC 4978, compress.go
 		err = c.handleCompress(tag, dec)
 		sendOK = false

@@ -3,7 +3,7 @@ package imapserver
 import "github.com/emersion/go-imap/v2"
 
 // forkCaps are the capabilities of multimail's fork (sort.go, multiappend.go,
-// compress.go)
+// compress.go, quota.go)
 // that the session supports and the server's options enable; availableCaps
 // appends them after authentication.
 func (c *Conn) forkCaps(available imap.CapSet) []imap.Cap {
@@ -16,6 +16,9 @@ func (c *Conn) forkCaps(available imap.CapSet) []imap.Cap {
 	}
 	if _, ok := c.multiAppend(); ok {
 		caps = append(caps, imap.CapMultiAppend)
+	}
+	if _, ok := c.quotaSession(); ok {
+		addAvailableCaps(&caps, available, []imap.Cap{imap.CapQuota, CapQuotaResStorage, CapQuotaResMessage})
 	}
 	if !c.compressed {
 		addAvailableCaps(&caps, available, []imap.Cap{CapCompressDeflate})
