@@ -35,10 +35,24 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
-// Start starts Dovecot for t and stops it when t ends. Dovecot refuses to deliver mail as
+// Options change the instance Start makes.
+type Options struct {
+	// QuotaKiB, when positive, turns on Dovecot's quota plugins (quota, imap_quota) with one
+	// root named "" whose STORAGE limit is that many KiB, counted over the messages' virtual
+	// (CRLF) sizes as multimail counts them (the count backend, quota_vsizes).
+	QuotaKiB int64
+}
+
+// Start starts Dovecot for t with the default Options.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith starts Dovecot for t and stops it when t ends. Dovecot refuses to deliver mail as
 // root; when the test runs as root the mail is owned by the system user "mail" (or
 // "nobody"), otherwise by the caller.
-func Start(t testing.TB) *Server {
+func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
@@ -87,6 +101,11 @@ func Start(t testing.TB) *Server {
 		userLine = fmt.Sprintf("default_internal_user = %s\ndefault_login_user = %s\n", u.Username, u.Username)
 	}
 	port := freePort(t)
+	quotaPlugin, imapQuotaPlugin, quotaConf := "", "", ""
+	if o.QuotaKiB > 0 {
+		quotaPlugin, imapQuotaPlugin = " quota", " imap_quota"
+		quotaConf = fmt.Sprintf("plugin {\n  quota = count\n  quota_vsizes = yes\n  quota_rule = *:storage=%dk\n}\n", o.QuotaKiB)
+	}
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
@@ -121,11 +140,11 @@ service anvil {
   chroot =
 }
 # COMPRESS=DEFLATE (RFC 4978), which multimail advertises too.
-mail_plugins = zlib
+mail_plugins = zlib%[7]s
 protocol imap {
-  mail_plugins = $mail_plugins imap_zlib
+  mail_plugins = $mail_plugins imap_zlib%[8]s
 }
-service stats {
+%[9]sservice stats {
   inet_listener http {
     port = 0
   }
@@ -157,7 +176,7 @@ namespace inbox {
     auto = subscribe
   }
 }
-`, dir, uid, gid, userLine, Password, port)
+`, dir, uid, gid, userLine, Password, port, quotaPlugin, imapQuotaPlugin, quotaConf)
 	confPath := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -157,7 +157,8 @@ var (
 
 // NormaliseIMAP turns the responses to cmd into comparable lines, sorted except the tagged
 // one (kept last). Representation choices the grammar leaves open are made canonical: a
-// literal holding no line break becomes a quoted string, FETCH items are sorted (and UID,
+// literal holding no line break becomes a quoted string, a QUOTAROOT mailbox that is an atom
+// loses its quotes, FETCH items are sorted (and UID,
 // which a server may always add, dropped unless asked for), flag lists are sorted, and
 // \Recent (not supported by multimail, dropped by IMAP4rev2) is removed.
 func NormaliseIMAP(cmd string, units []string) []string {
@@ -171,6 +172,7 @@ func NormaliseIMAP(cmd string, units []string) []string {
 		}
 		u = reFlagList.ReplaceAllStringFunc(u, canonFlagList)
 		u = canonList(cmd, u)
+		u = reQuotaRootName.ReplaceAllString(u, "$1$2") // astring: an atom may be quoted
 		if reRecent.MatchString(u) {
 			continue
 		}
@@ -214,6 +216,8 @@ var (
 	reFetch    = regexp.MustCompile(`(?s)^(\* \d+ FETCH \()(.*)\)$`)
 	reFlagList = regexp.MustCompile(`(FLAGS|PERMANENTFLAGS) \(([^()]*)\)`)
 	reRecent   = regexp.MustCompile(`^\* \d+ RECENT$`)
+	// The mailbox of a QUOTAROOT response quoted though it is a valid atom (RFC 9051 ATOM-CHAR).
+	reQuotaRootName = regexp.MustCompile(`^(\* QUOTAROOT )"([^"\\(){ %*\]\x00-\x1f\x7f-\xff]+)"`)
 )
 
 // canonLiterals rewrites literals without CR or LF as quoted strings.
