@@ -111,7 +111,8 @@ func capabilities() imap.CapSet {
 		imap.CapSort: {}, imap.CapSortDisplay: {}, imap.CapESort: {},
 		goimap.CapThreadOrderedSubject: {}, goimap.CapThreadReferences: {},
 		goimap.CapCompressDeflate: {},
-		imap.CapCondStore:         {}, imap.CapQResync: {},
+		goimap.CapContextSearch:   {}, goimap.CapContextSort: {}, // RFC 5267 §4, context.go
+		imap.CapCondStore: {}, imap.CapQResync: {},
 	}
 }
 

@@ -222,6 +222,8 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleSort(tag, dec, numKind)
 	case "THREAD", "UID THREAD": // multimail fork: RFC 5256, sort.go
 		err = c.handleThread(dec, numKind)
+	case "CANCELUPDATE": // multimail fork: RFC 5267 §4.3.5, context.go
+		err = c.handleCancelUpdate(dec)
 	case "COMPRESS": // multimail fork: RFC 4978, compress.go
 		err = c.handleCompress(tag, dec)
 		sendOK = false
