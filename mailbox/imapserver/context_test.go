@@ -372,7 +372,7 @@ func TestContextSortUpdate(t *testing.T) {
 	result = applyUpdates(t, result, lines, tag, false)
 	e.deliver(t, "INBOX", testMessage(5, "m", strings.Repeat("x", 25)), mailbox.DeliverOptions{}) // between 2 and 3 in size
 	e.deliver(t, "INBOX", testMessage(6, "m", strings.Repeat("x", 99)), mailbox.DeliverOptions{}) // the largest
-	lines = noopUntil(t, c, func(l []string) bool { return slices.Contains(l, "* 6 EXISTS") }) // ADDTO follows in the same poll
+	lines = noopUntil(t, c, func(l []string) bool { return slices.Contains(l, "* 6 EXISTS") })    // ADDTO follows in the same poll
 	result = applyUpdates(t, result, lines, tag, false)
 	if want := fresh(); !slices.Equal(result, want) {
 		t.Fatalf("after deliveries: updated %v, fresh %v (lines %q)", result, want, lines)
