@@ -49,6 +49,9 @@ type goneWriter interface {
 // writeGone drops uids from the view and reports them: one VANISHED under QRESYNC
 // (RFC 7162 §3.2.10), else an EXPUNGE each, by descending sequence number.
 func (sess *session) writeGone(w goneWriter, uids []imap.UID) error {
+	if err := sess.contextsGone(uids); err != nil { // REMOVEFROM first (RFC 5267 §4.3.4)
+		return err
+	}
 	seqs := sess.view.removeUIDs(uids)
 	if len(seqs) == 0 {
 		return nil

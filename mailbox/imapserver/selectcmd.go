@@ -119,7 +119,10 @@ func (sess *session) flush(w *goimap.UpdateWriter, allowExpunge bool) error {
 	}
 	changes, resync := v.take(allowExpunge)
 	if resync {
-		return sess.resync(w)
+		if err := sess.resync(w); err != nil {
+			return err
+		}
+		return sess.updateContexts(nil, true) // RFC 5267 §4.3, context.go
 	}
 	announced := len(v.entries)
 	var flagged, gone []imap.UID
@@ -155,7 +158,10 @@ func (sess *session) flush(w *goimap.UpdateWriter, allowExpunge bool) error {
 	if err := sess.announce(w, &announced); err != nil {
 		return err
 	}
-	return sess.writeFlagUpdates(w, flagged)
+	if err := sess.writeFlagUpdates(w, flagged); err != nil {
+		return err
+	}
+	return sess.updateContexts(changedUIDs(changes), false) // RFC 5267 §4.3, context.go
 }
 
 // announceFlags writes FLAGS if keywords came into use since the last one.

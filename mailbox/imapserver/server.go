@@ -116,7 +116,8 @@ func capabilities(quota bool) imap.CapSet {
 		imap.CapSort: {}, imap.CapSortDisplay: {}, imap.CapESort: {},
 		goimap.CapThreadOrderedSubject: {}, goimap.CapThreadReferences: {},
 		goimap.CapCompressDeflate: {},
-		imap.CapCondStore:         {}, imap.CapQResync: {},
+		goimap.CapContextSearch:   {}, goimap.CapContextSort: {}, // RFC 5267 §4, context.go
+		imap.CapCondStore: {}, imap.CapQResync: {},
 	}
 	if quota { // QUOTA=RES-MESSAGE stays off: there is no message limit to report
 		caps[imap.CapQuota], caps[goimap.CapQuotaResStorage] = struct{}{}, struct{}{}

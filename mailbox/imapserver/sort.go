@@ -36,6 +36,11 @@ type sortKey struct {
 // DISPLAYFROM and DISPLAYTO (RFC 5957). Ties are broken by sequence number.
 func (sess *session) Sort(kind goimap.NumKind, c *imap.SearchCriteria, crit []goimap.SortCriterion) ([]uint32, error) {
 	sess.count("SORT")
+	return sess.sorted(kind, c, crit)
+}
+
+// sorted is Sort's answer, also for the SORT UPDATE contexts (context.go).
+func (sess *session) sorted(kind goimap.NumKind, c *imap.SearchCriteria, crit []goimap.SortCriterion) ([]uint32, error) {
 	items, err := sess.sortItems(c)
 	if err != nil {
 		return nil, err

@@ -103,6 +103,7 @@ func (sess *session) setFlags(e mailbox.Email, add, remove []string, limit uint6
 	}
 	if updated.ModSeq != e.ModSeq && sess.view != nil {
 		sess.view.self[e.ID]++
+		sess.view.touched = append(sess.view.touched, imap.UID(e.UID)) // UPDATE contexts (context.go)
 		sess.view.noteKeywords(updated)
 	}
 	return updated, nil

@@ -42,6 +42,9 @@ type view struct {
 	vanished    bool           // VANISHED was sent by the running command (QRESYNC)
 	keywords    []imap.Flag    // keywords announced in FLAGS
 	flagsDirty  bool           // keywords grew: send FLAGS at the next poll
+	contexts    []*updateCtx   // RFC 5267 UPDATE contexts (context.go); they end with the view
+	touched     []imap.UID     // flags this session's STORE changed, for the contexts
+	moved       bool           // an expunge moved sequence numbers since the contexts' last evaluation
 
 	stop context.CancelFunc
 	done chan struct{} // closed when the watcher returns

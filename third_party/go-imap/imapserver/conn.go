@@ -224,6 +224,8 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleThread(dec, numKind)
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA": // multimail fork: RFC 9208, quota.go
 		err = c.handleQuota(name, dec)
+	case "CANCELUPDATE": // multimail fork: RFC 5267 §4.3.5, context.go
+		err = c.handleCancelUpdate(dec)
 	case "COMPRESS": // multimail fork: RFC 4978, compress.go
 		err = c.handleCompress(tag, dec)
 		sendOK = false

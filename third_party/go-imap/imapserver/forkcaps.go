@@ -14,6 +14,9 @@ func (c *Conn) forkCaps(available imap.CapSet) []imap.Cap {
 	if _, ok := c.session.(SessionThread); ok {
 		addAvailableCaps(&caps, available, []imap.Cap{CapThreadOrderedSubject, CapThreadReferences})
 	}
+	if _, ok := c.session.(SessionContext); ok {
+		addAvailableCaps(&caps, available, []imap.Cap{CapContextSearch, CapContextSort})
+	}
 	if _, ok := c.multiAppend(); ok {
 		caps = append(caps, imap.CapMultiAppend)
 	}

@@ -18,9 +18,10 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 		atom     string
 		options  imap.SearchOptions
 		extended bool
+		cx       contextOptions // multimail fork: RFC 5267 §4, context.go
 	)
 	if maybeReadSearchKeyAtom(dec, &atom) && strings.EqualFold(atom, "RETURN") {
-		if err := readSearchReturnOpts(dec, &options); err != nil {
+		if err := c.readReturnOpts(dec, &options, &cx, CapContextSearch); err != nil {
 			return fmt.Errorf("in search-return-opts: %w", err)
 		}
 		if !dec.ExpectSP() {
@@ -74,10 +75,15 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 	if err := c.checkState(imap.ConnStateSelected); err != nil {
 		return err
 	}
+	saved, err := c.beginContext(tag, &cx, &criteria, CapContextSearch) // multimail fork: RFC 5267 §4.3
+	if err != nil {
+		return err
+	}
 
-	// If no return option is specified, ALL is assumed
-	saveOnly := options.ReturnSave && !options.ReturnMin && !options.ReturnMax && !options.ReturnAll && !options.ReturnCount
-	if !options.ReturnMin && !options.ReturnMax && !options.ReturnAll && !options.ReturnCount {
+	// If no return option is specified, ALL is assumed (multimail fork: UPDATE and
+	// PARTIAL are return options, as Dovecot reads RFC 5267)
+	saveOnly := options.ReturnSave && !options.ReturnMin && !options.ReturnMax && !options.ReturnAll && !options.ReturnCount && !cx.any()
+	if !options.ReturnMin && !options.ReturnMax && !options.ReturnAll && !options.ReturnCount && !cx.any() {
 		options.ReturnAll = true
 	}
 
@@ -95,6 +101,9 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 	if saveOnly {
 		// multimail fork: RFC 5182 section 2.1, SAVE alone returns no ESEARCH.
 		return nil
+	}
+	if cx.any() { // multimail fork: RFC 5267 §4, context.go
+		return c.endContext(tag, numKind, &cx, &options, saved, nil, numSetNums(data.All), data.ModSeq, CapContextSearch)
 	}
 
 	if c.enabled.Has(imap.CapIMAP4rev2) || extended {
@@ -175,32 +184,7 @@ func (c *Conn) writeSearch(numSet imap.NumSet, modSeq uint64) error {
 	return enc.CRLF()
 }
 
-func readSearchReturnOpts(dec *imapwire.Decoder, options *imap.SearchOptions) error {
-	if !dec.ExpectSP() {
-		return dec.Err()
-	}
-	return dec.ExpectList(func() error {
-		var name string
-		if !dec.ExpectAtom(&name) {
-			return dec.Err()
-		}
-		switch strings.ToUpper(name) {
-		case "MIN":
-			options.ReturnMin = true
-		case "MAX":
-			options.ReturnMax = true
-		case "ALL":
-			options.ReturnAll = true
-		case "COUNT":
-			options.ReturnCount = true
-		case "SAVE":
-			options.ReturnSave = true
-		default:
-			return newClientBugError("unknown SEARCH RETURN option")
-		}
-		return nil
-	})
-}
+// multimail fork: readSearchReturnOpts is Conn.readReturnOpts in context.go (RFC 5267 §4).
 
 func maybeReadSearchKeyAtom(dec *imapwire.Decoder, ptr *string) bool {
 	return dec.Func(ptr, func(ch byte) bool {

@@ -85,12 +85,13 @@ func (c *Conn) handleSort(tag string, dec *imapwire.Decoder, numKind NumKind) er
 		options  imap.SearchOptions
 		extended bool
 		atom     string
+		cx       contextOptions // multimail fork: RFC 5267 §4, context.go
 	)
 	if dec.Func(&atom, imapwire.IsAtomChar) {
 		if !strings.EqualFold(atom, "RETURN") || !c.server.options.caps().Has(imap.CapESort) {
 			return newClientBugError("Expected sort criteria")
 		}
-		if err := readSearchReturnOpts(dec, &options); err != nil {
+		if err := c.readReturnOpts(dec, &options, &cx, CapContextSort); err != nil {
 			return fmt.Errorf("in sort-return-opts: %w", err)
 		}
 		if options.ReturnSave {
@@ -112,9 +113,16 @@ func (c *Conn) handleSort(tag string, dec *imapwire.Decoder, numKind NumKind) er
 	if err := c.checkState(imap.ConnStateSelected); err != nil {
 		return err
 	}
+	saved, err := c.beginContext(tag, &cx, criteria, CapContextSort)
+	if err != nil {
+		return err
+	}
 	nums, err := sess.Sort(numKind, criteria, sortCriteria)
 	if err != nil {
 		return err
+	}
+	if cx.any() {
+		return c.endContext(tag, numKind, &cx, &options, saved, sortCriteria, nums, 0, CapContextSort)
 	}
 	if extended {
 		return c.writeESort(tag, nums, &options, numKind)
