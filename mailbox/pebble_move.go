@@ -15,6 +15,7 @@ func (s *PebbleStore) Copy(ctx context.Context, id, toFolder string) (Email, err
 		cp := &emailRecord{Email: cloneEmail(r.Email), Body: r.Body}
 		cp.ID = nid.String()
 		t.b.Set(bodyRefKey(r.Body, nid), nil, nil)
+		t.enqueueText(nid) // a new email id: the index maps doc numbers to ids
 		if err := t.place(nid, cp, fid); err != nil {
 			return err
 		}
@@ -22,6 +23,9 @@ func (s *PebbleStore) Copy(ctx context.Context, id, toFolder string) (Email, err
 		out.Folder = f.Name
 		return nil
 	})
+	if err == nil {
+		s.text.notify()
+	}
 	return out, err
 }
 
