@@ -125,8 +125,12 @@ func textPostingKey(addr string, tri [3]byte, chunk uint32) []byte {
 func textDocKey(addr string, doc uint32) []byte {
 	return binary.BigEndian.AppendUint32(textPrefix(famTextDoc, addr), doc)
 }
-func textQueueKey(addr string, id ulid) []byte  { return append(textPrefix(famTextQueue, addr), id[:]...) }
-func textAlwaysKey(addr string, id ulid) []byte { return append(textPrefix(famTextAlways, addr), id[:]...) }
+func textQueueKey(addr string, id ulid) []byte {
+	return append(textPrefix(famTextQueue, addr), id[:]...)
+}
+func textAlwaysKey(addr string, id ulid) []byte {
+	return append(textPrefix(famTextAlways, addr), id[:]...)
+}
 
 // textVersionKey marks a database whose every email was enqueued for the
 // index; the empty address names no mailbox.
@@ -179,9 +183,9 @@ type parsedKey struct {
 	ID      ulid // email id
 	Body    ulid
 	Sort    sortKey
-	MsgID   string // famMsgID
-	Thread  tid    // famSubject (the subject key), famThread
-	ModSeq  uint64 // famVanished
+	MsgID   string  // famMsgID
+	Thread  tid     // famSubject (the subject key), famThread
+	ModSeq  uint64  // famVanished
 	Trigram [3]byte // famTextPosting; its UID is the chunk, famTextDoc's UID the doc number
 }
 

@@ -393,7 +393,7 @@ func (s *PebbleStore) backfillText() error {
 		if err != nil {
 			return err
 		}
-		r, err := decodeEmailRecordHead(p.ID, v)
+		r, err := decodeEmailRecord(p.ID, v)
 		if err != nil {
 			return err
 		}

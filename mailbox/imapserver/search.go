@@ -60,9 +60,18 @@ func (sess *session) matches(c *imap.SearchCriteria, summary bool) ([]*candidate
 			return nil, toIMAP(err)
 		}
 	}
+	only, err := sess.textCandidates(c)
+	if err != nil {
+		return nil, toIMAP(err)
+	}
 	var out []*candidate
 	j := 0
 	for i, en := range v.entries {
+		if only != nil {
+			if _, ok := only[en.id]; !ok {
+				continue // cannot contain the BODY/TEXT needles: the index says so
+			}
+		}
 		m := &candidate{seq: uint32(i) + 1, uid: en.uid, sess: sess}
 		if emails != nil {
 			for j < len(emails) && imap.UID(emails[j].UID) < en.uid {
@@ -79,6 +88,23 @@ func (sess *session) matches(c *imap.SearchCriteria, summary bool) ([]*candidate
 		}
 	}
 	return out, nil
+}
+
+// textCandidates narrows a search whose top-level criteria (ANDed, not under
+// NOT or OR) hold BODY or TEXT to the emails the store's full-text index
+// says may contain them; nil when it cannot narrow. The matcher still
+// verifies every candidate, so the answer is the same as without the index.
+func (sess *session) textCandidates(c *imap.SearchCriteria) (map[string]struct{}, error) {
+	ts, ok := sess.store.(mailbox.TextSearcher)
+	if !ok || len(c.Body)+len(c.Text) == 0 {
+		return nil, nil
+	}
+	needles := append(append([]string{}, c.Body...), c.Text...)
+	ids, ok, err := ts.TextCandidates(sess.ctx, sess.user, needles)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return ids, nil
 }
 
 func searchData(kind goimap.NumKind, uids []imap.UID, seqs []uint32) *imap.SearchData {
