@@ -137,3 +137,24 @@ func TestTextQueuedAndBackfill(t *testing.T) {
 		t.Fatalf("message 3: candidates %v", got)
 	}
 }
+
+func TestTextKeysParse(t *testing.T) {
+	t.Parallel()
+	id := ulid{0x01, 0x8f, 0x3a, 0x4b, 0x5c, 0x6d, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct {
+		key  []byte
+		want parsedKey
+	}{
+		{textPostingKey(textAddr, [3]byte{'a', 'b', 'c'}, 2), parsedKey{Family: famTextPosting, Name: textAddr, Trigram: [3]byte{'a', 'b', 'c'}, UID: 2}},
+		{textDocKey(textAddr, 7), parsedKey{Family: famTextDoc, Name: textAddr, UID: 7}},
+		{textQueueKey(textAddr, id), parsedKey{Family: famTextQueue, Name: textAddr, ID: id}},
+		{textAlwaysKey(textAddr, id), parsedKey{Family: famTextAlways, Name: textAddr, ID: id}},
+		{textVersionKey(), parsedKey{Family: famTextAlways, MsgID: "version"}},
+	} {
+		got, err := parseKey(tc.key)
+		mustNo(t, err)
+		if got != tc.want {
+			t.Fatalf("parseKey(%s) = %+v, want %+v", FormatKey(tc.key), got, tc.want)
+		}
+	}
+}
