@@ -158,3 +158,29 @@ func TestTextKeysParse(t *testing.T) {
 		}
 	}
 }
+
+// TestTextIndexerStopsOnClose: Close returns only after the indexer has
+// stopped, while it has work (run with -race), and is idempotent.
+func TestTextIndexerStopsOnClose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := memDB(t, vfs.NewMem())
+	defer db.Close()
+	s, err := OpenPebble(db, Options{})
+	mustNo(t, err)
+	mustNo(t, s.AddMailbox(ctx, Mailbox{Address: textAddr}))
+	for i := range 50 {
+		_, err := s.Deliver(ctx, textAddr, "INBOX", []byte(fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", i, i)), DeliverOptions{})
+		mustNo(t, err)
+	}
+	mustNo(t, s.Close())
+	select {
+	case <-s.text.done:
+	default:
+		t.Fatal("indexer still running after Close")
+	}
+	mustNo(t, s.Close())
+	if err := s.WaitIndexed(ctx); err == nil {
+		t.Fatal("WaitIndexed after Close succeeded")
+	}
+}
