@@ -66,9 +66,12 @@ func newBenchEnv(b *testing.B, kind string) *testEnv {
 	db := openPebble(b)
 	var store mailbox.Store = mailbox.NewMemory()
 	if kind == "pebble" {
-		if store, err = mailbox.OpenPebble(db, mailbox.Options{}); err != nil {
+		ps, err := mailbox.OpenPebble(db, mailbox.Options{})
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.Cleanup(func() { ps.Close() })
+		store = ps
 	}
 	e := &testEnv{t: b, key: key, store: store, dns: mtatest.NewDNS(b, testZone(pub)), queue: openQueue(b, db)}
 	e.addMailboxes()

@@ -40,6 +40,7 @@ func benchPebble(b *testing.B, dir string, fs vfs.FS) mailbox.Store {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { s.Close() })
 	return s
 }
 

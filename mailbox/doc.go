@@ -79,6 +79,11 @@
 //	m 11 <address>                                         v1 Policy        allowlist, API rules, oversight request
 //	m 12 <folder id:8> <modseq:8>                          uid:4 + unix s:8 expunge tombstone (QRESYNC VANISHED)
 //	m 13 <address>                                         bytes:8 + messages:8  usage (Usage, IMAP QUOTA)
+//	m 14 <address> 00 <trigram:3> <chunk:4>                0x01 + roaring bitmap  full-text postings: doc numbers chunk<<16.. with the trigram
+//	m 15 <address> 00 <doc:4>                              email id:16      full-text document number -> email
+//	m 16 <address> 00 <email id:16>                        ∅                full-text queue: not yet indexed
+//	m 17 <address> 00 <email id:16>                        ∅                full-text: always a candidate (text > 4 MiB, or unparsable)
+//	m 17 00 "version"                                      0x01             every email was queued for the index (backfill done)
 //
 // Record values ("v1 T") are the version byte 0x01 followed by the JSON of
 // T, except emailRecord, the hot record read once per email by List and
@@ -113,6 +118,7 @@
 //     counters), 13 (usage; read first when DeliverOptions.QuotaBytes is set).
 //   - SetFlags (and SetFlagsIf, which first compares the record's ModSeq): 07, 0b for
 //     added/removed keywords, 06.
+//   - Deliver and Copy also set 16 (the new email id, queued for the full-text index).
 //   - Copy: 0d (a new reference to the same body), then as Deliver without 0c (13 counts
 //     the copy's size again: usage is per email, not per stored body).
 //   - Move, Release: remove 08/09, 0a, 0b, 10 and set them again in the target
@@ -141,6 +147,19 @@
 // In-Reply-To (0e), with a subject fallback for Re:/Fwd: subjects between the same
 // participants within ThreadSubjectWindow (0f), and stored in its record; subject key is the
 // SHA-256 (16 bytes) of the base subject and the sorted participant addresses.
+//
+// Full-text index (pebble_textindex.go, textindex): one goroutine the store starts at open and
+// Close stops drains m 16 in batches of at most 512 emails or 16 MiB of decoded text: it
+// extracts each email's segments (textindex.Segments, the text IMAP BODY/TEXT search),
+// allocates the mailbox's next doc number (m 15), merges the byte trigrams into the posting
+// bitmaps (m 14, read-modify-write: it is their only writer, so no lock) and deletes the m 16
+// keys, in one batch. An email with more than 4 MiB of text, or whose parse panics, gets m 17
+// instead. TextCandidates intersects the postings of every trigram of every needle (needles
+// under 3 bytes cannot narrow) and adds every m 16 and m 17 email: a superset of the matches,
+// which the caller verifies. Move and Release keep the email id and need nothing. Expunged
+// emails leave stale postings and doc numbers (not compacted; the verifier drops ids that are
+// gone or in another folder); DeleteMailbox leaves the index keys of the address. A database
+// from before the index (no m 17 00 "version") has every email queued at open.
 //
 // Writers of one mailbox's contents are serialised by a per-mailbox mutex;
 // directory writers by one mutex. Readers use snapshots and take no lock.

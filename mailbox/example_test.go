@@ -21,6 +21,7 @@ func ExampleOpenPebble() {
 	if err != nil {
 		panic(err)
 	}
+	defer s.Close() // before the database: it stops the full-text indexer
 	ctx := context.Background()
 	if err := s.AddMailbox(ctx, mailbox.Mailbox{Address: "agent@example.com", Oversight: mailbox.Autonomous}); err != nil {
 		panic(err)

@@ -37,6 +37,12 @@ const (
 	famPolicy     byte = 0x11 // m 11 <address>
 	famVanished   byte = 0x12 // m 12 <folder id:8> <modseq:8>
 	famUsage      byte = 0x13 // m 13 <address>
+
+	// The full-text index (pebble_textindex.go).
+	famTextPosting byte = 0x14 // m 14 <address> 00 <trigram:3> <chunk:4>
+	famTextDoc     byte = 0x15 // m 15 <address> 00 <doc:4>
+	famTextQueue   byte = 0x16 // m 16 <address> 00 <email id:16>
+	famTextAlways  byte = 0x17 // m 17 <address> 00 <email id:16>; m 17 00 "version"
 )
 
 // Fixed widths of key parts.
@@ -110,6 +116,52 @@ func threadKey(addr string, t tid, k sortKey) []byte {
 	return append(threadPrefix(addr, t), k.bytes()...)
 }
 
+// Full-text index keys: every one is per mailbox, <address> 00 first.
+func textPrefix(f byte, addr string) []byte { return append(append(fam(f), addr...), sep) }
+func textPostingPrefix(addr string, tri [3]byte) []byte {
+	return append(textPrefix(famTextPosting, addr), tri[:]...)
+}
+func textPostingKey(addr string, tri [3]byte, chunk uint32) []byte {
+	return binary.BigEndian.AppendUint32(textPostingPrefix(addr, tri), chunk)
+}
+func textDocKey(addr string, doc uint32) []byte {
+	return binary.BigEndian.AppendUint32(textPrefix(famTextDoc, addr), doc)
+}
+func textQueueKey(addr string, id ulid) []byte {
+	return append(textPrefix(famTextQueue, addr), id[:]...)
+}
+func textAlwaysKey(addr string, id ulid) []byte {
+	return append(textPrefix(famTextAlways, addr), id[:]...)
+}
+
+// textVersionKey marks a database whose every email was enqueued for the
+// index; the empty address names no mailbox.
+func textVersionKey() []byte { return append(textPrefix(famTextAlways, ""), "version"...) }
+
+// parseText decodes the full-text families' <address> 00 <tail>.
+func (p *parsedKey) parseText(rest []byte) error {
+	name, tail, err := cutString(rest)
+	if err != nil {
+		return err
+	}
+	p.Name = name
+	b := []byte(tail)
+	switch {
+	case p.Family == famTextAlways && name == "":
+		p.MsgID = tail // the meta name ("version")
+		return nil
+	case p.Family == famTextPosting:
+		return fixed(b, 3+4, func(b []byte) {
+			copy(p.Trigram[:], b)
+			p.UID = binary.BigEndian.Uint32(b[3:])
+		})
+	case p.Family == famTextDoc:
+		return fixed(b, 4, func(b []byte) { p.UID = binary.BigEndian.Uint32(b) })
+	default: // queue, always-candidate
+		return fixed(b, ulidLen, func(b []byte) { copy(p.ID[:], b) })
+	}
+}
+
 // prefixEnd returns the smallest key above every key starting with p.
 func prefixEnd(p []byte) []byte {
 	end := bytes.Clone(p)
@@ -133,9 +185,10 @@ type parsedKey struct {
 	ID      ulid // email id
 	Body    ulid
 	Sort    sortKey
-	MsgID   string // famMsgID
-	Thread  tid    // famSubject (the subject key), famThread
-	ModSeq  uint64 // famVanished
+	MsgID   string  // famMsgID
+	Thread  tid     // famSubject (the subject key), famThread
+	ModSeq  uint64  // famVanished
+	Trigram [3]byte // famTextPosting; its UID is the chunk, famTextDoc's UID the doc number
 }
 
 // parseKey decodes a key of this package; errors wrap ErrCorrupt.
@@ -197,6 +250,8 @@ func parseKey(k []byte) (parsedKey, error) {
 				}
 			})
 		}
+	case famTextPosting, famTextDoc, famTextQueue, famTextAlways:
+		err = p.parseText(rest)
 	default:
 		err = fmt.Errorf("%w: unknown family %#x", ErrCorrupt, p.Family)
 	}
@@ -278,6 +333,17 @@ func FormatKey(k []byte) string {
 		return fmt.Sprintf("%s/fid=%d/%s", f, p.FID, p.ID)
 	case famVanished:
 		return fmt.Sprintf("%s/fid=%d/modseq=%d", f, p.FID, p.ModSeq)
+	case famTextPosting:
+		return fmt.Sprintf("m/textposting/%q/%q/chunk=%d", p.Name, p.Trigram[:], p.UID)
+	case famTextDoc:
+		return fmt.Sprintf("m/textdoc/%q/doc=%d", p.Name, p.UID)
+	case famTextQueue:
+		return fmt.Sprintf("m/textqueue/%q/%s", p.Name, p.ID)
+	case famTextAlways:
+		if p.Name == "" {
+			return fmt.Sprintf("m/textalways/meta/%q", p.MsgID)
+		}
+		return fmt.Sprintf("m/textalways/%q/%s", p.Name, p.ID)
 	case famBodyRef:
 		return fmt.Sprintf("%s/%s/%s", f, p.Body, p.ID)
 	case famTime:

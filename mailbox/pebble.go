@@ -24,6 +24,7 @@ type PebbleStore struct {
 	dirMu      sync.Mutex
 	locks      sync.Map // address -> *sync.Mutex
 	lastFolder atomic.Uint64
+	text       *textIndexer // the full-text index's goroutine (pebble_textindex.go)
 }
 
 var _ Store = (*PebbleStore)(nil)
@@ -35,8 +36,10 @@ type reader interface {
 }
 
 // OpenPebble returns a store on db, which the caller opened and will close
-// after the store is no longer used. It writes the schema version on a fresh
-// database and refuses one written by a newer schema.
+// after the store is no longer used (Close first: it stops the full-text
+// indexer). It writes the schema version on a fresh database and refuses one
+// written by a newer schema; a database from before the full-text index has
+// every email queued for it.
 func OpenPebble(db *pebble.DB, opts Options) (*PebbleStore, error) {
 	s := &PebbleStore{core: newCore(opts), db: db}
 	if err := s.checkSchema(); err != nil {
@@ -45,6 +48,11 @@ func OpenPebble(db *pebble.DB, opts Options) (*PebbleStore, error) {
 	if err := s.loadCounters(); err != nil {
 		return nil, err
 	}
+	if err := s.backfillText(); err != nil {
+		return nil, err
+	}
+	s.text = newTextIndexer(s)
+	go s.text.run()
 	return s, nil
 }
 

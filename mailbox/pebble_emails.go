@@ -37,6 +37,7 @@ func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 		t.indexThread(th, sum, e.InternalDate)
 		t.b.Set(bodyKey(id), append([]byte{valueV1}, raw...), nil)
 		t.b.Set(bodyRefKey(id, id), nil, nil)
+		t.enqueueText(id)
 		if err := t.place(id, r, fid); err != nil {
 			return err
 		}
@@ -44,6 +45,9 @@ func (s *PebbleStore) Deliver(ctx context.Context, mailbox, folder string, raw [
 		out.Folder = f.Name
 		return nil
 	})
+	if err == nil {
+		s.text.notify()
+	}
 	return out, err
 }
 

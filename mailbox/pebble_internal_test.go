@@ -67,6 +67,7 @@ func TestPebbleReopen(t *testing.T) {
 	mustNo(t, err)
 	before, err := s.Folder(ctx, "a@example.com", "INBOX")
 	mustNo(t, err)
+	mustNo(t, s.Close())
 	mustNo(t, db.Close())
 
 	db = memDB(t, fs)
@@ -74,6 +75,7 @@ func TestPebbleReopen(t *testing.T) {
 	// A clock in the past must not make UIDVALIDITY go backwards.
 	s, err = OpenPebble(db, Options{Now: func() time.Time { return time.Unix(1000, 0) }})
 	mustNo(t, err)
+	defer s.Close()
 	after, err := s.Folder(ctx, "a@example.com", "INBOX")
 	mustNo(t, err)
 	if after != before {
@@ -115,6 +117,7 @@ func TestPebbleCorruptRecordsSkipped(t *testing.T) {
 	var logs syncBuffer
 	s, err := OpenPebble(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	mustNo(t, err)
+	defer s.Close()
 	mustNo(t, s.AddMailbox(ctx, Mailbox{Address: "a@example.com"}))
 	mustNo(t, s.AddMailbox(ctx, Mailbox{Address: "b@example.com"}))
 	var ids []string

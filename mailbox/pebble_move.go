@@ -16,6 +16,7 @@ func (s *PebbleStore) Copy(ctx context.Context, id, toFolder string) (Email, err
 		cp.ID = nid.String()
 		t.b.Set(bodyRefKey(r.Body, nid), nil, nil)
 		t.count(cp.Size, 1)
+		t.enqueueText(nid) // a new email id: the index maps doc numbers to ids
 		if err := t.place(nid, cp, fid); err != nil {
 			return err
 		}
@@ -23,6 +24,9 @@ func (s *PebbleStore) Copy(ctx context.Context, id, toFolder string) (Email, err
 		out.Folder = f.Name
 		return nil
 	})
+	if err == nil {
+		s.text.notify()
+	}
 	return out, err
 }
 

@@ -35,6 +35,7 @@ func newPebble(t *testing.T) mailbox.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -52,6 +53,7 @@ func TestPebbleRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { s.Close() })
 		return s
 	})
 }

@@ -519,6 +519,9 @@ func (n *node) close() {
 	if ps, ok := n.store.(*pgstore.Store); ok {
 		ps.Close() // its poller uses the pool
 	}
+	if ps, ok := n.store.(*mailbox.PebbleStore); ok {
+		ps.Close() // its full-text indexer reads Pebble
+	}
 	if n.pg != nil {
 		n.pg.Close()
 	}

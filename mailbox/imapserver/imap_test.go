@@ -595,6 +595,7 @@ func TestPebbleStore(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	store, err := mailbox.OpenPebble(db, mailbox.Options{})
 	must(t, err)
+	t.Cleanup(func() { store.Close() })
 	e := newEnvStore(t, store, nil)
 	raw := testMessage(1, "On Pebble", "Durable.")
 	first := e.deliver(t, "INBOX", raw, mailbox.DeliverOptions{})

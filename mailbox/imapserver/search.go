@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"multimail.dev/multimail/mailbox"
+	"multimail.dev/multimail/mailbox/textindex"
 )
 
 // Search implements goimap.Session: SEARCH and UID SEARCH, answered as
@@ -60,9 +60,18 @@ func (sess *session) matches(c *imap.SearchCriteria, summary bool) ([]*candidate
 			return nil, toIMAP(err)
 		}
 	}
+	only, err := sess.textCandidates(c)
+	if err != nil {
+		return nil, toIMAP(err)
+	}
 	var out []*candidate
 	j := 0
 	for i, en := range v.entries {
+		if only != nil {
+			if _, ok := only[en.id]; !ok {
+				continue // cannot contain the BODY/TEXT needles: the index says so
+			}
+		}
 		m := &candidate{seq: uint32(i) + 1, uid: en.uid, sess: sess}
 		if emails != nil {
 			for j < len(emails) && imap.UID(emails[j].UID) < en.uid {
@@ -74,11 +83,28 @@ func (sess *session) matches(c *imap.SearchCriteria, summary bool) ([]*candidate
 			m.e = &emails[j]
 		}
 		if m.match(c) {
-			m.raw, m.read = nil, false // keep no message bodies beyond the match
+			m.raw, m.read, m.segs, m.parsed = nil, false, nil, false // keep no message bodies beyond the match
 			out = append(out, m)
 		}
 	}
 	return out, nil
+}
+
+// textCandidates narrows a search whose top-level criteria (ANDed, not under
+// NOT or OR) hold BODY or TEXT to the emails the store's full-text index
+// says may contain them; nil when it cannot narrow. The matcher still
+// verifies every candidate, so the answer is the same as without the index.
+func (sess *session) textCandidates(c *imap.SearchCriteria) (map[string]struct{}, error) {
+	ts, ok := sess.store.(mailbox.TextSearcher)
+	if !ok || len(c.Body)+len(c.Text) == 0 {
+		return nil, nil
+	}
+	needles := append(append([]string{}, c.Body...), c.Text...)
+	ids, ok, err := ts.TextCandidates(sess.ctx, sess.user, needles)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return ids, nil
 }
 
 func searchData(kind goimap.NumKind, uids []imap.UID, seqs []uint32) *imap.SearchData {
@@ -188,6 +214,9 @@ type candidate struct {
 	sess *session
 	raw  []byte
 	read bool
+	// segs is the parsed text (BODY, TEXT), once parsed.
+	segs   []textindex.Segment
+	parsed bool
 }
 
 func (m *candidate) match(c *imap.SearchCriteria) bool {
@@ -261,12 +290,12 @@ func (m *candidate) matchText(c *imap.SearchCriteria) bool {
 		}
 	}
 	for _, s := range c.Body {
-		if !matchEntity(m.entity(), s, false) {
+		if !textindex.Contains(m.segments(), s, false) {
 			return false
 		}
 	}
 	for _, s := range c.Text {
-		if !matchEntity(m.entity(), s, true) {
+		if !textindex.Contains(m.segments(), s, true) {
 			return false
 		}
 	}
@@ -353,55 +382,14 @@ func (m *candidate) loadRaw() []byte {
 	return m.raw
 }
 
-// entity parses the raw message afresh (a parsed body is read once).
-func (m *candidate) entity() *gomessage.Entity {
-	if m.loadRaw() == nil {
-		return nil
-	}
-	ent, err := gomessage.Read(bytes.NewReader(m.raw))
-	if ent == nil || (err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err)) {
-		return nil
-	}
-	return ent
-}
-
-// matchEntity looks for s in the text parts of e (and in its header fields
-// if header), decoded from their transfer encoding.
-func matchEntity(e *gomessage.Entity, s string, header bool) bool {
-	if e == nil {
-		return false
-	}
-	if s == "" {
-		return true
-	}
-	if header {
-		fields := []string{}
-		for f := e.Header.Fields(); f.Next(); {
-			v, err := f.Text()
-			if err != nil {
-				v = f.Value()
-			}
-			fields = append(fields, v)
-		}
-		if containsAny(fields, s) {
-			return true
+// segments extracts the raw message's searchable text once per candidate
+// (textindex.Segments, the same text the store's full-text index holds).
+func (m *candidate) segments() []textindex.Segment {
+	if !m.parsed {
+		m.parsed = true
+		if raw := m.loadRaw(); raw != nil {
+			m.segs = textindex.Segments(raw)
 		}
 	}
-	if mr := e.MultipartReader(); mr != nil {
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				return false
-			}
-			if matchEntity(p, s, header) {
-				return true
-			}
-		}
-	}
-	t, _, _ := e.Header.ContentType()
-	if t != "" && !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
-		return false
-	}
-	b, _ := io.ReadAll(io.LimitReader(e.Body, 32<<20))
-	return bytes.Contains(bytes.ToLower(b), []byte(strings.ToLower(s)))
+	return m.segs
 }
