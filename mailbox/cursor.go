@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"multimail.dev/multimail/mailbox/textindex"
 )
 
 // sortKey orders emails for Query: by InternalDate, then ID; Query walks it
@@ -78,4 +80,10 @@ func (q Query) matchFlags(e Email) bool {
 		return false
 	}
 	return q.Unread == nil || *q.Unread == !e.seen()
+}
+
+// TextMatches reports whether raw holds text as Query.Text asks: IMAP SEARCH
+// TEXT, case-insensitive, over header field values and decoded bodies.
+func TextMatches(raw []byte, text string) bool {
+	return textindex.Contains(textindex.Segments(raw), text, true)
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"multimail.dev/multimail/mailbox/textindex"
 )
 
 // view returns a deep copy of the email with its folder's current name.
@@ -194,7 +196,28 @@ func (s *MemoryStore) Query(ctx context.Context, q Query) ([]Email, string, erro
 		}
 		return 1
 	})
+	if q.Text != "" {
+		return s.textPage(hits, q.Text, queryLimit(q.Limit))
+	}
 	return pageOf(hits, queryLimit(q.Limit))
+}
+
+// textPage verifies Query.Text on hits (newest first) by scanning: there is
+// no index here. It stops once the page is full and then always returns a
+// cursor, as the other stores do with Text.
+func (s *MemoryStore) textPage(hits []*memEmail, text string, limit int) ([]Email, string, error) {
+	lower := textindex.Lower(text)
+	out := make([]Email, 0, limit)
+	for _, me := range hits {
+		b := s.bodies[me.body]
+		if b == nil || !textindex.ContainsLower(textindex.Segments(b.raw), lower, true) {
+			continue
+		}
+		if out = append(out, me.view()); len(out) == limit {
+			return out, sortKeyOf(me.e.InternalDate, me.id).cursor(), nil
+		}
+	}
+	return out, "", nil
 }
 
 func pageOf(hits []*memEmail, limit int) ([]Email, string, error) {

@@ -184,6 +184,14 @@ type Query struct {
 	Limit          int    // default DefaultQueryLimit, at most MaxQueryLimit
 	Cursor         string // opaque, from a previous Query; "" = from the newest
 	IncludePending bool
+	// Text keeps the emails whose decoded text holds it, case-insensitively,
+	// exactly as IMAP SEARCH TEXT (textindex.Contains over header field values
+	// and text/* and message/* bodies); "" = any. Every returned email was
+	// verified against its raw message. With Text a store stops as soon as the
+	// page is full, so a full page always has a cursor and the next page may be
+	// empty. PebbleStore narrows with its full-text index; MemoryStore and
+	// pgstore verify every email they scan, newest first.
+	Text string
 }
 
 // Query page sizes.

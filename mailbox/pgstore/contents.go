@@ -609,7 +609,10 @@ func (s *Store) Query(ctx context.Context, q mailbox.Query) ([]mailbox.Email, st
 		return nil, "", fmt.Errorf("mailbox %q: %w", q.Mailbox, mailbox.ErrNotFound)
 	}
 	limit := mailbox.QueryLimit(q.Limit)
-	var out []mailbox.Email
+	var (
+		out      []mailbox.Email
+		textFull bool // Text filled the page: there may be more
+	)
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, "SELECT 1 FROM mm_mailbox WHERE address = $1", a).Scan(&one)
@@ -653,6 +656,12 @@ func (s *Store) Query(ctx context.Context, q mailbox.Query) ([]mailbox.Email, st
 				where = append(where, `'\Seen' = ANY(e.flags)`)
 			}
 		}
+		if q.Text != "" {
+			ts := textScan{s: s, tx: tx, where: where, args: args, text: q.Text, limit: limit,
+				after: q.Cursor != "", afterDate: afterDate, afterID: afterID}
+			out, textFull, err = ts.run(ctx)
+			return err
+		}
 		if q.Cursor != "" {
 			d, id := arg(afterDate), arg(afterID)
 			where = append(where, "(e.internal_date < "+d+" OR (e.internal_date = "+d+" AND e.id < "+id+"))")
@@ -667,6 +676,10 @@ func (s *Store) Query(ctx context.Context, q mailbox.Query) ([]mailbox.Email, st
 	})
 	if err != nil {
 		return nil, "", err
+	}
+	if textFull {
+		last := out[len(out)-1]
+		return out, mailbox.QueryCursor(last.InternalDate, last.ID), nil
 	}
 	next := ""
 	if len(out) > limit {

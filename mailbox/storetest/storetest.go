@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) mailbox.Store) {
 		{"SetFlagsIf", testSetFlagsIf},
 		{"Query", testQuery},
 		{"QueryFilters", testQueryFilters},
+		{"QueryText", testQueryText},
 		{"Pending", testPending},
 		{"Watch", testWatch},
 		{"ConcurrentDeliver", testConcurrentDeliver},
