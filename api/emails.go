@@ -8,8 +8,8 @@ import (
 	"multimail.dev/multimail/mailbox"
 )
 
-// listEmails is GET /v1/mailboxes/{mailbox_id}/emails?folder=&tag=&unread=&limit=&cursor=,
-// newest first. Emails held by gated_all are hidden except from the mailbox's overseers
+// listEmails is GET /v1/mailboxes/{mailbox_id}/emails?folder=&tag=&unread=&q=&limit=&cursor=,
+// newest first. q is IMAP SEARCH TEXT (mailbox.Query.Text). Emails held by gated_all are hidden except from the mailbox's overseers
 // (approve or admin, without send).
 func (s *Server) listEmails(w http.ResponseWriter, r *http.Request, p *principal) error {
 	mbox, err := pathValue(r, "mailbox_id")
@@ -39,6 +39,10 @@ func (s *Server) listEmails(w http.ResponseWriter, r *http.Request, p *principal
 	return nil
 }
 
+// maxSearchText bounds q: a search string, not a document; longer ones only
+// cost the scan more.
+const maxSearchText = 256
+
 // emailQuery reads the list filters from the query string.
 func emailQuery(r *http.Request, mbox string) (mailbox.Query, error) {
 	limit, cursor, err := pageParams(r)
@@ -58,6 +62,10 @@ func emailQuery(r *http.Request, mbox string) (mailbox.Query, error) {
 			return q, errField("thread_id", "must be a th_… thread id")
 		}
 		q.ThreadID = th
+	}
+	q.Text = v.Get("q")
+	if len(q.Text) > maxSearchText {
+		return q, errField("q", "at most %d bytes", maxSearchText)
 	}
 	switch v.Get("unread") {
 	case "":
