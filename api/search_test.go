@@ -1,11 +1,15 @@
 package api
 
 import (
+	"context"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"multimail.dev/multimail/api/wire"
 	"multimail.dev/multimail/mailbox"
@@ -97,4 +101,39 @@ func TestListEmailsSearch(t *testing.T) {
 			t.Fatalf("error %q field %q: %s", code, field, r.body)
 		}
 	})
+}
+
+// TestMCPListEmailsQuery checks list_emails' query argument reaches ?q= and
+// that an error about q names the argument the agent gave.
+func TestMCPListEmailsQuery(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const box = "auth@yourproduct.com"
+	hit := e.deliver(box, "From: a@example.org\nTo: "+box+"\nSubject: Rechnung\n\nIhre Überweisung ist da.\n", mailbox.DeliverOptions{})
+	miss := e.deliver(box, "From: a@example.org\nTo: "+box+"\nSubject: Hello\n\nNothing here.\n", mailbox.DeliverOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr := &sdk.StreamableClientTransport{Endpoint: e.http.URL + "/mcp",
+		HTTPClient: &http.Client{Transport: bearerTransport{e.keys["send"]}}, MaxRetries: -1}
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	call := func(query string) *sdk.CallToolResult {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "list_emails",
+			Arguments: map[string]any{"mailbox_id": box, "query": query}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := call("ÜBERWEISUNG")
+	if text := toolText(res); res.IsError || !strings.Contains(text, hit) || strings.Contains(text, miss) {
+		t.Fatalf("search: error=%v %s", res.IsError, text)
+	}
+	res = call(strings.Repeat("x", maxSearchText+1))
+	if text := toolText(res); !res.IsError || !strings.Contains(text, `"field":"query"`) || !strings.Contains(text, `"message":"query: `) {
+		t.Fatalf("over-long query: error=%v %s", res.IsError, text)
+	}
 }

@@ -85,6 +85,12 @@ func (t tool) handler(c *Client) sdk.ToolHandler {
 		for _, a := range t.pathArgs {
 			delete(args, a)
 		}
+		for from, to := range t.rename {
+			if v, ok := args[from]; ok {
+				delete(args, from)
+				args[to] = v
+			}
+		}
 		var query url.Values
 		var body []byte
 		if t.query {
@@ -102,8 +108,30 @@ func (t tool) handler(c *Client) sdk.ToolHandler {
 		if t.untrusted && resp.OK() {
 			resp.Body = markUntrusted(resp.Body)
 		}
+		if !resp.OK() && len(t.rename) > 0 {
+			resp.Body = t.renameErrorField(resp.Body)
+		}
 		return result(resp), nil
 	}
+}
+
+// renameErrorField makes an API error that names a renamed field name the
+// argument the agent gave instead; any other body is returned as it is.
+func (t tool) renameErrorField(body []byte) []byte {
+	var top map[string]json.RawMessage
+	var e wire.Error
+	if json.Unmarshal(body, &top) != nil || json.Unmarshal(top["error"], &e) != nil {
+		return body
+	}
+	for arg, field := range t.rename {
+		if e.Field == field {
+			e.Field, e.Message = arg, arg+strings.TrimPrefix(e.Message, field)
+			top["error"], _ = json.Marshal(e) // re-encoding a decoded struct cannot fail
+			out, _ := json.Marshal(top)
+			return out
+		}
+	}
+	return body
 }
 
 // args decodes the arguments object and checks the path arguments are non-empty strings.

@@ -23,6 +23,9 @@ type tool struct {
 	raw bool
 	// choices: the values a path argument may take (checked before the path is built).
 	choices map[string][]string
+	// rename: arguments whose API name differs (argument -> API field), for a terse API
+	// name an agent would not guess; an API error naming the field names the argument.
+	rename map[string]string
 }
 
 // tools are the MCP tools, in the order clients list them.
@@ -39,9 +42,10 @@ var tools = []tool{
 	{
 		name: "list_emails",
 		description: "List emails received in a mailbox, newest first (GET /v1/mailboxes/{mailbox_id}/emails). " +
-			"Filter by folder, tag or unread; page with limit and the next_cursor of the previous page.",
+			"Filter by folder, tag or unread, and search the text with query; page with limit and the next_cursor of the previous page.",
 		schema: listSchema, method: http.MethodGet, query: true, pathArgs: []string{"mailbox_id"},
-		path: func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/emails" },
+		rename: map[string]string{"query": "q"},
+		path:   func(a map[string]any) string { return "/v1/mailboxes/" + esc(a["mailbox_id"]) + "/emails" },
 	},
 	{
 		name: "read_email",
@@ -480,7 +484,8 @@ const listSchema = `{
     "tag": {"type": "string", "description": "Only emails with this tag."},
     "unread": {"type": "boolean", "description": "true: only unread; false: only read; absent: both."},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Page size, default 50."},
-    "cursor": {"type": "string", "description": "next_cursor from the previous page."}
+    "cursor": {"type": "string", "description": "next_cursor from the previous page."},
+    "query": {"type": "string", "maxLength": 256, "description": "Only emails whose text contains this string, case-insensitively (IMAP SEARCH TEXT): header values such as From, To and Subject, and the decoded text bodies; attachments that are not text are not searched. One literal substring, no operators: \"invoice 4711\" matches those words adjacent, in that order. With query, a full page always has a next_cursor and the next page may be empty."}
   }
 }`
 

@@ -37,7 +37,7 @@ func TestToolSchemasUseAPIFields(t *testing.T) {
 		"decide_email": append(jsonFields(wire.DecisionRequest{}), "approval_id", "decision"),
 		"read_email":   {"email_id"},
 		"get_message":  {"message_id"},
-		"list_emails":  {"cursor", "folder", "limit", "mailbox_id", "tag", "unread"},
+		"list_emails":  {"cursor", "folder", "limit", "mailbox_id", "q", "tag", "unread"},
 		"list_pending": {"cursor", "limit", "mailbox_id", "state"},
 
 		"get_allowlist":             {"mailbox_id"},
@@ -84,6 +84,9 @@ func TestToolSchemasUseAPIFields(t *testing.T) {
 			}
 			var got []string
 			for name := range schema.Properties {
+				if api, ok := tl.rename[name]; ok {
+					name = api // the argument's API field
+				}
 				got = append(got, name)
 			}
 			slices.Sort(got)
