@@ -253,6 +253,12 @@ class ReadTest(unittest.TestCase):
             self.assertEqual(fake.requests[0].path, "/v1/mailboxes/a@example.com/emails?folder=INBOX&limit=5&unread=false")
         self.assertEqual((page.emails[0].email_id, page.emails[0].from_, page.next_cursor), ("e1", ["x@y"], "c2"))
 
+    def test_list_emails_text_search(self) -> None:
+        with FakeAPI([(200, {}, {"emails": []})]) as fake:
+            c, _ = client_for(fake)
+            c.list_emails("a@example.com", query="Überweisung 4711")
+            self.assertEqual(fake.requests[0].path, "/v1/mailboxes/a@example.com/emails?q=%C3%9Cberweisung+4711")
+
     def test_tag_email(self) -> None:
         with FakeAPI([(200, {}, {"email_id": "e1", "tags": ["consumed"], "flags": []})]) as fake:
             c, _ = client_for(fake)

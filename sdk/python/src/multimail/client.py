@@ -224,10 +224,13 @@ class MultimailClient:
         unread: Optional[bool] = None,
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
+        query: Optional[str] = None,
     ) -> EmailList:
         """GET /v1/mailboxes/{mailbox_id}/emails: one page, newest first. Pass the result's
-        next_cursor as cursor= for the next page (None when there is none)."""
-        q: Dict[str, Any] = {"folder": folder, "tag": tag, "limit": limit, "cursor": cursor}
+        next_cursor as cursor= for the next page (None when there is none). query= keeps the
+        emails whose text contains it, case-insensitively, as IMAP SEARCH TEXT (at most 256
+        bytes); with it a full page always has a next_cursor and the next page may be empty."""
+        q: Dict[str, Any] = {"folder": folder, "tag": tag, "limit": limit, "cursor": cursor, "q": query}
         if unread is not None:
             q["unread"] = "true" if unread else "false"
         path = _path("v1", "mailboxes", mailbox_id, "emails") + _query(q)
