@@ -217,3 +217,38 @@ func cursorAt(b *testing.B, s mailbox.Store, mb string, n int) string {
 	}
 	return cursor
 }
+
+// BenchmarkQueryText is Query with Text over 100,000 emails on Pebble, once
+// the full-text index has caught up: a word in one email (the index narrows
+// to it), a phrase in 11,111 of them, all older than the newest 80,000 (the index narrows to them, the walk skips the rest) and a two-byte needle
+// the index cannot narrow and no email holds (every email verified).
+func BenchmarkQueryText(b *testing.B) {
+	s := benchPebble(b, "db", vfs.NewMem())
+	mb := fill(b, s, 100_000)
+	raw := []byte("From: a@example.org\r\nTo: agent@example.com\r\nSubject: Rare\r\n\r\nA zebrafish swam by.\r\n")
+	o := mailbox.DeliverOptions{InternalDate: time.Date(2026, 1, 1, 0, 0, 50_000, 500, time.UTC)}
+	if _, err := s.Deliver(context.Background(), mb, "INBOX", raw, o); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.(interface{ WaitIndexed(context.Context) error }).WaitIndexed(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	cases := []struct {
+		name, text string
+		want       int
+	}{
+		{"one_in_100k", "ZEBRAFISH", 1},
+		{"many_old", "Sender 1", 50},
+		{"unnarrowed_none", "zq", 0},
+	}
+	for _, tc := range cases {
+		b.Run("100k/"+tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				page, _, err := s.Query(context.Background(), mailbox.Query{Mailbox: mb, Text: tc.text})
+				if err != nil || len(page) != tc.want {
+					b.Fatal(len(page), err)
+				}
+			}
+		})
+	}
+}

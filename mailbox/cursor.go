@@ -87,3 +87,6 @@ func (q Query) matchFlags(e Email) bool {
 func TextMatches(raw []byte, text string) bool {
 	return textindex.Contains(textindex.Segments(raw), text, true)
 }
+
+// textScanBudget is TextScanBudget, lowered by tests.
+var textScanBudget = TextScanBudget

@@ -203,17 +203,16 @@ func (s *MemoryStore) Query(ctx context.Context, q Query) ([]Email, string, erro
 }
 
 // textPage verifies Query.Text on hits (newest first) by scanning: there is
-// no index here. It stops once the page is full and then always returns a
-// cursor, as the other stores do with Text.
+// no index here. It stops once the page is full or the budget spent, and then
+// returns a cursor, as the other stores do with Text.
 func (s *MemoryStore) textPage(hits []*memEmail, text string, limit int) ([]Email, string, error) {
 	lower := textindex.Lower(text)
 	out := make([]Email, 0, limit)
-	for _, me := range hits {
-		b := s.bodies[me.body]
-		if b == nil || !textindex.ContainsLower(textindex.Segments(b.raw), lower, true) {
-			continue
+	for i, me := range hits {
+		if b := s.bodies[me.body]; b != nil && textindex.ContainsLower(textindex.Segments(b.raw), lower, true) {
+			out = append(out, me.view())
 		}
-		if out = append(out, me.view()); len(out) == limit {
+		if len(out) == limit || i+1 >= textScanBudget {
 			return out, sortKeyOf(me.e.InternalDate, me.id).cursor(), nil
 		}
 	}

@@ -95,6 +95,7 @@ type queryScan struct {
 	lower    []byte
 	only     map[string]struct{}
 	narrowed bool
+	verified int // raw messages searched, against textScanBudget
 }
 
 func (qs *queryScan) run(prefix, cursor []byte) ([]Email, string, error) {
@@ -128,13 +129,16 @@ func (qs *queryScan) run(prefix, cursor []byte) ([]Email, string, error) {
 			return nil, "", err
 		}
 		if !match {
+			if err == nil && qs.verified >= textScanBudget {
+				return out, sk.cursor(), nil // out of budget: the caller goes on from here
+			}
 			continue
 		}
 		if len(out) == qs.limit {
 			return out, last.cursor(), nil
 		}
 		out, last = append(out, e), sk
-		if qs.lower != nil && len(out) == qs.limit {
+		if qs.lower != nil && (len(out) == qs.limit || qs.verified >= textScanBudget) {
 			return out, last.cursor(), nil // verifying one more match could read the whole mailbox
 		}
 	}
@@ -184,13 +188,16 @@ func (qs *queryScan) lookup(prefix, cursor []byte) ([]Email, string, error) {
 		if err == nil {
 			e, sk, match, err = qs.visit(k, v)
 		}
-		if err != nil && !qs.s.skipCorrupt(k, err) {
+		if err != nil {
+			if qs.s.skipCorrupt(k, err) {
+				continue
+			}
 			return nil, "", err
 		}
-		if !match {
-			continue
+		if match {
+			out = append(out, e)
 		}
-		if out = append(out, e); len(out) == qs.limit {
+		if len(out) == qs.limit || qs.verified >= textScanBudget {
 			return out, sk.cursor(), nil
 		}
 	}
@@ -205,12 +212,12 @@ func (qs *queryScan) visit(key, v []byte) (Email, sortKey, bool, error) {
 	}
 	if qs.narrowed {
 		if _, ok := qs.only[p.ID.String()]; !ok {
-			return Email{}, sortKey{}, false, nil // the index says it cannot hold Text
+			return Email{}, p.Sort, false, nil // the index says it cannot hold Text
 		}
 	}
 	fid, err := decodeFID(v)
 	if err != nil || (qs.fid != nil && fid != *qs.fid) {
-		return Email{}, sortKey{}, false, err
+		return Email{}, p.Sort, false, err
 	}
 	e, err := qs.er.read(p.ID)
 	if errors.Is(err, ErrNotFound) {
@@ -229,6 +236,7 @@ func (qs *queryScan) visit(key, v []byte) (Email, sortKey, bool, error) {
 // holdsText verifies Text against the email's raw message, as IMAP SEARCH
 // TEXT does: the index only ever narrows, it never decides a match.
 func (qs *queryScan) holdsText(id ulid) (bool, error) {
+	qs.verified++
 	rec, err := getEmailRecord(qs.er.r, id)
 	if err != nil {
 		return false, err

@@ -188,11 +188,19 @@ type Query struct {
 	// exactly as IMAP SEARCH TEXT (textindex.Contains over header field values
 	// and text/* and message/* bodies); "" = any. Every returned email was
 	// verified against its raw message. With Text a store stops as soon as the
-	// page is full, so a full page always has a cursor and the next page may be
-	// empty. PebbleStore narrows with its full-text index; MemoryStore and
-	// pgstore verify every email they scan, newest first.
+	// page is full, or once it has verified TextScanBudget emails: so a page
+	// with Text may be short, even empty, and still have a cursor, and only an
+	// empty cursor says the end. PebbleStore verifies only its full-text
+	// index's candidates; MemoryStore and pgstore verify every email they
+	// scan, newest first.
 	Text string
 }
+
+// TextScanBudget is the most emails one Query with Text verifies (parses and
+// searches) before it returns what it has with a cursor: it bounds the
+// request when the index cannot narrow (a needle under three bytes, a store
+// without the index) and the needle is rare.
+const TextScanBudget = 5000
 
 // Query page sizes.
 const (

@@ -485,7 +485,7 @@ const listSchema = `{
     "unread": {"type": "boolean", "description": "true: only unread; false: only read; absent: both."},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Page size, default 50."},
     "cursor": {"type": "string", "description": "next_cursor from the previous page."},
-    "query": {"type": "string", "maxLength": 256, "description": "Only emails whose text contains this string, case-insensitively (IMAP SEARCH TEXT): header values such as From, To and Subject, and the decoded text bodies; attachments that are not text are not searched. One literal substring, no operators: \"invoice 4711\" matches those words adjacent, in that order. With query, a full page always has a next_cursor and the next page may be empty."}
+    "query": {"type": "string", "maxLength": 256, "description": "Only emails whose text contains this string, case-insensitively (IMAP SEARCH TEXT): header values such as From, To and Subject, and the decoded text bodies; attachments that are not text are not searched. One literal substring, no operators: \"invoice 4711\" matches those words adjacent, in that order. With query a page may be short or even empty and still have a next_cursor (each call searches a bounded number of emails): keep paging until next_cursor is absent."}
   }
 }`
 

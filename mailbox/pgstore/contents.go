@@ -611,7 +611,7 @@ func (s *Store) Query(ctx context.Context, q mailbox.Query) ([]mailbox.Email, st
 	limit := mailbox.QueryLimit(q.Limit)
 	var (
 		out      []mailbox.Email
-		textFull bool // Text filled the page: there may be more
+		textNext string // Text stopped before the end: where to go on
 	)
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		var one int
@@ -659,7 +659,7 @@ func (s *Store) Query(ctx context.Context, q mailbox.Query) ([]mailbox.Email, st
 		if q.Text != "" {
 			ts := textScan{s: s, tx: tx, where: where, args: args, text: q.Text, limit: limit,
 				after: q.Cursor != "", afterDate: afterDate, afterID: afterID}
-			out, textFull, err = ts.run(ctx)
+			out, textNext, err = ts.run(ctx)
 			return err
 		}
 		if q.Cursor != "" {
@@ -677,9 +677,8 @@ func (s *Store) Query(ctx context.Context, q mailbox.Query) ([]mailbox.Email, st
 	if err != nil {
 		return nil, "", err
 	}
-	if textFull {
-		last := out[len(out)-1]
-		return out, mailbox.QueryCursor(last.InternalDate, last.ID), nil
+	if q.Text != "" {
+		return out, textNext, nil
 	}
 	next := ""
 	if len(out) > limit {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,25 +34,28 @@ type textScan struct {
 	afterID   string
 }
 
-// run returns the page and whether it is full.
-func (t *textScan) run(ctx context.Context) ([]mailbox.Email, bool, error) {
+// run returns the page and, when it stopped before the end (the page full or
+// mailbox.TextScanBudget emails verified), the cursor at the last email read.
+func (t *textScan) run(ctx context.Context) ([]mailbox.Email, string, error) {
 	lower := textindex.Lower(t.text)
 	out := make([]mailbox.Email, 0, t.limit)
+	verified := 0
 	for {
 		n, err := t.batch(ctx, func(e mailbox.Email, raw []byte) bool {
 			if textindex.ContainsLower(textindex.Segments(raw), lower, true) {
 				out = append(out, e)
 			}
-			return len(out) < t.limit
+			verified++
+			return len(out) < t.limit && verified < mailbox.TextScanBudget
 		})
 		if err != nil {
-			return nil, false, fmt.Errorf("query text of %s: %w", t.args[0], err)
+			return nil, "", fmt.Errorf("query text of %s: %w", t.args[0], err)
 		}
-		if len(out) == t.limit {
-			return out, true, nil
+		if len(out) == t.limit || verified >= mailbox.TextScanBudget {
+			return out, mailbox.QueryCursor(time.Unix(0, t.afterDate), t.afterID), nil
 		}
 		if n < textScanBatch {
-			return out, false, nil
+			return out, "", nil
 		}
 	}
 }

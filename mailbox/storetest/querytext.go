@@ -84,7 +84,7 @@ func checkQueryText(t *testing.T, s mailbox.Store, mb string) {
 			must(t, err)
 			equal(t, "subjects", subjects(got), tc.want)
 			if next != "" {
-				t.Fatalf("a partial page has a cursor %q", next)
+				t.Fatalf("a partial page under the scan budget has a cursor %q", next)
 			}
 		})
 	}

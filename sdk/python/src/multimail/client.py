@@ -229,7 +229,8 @@ class MultimailClient:
         """GET /v1/mailboxes/{mailbox_id}/emails: one page, newest first. Pass the result's
         next_cursor as cursor= for the next page (None when there is none). query= keeps the
         emails whose text contains it, case-insensitively, as IMAP SEARCH TEXT (at most 256
-        bytes); with it a full page always has a next_cursor and the next page may be empty."""
+        bytes); with it a page may be short, even empty, and still have a next_cursor:
+        only next_cursor None means the end."""
         q: Dict[str, Any] = {"folder": folder, "tag": tag, "limit": limit, "cursor": cursor, "q": query}
         if unread is not None:
             q["unread"] = "true" if unread else "false"
