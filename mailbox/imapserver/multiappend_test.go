@@ -108,11 +108,12 @@ func FuzzAppendCommand(f *testing.F) {
 	f.Add(`(\Bogus`, ``, 2000, 10)
 	f.Add(`"date"`, `)`, 0, 0)
 	f.Add(`"unclosed`, `(\Seen) "x\"`, 10, 10)
+	f.Add(`"x{5+}"`, `"y~{3}" {2+} z{`, 10, 10)
 	store := mailbox.NewMemory()
 	e := newEnvStore(f, store, func(o *Options) { o.MaxLiteralBytes = 1000 })
 	f.Fuzz(func(t *testing.T, pre1, pre2 string, n1, n2 int) {
 		c := dialRaw(t, e)
-		clean := strings.NewReplacer("\r", " ", "\n", " ", "{", " ", "}", " ")
+		clean := strings.NewReplacer("\r", " ", "\n", " ")
 		pre1, pre2 = clean.Replace(pre1), clean.Replace(pre2)
 		size := func(n int) int { return min(max(n, 0), 3000) }
 		lit := func(n int) string { return strings.Repeat("x9 NOOP\r\n", size(n)/9+1)[:size(n)] }
