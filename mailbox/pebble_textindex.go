@@ -43,8 +43,9 @@ type TextSearcher interface {
 	// TextCandidates returns the ids of the mailbox's emails that may
 	// contain every needle (case-insensitively, in their decoded text): a
 	// superset of the true matches, including every email not yet indexed.
-	// ok is false when no needle can narrow the search (all shorter than
-	// three bytes): then every email is a candidate.
+	// ok is false when the index cannot narrow the search (every needle
+	// shorter than three bytes, or candidates among most of the mailbox):
+	// then every email is a candidate.
 	TextCandidates(ctx context.Context, mailbox string, needles []string) (ids map[string]struct{}, ok bool, err error)
 }
 
@@ -414,7 +415,8 @@ func (s *PebbleStore) backfillText() error {
 	return commit(b)
 }
 
-// TextCandidates implements TextSearcher.
+// TextCandidates implements TextSearcher. It does not narrow (ok false) when no needle has
+// three bytes, or when the candidates are more than half of the mailbox's indexed documents.
 func (s *PebbleStore) TextCandidates(ctx context.Context, mailbox string, needles []string) (map[string]struct{}, bool, error) {
 	addr, err := normalizeAddress(mailbox)
 	if err != nil {
@@ -434,6 +436,15 @@ func (s *PebbleStore) TextCandidates(ctx context.Context, mailbox string, needle
 	docs, err := s.intersectPostings(ctx, snap, addr, tris)
 	if err != nil {
 		return nil, false, err
+	}
+	// Candidates among more than half of the documents narrow too little to pay for
+	// mapping each to its email: the caller scans instead (a needle in every message).
+	total, err := s.lastDoc(addr)
+	if err != nil {
+		return nil, false, err
+	}
+	if total > 0 && docs.GetCardinality()*2 > uint64(total) {
+		return nil, false, nil
 	}
 	ids, err := s.docIDs(snap, addr, docs)
 	if err != nil {

@@ -41,8 +41,8 @@ func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
 	}
 
 	t, err := internal.DecodeDateTime(dec)
-	if err != nil {
-		return err
+	if err != nil { // multimail fork: a bad date-time is the client's (BAD), not SERVERBUG
+		return newClientBugError("Invalid date-time")
 	}
 	if !t.IsZero() && !dec.ExpectSP() {
 		return dec.Err()

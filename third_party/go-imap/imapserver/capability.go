@@ -45,6 +45,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralMinus,
 		}...)
 	}
+	addAvailableCaps(&caps, available, []imap.Cap{imap.CapID}) // multimail fork: id.go, any state
 	if c.canStartTLS() {
 		caps = append(caps, imap.CapStartTLS)
 	}

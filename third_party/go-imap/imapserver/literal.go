@@ -75,9 +75,12 @@ func (c *Conn) skipCommand() error {
 	}
 }
 
-// literalHeader parses the "{n}" or "{n+}" CRLF that ends line, if any.
+// literalHeader parses the "{n}" or "{n+}" CRLF that ends line, if any. The
+// line is raw bytes: a quoted string cannot hold the CRLF (RFC 9051
+// QUOTED-CHAR), so a "{n+}" that ends it is never a closed string's text.
 func literalHeader(line []byte) (size int64, nonSync, ok bool) {
 	s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+	s = strings.TrimSuffix(s, " ") // the decoder's CRLF takes one space before it
 	if !strings.HasSuffix(s, "}") {
 		return 0, false, false
 	}

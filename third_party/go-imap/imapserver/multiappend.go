@@ -160,8 +160,8 @@ func readAppendMessage(dec *imapwire.Decoder) (*imap.AppendOptions, bool, error)
 		return nil, false, dec.Err()
 	}
 	t, err := internal.DecodeDateTime(dec)
-	if err != nil {
-		return nil, false, err
+	if err != nil { // multimail fork: a bad date-time is the client's (BAD), not SERVERBUG
+		return nil, false, newClientBugError("Invalid date-time")
 	}
 	if !t.IsZero() && !dec.ExpectSP() {
 		return nil, false, dec.Err()

@@ -2,6 +2,7 @@ package imapwire
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -63,7 +64,15 @@ type Decoder struct {
 	crlf      bool
 	listDepth int
 	readBytes int64
+
+	// multimail fork: the last bytes read, so that DiscardLine sees how the
+	// whole line ends, also the part a failed parser took (lineTail).
+	tail  [tailSize]byte
+	tailN int
 }
+
+// tailSize is enough for a literal header: "{", 19 digits, "+}".
+const tailSize = 32
 
 // NewDecoder creates a new decoder.
 func NewDecoder(r *bufio.Reader, side ConnSide) *Decoder {
@@ -75,6 +84,7 @@ func (dec *Decoder) mustUnreadByte() {
 		panic(fmt.Errorf("imapwire: failed to unread byte: %v", err))
 	}
 	dec.readBytes--
+	dec.tailN-- // multimail fork: lineTail
 }
 
 // Err returns the decoder error, if any.
@@ -108,7 +118,28 @@ func (dec *Decoder) readByte() (byte, bool) {
 		return b, dec.returnErr(err)
 	}
 	dec.readBytes++
+	dec.tail[dec.tailN%tailSize] = b // multimail fork: lineTail
+	dec.tailN++
 	return b, true
+}
+
+// lineTail returns the last bytes read on the current line (at most
+// tailSize): multimail fork.
+func (dec *Decoder) lineTail() string {
+	n := dec.tailN
+	if n > tailSize {
+		n = tailSize
+	} else if n < 0 {
+		n = 0
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = dec.tail[(dec.tailN-n+i)%tailSize]
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return string(b)
 }
 
 func (dec *Decoder) acceptByte(want byte) bool {
@@ -124,13 +155,14 @@ func (dec *Decoder) acceptByte(want byte) bool {
 
 // EOF returns true if end-of-file is reached.
 func (dec *Decoder) EOF() bool {
-	_, err := dec.r.ReadByte()
+	// multimail fork: Peek, as nothing is read (mustUnreadByte would take a
+	// byte off readBytes and lineTail that readByte never counted).
+	_, err := dec.r.Peek(1)
 	if err == io.EOF {
 		return true
 	} else if err != nil {
 		return dec.returnErr(err)
 	}
-	dec.mustUnreadByte()
 	return false
 }
 
@@ -270,14 +302,19 @@ func (dec *Decoder) DiscardLine() {
 	// multimail fork: a line that ends with a non-synchronising literal goes on
 	// after it (RFC 7888): skip the literal and the rest, so that none of it is
 	// read as the next command. A synchronising literal is never sent without
-	// the server's "+", so the command ends there.
+	// the server's "+", so the command ends there. The line's end is judged on
+	// its bytes, also those the failed parser took: an unterminated quoted
+	// string that took "{n+}" as its text did not hide the literal, since a
+	// quoted string cannot go on past the CRLF (RFC 9051 QUOTED-CHAR), while a
+	// closed one ends the line with its '"'.
 	for i := 0; i < 1000; i++ {
 		var text string
 		dec.Text(&text)
+		tail := dec.lineTail()
 		if !dec.CRLF() {
 			return
 		}
-		size, ok := nonSyncLiteralSuffix(text)
+		size, ok := nonSyncLiteralSuffix(tail)
 		if !ok || size > maxDiscardLiteral || dec.side != ConnSideServer {
 			return
 		}
@@ -291,8 +328,10 @@ func (dec *Decoder) DiscardLine() {
 // maxDiscardLiteral bounds the literal DiscardLine skips.
 const maxDiscardLiteral = 256 << 20
 
-// nonSyncLiteralSuffix parses a "{n+}" at the end of a line.
+// nonSyncLiteralSuffix parses a "{n+}" at the end of a line, before one
+// optional space (CRLF accepts one).
 func nonSyncLiteralSuffix(line string) (int64, bool) {
+	line = strings.TrimSuffix(line, " ")
 	if !strings.HasSuffix(line, "+}") {
 		return 0, false
 	}
