@@ -160,18 +160,7 @@ func (s *PebbleStore) Raw(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := getEmailRecord(s.db, u)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := getRaw(s.db, bodyKey(rec.Body))
-	if err != nil {
-		return nil, fmt.Errorf("body of %s: %w", id, err)
-	}
-	if len(raw) == 0 || raw[0] != valueV1 {
-		return nil, fmt.Errorf("body of %s: %w: unknown value version", id, ErrCorrupt)
-	}
-	return raw[1:], nil
+	return s.rawOf(u)
 }
 
 // ListFlags implements FlagLister: List decoding only the head of each
