@@ -13,23 +13,6 @@ import (
 	"multimail.dev/multimail/mailbox"
 )
 
-// doTag is rawIMAP.do with the client's own tag, to reuse one.
-func (c *rawIMAP) doTag(tag, cmd string) (untagged []string, status string) {
-	c.t.Helper()
-	if _, err := fmt.Fprintf(c.w, "%s %s\r\n", tag, cmd); err != nil {
-		c.t.Fatal(err)
-	}
-	for i := 0; i < 100_000; i++ {
-		l := c.line()
-		if rest, ok := strings.CutPrefix(l, tag+" "); ok {
-			return untagged, rest
-		}
-		untagged = append(untagged, l)
-	}
-	c.t.Fatalf("%s: no tagged answer", cmd)
-	return nil, ""
-}
-
 // lastTag is the tag rawIMAP.do gave the last command.
 func (c *rawIMAP) lastTag() string { return fmt.Sprintf("r%d", c.n) }
 

@@ -45,11 +45,9 @@ func (c *rawIMAP) line() string {
 	return strings.TrimRight(l, "\r\n")
 }
 
-// do sends cmd and returns the untagged lines and the tagged status line (without tag).
-func (c *rawIMAP) do(cmd string) (untagged []string, status string) {
+// doTag is rawIMAP.do with the client's own tag, to reuse one.
+func (c *rawIMAP) doTag(tag, cmd string) (untagged []string, status string) {
 	c.t.Helper()
-	c.n++
-	tag := fmt.Sprintf("r%d", c.n)
 	if _, err := fmt.Fprintf(c.w, "%s %s\r\n", tag, cmd); err != nil {
 		c.t.Fatal(err)
 	}
@@ -62,6 +60,13 @@ func (c *rawIMAP) do(cmd string) (untagged []string, status string) {
 	}
 	c.t.Fatalf("%s: no tagged answer", cmd)
 	return nil, ""
+}
+
+// do sends cmd and returns the untagged lines and the tagged status line (without tag).
+func (c *rawIMAP) do(cmd string) (untagged []string, status string) {
+	c.t.Helper()
+	c.n++
+	return c.doTag(fmt.Sprintf("r%d", c.n), cmd)
 }
 
 // ok runs cmd and fails unless it ends in OK.
