@@ -45,6 +45,9 @@ func (l localDelivery) DeliverLocal(ctx context.Context, from, rcpt string, body
 func (l localDelivery) storeInbox(ctx context.Context, mb mailbox.Mailbox, raw []byte) error {
 	em, err := l.store.Deliver(ctx, mb.Address, "INBOX", raw,
 		mailbox.DeliverOptions{Pending: mb.Oversight == mailbox.GatedAll, QuotaBytes: l.quota})
+	if errors.Is(err, mailbox.ErrOverQuota) {
+		return fmt.Errorf("%w: %w", mta.ErrMailboxFull, err)
+	}
 	if err != nil {
 		return err
 	}
