@@ -48,12 +48,7 @@ func genMessage(r *rand.Rand, words []string) string {
 func TestTextCandidatesSupersetOfMatches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := memDB(t, vfs.NewMem())
-	defer db.Close()
-	s, err := OpenPebble(db, Options{})
-	mustNo(t, err)
-	defer s.Close()
-	mustNo(t, s.AddMailbox(ctx, Mailbox{Address: textAddr}))
+	s := openTextStore(t)
 	words := []string{"grüße", "köln", "lazy", "dog", "invoice", "Quartal", "zebra", "ab"}
 	r := rand.New(rand.NewPCG(1, 2))
 	raws := map[string]string{}
@@ -167,11 +162,7 @@ func TestTextKeysParse(t *testing.T) {
 func TestTextIndexerStopsOnClose(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := memDB(t, vfs.NewMem())
-	defer db.Close()
-	s, err := OpenPebble(db, Options{})
-	mustNo(t, err)
-	mustNo(t, s.AddMailbox(ctx, Mailbox{Address: textAddr}))
+	s := openTextStore(t)
 	for i := range 50 {
 		_, err := s.Deliver(ctx, textAddr, "INBOX", []byte(fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", i, i)), DeliverOptions{})
 		mustNo(t, err)
@@ -193,12 +184,7 @@ func TestTextIndexerStopsOnClose(t *testing.T) {
 func TestTextCommonNeedleDoesNotNarrow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := memDB(t, vfs.NewMem())
-	defer db.Close()
-	s, err := OpenPebble(db, Options{})
-	mustNo(t, err)
-	defer s.Close()
-	mustNo(t, s.AddMailbox(ctx, Mailbox{Address: textAddr}))
+	s := openTextStore(t)
 	for i := range 10 {
 		body := "the lazy dog sleeps"
 		if i == 3 {
@@ -215,4 +201,17 @@ func TestTextCommonNeedleDoesNotNarrow(t *testing.T) {
 	if err != nil || !ok || len(ids) != 1 {
 		t.Fatalf("a needle in one message: %d candidates, ok %v, err %v", len(ids), ok, err)
 	}
+}
+
+// openTextStore opens a Pebble store in memory with the mailbox textAddr; the
+// store (then the database) is closed when the test ends.
+func openTextStore(t *testing.T) *PebbleStore {
+	t.Helper()
+	db := memDB(t, vfs.NewMem())
+	t.Cleanup(func() { db.Close() })
+	s, err := OpenPebble(db, Options{})
+	mustNo(t, err)
+	t.Cleanup(func() { s.Close() })
+	mustNo(t, s.AddMailbox(context.Background(), Mailbox{Address: textAddr}))
+	return s
 }

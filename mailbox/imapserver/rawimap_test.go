@@ -62,6 +62,25 @@ func (c *rawIMAP) doTag(tag, cmd string) (untagged []string, status string) {
 	return nil, ""
 }
 
+// answersEach sends each template with arg in it (CR, LF and braces dropped: a literal
+// would wait for its bytes) and fails unless every command gets a tagged OK, NO or BAD: the
+// fuzz targets' check that any argument gets an answer.
+func (c *rawIMAP) answersEach(t *testing.T, templates []string, arg string) {
+	t.Helper()
+	arg = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == '{' || r == '}' {
+			return -1
+		}
+		return r
+	}, arg)
+	for _, tmpl := range templates {
+		cmd := fmt.Sprintf(tmpl, arg)
+		if _, st := c.do(cmd); !strings.HasPrefix(st, "OK") && !strings.HasPrefix(st, "NO") && !strings.HasPrefix(st, "BAD") {
+			t.Fatalf("%q: %q", cmd, st)
+		}
+	}
+}
+
 // do sends cmd and returns the untagged lines and the tagged status line (without tag).
 func (c *rawIMAP) do(cmd string) (untagged []string, status string) {
 	c.t.Helper()
